@@ -1,0 +1,1 @@
+//! Ollama-native dialect (`/api/*`).

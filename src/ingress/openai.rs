@@ -1,0 +1,1 @@
+//! OpenAI dialect (`/v1/*`).

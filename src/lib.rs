@@ -1,0 +1,24 @@
+//! Maestro Edge: a unified LLM gateway as a Cloudflare Worker.
+//!
+//! One request's path (read `app.rs` first; it calls these in order):
+//! 1. `edge::entry` (wasm only) converts the Worker request and calls `app::handle`.
+//! 2. `routes::resolve` -> dialect + operation; from here every error renders in that dialect
+//!    (`ingress::render_error`, one place per dialect).
+//! 3. `auth::authenticate` -> the user, from the routing snapshot (`state::snapshot`).
+//! 4. `routing::catalog` -> does the name exist, may this user call it.
+//! 5. `routing::plan` -> ordered attempts: group member, node, real model name.
+//! 6. `origins` builds each upstream request; failover happens before the first byte.
+//! 7. `stream` relays the answer chunk by chunk in the client's dialect, rewriting model names,
+//!    observing usage and ending broken streams with an in-band error.
+
+pub mod auth;
+pub mod error;
+pub mod ingress;
+pub mod net;
+pub mod routes;
+pub mod routing;
+pub mod settings;
+pub mod state;
+pub mod stream;
+pub mod types;
+pub mod util;

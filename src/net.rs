@@ -1,0 +1,110 @@
+//! Platform-neutral HTTP values that flow through the core. The edge converts
+//! `worker::Request`/`Response` to and from these exactly once per request.
+
+use futures::stream::LocalBoxStream;
+
+/// A body chunk stream. Errors are strings because the core only reports them, it never
+/// recovers from a specific transport error type.
+pub type ByteStream = LocalBoxStream<'static, Result<Vec<u8>, String>>;
+
+pub enum Body {
+    Empty,
+    Full(Vec<u8>),
+    Stream(ByteStream),
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Empty => write!(f, "Body::Empty"),
+            Body::Full(b) => write!(f, "Body::Full({} bytes)", b.len()),
+            Body::Stream(_) => write!(f, "Body::Stream"),
+        }
+    }
+}
+
+/// An inbound client request with its body already read (bodies are size-capped at the edge).
+#[derive(Debug, Clone, Default)]
+pub struct Inbound {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub client_ip: Option<String>,
+}
+
+impl Inbound {
+    /// Case-insensitive header lookup (names are stored lowercase by the edge, but tests may not).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query.split('&').filter(|s| !s.is_empty()).find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = urlencoding::decode(k).ok()?;
+            if k == name {
+                Some(urlencoding::decode(&v.replace('+', " ")).map(|c| c.into_owned()).unwrap_or_default())
+            } else {
+                None
+            }
+        })
+    }
+}
+
+/// What the core answers. Headers are (name, value) pairs; the edge copies them verbatim.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+impl Reply {
+    pub fn json(status: u16, value: &serde_json::Value) -> Reply {
+        Reply::json_bytes(status, serde_json::to_vec(value).unwrap_or_default())
+    }
+    pub fn json_bytes(status: u16, bytes: Vec<u8>) -> Reply {
+        Reply { status, headers: vec![("content-type".into(), "application/json".into())], body: Body::Full(bytes) }
+    }
+    pub fn empty(status: u16) -> Reply {
+        Reply { status, headers: Vec::new(), body: Body::Empty }
+    }
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Reply {
+        self.set_header(name, value);
+        self
+    }
+    pub fn set_header(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        if let Some(slot) = self.headers.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+            slot.1 = value;
+        } else {
+            self.headers.push((name.to_ascii_lowercase(), value));
+        }
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A request to an origin.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+/// An origin's answer: status and headers arrived; the body is still streaming.
+pub struct OriginReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: ByteStream,
+}
+
+impl OriginReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}

@@ -1,0 +1,157 @@
+//! (method, path) -> Endpoint. A pure table: which dialect a path speaks and which operation it
+//! is. Unknown paths are 404 and known paths with the wrong method are 405 with `Allow`.
+
+use crate::error::GatewayError;
+use crate::types::Dialect;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    // system (no auth)
+    Root,
+    Health,
+    Ready,
+    // Ollama-native
+    OllamaChat,
+    OllamaGenerate,
+    OllamaEmbed,
+    OllamaEmbeddings,
+    OllamaTags,
+    OllamaShow,
+    OllamaPs,
+    OllamaVersion,
+    // OpenAI
+    ChatCompletions,
+    Completions,
+    Embeddings,
+    Models,
+    Model(String),
+    // admin API: the admin router matches the rest of the path itself
+    Admin,
+    /// CORS preflight for any path.
+    Preflight,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub dialect: Dialect,
+    pub op: Op,
+}
+
+impl Op {
+    /// Stable name used in usage records and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Root => "root",
+            Op::Health => "health",
+            Op::Ready => "ready",
+            Op::OllamaChat => "api/chat",
+            Op::OllamaGenerate => "api/generate",
+            Op::OllamaEmbed => "api/embed",
+            Op::OllamaEmbeddings => "api/embeddings",
+            Op::OllamaTags => "api/tags",
+            Op::OllamaShow => "api/show",
+            Op::OllamaPs => "api/ps",
+            Op::OllamaVersion => "api/version",
+            Op::ChatCompletions => "v1/chat/completions",
+            Op::Completions => "v1/completions",
+            Op::Embeddings => "v1/embeddings",
+            Op::Models | Op::Model(_) => "v1/models",
+            Op::Admin => "admin",
+            Op::Preflight => "preflight",
+        }
+    }
+
+    /// Operations that generate text or vectors on an origin (count against limits).
+    pub fn is_inference(&self) -> bool {
+        matches!(
+            self,
+            Op::OllamaChat | Op::OllamaGenerate | Op::OllamaEmbed | Op::OllamaEmbeddings | Op::ChatCompletions | Op::Completions | Op::Embeddings
+        )
+    }
+}
+
+/// The dialect a path speaks, even when the method is wrong (so the 405 is in its shape).
+pub fn dialect_of(path: &str) -> Dialect {
+    if path.starts_with("/api/") {
+        Dialect::Ollama
+    } else if path.starts_with("/v1/") {
+        Dialect::OpenAi
+    } else {
+        Dialect::Admin
+    }
+}
+
+pub fn resolve(method: &str, path: &str) -> Result<Endpoint, (Dialect, GatewayError)> {
+    let dialect = dialect_of(path);
+    let ep = |op| Ok(Endpoint { dialect, op });
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    if method == "OPTIONS" {
+        return ep(Op::Preflight);
+    }
+    if path == "/admin" || path.starts_with("/admin/") {
+        return Ok(Endpoint { dialect: Dialect::Admin, op: Op::Admin });
+    }
+    // (path, allowed method, op)
+    let fixed: &[(&str, &str, Op)] = &[
+        ("/", "GET", Op::Root),
+        ("/health", "GET", Op::Health),
+        ("/health/ready", "GET", Op::Ready),
+        ("/api/chat", "POST", Op::OllamaChat),
+        ("/api/generate", "POST", Op::OllamaGenerate),
+        ("/api/embed", "POST", Op::OllamaEmbed),
+        ("/api/embeddings", "POST", Op::OllamaEmbeddings),
+        ("/api/tags", "GET", Op::OllamaTags),
+        ("/api/show", "POST", Op::OllamaShow),
+        ("/api/ps", "GET", Op::OllamaPs),
+        ("/api/version", "GET", Op::OllamaVersion),
+        ("/v1/chat/completions", "POST", Op::ChatCompletions),
+        ("/v1/completions", "POST", Op::Completions),
+        ("/v1/embeddings", "POST", Op::Embeddings),
+        ("/v1/models", "GET", Op::Models),
+    ];
+    for (p, m, op) in fixed {
+        if *p == path {
+            // HEAD is answered like GET (probes such as `ollama` and uptime checkers use it).
+            if *m == method || (*m == "GET" && method == "HEAD") {
+                return ep(op.clone());
+            }
+            let allow: &'static str = if *m == "GET" { "GET, HEAD" } else { "POST" };
+            return Err((dialect, GatewayError::MethodNotAllowed { allow }));
+        }
+    }
+    if let Some(id) = path.strip_prefix("/v1/models/") {
+        if method != "GET" && method != "HEAD" {
+            return Err((dialect, GatewayError::MethodNotAllowed { allow: "GET, HEAD" }));
+        }
+        let id = urlencoding::decode(id).map(|s| s.into_owned()).unwrap_or_else(|_| id.to_string());
+        return ep(Op::Model(id));
+    }
+    Err((dialect, GatewayError::NotFound(format!("no route for {method} {path}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        assert_eq!(resolve("POST", "/api/chat").unwrap().op, Op::OllamaChat);
+        assert_eq!(resolve("POST", "/v1/chat/completions/").unwrap().op, Op::ChatCompletions);
+        assert_eq!(resolve("GET", "/v1/models/llama3%3Alatest").unwrap().op, Op::Model("llama3:latest".into()));
+        assert_eq!(resolve("GET", "/v1/models/org/model").unwrap().op, Op::Model("org/model".into()));
+        assert_eq!(resolve("HEAD", "/").unwrap().op, Op::Root);
+        assert_eq!(resolve("PATCH", "/admin/nodes/1/toggle").unwrap().op, Op::Admin);
+    }
+
+    #[test]
+    fn wrong_method_is_405_in_the_paths_dialect() {
+        let (d, e) = resolve("GET", "/api/chat").unwrap_err();
+        assert_eq!(d, Dialect::Ollama);
+        assert_eq!(e, GatewayError::MethodNotAllowed { allow: "POST" });
+        let (d, e) = resolve("DELETE", "/v1/models").unwrap_err();
+        assert_eq!(d, Dialect::OpenAi);
+        assert_eq!(e.status(), 405);
+        let (_, e) = resolve("GET", "/nope").unwrap_err();
+        assert_eq!(e.status(), 404);
+    }
+}

@@ -1,0 +1,6 @@
+//! Where a request goes: the catalog of callable names, the allow-list check, group and node
+//! selection with failover order.
+
+pub mod catalog;
+pub mod needs;
+pub mod plan;

@@ -1,0 +1,185 @@
+//! Typed settings. The source of truth is the `settings` table (key -> JSON value), edited
+//! through `/admin/settings`; every key has a documented default here, so an empty table is a
+//! working configuration. Secrets never live here: they are Worker secrets.
+
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// One documented setting: key, default, description. `DEFINITIONS` is what the admin API
+/// validates against and what the README table is generated from.
+pub struct Definition {
+    pub key: &'static str,
+    pub default: fn() -> Value,
+    pub kind: Kind,
+    pub doc: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Int { min: i64, max: i64 },
+    Bool,
+    Str,
+    StrList,
+    OptStr,
+}
+
+macro_rules! v {
+    ($($t:tt)+) => {
+        || serde_json::json!($($t)+)
+    };
+}
+
+pub const DEFINITIONS: &[Definition] = &[
+    Definition { key: "routing.default_context_length", default: v!(32768), kind: Kind::Int { min: 256, max: 16_777_216 }, doc: "Context length when neither mapping, catalog nor model config gives one." },
+    Definition { key: "routing.max_failover_retries", default: v!(5), kind: Kind::Int { min: 0, max: 20 }, doc: "Extra upstream attempts after the first (nodes and group members together); a group may override." },
+    Definition { key: "routing.node_strategy", default: v!("priority"), kind: Kind::Str, doc: "Default node strategy: priority, round_robin, weighted or least_busy." },
+    Definition { key: "routing.cooldown_ms", default: v!(30000), kind: Kind::Int { min: 0, max: 3_600_000 }, doc: "How long a node that failed (5xx, connection error) is skipped when it sent no Retry-After." },
+    Definition { key: "timeouts.ttfb_ms", default: v!(120000), kind: Kind::Int { min: 100, max: 1_800_000 }, doc: "Time to first byte from an origin before failing over to the next node." },
+    Definition { key: "timeouts.stream_idle_ms", default: v!(120000), kind: Kind::Int { min: 100, max: 1_800_000 }, doc: "A stream silent for this long is ended with an in-band error." },
+    Definition { key: "limits.max_body_bytes", default: v!(16_777_216), kind: Kind::Int { min: 1024, max: 104_857_600 }, doc: "Largest accepted request body; larger bodies get 413 in the client's format." },
+    Definition { key: "ollama.keep_alive", default: v!(null), kind: Kind::OptStr, doc: "keep_alive sent to Ollama origins when the client set none (e.g. \"30m\", \"-1\"); null sends nothing." },
+    Definition { key: "ollama.unsupported_params", default: v!(["logit_bias", "logprobs", "top_logprobs", "service_tier", "store", "metadata", "prediction", "modalities", "audio", "parallel_tool_calls"]), kind: Kind::StrList, doc: "Top-level OpenAI parameters removed before a request reaches an Ollama origin." },
+    Definition { key: "ollama.version", default: v!("0.13.0"), kind: Kind::Str, doc: "Version reported by GET /api/version (clients gate features on it)." },
+    Definition { key: "health.failures_to_unhealthy", default: v!(3), kind: Kind::Int { min: 1, max: 100 }, doc: "Consecutive failed probes before a node turns unhealthy." },
+    Definition { key: "health.successes_to_healthy", default: v!(2), kind: Kind::Int { min: 1, max: 100 }, doc: "Consecutive good probes before an unhealthy node turns healthy." },
+    Definition { key: "health.probe_timeout_ms", default: v!(5000), kind: Kind::Int { min: 100, max: 60000 }, doc: "Timeout of one health probe." },
+    Definition { key: "warmup.skip_cloud_models", default: v!(true), kind: Kind::Bool, doc: "Never warm models whose names end in -cloud or :cloud (they cost upstream quota)." },
+    Definition { key: "retention.usage_days", default: v!(90), kind: Kind::Int { min: 1, max: 3650 }, doc: "Usage records older than this are deleted by the cron clean-up." },
+    Definition { key: "retention.audit_days", default: v!(365), kind: Kind::Int { min: 1, max: 3650 }, doc: "Audit records older than this are deleted by the cron clean-up." },
+    Definition { key: "snapshot.refresh_ms", default: v!(2000), kind: Kind::Int { min: 200, max: 60000 }, doc: "How often an isolate checks for a newer routing snapshot (bounds how fast admin changes apply)." },
+];
+
+/// The validated view used by the hot path.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub default_context_length: u32,
+    pub max_failover_retries: u32,
+    pub node_strategy: crate::state::snapshot::Strategy,
+    pub cooldown_ms: u64,
+    pub ttfb_ms: u64,
+    pub stream_idle_ms: u64,
+    pub max_body_bytes: usize,
+    pub ollama_keep_alive: Option<Value>,
+    pub ollama_unsupported_params: Vec<String>,
+    pub ollama_version: String,
+    pub failures_to_unhealthy: u32,
+    pub successes_to_healthy: u32,
+    pub probe_timeout_ms: u64,
+    pub warmup_skip_cloud: bool,
+    pub retention_usage_days: u32,
+    pub retention_audit_days: u32,
+    pub snapshot_refresh_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::from_raw(&HashMap::new())
+    }
+}
+
+pub fn definition(key: &str) -> Option<&'static Definition> {
+    DEFINITIONS.iter().find(|d| d.key == key)
+}
+
+/// Check a value for a key; the error names what is wrong.
+pub fn validate(key: &str, value: &Value) -> Result<(), String> {
+    let def = definition(key).ok_or_else(|| format!("unknown setting '{key}'"))?;
+    match def.kind {
+        Kind::Int { min, max } => match value.as_i64() {
+            Some(n) if n >= min && n <= max => Ok(()),
+            _ => Err(format!("'{key}' must be an integer between {min} and {max}")),
+        },
+        Kind::Bool => value.is_boolean().then_some(()).ok_or_else(|| format!("'{key}' must be true or false")),
+        Kind::Str => match value.as_str() {
+            Some(s) if key == "routing.node_strategy" && parse_strategy(s).is_none() => {
+                Err(format!("'{key}' must be one of priority, round_robin, weighted, least_busy"))
+            }
+            Some(_) => Ok(()),
+            None => Err(format!("'{key}' must be a string")),
+        },
+        Kind::OptStr => {
+            (value.is_null() || value.is_string() || value.is_i64()).then_some(()).ok_or_else(|| format!("'{key}' must be a string, an integer or null"))
+        }
+        Kind::StrList => match value.as_array() {
+            Some(a) if a.iter().all(Value::is_string) => Ok(()),
+            _ => Err(format!("'{key}' must be a list of strings")),
+        },
+    }
+}
+
+pub fn parse_strategy(s: &str) -> Option<crate::state::snapshot::Strategy> {
+    use crate::state::snapshot::Strategy::*;
+    match s {
+        "priority" => Some(Priority),
+        "round_robin" => Some(RoundRobin),
+        "weighted" => Some(Weighted),
+        "least_busy" => Some(LeastBusy),
+        _ => None,
+    }
+}
+
+impl Settings {
+    /// Lenient: an invalid or missing value falls back to its default (the admin API rejects
+    /// invalid values on write, so this only guards against hand-edited rows).
+    pub fn from_raw(raw: &HashMap<String, Value>) -> Settings {
+        let get = |key: &str| -> Value {
+            match raw.get(key) {
+                Some(v) if validate(key, v).is_ok() => v.clone(),
+                _ => (definition(key).expect("defined setting").default)(),
+            }
+        };
+        let int = |key: &str| get(key).as_i64().unwrap_or(0).max(0) as u64;
+        Settings {
+            default_context_length: int("routing.default_context_length") as u32,
+            max_failover_retries: int("routing.max_failover_retries") as u32,
+            node_strategy: get("routing.node_strategy").as_str().and_then(parse_strategy).unwrap_or_default(),
+            cooldown_ms: int("routing.cooldown_ms"),
+            ttfb_ms: int("timeouts.ttfb_ms"),
+            stream_idle_ms: int("timeouts.stream_idle_ms"),
+            max_body_bytes: int("limits.max_body_bytes") as usize,
+            ollama_keep_alive: Some(get("ollama.keep_alive")).filter(|v| !v.is_null()),
+            ollama_unsupported_params: get("ollama.unsupported_params")
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .unwrap_or_default(),
+            ollama_version: get("ollama.version").as_str().unwrap_or("0.13.0").to_string(),
+            failures_to_unhealthy: int("health.failures_to_unhealthy") as u32,
+            successes_to_healthy: int("health.successes_to_healthy") as u32,
+            probe_timeout_ms: int("health.probe_timeout_ms"),
+            warmup_skip_cloud: get("warmup.skip_cloud_models").as_bool().unwrap_or(true),
+            retention_usage_days: int("retention.usage_days") as u32,
+            retention_audit_days: int("retention.audit_days") as u32,
+            snapshot_refresh_ms: int("snapshot.refresh_ms"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_are_valid() {
+        for d in DEFINITIONS {
+            validate(d.key, &(d.default)()).unwrap_or_else(|e| panic!("{}: {e}", d.key));
+        }
+        let s = Settings::default();
+        assert_eq!(s.default_context_length, 32768);
+        assert_eq!(s.max_failover_retries, 5);
+    }
+
+    #[test]
+    fn invalid_values_fall_back_and_are_rejected() {
+        let mut raw = HashMap::new();
+        raw.insert("timeouts.ttfb_ms".to_string(), json!("soon"));
+        raw.insert("routing.max_failover_retries".to_string(), json!(2));
+        let s = Settings::from_raw(&raw);
+        assert_eq!(s.ttfb_ms, 120000);
+        assert_eq!(s.max_failover_retries, 2);
+        assert!(validate("timeouts.ttfb_ms", &json!("soon")).is_err());
+        assert!(validate("routing.node_strategy", &json!("fastest")).is_err());
+        assert!(validate("nope", &json!(1)).is_err());
+    }
+}

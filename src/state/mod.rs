@@ -1,0 +1,3 @@
+//! State the hot path reads: the immutable routing snapshot.
+
+pub mod snapshot;

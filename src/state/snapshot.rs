@@ -1,0 +1,354 @@
+//! The routing snapshot: everything the hot path needs (users' token hashes, allow-lists,
+//! limits, nodes with catalog and health, mappings, groups, model config, prompts, settings),
+//! built from Postgres in one query (`sql/snapshot.sql`), published to KV and cached in
+//! isolate memory. It is immutable once loaded; `index()` builds the lookup maps.
+
+use crate::settings::Settings;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    #[serde(default)]
+    pub version: u64,
+    #[serde(default)]
+    pub users: Vec<User>,
+    #[serde(default)]
+    pub nodes: Vec<Node>,
+    #[serde(default)]
+    pub mappings: Vec<Mapping>,
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    #[serde(default)]
+    pub model_configs: Vec<ModelConfig>,
+    #[serde(default)]
+    pub system_prompts: Vec<SystemPrompt>,
+    /// Raw settings rows (key -> JSON); `settings` is the validated view.
+    #[serde(default)]
+    pub settings_raw: HashMap<String, serde_json::Value>,
+    #[serde(skip)]
+    pub settings: Settings,
+    #[serde(skip)]
+    idx: Index,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Index {
+    user_by_token: HashMap<String, usize>,
+    mapping_by_display: HashMap<String, usize>,
+    group_by_name: HashMap<String, usize>,
+    node_by_id: HashMap<i64, usize>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    /// Hex SHA-256 of the token's jti.
+    pub token_hash: String,
+    #[serde(default)]
+    pub active: bool,
+    #[serde(default)]
+    pub all_models: bool,
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub request_limit: Option<u64>,
+    #[serde(default)]
+    pub token_limit: Option<u64>,
+    #[serde(default)]
+    pub can_manage_models: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    #[default]
+    Ollama,
+    Openai,
+    Anthropic,
+}
+
+impl NodeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Ollama => "ollama",
+            NodeKind::Openai => "openai",
+            NodeKind::Anthropic => "anthropic",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    #[default]
+    Unknown,
+    Healthy,
+    Unhealthy,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Node {
+    pub id: i64,
+    pub name: String,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub kind: NodeKind,
+    pub base_url: String,
+    /// Sealed API key (see `auth::secrets`); opened only when building an upstream request.
+    #[serde(default)]
+    pub api_key_sealed: Option<String>,
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default)]
+    pub weight: i32,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub health: Health,
+    #[serde(default)]
+    pub active: bool,
+    #[serde(default)]
+    pub warmup: bool,
+    #[serde(default)]
+    pub health_url: Option<String>,
+    #[serde(default)]
+    pub models: Vec<NodeModel>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NodeModel {
+    pub name: String,
+    /// Present at the last discovery AND switched on by the admin.
+    #[serde(default)]
+    pub available: bool,
+    #[serde(default)]
+    pub loaded: bool,
+    #[serde(default)]
+    pub context_length: Option<u32>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub size: Option<i64>,
+    #[serde(default)]
+    pub digest: Option<String>,
+    #[serde(default)]
+    pub modified_at: Option<String>,
+    #[serde(default)]
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Mapping {
+    pub display: String,
+    pub real: String,
+    /// Empty = global; otherwise the real name applies (and routing goes) only to these nodes.
+    #[serde(default)]
+    pub node_ids: Vec<i64>,
+    #[serde(default)]
+    pub context_length: Option<u32>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    #[default]
+    Priority,
+    Weighted,
+    RoundRobin,
+    LeastBusy,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Group {
+    pub name: String,
+    #[serde(default)]
+    pub strategy: Strategy,
+    #[serde(default)]
+    pub node_strategy: Option<Strategy>,
+    #[serde(default)]
+    pub active: bool,
+    #[serde(default)]
+    pub list_in_catalog: bool,
+    #[serde(default)]
+    pub max_failover_retries: Option<u32>,
+    #[serde(default)]
+    pub members: Vec<Member>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Member {
+    pub name: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub weight: u32,
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default)]
+    pub is_fallback: bool,
+    #[serde(default)]
+    pub is_fallback_413: bool,
+    #[serde(default)]
+    pub is_metadata_source: bool,
+    #[serde(default)]
+    pub active: bool,
+    /// Preferred nodes in order; when non-empty routing for this member is pinned to them.
+    #[serde(default)]
+    pub preferred_nodes: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub prefix: String,
+    #[serde(default)]
+    pub exact: bool,
+    /// Resolved allowed tools: the linked tool set's list if one is linked, else the row's own.
+    /// `None` = every tool allowed.
+    #[serde(default)]
+    pub allowed_tools: Option<Vec<String>>,
+    #[serde(default)]
+    pub unsupported_params: Vec<String>,
+    #[serde(default)]
+    pub default_context_length: Option<u32>,
+    #[serde(default)]
+    pub max_context_length: Option<u32>,
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
+    #[serde(default)]
+    pub tokens_per_minute: Option<u32>,
+    #[serde(default)]
+    pub node_strategy: Option<Strategy>,
+    #[serde(default)]
+    pub maintenance: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SystemPrompt {
+    pub scope: String,
+    pub value: String,
+    pub prompt: String,
+    #[serde(default)]
+    pub priority: i32,
+}
+
+impl Snapshot {
+    /// Parse a published snapshot and build its indexes and validated settings.
+    pub fn from_json(bytes: &[u8]) -> Result<Snapshot, String> {
+        let snap: Snapshot = serde_json::from_slice(bytes).map_err(|e| format!("snapshot: {e}"))?;
+        Ok(snap.indexed())
+    }
+
+    pub fn indexed(mut self) -> Snapshot {
+        let mut idx = Index::default();
+        for (i, u) in self.users.iter().enumerate() {
+            if u.active && !u.token_hash.is_empty() {
+                idx.user_by_token.insert(u.token_hash.clone(), i);
+            }
+        }
+        for (i, m) in self.mappings.iter().enumerate() {
+            idx.mapping_by_display.insert(m.display.clone(), i);
+        }
+        for (i, g) in self.groups.iter().enumerate() {
+            idx.group_by_name.insert(g.name.clone(), i);
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            idx.node_by_id.insert(n.id, i);
+        }
+        self.settings = Settings::from_raw(&self.settings_raw);
+        self.idx = idx;
+        self
+    }
+
+    pub fn user_by_token_hash(&self, hash: &str) -> Option<&User> {
+        self.idx.user_by_token.get(hash).map(|&i| &self.users[i])
+    }
+
+    pub fn node(&self, id: i64) -> Option<&Node> {
+        self.idx.node_by_id.get(&id).map(|&i| &self.nodes[i])
+    }
+
+    /// Mapping for a display name; `name` also matches `name:latest` and vice versa.
+    pub fn mapping(&self, name: &str) -> Option<&Mapping> {
+        if let Some(&i) = self.idx.mapping_by_display.get(name) {
+            return Some(&self.mappings[i]);
+        }
+        alias(name).and_then(|a| self.idx.mapping_by_display.get(a.as_str())).map(|&i| &self.mappings[i])
+    }
+
+    /// An active group with at least one active member.
+    pub fn group(&self, name: &str) -> Option<&Group> {
+        self.idx
+            .group_by_name
+            .get(name)
+            .map(|&i| &self.groups[i])
+            .filter(|g| g.active && g.members.iter().any(|m| m.active))
+    }
+
+    /// Model config by case-insensitive longest prefix; rows flagged exact only match exactly.
+    pub fn model_config(&self, name: &str) -> Option<&ModelConfig> {
+        let lower = name.to_ascii_lowercase();
+        self.model_configs
+            .iter()
+            .filter(|c| {
+                let p = c.prefix.to_ascii_lowercase();
+                if c.exact {
+                    p == lower || alias(&lower).is_some_and(|a| a == p)
+                } else {
+                    lower.starts_with(&p)
+                }
+            })
+            .max_by_key(|c| (c.exact, c.prefix.len()))
+    }
+}
+
+/// `name` <-> `name:latest`: the one alias Ollama itself applies.
+pub fn alias(name: &str) -> Option<String> {
+    if let Some(base) = name.strip_suffix(":latest") {
+        Some(base.to_string())
+    } else if !name.contains(':') {
+        Some(format!("{name}:latest"))
+    } else {
+        None
+    }
+}
+
+/// True when two model names denote the same model (exact, or differing only by `:latest`).
+pub fn same_model(a: &str, b: &str) -> bool {
+    a == b || alias(a).is_some_and(|x| x == b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latest_alias_both_ways() {
+        assert!(same_model("llama3", "llama3:latest"));
+        assert!(same_model("llama3:latest", "llama3"));
+        assert!(!same_model("llama3:8b", "llama3"));
+        assert!(same_model("gpt-4o", "gpt-4o"));
+    }
+
+    #[test]
+    fn model_config_longest_prefix_and_exact() {
+        let s = Snapshot {
+            model_configs: vec![
+                ModelConfig { prefix: "qwen".into(), ..Default::default() },
+                ModelConfig { prefix: "qwen3".into(), ..Default::default() },
+                ModelConfig { prefix: "qwen3-coder".into(), exact: true, ..Default::default() },
+            ],
+            ..Default::default()
+        }
+        .indexed();
+        assert_eq!(s.model_config("Qwen3:8b").unwrap().prefix, "qwen3");
+        assert_eq!(s.model_config("qwen3-coder").unwrap().prefix, "qwen3-coder");
+        assert_eq!(s.model_config("qwen3-coder:30b").unwrap().prefix, "qwen3");
+        assert_eq!(s.model_config("qwen2").unwrap().prefix, "qwen");
+        assert!(s.model_config("llama").is_none());
+    }
+}
