@@ -11,14 +11,22 @@
 //! 7. `stream` relays the answer chunk by chunk in the client's dialect, rewriting model names,
 //!    observing usage and ending broken streams with an in-band error.
 
+pub mod app;
 pub mod auth;
+#[cfg(target_arch = "wasm32")]
+mod edge;
+#[cfg(target_arch = "wasm32")]
+pub use edge::{Coordinator, Counters};
 pub mod error;
 pub mod ingress;
 pub mod net;
+pub mod origins;
+pub mod platform;
 pub mod routes;
 pub mod routing;
 pub mod settings;
 pub mod state;
 pub mod stream;
 pub mod types;
+pub mod usage;
 pub mod util;

@@ -1,1 +1,31 @@
-//! OpenAI dialect (`/v1/*`).
+//! OpenAI dialect (`/v1/*`): model listings in OpenAI's shape. Chat and completions bodies pass
+//! through as JSON (only `model` and `stream_options` are touched on the way to the origin).
+
+use crate::routing::catalog::{Entry, EntryKind};
+use serde_json::{json, Value};
+
+pub fn model_object(e: &Entry) -> Value {
+    let created = e.backing.and_then(|(_, m)| m.modified_at.as_deref()).and_then(parse_epoch).unwrap_or(0);
+    let owned_by = match e.kind {
+        EntryKind::Group(_) => "maestro-edge".to_string(),
+        _ => e.backing.map(|(n, _)| n.kind.as_str().to_string()).unwrap_or_else(|| "maestro-edge".into()),
+    };
+    json!({
+        "id": e.name,
+        "object": "model",
+        "created": created,
+        "owned_by": owned_by,
+        // Cursor and other IDEs read these for their context bars.
+        "max_model_len": e.context_length,
+        "context_length": e.context_length,
+        "capabilities": e.capabilities,
+    })
+}
+
+pub fn models_list(entries: &[Entry]) -> Value {
+    json!({ "object": "list", "data": entries.iter().map(model_object).collect::<Vec<_>>() })
+}
+
+fn parse_epoch(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp())
+}

@@ -1,3 +1,9 @@
-//! State the hot path reads: the immutable routing snapshot.
+//! State: the immutable routing snapshot the hot path reads, the SQL that builds it, the
+//! embedded migrations and the database port.
 
+pub mod db;
+pub mod migrations;
 pub mod snapshot;
+
+/// Builds the whole snapshot as one JSON document in one round trip.
+pub const SNAPSHOT_SQL: &str = include_str!("snapshot.sql");

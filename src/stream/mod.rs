@@ -1,3 +1,6 @@
-//! Streaming: framing of upstream bodies and the per-dialect transforms applied chunk by chunk.
+//! Streaming: framing of upstream bodies, the per-dialect transforms applied frame by frame,
+//! and the relay that drives them with deadlines.
 
 pub mod lines;
+pub mod passthrough;
+pub mod relay;

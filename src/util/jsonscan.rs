@@ -1,16 +1,14 @@
-//! Byte-level helpers for JSON we pass through: find or replace one top-level string field
-//! without parsing the document. Streaming chunks are rewritten with these so a passthrough
-//! chunk costs a short scan instead of a parse and a re-serialisation.
+//! Byte-level helpers for JSON we pass through: find or replace one top-level field without
+//! parsing the document. Streaming chunks are rewritten with these, so a passthrough chunk
+//! costs a short scan instead of a parse and a re-serialisation. Only depth-1 keys match: a
+//! `"model"` inside tool arguments or message content is never touched.
 
-/// Locate the value of top-level string field `key` in a JSON object: returns the byte range
-/// of the string contents (between the quotes, still escaped). Only depth-1 keys match, so a
-/// `"model"` inside tool arguments or message content is never touched.
-pub fn find_top_level_str(json: &[u8], key: &str) -> Option<(usize, usize)> {
-    let key = key.as_bytes();
-    let mut i = 0;
+/// Byte range of the raw value of top-level field `key` (strings include their quotes).
+pub fn top_level_value(json: &[u8], key: &str) -> Option<(usize, usize)> {
     let n = json.len();
+    let mut i = 0;
     let mut depth = 0usize;
-    // `expect_key` is true right after `{` or `,` at depth 1: the next string is a key.
+    // True right after `{` or `,` at depth 1: the next string is a key.
     let mut expect_key = false;
     while i < n {
         match json[i] {
@@ -31,21 +29,17 @@ pub fn find_top_level_str(json: &[u8], key: &str) -> Option<(usize, usize)> {
             b'"' => {
                 let start = i + 1;
                 let end = string_end(json, start)?;
-                if expect_key && depth == 1 && &json[start..end] == key {
-                    // skip whitespace and ':' then expect a string value
-                    let mut j = end + 1;
+                let is_key = expect_key && depth == 1;
+                expect_key = false;
+                i = end + 1;
+                if is_key && &json[start..end] == key.as_bytes() {
+                    let mut j = i;
                     while j < n && matches!(json[j], b' ' | b'\t' | b'\r' | b'\n' | b':') {
                         j += 1;
                     }
-                    if j < n && json[j] == b'"' {
-                        let vs = j + 1;
-                        let ve = string_end(json, vs)?;
-                        return Some((vs, ve));
-                    }
-                    return None;
+                    let vend = value_end(json, j)?;
+                    return Some((j, vend));
                 }
-                expect_key = false;
-                i = end + 1;
             }
             _ => i += 1,
         }
@@ -53,38 +47,78 @@ pub fn find_top_level_str(json: &[u8], key: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// End (exclusive) of the JSON value starting at `start`.
+fn value_end(json: &[u8], start: usize) -> Option<usize> {
+    match *json.get(start)? {
+        b'"' => string_end(json, start + 1).map(|e| e + 1),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = start;
+            while i < json.len() {
+                match json[i] {
+                    b'"' => i = string_end(json, i + 1)?,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => {
+            let len = json[start..].iter().position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')).unwrap_or(json.len() - start);
+            (len > 0).then_some(start + len)
+        }
+    }
+}
+
 /// Index of the closing quote of a string whose contents start at `start`.
 fn string_end(json: &[u8], start: usize) -> Option<usize> {
     let mut i = start;
     while i < json.len() {
-        match memchr::memchr2(b'"', b'\\', &json[i..]) {
-            Some(off) => {
-                let p = i + off;
-                if json[p] == b'\\' {
-                    i = p + 2;
-                } else {
-                    return Some(p);
-                }
-            }
-            None => return None,
+        let off = memchr::memchr2(b'"', b'\\', &json[i..])?;
+        let p = i + off;
+        if json[p] == b'\\' {
+            i = p + 2;
+        } else {
+            return Some(p);
         }
     }
     None
 }
 
-/// Replace the top-level string field `key` when its current (escaped) value equals `from`.
-/// Returns None when there is nothing to change, so callers forward the original bytes.
-pub fn replace_top_level_str(json: &[u8], key: &str, from: &str, to: &str) -> Option<Vec<u8>> {
-    let (s, e) = find_top_level_str(json, key)?;
-    if &json[s..e] != from.as_bytes() {
+/// Contents (still escaped, without quotes) of a top-level string field.
+pub fn top_level_str<'a>(json: &'a [u8], key: &str) -> Option<&'a [u8]> {
+    let (s, e) = top_level_value(json, key)?;
+    (json[s] == b'"').then(|| &json[s + 1..e - 1])
+}
+
+/// Replace the value of a top-level string field with `value` (JSON-escaped here). Returns None
+/// when the field is absent or not a string, so callers forward the original bytes.
+pub fn set_top_level_str(json: &[u8], key: &str, value: &str) -> Option<Vec<u8>> {
+    let (s, e) = top_level_value(json, key)?;
+    if json[s] != b'"' {
         return None;
     }
-    let to = escape(to);
-    let mut out = Vec::with_capacity(json.len() + to.len());
-    out.extend_from_slice(&json[..s]);
-    out.extend_from_slice(to.as_bytes());
-    out.extend_from_slice(&json[e..]);
+    let escaped = escape(value);
+    if &json[s + 1..e - 1] == escaped.as_bytes() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(json.len() + escaped.len());
+    out.extend_from_slice(&json[..s + 1]);
+    out.extend_from_slice(escaped.as_bytes());
+    out.extend_from_slice(&json[e - 1..]);
     Some(out)
+}
+
+/// True when the top-level field exists and its raw value is exactly `raw` (e.g. `true`).
+pub fn top_level_is(json: &[u8], key: &str, raw: &[u8]) -> bool {
+    top_level_value(json, key).is_some_and(|(s, e)| &json[s..e] == raw)
 }
 
 /// JSON-escape a string's contents (without the quotes).
@@ -100,30 +134,40 @@ mod tests {
     #[test]
     fn finds_only_top_level_keys() {
         let j = br#"{"id":"x","choices":[{"delta":{"model":"inner"}}],"model":"real"}"#;
-        let (s, e) = find_top_level_str(j, "model").unwrap();
-        assert_eq!(&j[s..e], b"real");
+        assert_eq!(top_level_str(j, "model").unwrap(), b"real");
         let j2 = br#"{"message":{"content":"\"model\":\"real\""},"model":"m"}"#;
-        let (s, e) = find_top_level_str(j2, "model").unwrap();
-        assert_eq!(&j2[s..e], b"m");
-        // a value that merely contains the key text is not a key
-        let j3 = br#"{"a":"model","b":1}"#;
-        assert!(find_top_level_str(j3, "model").is_none());
-        assert!(find_top_level_str(b"{\"model\":1}", "model").is_none());
+        assert_eq!(top_level_str(j2, "model").unwrap(), b"m");
+        assert!(top_level_value(br#"{"a":"model","b":1}"#, "model").is_none());
+        assert!(top_level_str(b"{\"model\":1}", "model").is_none());
     }
 
     #[test]
-    fn replaces_when_equal_and_escapes() {
+    fn values_of_every_type() {
+        let j = br#"{"done": true, "n":12,"o":{"a":[1,{"b":"}"}]},"s":"x\"y","z":null}"#;
+        let get = |k| top_level_value(j, k).map(|(s, e)| std::str::from_utf8(&j[s..e]).unwrap().to_string());
+        assert_eq!(get("done").unwrap(), "true");
+        assert_eq!(get("n").unwrap(), "12");
+        assert_eq!(get("o").unwrap(), r#"{"a":[1,{"b":"}"}]}"#);
+        assert_eq!(get("s").unwrap(), r#""x\"y""#);
+        assert_eq!(get("z").unwrap(), "null");
+        assert!(top_level_is(j, "done", b"true"));
+    }
+
+    #[test]
+    fn set_replaces_and_escapes() {
         let j = br#"{"model":"llama3:latest","created_at":"t","done":false}"#;
-        let out = replace_top_level_str(j, "model", "llama3:latest", "my \"fav\"").unwrap();
+        let out = set_top_level_str(j, "model", "my \"fav\"").unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["model"], "my \"fav\"");
-        assert!(replace_top_level_str(j, "model", "other", "x").is_none());
+        assert_eq!(v["done"], false);
+        assert!(set_top_level_str(j, "model", "llama3:latest").is_none(), "unchanged value needs no copy");
     }
 
     #[test]
-    fn unterminated_input_is_not_a_panic() {
-        assert!(find_top_level_str(br#"{"model":"abc"#, "model").is_none());
-        assert!(find_top_level_str(br#"{"mod"#, "model").is_none());
-        assert!(find_top_level_str(b"", "model").is_none());
+    fn broken_input_is_not_a_panic() {
+        for s in [&br#"{"model":"abc"#[..], br#"{"mod"#, b"", b"{", br#"{"a":{"#, br#"{"a":"#, b"\"", b"}}}]]"] {
+            let _ = top_level_value(s, "model");
+            let _ = top_level_value(s, "a");
+        }
     }
 }

@@ -1,0 +1,20 @@
+# Maestro Edge. The two commands: `make dev` and `make test` (see README.md).
+.PHONY: dev test build setup unit bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	@WORKER_OPT=0 sh scripts/worker-build.sh
+
+dev:
+	@bash scripts/dev.sh
+
+test:
+	@bash scripts/test.sh
+
+unit:
+	@cargo test
+
+clean:
+	rm -rf build target .dev

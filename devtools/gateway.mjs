@@ -1,0 +1,51 @@
+// Start the built Worker (build/index.js) in workerd through miniflare, configured from
+// wrangler.toml, so `make dev` and every test run exactly what `wrangler deploy` ships.
+// Needs the guard preload: node --require ./devtools/wrangler-guard.cjs ...
+import { Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/**
+ * @param {object} o
+ * @param {string} o.databaseUrl   Postgres the Hyperdrive binding points at
+ * @param {Record<string,string>} [o.vars]  extra vars/secrets (JWT_SECRET, ADMIN_TOKEN, ...)
+ * @param {string} [o.persistTo]   folder for KV and Durable Object state (omit: in memory)
+ * @param {number} [o.port]        0 = any free port
+ * @param {string} [o.host]
+ * @param {string} [o.assets]      folder of static files served under /ui/ (the admin dashboard)
+ */
+export async function startGateway(o) {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, "wrangler.toml"));
+  const mf = new Miniflare({
+    ...workerOptions,
+    name: "maestro-edge",
+    modules: true,
+    scriptPath: path.join(ROOT, "build/index.js"),
+    modulesRoot: path.join(ROOT, "build"),
+    bindings: { ...workerOptions.bindings, ...(o.vars ?? {}) },
+    hyperdrives: { DB: o.databaseUrl },
+    host: o.host ?? "127.0.0.1",
+    port: o.port ?? 0,
+    cf: false,
+    ...(o.persistTo
+      ? { kvPersist: path.join(o.persistTo, "kv"), durableObjectsPersist: path.join(o.persistTo, "do"), cachePersist: path.join(o.persistTo, "cache") }
+      : {}),
+    verbose: !!process.env.GATEWAY_VERBOSE,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return {
+    url,
+    mf,
+    /** Run the cron handler once, as Cloudflare would. */
+    async scheduled(cron = "* * * * *") {
+      const worker = await mf.getWorker();
+      return worker.scheduled({ cron, scheduledTime: new Date() });
+    },
+    async stop() {
+      await mf.dispose();
+    },
+  };
+}

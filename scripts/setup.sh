@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install everything the project needs, idempotently: each step checks first and is skipped
+# when already done. Tools go to ~/.cache/maestro-edge/tools, which survives across runs.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+TOOLS="${MAESTRO_TOOLS:-$HOME/.cache/maestro-edge/tools}"
+mkdir -p "$TOOLS/bin"
+export PATH="$TOOLS/bin:$PATH"
+say() { echo "-- setup: $*"; }
+
+APT_UPDATED=0
+apt_install() {
+  if [ "$APT_UPDATED" = 0 ]; then apt-get update -qq >/dev/null; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# Rust target for the Worker.
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# worker-build, and wasm-bindgen-cli at exactly the version Cargo.lock resolved (worker-build
+# would download both from GitHub, which these machines cannot reach).
+WB_VER=0.8.7
+WBG_VER=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
+if [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" != "$WB_VER" ]; then
+  say "installing worker-build $WB_VER (a few minutes, once)"
+  cargo install -q worker-build --version "=$WB_VER" --root "$TOOLS"
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WBG_VER" ]; then
+  say "installing wasm-bindgen-cli $WBG_VER (a few minutes, once)"
+  # Not --locked: its lockfile pins a webpki-roots release this registry lacks.
+  cargo install -q wasm-bindgen-cli --version "=$WBG_VER" --root "$TOOLS"
+fi
+
+# npm packages (wrangler/miniflare/workerd, binaryen's wasm-opt, PGlite), exactly as locked.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# PostgreSQL server binaries (tests start their own cluster; psql drives fixtures).
+if ! command -v psql >/dev/null || { ! [ -x /usr/local/bin/initdb ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then
+  say "installing postgresql (Debian)"
+  apt_install postgresql postgresql-client
+fi
+exit 0

@@ -1,0 +1,4 @@
+//! Durable Objects: thin shells that decode a typed message, run core logic, encode the answer.
+
+pub mod coordinator;
+pub mod counters;

@@ -1,0 +1,51 @@
+//! `#[event]` handlers: fetch (gateway, admin, readiness) and scheduled (maintenance).
+
+use super::{http, platform::WorkerPlatform, ready, snapshot};
+use crate::error::GatewayError;
+use crate::ingress::render_error;
+use crate::routes::{self, Op};
+use std::rc::Rc;
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+
+#[event(start)]
+fn start() {
+    std::panic::set_hook(Box::new(|info| worker::console_error!("panic: {info}")));
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    let path = req.path();
+    let method = req.method().to_string();
+    let dialect = routes::dialect_of(&path);
+    let endpoint = routes::resolve(&method, &path);
+    // Liveness and readiness never depend on the snapshot.
+    if let Ok(ep) = &endpoint {
+        match ep.op {
+            Op::Health => return Response::from_json(&serde_json::json!({"status": "ok"})),
+            Op::Ready => return ready::handle(&env).await,
+            _ => {}
+        }
+    }
+    let snap = match snapshot::current(&env, &ctx).await {
+        Ok(s) => s,
+        Err(e) => return http::response(render_error(dialect, &e)),
+    };
+    let inbound = match http::inbound(req, snap.settings.max_body_bytes).await {
+        Ok(i) => i,
+        Err(e) => return http::response(render_error(dialect, &e)),
+    };
+    if matches!(endpoint, Ok(ref ep) if ep.op == Op::Admin) {
+        let e = GatewayError::NotFound("the admin API is not available yet".into());
+        return http::response(render_error(dialect, &e));
+    }
+    let platform = Rc::new(WorkerPlatform::new(env, ctx));
+    let reply = crate::app::handle(platform, snap, inbound).await;
+    http::response(reply)
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    if let Err(e) = snapshot::refresh_from_db(&env).await {
+        worker::console_error!("scheduled: snapshot refresh failed: {e}");
+    }
+}

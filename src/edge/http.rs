@@ -1,0 +1,47 @@
+//! worker::Request <-> net::Inbound, net::Reply -> worker::Response, each exactly once.
+
+use crate::error::GatewayError;
+use crate::net::{Body, Inbound, Reply};
+use futures::StreamExt;
+use worker::{Headers, Request, Response, ResponseBuilder};
+
+/// Read a request with its body capped at `max` bytes (413 before reading when the
+/// Content-Length already says too much).
+pub async fn inbound(mut req: Request, max: usize) -> Result<Inbound, GatewayError> {
+    let url = req.url().map_err(|e| GatewayError::bad_request(format!("bad URL: {e}")))?;
+    let headers: Vec<(String, String)> = req.headers().entries().collect();
+    if let Some(len) = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok()) {
+        if len > max {
+            return Err(GatewayError::PayloadTooLarge { limit: max });
+        }
+    }
+    let client_ip = req.headers().get("cf-connecting-ip").ok().flatten();
+    let method = req.method().to_string();
+    let mut body = Vec::new();
+    if method != "GET" && method != "HEAD" {
+        if let Ok(mut stream) = req.stream() {
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| GatewayError::bad_request(format!("could not read the request body: {e}")))?;
+                body.extend_from_slice(&chunk);
+                if body.len() > max {
+                    return Err(GatewayError::PayloadTooLarge { limit: max });
+                }
+            }
+        }
+    }
+    Ok(Inbound { method, path: url.path().to_string(), query: url.query().unwrap_or("").to_string(), headers, body, client_ip })
+}
+
+pub fn response(reply: Reply) -> worker::Result<Response> {
+    let headers = Headers::new();
+    for (k, v) in &reply.headers {
+        // A value we cannot set is dropped rather than failing the whole response.
+        let _ = headers.append(k, v);
+    }
+    let builder = ResponseBuilder::new().with_status(reply.status).with_headers(headers);
+    match reply.body {
+        Body::Empty => Ok(builder.empty()),
+        Body::Full(bytes) => builder.from_bytes(bytes),
+        Body::Stream(s) => builder.from_stream(s.map(|r| r.map_err(worker::Error::RustError))),
+    }
+}

@@ -1,0 +1,14 @@
+//! The Workers binding layer: the only code that names `worker::*`. It converts requests,
+//! implements the core's ports (fetch, timers, counters, Postgres, KV) and hosts the
+//! Durable Objects. Everything here is thin; logic lives in the core modules.
+
+mod durable;
+mod entry;
+mod http;
+mod pg;
+mod platform;
+mod ready;
+mod snapshot;
+
+// The Durable Object classes must be exported from the crate root for the runtime to find them.
+pub use durable::{coordinator::Coordinator, counters::Counters};

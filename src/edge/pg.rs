@@ -1,0 +1,142 @@
+//! Postgres through Hyperdrive: one short-lived connection per unit of work, driven inside the
+//! request and closed cleanly (a spawned connection future gets reset when the request ends,
+//! which takes miniflare's local Hyperdrive proxy down). Migrations run once per isolate.
+
+use crate::error::GatewayError;
+use crate::state::db::{Db, DbError, Param};
+use crate::state::migrations::{LOCK_KEY, MIGRATIONS};
+use futures::future::{select, Either};
+use serde_json::Value;
+use std::cell::Cell;
+use std::time::Duration;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config};
+use worker::postgres_tls::PassthroughTls;
+use worker::{Delay, Env, SecureTransport, Socket};
+
+thread_local! {
+    static MIGRATED: Cell<bool> = const { Cell::new(false) };
+}
+
+const CONNECT_TIMEOUT_MS: u64 = 5000;
+
+pub struct Pg<'a> {
+    client: &'a Client,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> DbError {
+    DbError::Unavailable(e.to_string())
+}
+
+fn classify(e: tokio_postgres::Error) -> DbError {
+    if let Some(db) = e.as_db_error() {
+        let constraint = db.constraint().unwrap_or("").to_string();
+        return match db.code().code() {
+            "23505" => DbError::Unique(constraint),
+            "23503" => DbError::ForeignKey(constraint),
+            "23514" | "23502" | "22P02" | "22003" | "22001" => DbError::Invalid(db.message().to_string()),
+            _ => DbError::Other(db.message().to_string()),
+        };
+    }
+    if e.is_closed() {
+        return DbError::Unavailable(e.to_string());
+    }
+    DbError::Other(e.to_string())
+}
+
+/// Run `work` with a fresh connection (migrations applied first), then close it.
+pub async fn with_db<T>(env: &Env, work: impl AsyncFnOnce(&Pg<'_>) -> Result<T, GatewayError>) -> Result<T, GatewayError> {
+    let hd = env.hyperdrive("DB").map_err(|e| GatewayError::DatabaseUnavailable(format!("no DB binding: {e}")))?;
+    let config: Config = hd.connection_string().parse().map_err(|e| GatewayError::DatabaseUnavailable(format!("bad connection string: {e}")))?;
+    let socket = Socket::builder()
+        .secure_transport(SecureTransport::StartTls)
+        .connect(hd.host(), hd.port())
+        .map_err(|e| GatewayError::from(unavailable(e)))?;
+    let connect = std::pin::pin!(config.connect_raw(socket, PassthroughTls));
+    let (client, connection) = match select(connect, Delay::from(Duration::from_millis(CONNECT_TIMEOUT_MS))).await {
+        Either::Left((Ok(pair), _)) => pair,
+        Either::Left((Err(e), _)) => return Err(unavailable(e).into()),
+        Either::Right(_) => return Err(unavailable(format!("no connection within {CONNECT_TIMEOUT_MS} ms")).into()),
+    };
+    let job = async move {
+        let pg = Pg { client: &client };
+        let result = async {
+            if !MIGRATED.with(Cell::get) {
+                migrate(&client).await.map_err(GatewayError::from)?;
+                MIGRATED.with(|m| m.set(true));
+            }
+            work(&pg).await
+        }
+        .await;
+        drop(pg);
+        drop(client); // ends the connection future below with a clean Terminate
+        result
+    };
+    let (result, conn) = futures::future::join(job, connection).await;
+    if let Err(e) = conn {
+        worker::console_warn!("postgres connection ended with an error: {e}");
+    }
+    result
+}
+
+/// Apply missing migrations in one transaction under an advisory lock, so concurrent isolates
+/// never race (the loser waits, then sees them applied).
+async fn migrate(client: &Client) -> Result<(), DbError> {
+    client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({LOCK_KEY});")).await.map_err(classify)?;
+    let result = async {
+        client
+            .batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+            .await
+            .map_err(classify)?;
+        let rows = client.query("SELECT version FROM schema_migrations", &[]).await.map_err(classify)?;
+        let applied: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+        for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+            client.batch_execute(m.sql).await.map_err(classify)?;
+            worker::console_log!("applied migration {:04}_{}", m.version, m.name);
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => client.batch_execute("COMMIT").await.map_err(classify),
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+fn to_sql(p: &Param) -> Box<dyn ToSql + Sync> {
+    match p {
+        Param::Bool(v) => Box::new(*v),
+        Param::Int(v) => Box::new(*v),
+        Param::Float(v) => Box::new(*v),
+        Param::Text(v) => Box::new(v.clone()),
+        Param::Json(v) => Box::new(v.clone()),
+        Param::TextArray(v) => Box::new(v.clone()),
+    }
+}
+
+impl Db for Pg<'_> {
+    async fn json(&self, sql: &str, params: &[Param]) -> Result<Value, DbError> {
+        let boxed: Vec<Box<dyn ToSql + Sync>> = params.iter().map(to_sql).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+        let rows = self.client.query(sql, &refs).await.map_err(classify)?;
+        let Some(row) = rows.first() else { return Ok(Value::Null) };
+        // Text, json or jsonb: try each representation.
+        if let Ok(s) = row.try_get::<_, Option<String>>(0) {
+            return Ok(s.map(|s| serde_json::from_str(&s).unwrap_or(Value::String(s))).unwrap_or(Value::Null));
+        }
+        row.try_get::<_, Option<Value>>(0).map(|v| v.unwrap_or(Value::Null)).map_err(|e| DbError::Other(e.to_string()))
+    }
+
+    async fn exec(&self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
+        let boxed: Vec<Box<dyn ToSql + Sync>> = params.iter().map(to_sql).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+        self.client.execute(sql, &refs).await.map_err(classify)
+    }
+
+    async fn batch(&self, sql: &str) -> Result<(), DbError> {
+        self.client.batch_execute(sql).await.map_err(classify)
+    }
+}

@@ -1,0 +1,194 @@
+//! The core's `Platform` port on Workers: fetch with abort-on-drop, timers, randomness,
+//! round-robin counters in a Durable Object, isolate-local passive health, `wait_until`.
+
+use super::durable::counters;
+use crate::net::{ByteStream, OriginReply, Outbound};
+use crate::platform::Platform;
+use crate::routing::plan::NodeState;
+use crate::stream::relay::Timer;
+use crate::usage::UsageRecord;
+use futures::future::LocalBoxFuture;
+use futures::StreamExt;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
+use worker::{AbortController, Context, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+
+#[derive(Default, Clone, Copy)]
+struct NodeLive {
+    cooling_until: u64,
+    active_streams: u32,
+}
+
+thread_local! {
+    // Passive health and stream counts seen by this isolate. The cron's probes are the
+    // cross-isolate view (snapshot health); this makes a failing node drop out immediately here.
+    static NODES: RefCell<HashMap<i64, NodeLive>> = RefCell::new(HashMap::new());
+    static LOCAL_COUNTERS: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+}
+
+pub struct IsolateNodes;
+
+impl NodeState for IsolateNodes {
+    fn cooling_until(&self, node_id: i64) -> Option<u64> {
+        NODES.with(|n| n.borrow().get(&node_id).map(|l| l.cooling_until).filter(|u| *u > 0))
+    }
+    fn active_streams(&self, node_id: i64) -> u32 {
+        NODES.with(|n| n.borrow().get(&node_id).map(|l| l.active_streams).unwrap_or(0))
+    }
+}
+
+pub struct WorkerPlatform {
+    env: Env,
+    ctx: Context,
+    jwt_secret: Vec<u8>,
+}
+
+impl WorkerPlatform {
+    pub fn new(env: Env, ctx: Context) -> Self {
+        let jwt_secret = env.secret("JWT_SECRET").map(|s| s.to_string()).unwrap_or_default().into_bytes();
+        if jwt_secret.is_empty() {
+            worker::console_error!("JWT_SECRET is not set: every user token will be rejected");
+        }
+        WorkerPlatform { env, ctx, jwt_secret }
+    }
+}
+
+/// Aborts the origin request when the body (or the pending fetch) is dropped, e.g. on a
+/// deadline or when the client goes away, so the origin stops generating.
+struct AbortOnDrop(Option<AbortController>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            c.abort();
+        }
+    }
+}
+
+impl Timer for WorkerPlatform {
+    fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {
+        Box::pin(Delay::from(Duration::from_millis(ms)))
+    }
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+}
+
+fn method(m: &str) -> Method {
+    match m {
+        "GET" => Method::Get,
+        "DELETE" => Method::Delete,
+        "PUT" => Method::Put,
+        "HEAD" => Method::Head,
+        _ => Method::Post,
+    }
+}
+
+impl Platform for WorkerPlatform {
+    async fn fetch(&self, out: Outbound) -> Result<OriginReply, String> {
+        let headers = Headers::new();
+        for (k, v) in &out.headers {
+            headers.set(k, v).map_err(|e| format!("bad header {k}: {e}"))?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(method(out.method)).with_headers(headers);
+        if let Some(b) = &out.body {
+            init.with_body(Some(js_sys::Uint8Array::from(b.as_slice()).into()));
+        }
+        let req = Request::new_with_init(&out.url, &init).map_err(|e| format!("bad origin URL {}: {e}", out.url))?;
+        let guard = AbortOnDrop(Some(AbortController::default()));
+        let signal = guard.0.as_ref().map(|c| c.signal()).expect("controller present");
+        let mut resp = Fetch::Request(req).send_with_signal(&signal).await.map_err(|e| e.to_string())?;
+        let status = resp.status_code();
+        let headers: Vec<(String, String)> = resp.headers().entries().collect();
+        let body: ByteStream = match resp.stream() {
+            Ok(s) => s
+                .map(move |r| {
+                    let _keep = &guard;
+                    r.map_err(|e| e.to_string())
+                })
+                .boxed_local(),
+            Err(_) => futures::stream::empty().boxed_local(),
+        };
+        Ok(OriginReply { status, headers, body })
+    }
+
+    fn random(&self) -> f64 {
+        js_sys::Math::random()
+    }
+
+    fn request_id(&self) -> String {
+        let a = (js_sys::Math::random() * 4294967296.0) as u64;
+        let b = (js_sys::Math::random() * 4294967296.0) as u64;
+        let t = js_sys::Date::now() as u64;
+        format!("req_{t:x}{a:08x}{b:08x}")
+    }
+
+    async fn counters(&self, keys: &[String]) -> HashMap<String, u64> {
+        if keys.is_empty() {
+            return HashMap::new();
+        }
+        match counters::next(&self.env, &keys[0], keys).await {
+            Ok(m) => m,
+            Err(e) => {
+                // Degrade to per-isolate rotation rather than failing the request.
+                worker::console_warn!("round-robin counters unavailable, rotating per isolate: {e}");
+                LOCAL_COUNTERS.with(|c| {
+                    let mut c = c.borrow_mut();
+                    keys.iter()
+                        .map(|k| {
+                            let v = c.entry(k.clone()).or_insert(0);
+                            *v += 1;
+                            (k.clone(), *v - 1)
+                        })
+                        .collect()
+                })
+            }
+        }
+    }
+
+    fn nodes(&self) -> &dyn NodeState {
+        &IsolateNodes
+    }
+
+    fn node_failed(&self, node_id: i64, cooldown_ms: u64, reason: &str) {
+        let until = self.now_ms() + cooldown_ms;
+        worker::console_warn!("node {node_id} failed ({reason}); cooling down {cooldown_ms} ms");
+        NODES.with(|n| n.borrow_mut().entry(node_id).or_default().cooling_until = until);
+    }
+
+    fn node_ok(&self, node_id: i64) {
+        NODES.with(|n| {
+            if let Some(l) = n.borrow_mut().get_mut(&node_id) {
+                l.cooling_until = 0;
+            }
+        });
+    }
+
+    fn stream_started(&self, node_id: i64) {
+        NODES.with(|n| n.borrow_mut().entry(node_id).or_default().active_streams += 1);
+    }
+
+    fn stream_ended(&self, node_id: i64) {
+        NODES.with(|n| {
+            let mut n = n.borrow_mut();
+            let l = n.entry(node_id).or_default();
+            l.active_streams = l.active_streams.saturating_sub(1);
+        });
+    }
+
+    fn jwt_secret(&self) -> &[u8] {
+        &self.jwt_secret
+    }
+
+    fn open_secret(&self, sealed: &str) -> Option<String> {
+        // Sealing arrives with the admin API; until then keys are stored as given.
+        Some(sealed.to_string())
+    }
+
+    fn finish(&self, record: UsageRecord) {
+        let _ = &self.ctx;
+        worker::console_debug!("usage {} {} {} {}", record.id, record.status, record.prompt_tokens, record.completion_tokens);
+    }
+}

@@ -1,0 +1,180 @@
+//! Origins: how to address a node for an operation, and how to classify what it answered.
+//! Client credentials are never forwarded; a node's own API key and custom headers are.
+
+use crate::routes::Op;
+use crate::state::snapshot::{Node, NodeKind};
+use serde_json::{Map, Value};
+
+/// Path on the origin for an operation served without translation.
+pub fn path(op: &Op, kind: NodeKind) -> Option<&'static str> {
+    Some(match (op, kind) {
+        (Op::OllamaChat, NodeKind::Ollama) => "/api/chat",
+        (Op::OllamaGenerate, NodeKind::Ollama) => "/api/generate",
+        (Op::OllamaEmbed, NodeKind::Ollama) => "/api/embed",
+        (Op::OllamaEmbeddings, NodeKind::Ollama) => "/api/embeddings",
+        (Op::OllamaShow, NodeKind::Ollama) => "/api/show",
+        (Op::OllamaPs, NodeKind::Ollama) => "/api/ps",
+        (Op::ChatCompletions, NodeKind::Ollama | NodeKind::Openai) => "/v1/chat/completions",
+        (Op::Completions, NodeKind::Ollama | NodeKind::Openai) => "/v1/completions",
+        (Op::Embeddings, NodeKind::Ollama | NodeKind::Openai) => "/v1/embeddings",
+        _ => return None,
+    })
+}
+
+/// `base_url` + path; a base that already ends in `/v1` is not doubled.
+pub fn url(node: &Node, path: &str) -> String {
+    let base = node.base_url.trim_end_matches('/');
+    match (base.strip_suffix("/v1"), path.strip_prefix("/v1")) {
+        (Some(b), Some(p)) => format!("{b}/v1{p}"),
+        _ => format!("{base}{path}"),
+    }
+}
+
+/// Upstream headers: JSON content type, the node's custom headers, its API key as Bearer.
+/// Header names/values with control characters are dropped (they would split the request).
+pub fn headers(node: &Node, api_key: Option<&str>) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = vec![("content-type".into(), "application/json".into())];
+    for (k, v) in &node.headers {
+        let lk = k.to_ascii_lowercase();
+        if matches!(lk.as_str(), "host" | "content-length" | "transfer-encoding" | "connection" | "content-type") || !header_safe(k) || !header_safe(v) {
+            continue;
+        }
+        h.push((lk, v.clone()));
+    }
+    if let Some(key) = api_key.filter(|k| !k.is_empty() && header_safe(k)) {
+        h.retain(|(k, _)| k != "authorization");
+        h.push(("authorization".into(), format!("Bearer {key}")));
+    }
+    h
+}
+
+pub fn header_safe(s: &str) -> bool {
+    !s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+}
+
+/// The client's body re-addressed to the origin: real model name, explicit `stream`, and for
+/// streamed OpenAI chat the usage chunk requested (returns whether the client did not ask for
+/// it, so the relay strips it again).
+pub fn body(op: &Op, client: &Map<String, Value>, real: &str, stream: bool) -> (Map<String, Value>, bool) {
+    let mut b = client.clone();
+    b.insert("model".into(), Value::String(real.to_string()));
+    let mut strip_usage = false;
+    match op {
+        Op::OllamaChat | Op::OllamaGenerate => {
+            b.insert("stream".into(), Value::Bool(stream));
+        }
+        Op::ChatCompletions | Op::Completions if stream => {
+            let asked = client.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) == Some(true);
+            if !asked {
+                let opts = b.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(o) = opts {
+                    o.insert("include_usage".into(), Value::Bool(true));
+                } else {
+                    *opts = serde_json::json!({"include_usage": true});
+                }
+                strip_usage = true;
+            }
+        }
+        _ => {}
+    }
+    (b, strip_usage)
+}
+
+/// How routing should treat an origin's error status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusClass {
+    Ok,
+    /// Try the next node: 404 (model missing there), 408, 429, 5xx.
+    Retry,
+    /// Payload too large for this model.
+    TooLarge,
+    /// A client error that another node would answer the same way: pass it on.
+    Client,
+}
+
+pub fn classify(status: u16) -> StatusClass {
+    match status {
+        200..=299 => StatusClass::Ok,
+        413 => StatusClass::TooLarge,
+        404 | 408 | 409 | 423 | 425 | 429 => StatusClass::Retry,
+        500..=599 => StatusClass::Retry,
+        _ => StatusClass::Client,
+    }
+}
+
+/// `Retry-After` in ms (seconds form or HTTP date is not parsed: seconds only, capped at 1 h).
+pub fn retry_after_ms(value: Option<&str>) -> Option<u64> {
+    let secs: f64 = value?.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| ((secs * 1000.0) as u64).min(3_600_000))
+}
+
+/// The message inside an origin's error body (OpenAI, Ollama or Anthropic shape), else the text.
+pub fn error_text(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        let msg = v.get("error").and_then(|e| e.as_str().map(String::from).or_else(|| e.get("message").and_then(Value::as_str).map(String::from)))
+            .or_else(|| v.get("message").and_then(Value::as_str).map(String::from))
+            .or_else(|| v.get("detail").and_then(Value::as_str).map(String::from));
+        if let Some(m) = msg {
+            return m;
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let t = text.trim();
+    if t.starts_with('<') {
+        return "the origin answered with an HTML page instead of JSON".into();
+    }
+    t.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(base: &str) -> Node {
+        Node { base_url: base.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn urls_do_not_double_v1() {
+        assert_eq!(url(&node("http://h:8000/v1/"), "/v1/chat/completions"), "http://h:8000/v1/chat/completions");
+        assert_eq!(url(&node("http://h:8000"), "/v1/models"), "http://h:8000/v1/models");
+        assert_eq!(url(&node("http://h:11434/"), "/api/chat"), "http://h:11434/api/chat");
+    }
+
+    #[test]
+    fn usage_is_requested_for_streams_and_stripped_later() {
+        let c = json!({"model":"d","stream":true,"messages":[]});
+        let (b, strip) = body(&Op::ChatCompletions, c.as_object().unwrap(), "real", true);
+        assert_eq!(b["model"], "real");
+        assert_eq!(b["stream_options"]["include_usage"], true);
+        assert!(strip);
+        let c2 = json!({"model":"d","stream":true,"stream_options":{"include_usage":true}});
+        assert!(!body(&Op::ChatCompletions, c2.as_object().unwrap(), "r", true).1);
+        let (b3, _) = body(&Op::OllamaChat, json!({"model":"d"}).as_object().unwrap(), "r", true);
+        assert_eq!(b3["stream"], true);
+    }
+
+    #[test]
+    fn headers_never_split_and_key_wins() {
+        let mut n = node("http://h");
+        n.headers = vec![("X-Team".into(), "a".into()), ("X-Bad".into(), "v\r\nInjected: 1".into()), ("Authorization".into(), "Basic x".into())];
+        let h = headers(&n, Some("sk-1"));
+        assert!(h.contains(&("x-team".into(), "a".into())));
+        assert!(!h.iter().any(|(k, _)| k == "x-bad"));
+        assert_eq!(h.iter().filter(|(k, _)| k == "authorization").count(), 1);
+        assert!(h.contains(&("authorization".into(), "Bearer sk-1".into())));
+    }
+
+    #[test]
+    fn classes_and_messages() {
+        assert_eq!(classify(503), StatusClass::Retry);
+        assert_eq!(classify(400), StatusClass::Client);
+        assert_eq!(classify(413), StatusClass::TooLarge);
+        assert_eq!(retry_after_ms(Some("2")), Some(2000));
+        assert_eq!(retry_after_ms(Some("soon")), None);
+        assert_eq!(error_text(br#"{"error":{"message":"bad"}}"#), "bad");
+        assert_eq!(error_text(br#"{"error":"model 'x' not found"}"#), "model 'x' not found");
+        assert!(error_text(b"<html>502</html>").contains("HTML"));
+    }
+}

@@ -1,0 +1,32 @@
+//! The ports the core needs from its host. The Worker implements them in `edge/`; native tests
+//! implement them with in-memory fakes. Futures are `!Send` (JS promises), hence no Send bounds.
+
+use crate::net::{OriginReply, Outbound};
+use crate::routing::plan::NodeState;
+use crate::stream::relay::Timer;
+use crate::usage::UsageRecord;
+use std::collections::HashMap;
+
+#[allow(async_fn_in_trait)]
+pub trait Platform: Timer + 'static {
+    /// Send a request to an origin. `Err` is a transport failure (refused, reset, DNS).
+    async fn fetch(&self, req: Outbound) -> Result<OriginReply, String>;
+    /// Uniform in [0, 1).
+    fn random(&self) -> f64;
+    /// A unique id for a request (usage records are idempotent on it).
+    fn request_id(&self) -> String;
+    /// Round-robin counters: returns each key's value and increments it (globally consistent).
+    async fn counters(&self, keys: &[String]) -> HashMap<String, u64>;
+    fn nodes(&self) -> &dyn NodeState;
+    /// Passive health: a node failed (cool it down) or answered fine.
+    fn node_failed(&self, node_id: i64, cooldown_ms: u64, reason: &str);
+    fn node_ok(&self, node_id: i64);
+    fn stream_started(&self, node_id: i64);
+    fn stream_ended(&self, node_id: i64);
+    fn jwt_secret(&self) -> &[u8];
+    /// Open a sealed node API key.
+    fn open_secret(&self, sealed: &str) -> Option<String>;
+    /// The request is over (any outcome): settle limits and queue the usage record. Must not
+    /// block the client: the Worker runs it under `wait_until`.
+    fn finish(&self, record: UsageRecord);
+}

@@ -1,0 +1,99 @@
+-- The routing snapshot as one JSON document (shape: src/state/snapshot.rs).
+SELECT json_build_object(
+  'version', (SELECT version FROM snapshot_version),
+  'users', COALESCE((
+    SELECT json_agg(json_build_object(
+      'id', u.id,
+      'username', u.username,
+      'token_hash', u.token_hash,
+      'active', u.is_active,
+      'all_models', u.has_all_models,
+      'can_manage_models', u.can_manage_models,
+      'models', COALESCE((SELECT json_agg(um.model_name ORDER BY um.model_name) FROM user_models um WHERE um.user_id = u.id), '[]'::json),
+      'request_limit', l.request_limit,
+      'token_limit', l.token_limit
+    ) ORDER BY u.id)
+    FROM users u LEFT JOIN user_limits l ON l.user_id = u.id
+    WHERE u.deleted_at IS NULL), '[]'::json),
+  'nodes', COALESCE((
+    SELECT json_agg(json_build_object(
+      'id', n.id,
+      'name', n.name,
+      'code', n.code,
+      'kind', n.node_type,
+      'base_url', n.base_url,
+      'api_key_sealed', n.api_key_ciphertext,
+      'priority', n.priority,
+      'weight', n.weight,
+      'headers', COALESCE((SELECT json_agg(json_build_array(h.key, h.value)) FROM jsonb_each_text(n.headers) h), '[]'::json),
+      'health', n.health_status,
+      'active', n.is_active,
+      'warmup', n.warmup_enabled,
+      'health_url', n.health_url,
+      'models', COALESCE((
+        SELECT json_agg(json_build_object(
+          'name', m.model_name,
+          'available', m.is_available AND m.is_present,
+          'loaded', m.is_loaded,
+          'context_length', m.context_length,
+          'capabilities', m.capabilities,
+          'size', m.size_bytes,
+          'digest', m.digest,
+          'modified_at', m.modified_at,
+          'details', m.details
+        ) ORDER BY m.model_name)
+        FROM node_models m WHERE m.node_id = n.id), '[]'::json)
+    ) ORDER BY n.priority, n.id)
+    FROM nodes n), '[]'::json),
+  'mappings', COALESCE((
+    SELECT json_agg(json_build_object(
+      'display', mm.display_name,
+      'real', mm.real_name,
+      'node_ids', COALESCE((SELECT json_agg(mn.node_id ORDER BY mn.node_id) FROM model_mapping_nodes mn WHERE mn.mapping_id = mm.id), '[]'::json),
+      'context_length', mm.context_length,
+      'capabilities', mm.capabilities
+    ) ORDER BY mm.display_name)
+    FROM model_mappings mm), '[]'::json),
+  'groups', COALESCE((
+    SELECT json_agg(json_build_object(
+      'name', g.name,
+      'strategy', g.strategy,
+      'node_strategy', g.node_strategy,
+      'active', g.is_active,
+      'list_in_catalog', g.list_in_catalog,
+      'max_failover_retries', g.max_failover_retries,
+      'members', COALESCE((
+        SELECT json_agg(json_build_object(
+          'name', gm.model_name,
+          'tags', gm.capability_tags,
+          'weight', gm.weight,
+          'priority', gm.priority,
+          'is_fallback', gm.is_fallback,
+          'is_fallback_413', gm.is_fallback_413,
+          'is_metadata_source', gm.is_metadata_source,
+          'active', gm.is_active,
+          'preferred_nodes', COALESCE((SELECT json_agg(pn.node_id ORDER BY pn.position, pn.node_id) FROM model_group_member_nodes pn WHERE pn.member_id = gm.id), '[]'::json)
+        ) ORDER BY gm.priority, gm.id)
+        FROM model_group_members gm WHERE gm.group_id = g.id), '[]'::json)
+    ) ORDER BY g.priority, g.name)
+    FROM model_groups g), '[]'::json),
+  'model_configs', COALESCE((
+    SELECT json_agg(json_build_object(
+      'prefix', mc.model_prefix,
+      'exact', mc.is_exact_match,
+      'allowed_tools', CASE WHEN mc.tool_set_id IS NOT NULL THEN to_json(ts.tools) ELSE to_json(mc.allowed_tools) END,
+      'unsupported_params', mc.unsupported_params,
+      'default_context_length', mc.default_context_length,
+      'max_context_length', mc.max_context_length,
+      'requests_per_minute', mc.requests_per_minute,
+      'tokens_per_minute', mc.tokens_per_minute,
+      'node_strategy', mc.node_strategy,
+      'maintenance', mc.maintenance_mode
+    ) ORDER BY mc.model_prefix)
+    FROM model_configs mc LEFT JOIN tool_sets ts ON ts.id = mc.tool_set_id
+    WHERE mc.is_active), '[]'::json),
+  'system_prompts', COALESCE((
+    SELECT json_agg(json_build_object('scope', sp.scope_type, 'value', sp.scope_value, 'prompt', sp.prompt, 'priority', sp.priority) ORDER BY sp.priority DESC, sp.id)
+    FROM system_prompts sp WHERE sp.is_active), '[]'::json),
+  'settings_raw', COALESCE((SELECT json_object_agg(s.key, s.value) FROM settings s), '{}'::json)
+)::text

@@ -1,0 +1,85 @@
+// Shared e2e fixtures: a database per test file in the cluster scripts/test.sh started, the
+// built Worker in workerd, and helpers to sign user tokens the way the gateway does.
+import crypto from "node:crypto";
+import { startGateway } from "../../devtools/gateway.mjs";
+import { startPostgres } from "../../devtools/postgres.mjs";
+
+process.env.PGOPTIONS = "-c client_min_messages=warning";
+
+export const JWT_SECRET = "e2e-jwt-secret-0123456789abcdef0123456789";
+export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
+export const ADMIN_USERNAME = "admin";
+export const ADMIN_PASSWORD = "e2e-admin-password";
+export const SECRETS_KEY = "e2e-secrets-key-0123456789abcdef0123456789";
+
+let cluster;
+/** The Postgres cluster of this test run (scripts/test.sh exports its port), or a private one. */
+export async function pg() {
+  if (cluster) return cluster;
+  if (process.env.MAESTRO_TEST_PG_PORT) {
+    const port = Number(process.env.MAESTRO_TEST_PG_PORT);
+    const { execFileSync } = await import("node:child_process");
+    const url = (db = "postgres") => `postgres://postgres:postgres@127.0.0.1:${port}/${db}`;
+    cluster = {
+      port,
+      url,
+      psql(sql, db = "postgres") {
+        return execFileSync("psql", [url(db), "-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql], { encoding: "utf8" }).trim();
+      },
+      createDatabase(name) {
+        this.psql(`CREATE DATABASE "${name}"`);
+        return url(name);
+      },
+      stop() {},
+    };
+  } else {
+    cluster = await startPostgres();
+    process.on("exit", () => cluster.stop());
+  }
+  return cluster;
+}
+
+export function uniqueName(prefix) {
+  return `${prefix}_${process.pid}_${crypto.randomBytes(4).toString("hex")}`;
+}
+
+export const defaultVars = { JWT_SECRET, ADMIN_TOKEN, ADMIN_USERNAME, ADMIN_PASSWORD, SECRETS_KEY };
+
+/** A fresh database and a gateway on it. */
+export async function setup({ vars = {}, name = "e2e" } = {}) {
+  const cl = await pg();
+  const db = uniqueName(name);
+  const databaseUrl = cl.createDatabase(db);
+  const gw = await startGateway({ databaseUrl, vars: { ...defaultVars, ...vars } });
+  const psql = (sql) => cl.psql(sql, db);
+  return { gw, url: gw.url, databaseUrl, psql, cluster: cl, db, stop: () => gw.stop() };
+}
+
+const b64 = (buf) => Buffer.from(buf).toString("base64url");
+
+/** Sign a token exactly as src/auth/token.rs does (domain-separated HS256 key). */
+export function signToken({ sub, jti, typ = "user", exp, secret = JWT_SECRET, alg = "HS256" }) {
+  const key = crypto.createHash("sha256").update(`maestro-edge/${typ}/`).update(secret).digest();
+  const header = b64(JSON.stringify({ alg }));
+  const claims = { sub, jti, typ, iat: Math.floor(Date.now() / 1000) };
+  if (exp) claims.exp = exp;
+  const payload = b64(JSON.stringify(claims));
+  const sig = crypto.createHmac("sha256", key).update(`${header}.${payload}`).digest();
+  return `${header}.${payload}.${b64(sig)}`;
+}
+
+export function sha256hex(s) {
+  return crypto.createHash("sha256").update(s).digest("hex");
+}
+
+export async function getJson(url, opts = {}) {
+  const r = await fetch(url, opts);
+  const text = await r.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: r.status, headers: r.headers, body };
+}
