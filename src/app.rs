@@ -191,9 +191,10 @@ async fn infer<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, ep: &En
         }
     }
     let summary = format!("all {} attempt(s) for '{}' failed: {}", failures.len(), job.requested, failures.join("; "));
+    // Origins' 5xx become 502 Bad Gateway: the gateway is what the client talked to.
     let err = match last_status {
         504 => GatewayError::UpstreamTimeout(summary),
-        502 => GatewayError::UpstreamUnavailable(summary),
+        s if s >= 500 => GatewayError::UpstreamUnavailable(summary),
         s => GatewayError::Upstream { status: s, message: summary },
     };
     job.record.status = err.status();

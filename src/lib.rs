@@ -11,6 +11,7 @@
 //! 7. `stream` relays the answer chunk by chunk in the client's dialect, rewriting model names,
 //!    observing usage and ending broken streams with an in-band error.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 #[cfg(target_arch = "wasm32")]
@@ -19,6 +20,7 @@ mod edge;
 pub use edge::{Coordinator, Counters};
 pub mod error;
 pub mod ingress;
+pub mod maintenance;
 pub mod net;
 pub mod origins;
 pub mod platform;

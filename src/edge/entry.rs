@@ -1,7 +1,6 @@
 //! `#[event]` handlers: fetch (gateway, admin, readiness) and scheduled (maintenance).
 
-use super::{http, platform::WorkerPlatform, ready, snapshot};
-use crate::error::GatewayError;
+use super::{admin, http, maintenance, platform::WorkerPlatform, ready, snapshot};
 use crate::ingress::render_error;
 use crate::routes::{self, Op};
 use std::rc::Rc;
@@ -26,6 +25,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             _ => {}
         }
     }
+    // The admin API works from Postgres directly, so it stays usable when no snapshot exists.
+    if matches!(endpoint, Ok(ref ep) if ep.op == Op::Admin) {
+        let inbound = match http::inbound(req, ADMIN_MAX_BODY).await {
+            Ok(i) => i,
+            Err(e) => return http::response(render_error(dialect, &e)),
+        };
+        let platform = WorkerPlatform::new(env.clone(), ctx);
+        return http::response(admin::handle(&env, &platform, inbound).await);
+    }
     let snap = match snapshot::current(&env, &ctx).await {
         Ok(s) => s,
         Err(e) => return http::response(render_error(dialect, &e)),
@@ -34,18 +42,14 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         Ok(i) => i,
         Err(e) => return http::response(render_error(dialect, &e)),
     };
-    if matches!(endpoint, Ok(ref ep) if ep.op == Op::Admin) {
-        let e = GatewayError::NotFound("the admin API is not available yet".into());
-        return http::response(render_error(dialect, &e));
-    }
     let platform = Rc::new(WorkerPlatform::new(env, ctx));
     let reply = crate::app::handle(platform, snap, inbound).await;
     http::response(reply)
 }
 
+const ADMIN_MAX_BODY: usize = 4 << 20;
+
 #[event(scheduled)]
-async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    if let Err(e) = snapshot::refresh_from_db(&env).await {
-        worker::console_error!("scheduled: snapshot refresh failed: {e}");
-    }
+async fn scheduled(event: ScheduledEvent, env: Env, ctx: ScheduleContext) {
+    maintenance::run(&env, ctx, event.schedule() as u64).await;
 }

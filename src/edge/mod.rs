@@ -2,9 +2,11 @@
 //! implements the core's ports (fetch, timers, counters, Postgres, KV) and hosts the
 //! Durable Objects. Everything here is thin; logic lives in the core modules.
 
+mod admin;
 mod durable;
 mod entry;
 mod http;
+mod maintenance;
 mod pg;
 mod platform;
 mod ready;

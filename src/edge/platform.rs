@@ -40,17 +40,21 @@ impl NodeState for IsolateNodes {
 
 pub struct WorkerPlatform {
     env: Env,
-    ctx: Context,
+    /// The fetch event's context (None in the cron, which has no client to answer first).
+    ctx: Option<Context>,
     jwt_secret: Vec<u8>,
+    sealer: crate::auth::secrets::Sealer,
 }
 
 impl WorkerPlatform {
-    pub fn new(env: Env, ctx: Context) -> Self {
+    pub fn new(env: Env, ctx: impl Into<Option<Context>>) -> Self {
+        let ctx = ctx.into();
         let jwt_secret = env.secret("JWT_SECRET").map(|s| s.to_string()).unwrap_or_default().into_bytes();
         if jwt_secret.is_empty() {
             worker::console_error!("JWT_SECRET is not set: every user token will be rejected");
         }
-        WorkerPlatform { env, ctx, jwt_secret }
+        let sealer = super::admin::sealer(&env);
+        WorkerPlatform { env, ctx, jwt_secret, sealer }
     }
 }
 
@@ -183,8 +187,11 @@ impl Platform for WorkerPlatform {
     }
 
     fn open_secret(&self, sealed: &str) -> Option<String> {
-        // Sealing arrives with the admin API; until then keys are stored as given.
-        Some(sealed.to_string())
+        let key = self.sealer.open(sealed);
+        if key.is_none() {
+            worker::console_error!("a node API key could not be opened: was SECRETS_KEY changed?");
+        }
+        key
     }
 
     fn finish(&self, record: UsageRecord) {

@@ -193,8 +193,3 @@ pub async fn publish(env: &Env) -> Result<u64, GatewayError> {
     install(snap);
     Ok(v)
 }
-
-/// Cron: republish so health and catalog changes made by maintenance reach every isolate.
-pub async fn refresh_from_db(env: &Env) -> Result<u64, GatewayError> {
-    publish(env).await
-}

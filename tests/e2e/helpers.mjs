@@ -83,3 +83,56 @@ export async function getJson(url, opts = {}) {
   }
   return { status: r.status, headers: r.headers, body };
 }
+
+/** Admin API client with the static admin token. Throws on unexpected statuses. */
+export function adminClient(url, token = ADMIN_TOKEN) {
+  const call = async (method, path, body, expect) => {
+    const r = await fetch(`${url}/admin${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    let json;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    if (expect !== undefined && r.status !== expect) throw new Error(`${method} ${path} -> ${r.status} (wanted ${expect}): ${text}`);
+    if (expect === undefined && r.status >= 400) throw new Error(`${method} ${path} -> ${r.status}: ${text}`);
+    return json;
+  };
+  return {
+    call,
+    get: (p, e) => call("GET", p, undefined, e),
+    post: (p, b = {}, e) => call("POST", p, b, e),
+    put: (p, b = {}, e) => call("PUT", p, b, e),
+    patch: (p, b = {}, e) => call("PATCH", p, b, e),
+    del: (p, e) => call("DELETE", p, undefined, e),
+  };
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Read an SSE body into its data payloads (parsed JSON, or the raw string for [DONE]). */
+export function sseEvents(text) {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("data:"))
+    .map((l) => l.slice(5).trim())
+    .map((d) => {
+      try {
+        return JSON.parse(d);
+      } catch {
+        return d;
+      }
+    });
+}
+
+export function ndjson(text) {
+  return text
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
+}

@@ -1,0 +1,102 @@
+//! Admin authentication. Automation uses the static `ADMIN_TOKEN` (constant-time compare);
+//! people log in with `ADMIN_USERNAME`/`ADMIN_PASSWORD` and get a short-lived signed session
+//! token backed by an `admin_sessions` row, so logout and expiry hold server-side. Failed logins
+//! are audited and rate-limited per source IP.
+
+use super::audit::{self, Actor};
+use super::input::Input;
+use crate::auth::token;
+use crate::error::GatewayError;
+use crate::net::{Inbound, Reply};
+use crate::state::db::{Db, Param};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+pub const SESSION_SECS: i64 = 8 * 3600;
+const MAX_FAILED_LOGINS: i64 = 10;
+const FAILED_LOGIN_WINDOW_SECS: i64 = 15 * 60;
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    // Compare digests so the lengths leak nothing either.
+    use sha2::{Digest, Sha256};
+    Sha256::digest(a.as_bytes()).ct_eq(&Sha256::digest(b.as_bytes())).into()
+}
+
+fn bearer(req: &Inbound) -> Result<&str, GatewayError> {
+    crate::auth::credential(req).map_err(|_| GatewayError::Unauthorized("admin credentials required: Authorization: Bearer <admin token or session token>".into()))
+}
+
+/// The actor name for an authenticated admin request.
+pub async fn authenticate<D: Db>(db: &D, env: &super::AdminEnv<'_>, req: &Inbound) -> Result<String, GatewayError> {
+    let presented = bearer(req)?;
+    if let Some(t) = env.admin_token.as_deref().filter(|t| !t.is_empty()) {
+        if ct_eq(presented, t) {
+            return Ok("admin-token".into());
+        }
+    }
+    let claims = token::verify(presented, env.jwt_secret, token::ADMIN_TYP, env.now_s).map_err(|e| GatewayError::Unauthorized(format!("invalid admin credentials: {e}")))?;
+    let live = db
+        .json("SELECT to_json(revoked_at IS NULL AND expires_at > now()) FROM admin_sessions WHERE id = $1::text", &[Param::Text(Some(claims.jti.clone()))])
+        .await?;
+    if live.as_bool() != Some(true) {
+        return Err(GatewayError::Unauthorized("admin session expired or logged out".into()));
+    }
+    Ok(claims.sub)
+}
+
+pub async fn login<D: Db>(db: &D, env: &super::AdminEnv<'_>, req: &Inbound) -> Result<Reply, GatewayError> {
+    let input = Input::parse(&req.body)?;
+    let username = input.req_str("username")?;
+    let password = input.str("password")?.unwrap_or_default();
+    let (Some(want_user), Some(want_pass)) = (env.admin_username.as_deref().filter(|s| !s.is_empty()), env.admin_password.as_deref().filter(|s| !s.is_empty())) else {
+        return Err(GatewayError::Dependency("admin login is not configured: set the ADMIN_USERNAME and ADMIN_PASSWORD secrets".into()));
+    };
+    let actor = Actor { name: username.clone(), ip: req.client_ip.clone() };
+    let failures = db
+        .json(
+            "SELECT to_json(count(*)) FROM audit_log WHERE action = 'admin.login_failed' AND source_ip IS NOT DISTINCT FROM $1::text AND created_at > now() - make_interval(secs => $2::bigint)",
+            &[Param::Text(req.client_ip.clone()), Param::Int(Some(FAILED_LOGIN_WINDOW_SECS))],
+        )
+        .await?
+        .as_i64()
+        .unwrap_or(0);
+    if failures >= MAX_FAILED_LOGINS {
+        audit::record(db, &actor, "admin.login_blocked", "admin_session", None, &json!({"username": username, "recent_failures": failures})).await?;
+        return Err(GatewayError::RateLimited { message: "too many failed logins from this address; try again later".into(), retry_after: FAILED_LOGIN_WINDOW_SECS as u64 });
+    }
+    // Evaluate both comparisons: no early exit that would time the username.
+    let user_ok = ct_eq(&username, want_user);
+    let pass_ok = ct_eq(&password, want_pass);
+    if !(user_ok & pass_ok) {
+        audit::record(db, &actor, "admin.login_failed", "admin_session", None, &json!({"username": username})).await?;
+        return Err(GatewayError::Unauthorized("invalid username or password".into()));
+    }
+    let session_id = env.random_hex(16);
+    let expires = env.now_s + SESSION_SECS;
+    db.exec(
+        "INSERT INTO admin_sessions (id, username, expires_at, source_ip) VALUES ($1::text, $2::text, to_timestamp($3::bigint), $4::text)",
+        &[Param::Text(Some(session_id.clone())), Param::Text(Some(username.clone())), Param::Int(Some(expires)), Param::Text(req.client_ip.clone())],
+    )
+    .await?;
+    audit::record(db, &actor, "admin.login", "admin_session", Some(&session_id[..8]), &json!({"username": username})).await?;
+    let tok = token::issue(env.jwt_secret, token::ADMIN_TYP, &username, &session_id, env.now_s, Some(expires)).map_err(GatewayError::Internal)?;
+    let expires_at = chrono::DateTime::from_timestamp(expires, 0).map(|d| d.to_rfc3339()).unwrap_or_default();
+    Ok(Reply::json(200, &json!({"token": tok, "token_type": "Bearer", "expires_at": expires_at, "expires_in": SESSION_SECS, "username": username})))
+}
+
+pub async fn logout<D: Db>(db: &D, env: &super::AdminEnv<'_>, req: &Inbound) -> Result<Reply, GatewayError> {
+    let presented = bearer(req)?;
+    if env.admin_token.as_deref().is_some_and(|t| ct_eq(presented, t)) {
+        return Err(GatewayError::bad_request("the static ADMIN_TOKEN has no session to log out of"));
+    }
+    let claims = token::verify(presented, env.jwt_secret, token::ADMIN_TYP, env.now_s).map_err(|e| GatewayError::Unauthorized(format!("invalid admin session: {e}")))?;
+    let n = db
+        .exec("UPDATE admin_sessions SET revoked_at = now() WHERE id = $1::text AND revoked_at IS NULL", &[Param::Text(Some(claims.jti.clone()))])
+        .await?;
+    if n == 0 {
+        return Err(GatewayError::Unauthorized("admin session already ended".into()));
+    }
+    let actor = Actor { name: claims.sub.clone(), ip: req.client_ip.clone() };
+    audit::record(db, &actor, "admin.logout", "admin_session", Some(&claims.jti[..8.min(claims.jti.len())]), &json!({})).await?;
+    Ok(Reply::empty(204))
+}

@@ -1,0 +1,158 @@
+//! Typed reading of admin JSON bodies: every wrong type or missing field becomes a 400 that
+//! names the field. `Patch` semantics: absent = leave alone, null = clear (where allowed).
+
+use crate::error::GatewayError;
+use serde_json::{Map, Value};
+
+pub struct Input(pub Map<String, Value>);
+
+impl Input {
+    pub fn parse(body: &[u8]) -> Result<Input, GatewayError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Input(Map::new()));
+        }
+        crate::app::parse_object(body).map(Input)
+    }
+
+    pub fn has(&self, k: &str) -> bool {
+        self.0.contains_key(k)
+    }
+
+    pub fn raw(&self, k: &str) -> Option<&Value> {
+        self.0.get(k)
+    }
+
+    pub fn str(&self, k: &str) -> Result<Option<String>, GatewayError> {
+        match self.0.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+            Some(_) => Err(GatewayError::bad_field(k, format!("'{k}' must be a string"))),
+        }
+    }
+
+    pub fn req_str(&self, k: &str) -> Result<String, GatewayError> {
+        match self.str(k)? {
+            Some(s) if !s.is_empty() => Ok(s),
+            _ => Err(GatewayError::bad_field(k, format!("'{k}' is required"))),
+        }
+    }
+
+    pub fn int(&self, k: &str) -> Result<Option<i64>, GatewayError> {
+        match self.0.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
+            Some(_) => Err(GatewayError::bad_field(k, format!("'{k}' must be an integer"))),
+        }
+    }
+
+    pub fn int_in(&self, k: &str, min: i64, max: i64) -> Result<Option<i64>, GatewayError> {
+        match self.int(k)? {
+            Some(v) if v < min || v > max => Err(GatewayError::bad_field(k, format!("'{k}' must be between {min} and {max}"))),
+            v => Ok(v),
+        }
+    }
+
+    pub fn bool(&self, k: &str) -> Result<Option<bool>, GatewayError> {
+        match self.0.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(GatewayError::bad_field(k, format!("'{k}' must be true or false"))),
+        }
+    }
+
+    pub fn str_list(&self, k: &str) -> Result<Option<Vec<String>>, GatewayError> {
+        match self.0.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| v.as_str().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).ok_or_else(|| GatewayError::bad_field(k, format!("'{k}' must be a list of non-empty strings"))))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(GatewayError::bad_field(k, format!("'{k}' must be a list of strings"))),
+        }
+    }
+
+    pub fn int_list(&self, k: &str) -> Result<Option<Vec<i64>>, GatewayError> {
+        match self.0.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| v.as_i64().ok_or_else(|| GatewayError::bad_field(k, format!("'{k}' must be a list of integers"))))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(GatewayError::bad_field(k, format!("'{k}' must be a list of integers"))),
+        }
+    }
+
+    /// Present-and-null is distinguished from absent: Some(None) clears a nullable column.
+    pub fn nullable_int(&self, k: &str) -> Result<Option<Option<i64>>, GatewayError> {
+        match self.0.get(k) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            _ => self.int(k).map(Some),
+        }
+    }
+}
+
+/// Context length given as `32768`, `"32768"`, `"128K"`, `"1M"` or `"32.5K"` (K = 1024).
+pub fn context_length(field: &str, v: &Value) -> Result<Option<i64>, GatewayError> {
+    let bad = || GatewayError::bad_field(field, format!("'{field}' must be a number of tokens such as 32768, \"128K\" or \"1M\""));
+    let n = match v {
+        Value::Null => return Ok(None),
+        Value::Number(n) => n.as_f64().ok_or_else(bad)?,
+        Value::String(s) => {
+            let s = s.trim().to_ascii_uppercase();
+            let (num, mul) = if let Some(x) = s.strip_suffix('K') {
+                (x, 1024.0)
+            } else if let Some(x) = s.strip_suffix('M') {
+                (x, 1024.0 * 1024.0)
+            } else {
+                (s.as_str(), 1.0)
+            };
+            num.trim().parse::<f64>().map_err(|_| bad())? * mul
+        }
+        _ => return Err(bad()),
+    };
+    if !(n.is_finite() && (1.0..=1e9).contains(&n)) {
+        return Err(bad());
+    }
+    Ok(Some(n.round() as i64))
+}
+
+/// "131072" -> "128K" for display.
+pub fn context_display(n: i64) -> String {
+    if n % (1024 * 1024) == 0 {
+        format!("{}M", n / (1024 * 1024))
+    } else if n % 1024 == 0 {
+        format!("{}K", n / 1024)
+    } else {
+        n.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn context_lengths() {
+        assert_eq!(context_length("c", &json!(32768)).unwrap(), Some(32768));
+        assert_eq!(context_length("c", &json!("128K")).unwrap(), Some(131072));
+        assert_eq!(context_length("c", &json!("1M")).unwrap(), Some(1048576));
+        assert_eq!(context_length("c", &json!("32.5k")).unwrap(), Some(33280));
+        assert!(context_length("c", &json!("lots")).is_err());
+        assert!(context_length("c", &json!(-1)).is_err());
+        assert_eq!(context_display(131072), "128K");
+        assert_eq!(context_display(1048576), "1M");
+        assert_eq!(context_display(1000), "1000");
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let i = Input::parse(br#"{"weight":"heavy","models":[1]}"#).unwrap();
+        assert_eq!(i.int("weight").unwrap_err().field(), Some("weight"));
+        assert_eq!(i.str_list("models").unwrap_err().field(), Some("models"));
+        assert_eq!(i.req_str("name").unwrap_err().field(), Some("name"));
+    }
+}

@@ -1,0 +1,348 @@
+//! `/admin/nodes`: origins. The API key is write-only (sealed at rest; responses only say
+//! whether one is set) and sensitive custom-header values are never shown back.
+
+use super::input::Input;
+use super::{created, no_content, not_found, ok, Ctx};
+use crate::error::GatewayError;
+use crate::maintenance::{self, discovery, health};
+use crate::net::Reply;
+use crate::origins::header_safe;
+use crate::platform::Platform;
+use crate::state::db::{Db, Param};
+use serde_json::{json, Map, Value};
+
+const NODE_VIEW: &str = "
+    SELECT n.id, n.name, n.code, n.node_type, n.base_url, n.api_key_ciphertext IS NOT NULL AS api_key_set,
+           n.priority, n.weight, n.headers, n.health_url, n.warmup_enabled, n.is_active, n.health_status,
+           n.consecutive_failures, n.consecutive_successes, n.last_health_check, n.last_error, n.latency_ms,
+           n.created_at, n.updated_at,
+           (SELECT count(*) FROM node_models m WHERE m.node_id = n.id AND m.is_present) AS model_count,
+           COALESCE((SELECT json_agg(json_build_object('model_name', m.model_name, 'is_available', m.is_available, 'is_present', m.is_present,
+                      'is_loaded', m.is_loaded, 'context_length', m.context_length, 'capabilities', m.capabilities, 'size', m.size_bytes,
+                      'family', m.family, 'last_seen', m.last_seen) ORDER BY m.model_name)
+                     FROM node_models m WHERE m.node_id = n.id), '[]'::json) AS models
+    FROM nodes n";
+
+fn present(mut v: Value) -> Value {
+    // Header values such as Authorization or cookies are secrets too.
+    if let Some(h) = v.get("headers").cloned() {
+        v["headers"] = super::audit::redact(&h);
+    }
+    v
+}
+
+fn valid_url(field: &str, u: &str) -> Result<(), GatewayError> {
+    let ok = (u.starts_with("http://") || u.starts_with("https://")) && u.len() > 8 && !u.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then_some(()).ok_or_else(|| GatewayError::bad_field(field, format!("'{field}' must be an http(s) URL")))
+}
+
+fn headers_input(input: &Input) -> Result<Option<Map<String, Value>>, GatewayError> {
+    match input.raw("headers") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                let name_ok = !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+                let val_ok = v.as_str().is_some_and(header_safe);
+                if !name_ok || !val_ok {
+                    return Err(GatewayError::bad_field("headers", format!("header '{k}' must have a token name and a single-line string value")));
+                }
+            }
+            Ok(Some(m.clone()))
+        }
+        Some(_) => Err(GatewayError::bad_field("headers", "'headers' must be an object of header name to value")),
+    }
+}
+
+fn node_type(input: &Input) -> Result<Option<String>, GatewayError> {
+    match input.str("node_type")?.or(input.str("type")?) {
+        None => Ok(None),
+        Some(t) if matches!(t.as_str(), "ollama" | "openai" | "anthropic") => Ok(Some(t)),
+        Some(t) if t == "vllm" => Ok(Some("openai".into())),
+        Some(_) => Err(GatewayError::bad_field("node_type", "'node_type' must be ollama, openai or anthropic")),
+    }
+}
+
+fn code(input: &Input) -> Result<Option<Option<String>>, GatewayError> {
+    if !input.has("code") {
+        return Ok(None);
+    }
+    match input.str("code")? {
+        None => Ok(Some(None)),
+        Some(c) if c.is_empty() => Ok(Some(None)),
+        Some(c) if c.len() <= 30 && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-') => Ok(Some(Some(c))),
+        Some(_) => Err(GatewayError::bad_field("code", "'code' must be 1-30 characters of a-z, 0-9, '_' or '-'")),
+    }
+}
+
+async fn get_node<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: i64) -> Result<Value, GatewayError> {
+    let v = ctx.json(&format!("SELECT row_to_json(x)::text FROM ({NODE_VIEW} WHERE n.id = $1::bigint) x"), &[Param::Int(Some(id))]).await?;
+    if v.is_null() {
+        return Err(not_found(&format!("node {id}")));
+    }
+    Ok(present(v))
+}
+
+fn parse_id(s: &str) -> Result<i64, GatewayError> {
+    s.parse().map_err(|_| GatewayError::NotFound(format!("node '{s}' not found (ids are numbers)")))
+}
+
+/// Node rows for maintenance (one node, or all when `id` is None).
+pub async fn rows<D: Db>(db: &D, id: Option<i64>) -> Result<Vec<crate::state::snapshot::Node>, GatewayError> {
+    Ok(maintenance::parse_nodes(db.json(maintenance::NODE_ROWS_SQL, &[Param::Int(id)]).await?))
+}
+
+fn conflict(e: GatewayError) -> GatewayError {
+    match e {
+        GatewayError::Conflict { message, .. } => {
+            let field = if message.contains("code") { "code" } else { "name" };
+            GatewayError::Conflict { message: format!("a node with this {field} already exists"), field: Some(field.into()) }
+        }
+        other => other,
+    }
+}
+
+pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
+    Some(match (method, segs) {
+        ("GET", []) => list(ctx).await,
+        ("POST", []) => create(ctx).await,
+        ("PATCH", ["batch", "priority"]) | ("PUT", ["batch", "priority"]) => batch_priority(ctx).await,
+        ("POST", ["sync-all"]) | ("POST", ["discover"]) => discover_all(ctx).await,
+        ("POST", ["health-check"]) => health_all(ctx).await,
+        ("GET", ["models", "distribution"]) => distribution(ctx).await,
+        ("GET", [id]) => match parse_id(id) {
+            Ok(id) => get_node(ctx, id).await.and_then(ok),
+            Err(e) => Err(e),
+        },
+        ("PATCH", [id]) | ("PUT", [id]) => update(ctx, id).await,
+        ("DELETE", [id]) => delete(ctx, id).await,
+        ("PATCH", [id, "toggle"]) | ("POST", [id, "toggle"]) => toggle(ctx, id).await,
+        ("POST", [id, "discover"]) | ("POST", [id, "sync-models"]) => discover_one(ctx, id).await,
+        ("POST", [id, "health-check"]) => health_one(ctx, id).await,
+        ("PATCH", [id, "models", model, "available"]) | ("PUT", [id, "models", model, "available"]) => availability(ctx, id, model).await,
+        _ => return None,
+    })
+}
+
+async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
+    let active_only = ctx.req.query_param("active_only").is_some_and(|v| v == "true" || v == "1");
+    let v = ctx.json(&format!("SELECT COALESCE(json_agg(x ORDER BY x.priority, x.id), '[]'::json)::text FROM ({NODE_VIEW} WHERE NOT $1::boolean OR n.is_active) x"), &[Param::Bool(Some(active_only))]).await?;
+    let nodes: Vec<Value> = v.as_array().cloned().unwrap_or_default().into_iter().map(present).collect();
+    ok(json!({"nodes": nodes, "total": nodes.len()}))
+}
+
+async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
+    let input = ctx.input()?;
+    let name = input.req_str("name")?;
+    let base_url = input.req_str("base_url")?;
+    valid_url("base_url", &base_url)?;
+    let kind = node_type(&input)?.unwrap_or_else(|| "ollama".into());
+    let api_key = input.str("api_key")?.filter(|k| !k.is_empty());
+    if api_key.as_deref().is_some_and(|k| !header_safe(k)) {
+        return Err(GatewayError::bad_field("api_key", "'api_key' must be a single line"));
+    }
+    let headers = headers_input(&input)?.unwrap_or_default();
+    let health_url = input.str("health_url")?.filter(|u| !u.is_empty());
+    if let Some(u) = &health_url {
+        valid_url("health_url", u)?;
+    }
+    let code = code(&input)?.flatten();
+    let id = ctx
+        .json(
+            "INSERT INTO nodes (name, code, node_type, base_url, api_key_ciphertext, priority, weight, headers, health_url, warmup_enabled, is_active)
+             VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, COALESCE($6::bigint, 100), COALESCE($7::bigint, 100), $8::jsonb, $9::text, COALESCE($10::boolean, false), COALESCE($11::boolean, true))
+             RETURNING to_json(id)",
+            &[
+                Param::Text(Some(name.clone())),
+                Param::Text(code.clone()),
+                Param::Text(Some(kind.clone())),
+                Param::Text(Some(base_url.clone())),
+                Param::Text(api_key.as_deref().map(|k| ctx.env.seal(k))),
+                Param::Int(input.int_in("priority", -1_000_000, 1_000_000)?),
+                Param::Int(input.int_in("weight", 0, 1_000_000)?),
+                Param::Json(Some(Value::Object(headers.clone()))),
+                Param::Text(health_url),
+                Param::Bool(input.bool("warmup_enabled")?),
+                Param::Bool(input.bool("is_active")?),
+            ],
+        )
+        .await
+        .map_err(conflict)?
+        .as_i64()
+        .unwrap_or_default();
+    ctx.audit("node.create", "node", Some(&id.to_string()), &json!({"name": name, "node_type": kind, "base_url": base_url, "code": code, "api_key_set": api_key.is_some(), "headers": headers})).await?;
+    created(get_node(ctx, id).await?)
+}
+
+async fn update<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Reply, GatewayError> {
+    let id = parse_id(id)?;
+    get_node(ctx, id).await?;
+    let input = ctx.input()?;
+    let base_url = input.str("base_url")?;
+    if let Some(u) = &base_url {
+        valid_url("base_url", u)?;
+    }
+    let headers = headers_input(&input)?;
+    // api_key: absent = keep, null or "" = clear, string = replace.
+    let (set_key, key) = match input.raw("api_key") {
+        None => (false, None),
+        Some(Value::Null) => (true, None),
+        Some(Value::String(s)) if s.trim().is_empty() => (true, None),
+        Some(Value::String(s)) if header_safe(s) => (true, Some(ctx.env.seal(s.trim()))),
+        Some(_) => return Err(GatewayError::bad_field("api_key", "'api_key' must be a single-line string or null")),
+    };
+    let health_url = input.str("health_url")?;
+    if let Some(u) = health_url.as_ref().filter(|u| !u.is_empty()) {
+        valid_url("health_url", u)?;
+    }
+    let code = code(&input)?;
+    ctx.exec(
+        "UPDATE nodes SET
+           name = COALESCE($2::text, name),
+           node_type = COALESCE($3::text, node_type),
+           base_url = COALESCE($4::text, base_url),
+           api_key_ciphertext = CASE WHEN $5::boolean THEN $6::text ELSE api_key_ciphertext END,
+           priority = COALESCE($7::bigint, priority),
+           weight = COALESCE($8::bigint, weight),
+           headers = COALESCE($9::jsonb, headers),
+           health_url = CASE WHEN $10::boolean THEN NULLIF($11::text, '') ELSE health_url END,
+           warmup_enabled = COALESCE($12::boolean, warmup_enabled),
+           is_active = COALESCE($13::boolean, is_active),
+           code = CASE WHEN $14::boolean THEN $15::text ELSE code END,
+           updated_at = now()
+         WHERE id = $1::bigint",
+        &[
+            Param::Int(Some(id)),
+            Param::Text(input.str("name")?.filter(|s| !s.is_empty())),
+            Param::Text(node_type(&input)?),
+            Param::Text(base_url),
+            Param::Bool(Some(set_key)),
+            Param::Text(key),
+            Param::Int(input.int_in("priority", -1_000_000, 1_000_000)?),
+            Param::Int(input.int_in("weight", 0, 1_000_000)?),
+            Param::Json(headers.map(Value::Object)),
+            Param::Bool(Some(input.has("health_url"))),
+            Param::Text(health_url),
+            Param::Bool(input.bool("warmup_enabled")?),
+            Param::Bool(input.bool("is_active")?),
+            Param::Bool(Some(code.is_some())),
+            Param::Text(code.flatten()),
+        ],
+    )
+    .await
+    .map_err(conflict)?;
+    let mut details = input.0.clone();
+    if details.contains_key("api_key") {
+        details.insert("api_key_set".into(), json!(set_key && details.get("api_key").is_some_and(|k| k.as_str().is_some_and(|s| !s.is_empty()))));
+    }
+    ctx.audit("node.update", "node", Some(&id.to_string()), &Value::Object(details)).await?;
+    get_node(ctx, id).await.and_then(ok)
+}
+
+async fn delete<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Reply, GatewayError> {
+    let id = parse_id(id)?;
+    let node = get_node(ctx, id).await?;
+    ctx.exec("DELETE FROM nodes WHERE id = $1::bigint", &[Param::Int(Some(id))]).await?;
+    ctx.audit("node.delete", "node", Some(&id.to_string()), &json!({"name": node["name"]})).await?;
+    no_content()
+}
+
+async fn toggle<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Reply, GatewayError> {
+    let id = parse_id(id)?;
+    get_node(ctx, id).await?;
+    ctx.exec("UPDATE nodes SET is_active = NOT is_active, updated_at = now() WHERE id = $1::bigint", &[Param::Int(Some(id))]).await?;
+    let v = get_node(ctx, id).await?;
+    ctx.audit("node.toggle", "node", Some(&id.to_string()), &json!({"is_active": v["is_active"]})).await?;
+    ok(v)
+}
+
+async fn batch_priority<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
+    let input = ctx.input()?;
+    let Some(Value::Array(items)) = input.raw("priorities") else {
+        return Err(GatewayError::bad_field("priorities", "'priorities' must be a list of {node_id, priority}"));
+    };
+    let mut pairs = Vec::new();
+    for it in items {
+        let id = it.get("node_id").or_else(|| it.get("id")).and_then(Value::as_i64);
+        let pr = it.get("priority").and_then(Value::as_i64);
+        match (id, pr) {
+            (Some(id), Some(pr)) => pairs.push(json!([id, pr])),
+            _ => return Err(GatewayError::bad_field("priorities", "each entry needs an integer node_id and priority")),
+        }
+    }
+    let updated = ctx
+        .exec(
+            "UPDATE nodes n SET priority = (p->>1)::int, updated_at = now() FROM jsonb_array_elements($1::jsonb) p WHERE n.id = (p->>0)::bigint",
+            &[Param::Json(Some(Value::Array(pairs.clone())))],
+        )
+        .await?;
+    if updated as usize != pairs.len() {
+        return Err(GatewayError::NotFound("one or more node ids do not exist".into()));
+    }
+    ctx.audit("node.batch_priority", "node", None, &json!({"priorities": pairs})).await?;
+    list(ctx).await
+}
+
+async fn discover_one<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Reply, GatewayError> {
+    let id = parse_id(id)?;
+    let node = rows(ctx.db, Some(id)).await?.into_iter().next().ok_or_else(|| not_found(&format!("node {id}")))?;
+    let report = discovery::discover(ctx.db, ctx.platform, &node).await?;
+    ctx.audit("node.discover", "node", Some(&id.to_string()), &json!({"models": report.models, "added": report.added, "vanished": report.vanished, "error": report.error})).await?;
+    if let Some(e) = &report.error {
+        return Err(GatewayError::Upstream { status: 502, message: format!("discovery on node '{}' failed: {e}", node.name) });
+    }
+    ok(serde_json::to_value(&report).unwrap_or_default())
+}
+
+async fn discover_all<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
+    let mut reports = Vec::new();
+    for node in rows(ctx.db, None).await?.into_iter().filter(|n| n.active) {
+        reports.push(discovery::discover(ctx.db, ctx.platform, &node).await?);
+    }
+    ctx.audit("node.discover_all", "node", None, &json!({"nodes": reports.len()})).await?;
+    ok(json!({"results": reports}))
+}
+
+async fn health_one<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Reply, GatewayError> {
+    let id = parse_id(id)?;
+    let node = rows(ctx.db, Some(id)).await?.into_iter().next().ok_or_else(|| not_found(&format!("node {id}")))?;
+    let settings = crate::admin::settings::current(ctx.db).await?;
+    let report = health::check(ctx.db, ctx.platform, &node, &settings).await?;
+    ctx.audit("node.health_check", "node", Some(&id.to_string()), &json!({"ok": report.ok, "health_status": report.health_status})).await?;
+    ok(serde_json::to_value(&report).unwrap_or_default())
+}
+
+async fn health_all<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
+    let settings = crate::admin::settings::current(ctx.db).await?;
+    let mut reports = Vec::new();
+    for node in rows(ctx.db, None).await?.into_iter().filter(|n| n.active) {
+        reports.push(health::check(ctx.db, ctx.platform, &node, &settings).await?);
+    }
+    ctx.audit("node.health_check_all", "node", None, &json!({"nodes": reports.len()})).await?;
+    ok(json!({"results": reports}))
+}
+
+async fn distribution<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
+    let v = ctx
+        .json(
+            "SELECT COALESCE(json_agg(x ORDER BY x.model_name), '[]'::json)::text FROM (
+               SELECT m.model_name, count(*) AS node_count,
+                      json_agg(json_build_object('node_id', n.id, 'node_name', n.name, 'is_available', m.is_available, 'is_loaded', m.is_loaded) ORDER BY n.priority, n.id) AS nodes
+               FROM node_models m JOIN nodes n ON n.id = m.node_id WHERE m.is_present GROUP BY m.model_name) x",
+            &[],
+        )
+        .await?;
+    ok(json!({"models": v}))
+}
+
+async fn availability<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str, model: &str) -> Result<Reply, GatewayError> {
+    let id = parse_id(id)?;
+    let available = ctx.input()?.bool("is_available")?.ok_or_else(|| GatewayError::bad_field("is_available", "'is_available' is required"))?;
+    let n = ctx
+        .exec("UPDATE node_models SET is_available = $3::boolean WHERE node_id = $1::bigint AND model_name = $2::text", &[Param::Int(Some(id)), Param::Text(Some(model.into())), Param::Bool(Some(available))])
+        .await?;
+    if n == 0 {
+        return Err(not_found(&format!("model '{model}' on node {id}")));
+    }
+    ctx.audit("node.model_availability", "node", Some(&id.to_string()), &json!({"model": model, "is_available": available})).await?;
+    ok(json!({"node_id": id, "model_name": model, "is_available": available}))
+}

@@ -1,0 +1,69 @@
+//! Maintenance jobs run by the cron trigger and by the admin API's "now" buttons: one file per
+//! job, each `async fn` over the `Db` and `Platform` ports, idempotent and bounded in time.
+
+pub mod cron;
+pub mod discovery;
+pub mod health;
+
+use crate::net::Outbound;
+use crate::origins;
+use crate::platform::Platform;
+use crate::state::snapshot::{Node, NodeKind};
+use serde_json::Value;
+
+/// A node as maintenance reads it from Postgres (not from the snapshot: the cron must see
+/// nodes the admin just added).
+pub const NODE_ROWS_SQL: &str = "SELECT COALESCE(json_agg(json_build_object(
+    'id', n.id, 'name', n.name, 'code', n.code, 'kind', n.node_type, 'base_url', n.base_url,
+    'api_key_sealed', n.api_key_ciphertext, 'priority', n.priority, 'weight', n.weight,
+    'headers', COALESCE((SELECT json_agg(json_build_array(h.key, h.value)) FROM jsonb_each_text(n.headers) h), '[]'::json),
+    'health', n.health_status, 'active', n.is_active, 'warmup', n.warmup_enabled, 'health_url', n.health_url
+  ) ORDER BY n.id), '[]'::json)::text FROM nodes n WHERE ($1::bigint IS NULL OR n.id = $1::bigint)";
+
+pub fn parse_nodes(v: Value) -> Vec<Node> {
+    serde_json::from_value(v).unwrap_or_default()
+}
+
+/// GET a JSON document from a node with its credentials, under a deadline.
+pub async fn get_json<P: Platform>(p: &P, node: &Node, path: &str, timeout_ms: u64) -> Result<Value, String> {
+    request_json(p, node, "GET", path, None, timeout_ms).await
+}
+
+pub async fn request_json<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<Value, String> {
+    let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
+    let url = if path.starts_with("http://") || path.starts_with("https://") { path.to_string() } else { origins::url(node, path) };
+    let out = Outbound { method, url, headers: origins::headers(node, api_key.as_deref()), body: body.map(|b| serde_json::to_vec(b).unwrap_or_default()) };
+    let fut = async {
+        let r = p.fetch(out).await?;
+        let status = r.status;
+        let mut body = r.body;
+        let mut bytes = Vec::new();
+        use futures::StreamExt;
+        while let Some(chunk) = body.next().await {
+            bytes.extend_from_slice(&chunk?);
+            if bytes.len() > 32 << 20 {
+                return Err("answer too large".to_string());
+            }
+        }
+        if !(200..300).contains(&status) {
+            return Err(format!("HTTP {status}: {}", origins::error_text(&bytes)));
+        }
+        serde_json::from_slice::<Value>(&bytes).map_err(|_| format!("not JSON: {}", origins::error_text(&bytes)))
+    };
+    let fut = std::pin::pin!(fut);
+    match futures::future::select(fut, p.sleep(timeout_ms)).await {
+        futures::future::Either::Left((r, _)) => r,
+        futures::future::Either::Right(_) => Err(format!("no answer within {timeout_ms} ms")),
+    }
+}
+
+/// The cheap liveness probe for a node kind.
+pub fn probe_path(node: &Node) -> String {
+    if let Some(u) = node.health_url.as_deref().filter(|u| !u.is_empty()) {
+        return u.to_string();
+    }
+    match node.kind {
+        NodeKind::Ollama => "/api/version".into(),
+        NodeKind::Openai | NodeKind::Anthropic => "/v1/models".into(),
+    }
+}

@@ -1,0 +1,131 @@
+// A scriptable fake LLM origin (no real model runs here). It speaks Ollama native (/api/*)
+// and OpenAI (/v1/*), records every request, and misbehaves on demand via `origin.mode`:
+//   ok | status:<code>[:<retry-after>] | hang | delay:<ms> | cut0 (reset after the first chunk
+//   is written, usually before it is read) | cut (reset after two chunks) | stall | malformed | nodone |
+//   html | reset | firstbyte:<ms> (headers at once, first chunk after ms)
+import http from "node:http";
+
+export async function startOrigin({ name = "origin", kind = "ollama", models = ["llama3:latest"], ps = [] } = {}) {
+  const o = {
+    name,
+    kind,
+    models,
+    ps,
+    mode: "ok",
+    chunks: 3,
+    chunkDelay: 5,
+    usage: { prompt: 7, completion: 3 },
+    text: null,
+    toolCalls: null,
+    requests: [],
+    server: null,
+    url: "",
+    sockets: new Set(),
+  };
+  const reply = (res, status, body, headers = {}) => {
+    res.writeHead(status, { "content-type": "application/json", ...headers });
+    res.end(typeof body === "string" ? body : JSON.stringify(body));
+  };
+  const words = () => (o.text ?? `Hello from ${o.name}`).split(/(?<= )/);
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  o.server = http.createServer(async (req, res) => {
+    let raw = "";
+    for await (const c of req) raw += c;
+    let body = null;
+    try {
+      body = raw ? JSON.parse(raw) : null;
+    } catch {}
+    const rec = { method: req.method, path: req.url, headers: req.headers, body, raw };
+    o.requests.push(rec);
+    const path = req.url.split("?")[0];
+    const mode = o.mode;
+
+    // Probes and catalog always answer unless the node is "down".
+    if (mode === "down" || mode === "reset") return req.socket.destroy();
+    if (path === "/api/version" && req.method === "GET") return reply(res, 200, { version: "0.13.0" });
+    if (path === "/api/tags") return reply(res, 200, { models: o.models.map((m) => ({ name: m, model: m, modified_at: "2026-01-01T00:00:00Z", size: 1000, digest: `sha256:${m}`, details: { family: "llama", format: "gguf", parameter_size: "8B", quantization_level: "Q4_0" } })) });
+    if (path === "/api/ps") return reply(res, 200, { models: o.ps.map((m) => ({ name: m, model: m, size: 1000, size_vram: 1000, expires_at: "2026-12-01T00:00:00Z" })) });
+    if (path === "/api/show") {
+      const m = body?.model ?? body?.name;
+      if (!o.models.includes(m)) return reply(res, 404, { error: `model '${m}' not found` });
+      return reply(res, 200, { modelfile: "", parameters: "", template: "{{ .Prompt }}", details: { family: "llama" }, model_info: { "general.architecture": "llama", "llama.context_length": 8192 }, capabilities: ["completion", "tools"] });
+    }
+    if (path === "/v1/models" && req.method === "GET") return reply(res, 200, { object: "list", data: o.models.map((m) => ({ id: m, object: "model", owned_by: o.name, max_model_len: 16384 })) });
+
+    // Inference misbehaviours.
+    if (mode === "hang") return; // never answer
+    if (mode.startsWith("delay:")) await sleep(Number(mode.split(":")[1]));
+    if (mode.startsWith("status:")) {
+      const [, code, retry] = mode.split(":");
+      return reply(res, Number(code), { error: { message: `${o.name} says ${code}` } }, retry ? { "retry-after": retry } : {});
+    }
+    if (mode === "html") {
+      res.writeHead(200, { "content-type": "text/html" });
+      return res.end("<html><body>502 Bad Gateway</body></html>");
+    }
+    const model = body?.model;
+    if (model && !o.models.includes(model) && !path.includes("embed")) {
+      return reply(res, 404, kind === "openai" || path.startsWith("/v1/") ? { error: { message: `model '${model}' not found`, type: "invalid_request_error" } } : { error: `model '${model}' not found` });
+    }
+    if (path === "/api/embed") return reply(res, 200, { model, embeddings: [[0.1, 0.2, 0.3]], prompt_eval_count: 4 });
+    if (path === "/api/embeddings") return reply(res, 200, { embedding: [0.1, 0.2, 0.3] });
+    if (path === "/v1/embeddings") return reply(res, 200, { object: "list", model, data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }], usage: { prompt_tokens: 4, total_tokens: 4 } });
+
+    const stream = body?.stream ?? (path.startsWith("/api/") ? true : false);
+    const isChat = path === "/api/chat" || path === "/v1/chat/completions";
+    const native = path.startsWith("/api/");
+    if (!stream) {
+      const text = words().join("");
+      if (native) {
+        const out = { model, created_at: new Date().toISOString(), done: true, done_reason: "stop", prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion };
+        if (isChat) out.message = { role: "assistant", content: text, ...(o.toolCalls ? { tool_calls: o.toolCalls } : {}) };
+        else out.response = text;
+        return reply(res, 200, out);
+      }
+      const choice = isChat ? { index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" } : { index: 0, text, finish_reason: "stop" };
+      return reply(res, 200, { id: "cmpl-1", object: isChat ? "chat.completion" : "text_completion", created: 1, model, choices: [choice], usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } });
+    }
+    // Streaming.
+    res.writeHead(200, { "content-type": native ? "application/x-ndjson" : "text/event-stream" });
+    if (mode.startsWith("firstbyte:")) await sleep(Number(mode.split(":")[1]));
+    const parts = words();
+    const n = Math.max(parts.length, o.chunks);
+    const send = (obj) => res.write(native ? JSON.stringify(obj) + "\n" : `data: ${JSON.stringify(obj)}\n\n`);
+    for (let i = 0; i < n; i++) {
+      const piece = parts[i] ?? "";
+      if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: piece } } : { response: piece }), done: false });
+      else send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [isChat ? { index: 0, delta: { content: piece }, finish_reason: null } : { index: 0, text: piece, finish_reason: null }] });
+      if (i === 0 && mode === "malformed") res.write(native ? "{not json\n" : "data: {not json\n\n");
+      if (i === 0 && mode === "cut0") return req.socket.destroy();
+      if (i === 1 && mode === "cut") return req.socket.destroy();
+      if (i === 0 && mode === "stall") return; // keeps the connection open, sends nothing more
+      await sleep(o.chunkDelay);
+    }
+    if (mode === "nodone") return res.end();
+    if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: "" } } : { response: "" }), done: true, done_reason: "stop", prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion });
+    else {
+      send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+      if (body?.stream_options?.include_usage) send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [], usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } });
+      res.write("data: [DONE]\n\n");
+    }
+    res.end();
+  });
+  o.server.on("connection", (s) => {
+    o.sockets.add(s);
+    s.on("close", () => o.sockets.delete(s));
+  });
+  await new Promise((r) => o.server.listen(0, "127.0.0.1", r));
+  o.url = `http://127.0.0.1:${o.server.address().port}`;
+  o.inference = () => o.requests.filter((r) => /\/(chat|generate|completions|embed)/.test(r.path));
+  o.reset = () => {
+    o.requests = [];
+    o.mode = "ok";
+  };
+  o.stop = () =>
+    new Promise((r) => {
+      for (const s of o.sockets) s.destroy();
+      o.server.close(() => r());
+    });
+  return o;
+}
