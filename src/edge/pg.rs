@@ -63,6 +63,9 @@ pub async fn with_db<T>(env: &Env, work: impl AsyncFnOnce(&Pg<'_>) -> Result<T, 
         let result = async {
             if !MIGRATED.with(Cell::get) {
                 migrate(&client).await.map_err(GatewayError::from)?;
+                if let Some(url) = default_node_url(env) {
+                    bootstrap_default_node(&client, &url).await.map_err(GatewayError::from)?;
+                }
                 MIGRATED.with(|m| m.set(true));
             }
             work(&pg).await
@@ -104,6 +107,29 @@ async fn migrate(client: &Client) -> Result<(), DbError> {
             Err(e)
         }
     }
+}
+
+/// `DEFAULT_OLLAMA_URL` (set by `make dev`) registers a first Ollama node on a fresh database.
+fn default_node_url(env: &Env) -> Option<String> {
+    env.var("DEFAULT_OLLAMA_URL").ok().map(|v| v.to_string()).filter(|v| !v.is_empty())
+}
+
+/// Register the default node exactly once per database: the audit row marks it done, so an
+/// admin who deletes the node does not see it come back.
+async fn bootstrap_default_node(client: &Client, url: &str) -> Result<(), DbError> {
+    client
+        .execute(
+            "WITH done AS (SELECT 1 FROM audit_log WHERE action = 'bootstrap.default_node'),
+                  node AS (INSERT INTO nodes (name, node_type, base_url, warmup_enabled)
+                           SELECT 'local-ollama', 'ollama', $1::text, false WHERE NOT EXISTS (SELECT 1 FROM done)
+                           ON CONFLICT (name) DO NOTHING RETURNING id)
+             INSERT INTO audit_log (actor, action, entity_type, entity_id, details)
+             SELECT 'system', 'bootstrap.default_node', 'node', id::text, json_build_object('base_url', $1::text)::jsonb FROM node",
+            &[&url],
+        )
+        .await
+        .map_err(classify)
+        .map(|_| ())
 }
 
 fn to_sql(p: &Param) -> Box<dyn ToSql + Sync> {

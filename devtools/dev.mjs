@@ -1,0 +1,79 @@
+// `make dev`: the gateway at http://127.0.0.1:8787 with embedded defaults.
+// Postgres = DATABASE_URL if set, else an embedded PGlite server persisted in .dev/pglite.
+// KV and Durable Object state persist in .dev/state. The cron runs at start and every minute.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { startGateway, ROOT } from "./gateway.mjs";
+
+const PORT = Number(process.env.PORT ?? 8787);
+const HOST = process.env.HOST ?? "127.0.0.1";
+const OLLAMA = process.env.OLLAMA_BASE_URL ?? "http://127.0.0.1:11434";
+const DEV = path.join(ROOT, ".dev");
+
+function readVars(file) {
+  if (!fs.existsSync(file)) return {};
+  const out = {};
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = line.match(/^\s*([A-Z0-9_]+)\s*=\s*(.*)\s*$/);
+    if (m) out[m[1]] = m[2].replace(/^"(.*)"$/, "$1");
+  }
+  return out;
+}
+
+async function waitPort(port, ms = 30000) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, "127.0.0.1", () => (s.end(), r(true)));
+      s.on("error", () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`port ${port} did not open`);
+}
+
+const children = [];
+let databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) {
+  const pgPort = Number(process.env.PGLITE_PORT ?? 55433);
+  fs.mkdirSync(path.join(DEV, "pglite"), { recursive: true });
+  const pglite = spawn(process.execPath, [path.join(ROOT, "node_modules/@electric-sql/pglite-socket/dist/scripts/server.js"), `--db=${path.join(DEV, "pglite")}`, `--port=${pgPort}`, "--max-connections=8"], { stdio: ["ignore", "ignore", "inherit"] });
+  children.push(pglite);
+  await waitPort(pgPort);
+  // miniflare needs a password in the string even though PGlite does not check it.
+  databaseUrl = `postgres://postgres:postgres@127.0.0.1:${pgPort}/postgres`;
+}
+
+const vars = { ...readVars(path.join(ROOT, ".dev.vars")), ...readVars(path.join(ROOT, ".dev.vars.local")), DEFAULT_OLLAMA_URL: OLLAMA };
+for (const k of ["JWT_SECRET", "ADMIN_TOKEN", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRETS_KEY", "ADMIN_UI_ORIGINS"]) if (process.env[k]) vars[k] = process.env[k];
+const gw = await startGateway({ databaseUrl, vars, persistTo: path.join(DEV, "state"), port: PORT, host: HOST });
+
+const shutdown = async () => {
+  clearInterval(cron);
+  await gw.stop().catch(() => {});
+  for (const c of children) c.kill("SIGTERM");
+  process.exit(0);
+};
+process.on("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);
+
+// Warm up: readiness applies migrations (and registers the default node); then one cron run.
+const ready = await fetch(`${gw.url}/health/ready`).then((r) => r.json()).catch((e) => ({ status: String(e) }));
+const runCron = () => gw.scheduled().catch((e) => console.error("cron failed:", e.message));
+await runCron();
+const cron = setInterval(runCron, 60_000);
+
+console.log(`
+  Maestro Edge is running (database: ${process.env.DATABASE_URL ? "DATABASE_URL" : "PGlite in .dev/pglite"}, status: ${ready.status})
+
+  Gateway      ${gw.url}            (OpenAI: ${gw.url}/v1, Ollama: ${gw.url})
+  Admin API    ${gw.url}/admin      (Authorization: Bearer ${vars.ADMIN_TOKEN})
+  Readiness    ${gw.url}/health/ready
+  Default node ${OLLAMA} (OLLAMA_BASE_URL)
+
+  Create a user:  curl -s -X POST ${gw.url}/admin/users -H 'Authorization: Bearer ${vars.ADMIN_TOKEN}' -H 'Content-Type: application/json' -d '{"username":"me","has_all_models":true}'
+  Ctrl-C stops it; data stays in .dev/ for the next run.
+`);
