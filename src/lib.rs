@@ -18,6 +18,7 @@ pub mod net;
 pub mod routes;
 pub mod routing;
 pub mod settings;
+pub mod shaping;
 pub mod state;
 pub mod stream;
 pub mod types;
