@@ -27,6 +27,7 @@ pub mod platform;
 pub mod routes;
 pub mod routing;
 pub mod settings;
+pub mod shaping;
 pub mod state;
 pub mod stream;
 pub mod types;
