@@ -20,5 +20,6 @@ pub mod routing;
 pub mod settings;
 pub mod state;
 pub mod stream;
+pub mod translate;
 pub mod types;
 pub mod util;
