@@ -30,6 +30,7 @@ pub mod settings;
 pub mod shaping;
 pub mod state;
 pub mod stream;
+pub mod translate;
 pub mod types;
 pub mod usage;
 pub mod util;
