@@ -51,20 +51,28 @@ const vars = { ...readVars(path.join(ROOT, ".dev.vars")), ...readVars(path.join(
 for (const k of ["JWT_SECRET", "ADMIN_TOKEN", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRETS_KEY", "ADMIN_UI_ORIGINS"]) if (process.env[k]) vars[k] = process.env[k];
 const gw = await startGateway({ databaseUrl, vars, persistTo: path.join(DEV, "state"), port: PORT, host: HOST });
 
+let cron;
+// Children first and synchronously: whatever happens to the runtime's shutdown, PGlite must
+// not outlive us (it would hold the port and the data directory).
+const killChildren = () => {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+};
+process.on("exit", killChildren);
 const shutdown = async () => {
   clearInterval(cron);
-  await gw.stop().catch(() => {});
-  for (const c of children) c.kill("SIGTERM");
+  killChildren();
+  await Promise.race([gw.stop().catch(() => {}), new Promise((r) => setTimeout(r, 3000))]);
   process.exit(0);
 };
 process.on("SIGINT", shutdown);
 process.on("SIGTERM", shutdown);
+process.on("SIGHUP", shutdown);
 
 // Warm up: readiness applies migrations (and registers the default node); then one cron run.
 const ready = await fetch(`${gw.url}/health/ready`).then((r) => r.json()).catch((e) => ({ status: String(e) }));
 const runCron = () => gw.scheduled().catch((e) => console.error("cron failed:", e.message));
 await runCron();
-const cron = setInterval(runCron, 60_000);
+cron = setInterval(runCron, 60_000);
 
 console.log(`
   Maestro Edge is running (database: ${process.env.DATABASE_URL ? "DATABASE_URL" : "PGlite in .dev/pglite"}, status: ${ready.status})
