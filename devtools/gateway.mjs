@@ -2,7 +2,7 @@
 // wrangler.toml, so `make dev` and every test run exactly what `wrangler deploy` ships.
 // Needs the guard preload: node --require ./devtools/wrangler-guard.cjs ...
 import { Miniflare } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
@@ -18,14 +18,19 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
  * @param {string} [o.assets]      folder of static files served under /ui/ (the admin dashboard)
  */
 export async function startGateway(o) {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(ROOT, "wrangler.toml"));
+  const toml = path.join(ROOT, "wrangler.toml");
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(toml);
+  // wrangler also folds .dev.vars into the bindings; keep only wrangler.toml's [vars] so a
+  // caller's secrets are exactly what it passes (make dev passes .dev.vars itself).
+  const declared = Object.keys(unstable_readConfig({ config: toml }).vars ?? {});
+  const baseBindings = Object.fromEntries(Object.entries(workerOptions.bindings ?? {}).filter(([k]) => declared.includes(k)));
   const mf = new Miniflare({
     ...workerOptions,
     name: "maestro-edge",
     modules: true,
     scriptPath: path.join(ROOT, "build/index.js"),
     modulesRoot: path.join(ROOT, "build"),
-    bindings: { ...workerOptions.bindings, ...(o.vars ?? {}) },
+    bindings: { ...baseBindings, ...(o.vars ?? {}) },
     hyperdrives: { DB: o.databaseUrl },
     host: o.host ?? "127.0.0.1",
     port: o.port ?? 0,

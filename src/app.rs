@@ -10,7 +10,8 @@ use crate::error::GatewayError;
 use crate::ingress::{self, ollama as ol, openai as oa};
 use crate::net::{Body, ByteStream, Inbound, OriginReply, Outbound, Reply};
 use crate::origins::{self, StatusClass};
-use crate::platform::Platform;
+use crate::limits;
+use crate::platform::{Platform, Settlement};
 use crate::routes::{self, Endpoint, Op};
 use crate::routing::catalog::{self, Entry};
 use crate::routing::needs;
@@ -62,7 +63,7 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
         }
         Op::OllamaShow => show(p, snap, user, req).await,
         Op::OllamaPs => ps(p, snap, user).await,
-        op if op.is_inference() => infer(p, snap, user, ep, req).await,
+        op if op.is_inference() => Ok(infer(p, snap, user, ep, req).await),
         _ => Err(GatewayError::NotFound("no such operation".into())),
     }
 }
@@ -140,46 +141,107 @@ struct Job<'a> {
     body: Map<String, Value>,
     record: UsageRecord,
     started_ms: u64,
+    /// Limit scopes this request was admitted into (settled exactly once, in `finish`).
+    settle: Vec<Settlement>,
+    finished: bool,
 }
 
-async fn infer<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, ep: &Endpoint, req: &Inbound) -> Result<Reply, GatewayError> {
-    if req.body.len() > snap.settings.max_body_bytes {
-        return Err(GatewayError::PayloadTooLarge { limit: snap.settings.max_body_bytes });
+impl Job<'_> {
+    /// Hand the record (and the settlements) to the platform; once per request.
+    fn finish<P: Platform>(&mut self, p: &P) {
+        if !self.finished {
+            self.finished = true;
+            p.finish(self.record.clone(), std::mem::take(&mut self.settle));
+        }
     }
-    let body = parse_object(&req.body)?;
-    let requested = model_field(&body, "model")?;
-    let stream = stream_flag(&body, &ep.op)?;
-    callable(snap, user, &requested)?;
-    if snap.model_config(&requested).is_some_and(|c| c.maintenance) {
-        return Err(GatewayError::Maintenance(format!("model '{requested}' is in maintenance; try again later")));
-    }
-    let native = matches!(ep.op, Op::OllamaChat | Op::OllamaGenerate | Op::OllamaEmbed | Op::OllamaEmbeddings);
-    let kinds = plan::kinds_for(native);
-    let mut draws = Draws { counters: p.counters(&plan::counter_keys(snap, &requested)).await, random: (0..8).map(|_| p.random()).collect() };
-    let mut planner = Planner::new(snap, &requested, needs::of(&body), kinds, p.nodes(), &mut draws, p.now_ms())?;
+}
 
+/// An inference request. Every outcome after authentication yields exactly one usage record
+/// (errors included) and carries the rate-limit headers of the limits that applied.
+async fn infer<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, ep: &Endpoint, req: &Inbound) -> Reply {
     let started_ms = p.now_ms();
     let record = UsageRecord {
         id: p.request_id(),
         created_at_ms: started_ms,
         user_id: Some(user.id),
         username: user.username.clone(),
-        requested_model: requested.clone(),
         endpoint: ep.op.name().to_string(),
         dialect: ep.dialect.as_str().to_string(),
         client: req.header("user-agent").unwrap_or("").chars().take(200).collect(),
-        stream,
         ..Default::default()
     };
-    let mut job = Job { op: &ep.op, dialect: ep.dialect, requested, stream, body, record, started_ms };
+    let mut job = Job { op: &ep.op, dialect: ep.dialect, requested: String::new(), stream: false, body: Map::new(), record, started_ms, settle: Vec::new(), finished: false };
+    let mut limit_headers = Vec::new();
+    let mut reply = match infer_steps(p, snap, user, req, &mut job, &mut limit_headers).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            if !job.finished {
+                job.record.status = e.status();
+                job.record.error = Some(e.message());
+                job.record.duration_ms = p.now_ms() - job.started_ms;
+                job.finish(&**p);
+            }
+            ingress::render_error(job.dialect, &e)
+        }
+    };
+    for (k, v) in limit_headers {
+        reply.set_header(&k, v);
+    }
+    reply
+}
+
+async fn infer_steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &Inbound, job: &mut Job<'_>, limit_headers: &mut Vec<(String, String)>) -> Result<Reply, GatewayError> {
+    if req.body.len() > snap.settings.max_body_bytes {
+        return Err(GatewayError::PayloadTooLarge { limit: snap.settings.max_body_bytes });
+    }
+    let body = parse_object(&req.body)?;
+    let requested = model_field(&body, "model")?;
+    job.record.requested_model = requested.clone();
+    let stream = stream_flag(&body, job.op)?;
+    job.record.stream = stream;
+    callable(snap, user, &requested)?;
+    let config = snap.model_config(&requested);
+    if config.is_some_and(|c| c.maintenance) {
+        return Err(GatewayError::Maintenance(format!("model '{requested}' is in maintenance; try again later")));
+    }
+    let native = matches!(job.op, Op::OllamaChat | Op::OllamaGenerate | Op::OllamaEmbed | Op::OllamaEmbeddings);
+    let kinds = plan::kinds_for(native);
+    let mut draws = Draws { counters: p.counters(&plan::counter_keys(snap, &requested)).await, random: (0..8).map(|_| p.random()).collect() };
+    let mut planner = Planner::new(snap, &requested, needs::of(&body), kinds, p.nodes(), &mut draws, p.now_ms())?;
+
+    // Admission last: requests refused before this point never touch the user's quota.
+    let now = p.now_ms();
+    let mut states = Vec::new();
+    for (scope, rules) in limits::plan(user, config) {
+        match p.admit(&scope, &rules, now).await {
+            Ok(d) => {
+                states.extend(d.states.clone());
+                if !d.admitted {
+                    *limit_headers = limits::headers(&states);
+                    let what = if d.blocked_by.as_deref() == Some("minute") { format!("the per-minute limit of model '{requested}'") } else { "your daily limit".to_string() };
+                    return Err(GatewayError::RateLimited { message: format!("rate limit reached: {what}; retry in {} s", d.retry_after), retry_after: d.retry_after });
+                }
+                job.settle.push(Settlement { scope, rules, admitted_ms: now });
+            }
+            Err(e) if snap.settings.limits_fail_open => {
+                crate::platform_log(&format!("limits store unavailable, admitting (limits.fail_open): {e}"));
+            }
+            Err(e) => return Err(GatewayError::Dependency(format!("the limits store is unavailable: {e}"))),
+        }
+    }
+    *limit_headers = limits::headers(&states);
+
+    job.requested = requested;
+    job.stream = stream;
+    job.body = body;
     let mut failures: Vec<String> = Vec::new();
     let mut last: Option<FailureClass> = None;
     let mut last_status = 502;
     while let Some(attempt) = planner.next(last) {
-        match run_attempt(p, snap, &mut job, &attempt).await {
+        match run_attempt(p, snap, job, &attempt).await {
             AttemptResult::Served(reply) => return Ok(reply),
             AttemptResult::Final(e) => {
-                finish_error(p, &mut job, &attempt, &e);
+                finish_error(p, job, &attempt, &e);
                 return Err(e);
             }
             AttemptResult::Failed { class, status, message } => {
@@ -197,11 +259,7 @@ async fn infer<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, ep: &En
         s if s >= 500 => GatewayError::UpstreamUnavailable(summary),
         s => GatewayError::Upstream { status: s, message: summary },
     };
-    job.record.status = err.status();
-    job.record.error = Some(err.message());
-    job.record.duration_ms = p.now_ms() - job.started_ms;
     job.record.reached_origin = true;
-    p.finish(job.record.clone());
     Err(err)
 }
 
@@ -213,7 +271,7 @@ fn finish_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, e:
     job.record.node_id = Some(attempt.node_id);
     job.record.duration_ms = p.now_ms() - job.started_ms;
     job.record.reached_origin = true;
-    p.finish(job.record.clone());
+    job.finish(&**p);
 }
 
 async fn run_attempt<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job<'_>, attempt: &Attempt) -> AttemptResult {
@@ -302,6 +360,9 @@ async fn stream_reply<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job
     let hook_p = p.clone();
     let mut record = job.record.clone();
     record.ttfb_ms = Some(ttfb_ms);
+    // The relay owns the settlement from here: it runs when the stream ends or is dropped.
+    let settle = std::mem::take(&mut job.settle);
+    job.finished = true;
     let started = job.started_ms;
     let prompt_estimate = estimate_tokens(job.body.get("messages").or_else(|| job.body.get("prompt")).map(|v| v.to_string().len()).unwrap_or(0));
     let hook = Box::new(move |f: Finished| {
@@ -313,7 +374,7 @@ async fn stream_reply<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job
         record.prompt_tokens = usage.prompt_tokens;
         record.completion_tokens = usage.completion_tokens;
         record.estimated = usage.estimated;
-        hook_p.finish(record);
+        hook_p.finish(record, settle);
     });
     let timer: Rc<dyn Timer> = p.clone();
     let body: ByteStream = relay::relay(reply.body, first, transform, timer, snap.settings.stream_idle_ms, hook);
@@ -383,7 +444,7 @@ async fn json_reply<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job<'
     job.record.estimated = usage.estimated;
     job.record.duration_ms = p.now_ms() - job.started_ms;
     job.record.ttfb_ms = Some(job.record.duration_ms);
-    p.finish(job.record.clone());
+    job.finish(&**p);
     AttemptResult::Served(Reply::json(200, &v).with_header("x-request-id", job.record.id.clone()))
 }
 

@@ -17,9 +17,10 @@ pub mod auth;
 #[cfg(target_arch = "wasm32")]
 mod edge;
 #[cfg(target_arch = "wasm32")]
-pub use edge::{Coordinator, Counters};
+pub use edge::{Coordinator, Counters, Limiter, UsageBuffer};
 pub mod error;
 pub mod ingress;
+pub mod limits;
 pub mod maintenance;
 pub mod net;
 pub mod origins;
@@ -34,3 +35,16 @@ pub mod translate;
 pub mod types;
 pub mod usage;
 pub mod util;
+
+/// A log line from the core: `console.log` in the Worker, stderr natively.
+pub fn platform_log(msg: &str) {
+    #[cfg(target_arch = "wasm32")]
+    web_log(msg);
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{msg}");
+}
+
+#[cfg(target_arch = "wasm32")]
+fn web_log(msg: &str) {
+    worker::console_log!("{}", msg);
+}

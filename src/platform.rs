@@ -1,6 +1,7 @@
 //! The ports the core needs from its host. The Worker implements them in `edge/`; native tests
 //! implement them with in-memory fakes. Futures are `!Send` (JS promises), hence no Send bounds.
 
+use crate::limits::{Decision, Rule};
 use crate::net::{OriginReply, Outbound};
 use crate::routing::plan::NodeState;
 use crate::stream::relay::Timer;
@@ -26,7 +27,19 @@ pub trait Platform: Timer + 'static {
     fn jwt_secret(&self) -> &[u8];
     /// Open a sealed node API key.
     fn open_secret(&self, sealed: &str) -> Option<String>;
-    /// The request is over (any outcome): settle limits and queue the usage record. Must not
-    /// block the client: the Worker runs it under `wait_until`.
-    fn finish(&self, record: UsageRecord);
+    /// Admit one request against a scope's rules (a Durable Object per scope, so exact).
+    /// `Err` = the limits store is unreachable.
+    async fn admit(&self, scope: &str, rules: &[Rule], now_ms: u64) -> Result<Decision, String>;
+    /// The request is over (any outcome): settle the admitted scopes (tokens, or a release when
+    /// no origin was reached) and queue the usage record. Must not block the client: the
+    /// Worker runs it under `wait_until`.
+    fn finish(&self, record: UsageRecord, settle: Vec<Settlement>);
+}
+
+/// A scope a request was admitted into, to settle when it ends.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub scope: String,
+    pub rules: Vec<Rule>,
+    pub admitted_ms: u64,
 }

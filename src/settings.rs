@@ -38,6 +38,7 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "timeouts.ttfb_ms", default: v!(120000), kind: Kind::Int { min: 100, max: 1_800_000 }, doc: "Time to first byte from an origin before failing over to the next node." },
     Definition { key: "timeouts.stream_idle_ms", default: v!(120000), kind: Kind::Int { min: 100, max: 1_800_000 }, doc: "A stream silent for this long is ended with an in-band error." },
     Definition { key: "limits.max_body_bytes", default: v!(16_777_216), kind: Kind::Int { min: 1024, max: 104_857_600 }, doc: "Largest accepted request body; larger bodies get 413 in the client's format." },
+    Definition { key: "limits.fail_open", default: v!(false), kind: Kind::Bool, doc: "When the limits store (Durable Objects) is unreachable: false rejects limited requests with 503, true admits them and logs the error." },
     Definition { key: "ollama.keep_alive", default: v!(null), kind: Kind::OptStr, doc: "keep_alive sent to Ollama origins when the client set none (e.g. \"30m\", \"-1\"); null sends nothing." },
     Definition { key: "ollama.unsupported_params", default: v!(["logit_bias", "logprobs", "top_logprobs", "service_tier", "store", "metadata", "prediction", "modalities", "audio", "parallel_tool_calls"]), kind: Kind::StrList, doc: "Top-level OpenAI parameters removed before a request reaches an Ollama origin." },
     Definition { key: "ollama.version", default: v!("0.13.0"), kind: Kind::Str, doc: "Version reported by GET /api/version (clients gate features on it)." },
@@ -61,6 +62,7 @@ pub struct Settings {
     pub ttfb_ms: u64,
     pub stream_idle_ms: u64,
     pub max_body_bytes: usize,
+    pub limits_fail_open: bool,
     pub ollama_keep_alive: Option<Value>,
     pub ollama_unsupported_params: Vec<String>,
     pub ollama_version: String,
@@ -140,6 +142,7 @@ impl Settings {
             ttfb_ms: int("timeouts.ttfb_ms"),
             stream_idle_ms: int("timeouts.stream_idle_ms"),
             max_body_bytes: int("limits.max_body_bytes") as usize,
+            limits_fail_open: get("limits.fail_open").as_bool().unwrap_or(false),
             ollama_keep_alive: Some(get("ollama.keep_alive")).filter(|v| !v.is_null()),
             ollama_unsupported_params: get("ollama.unsupported_params")
                 .as_array()

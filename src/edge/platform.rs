@@ -1,7 +1,9 @@
 //! The core's `Platform` port on Workers: fetch with abort-on-drop, timers, randomness,
 //! round-robin counters in a Durable Object, isolate-local passive health, `wait_until`.
 
-use super::durable::counters;
+use super::durable::{counters, limiter, usage_buffer};
+use crate::limits::{Decision, Rule};
+use crate::platform::Settlement;
 use crate::net::{ByteStream, OriginReply, Outbound};
 use crate::platform::Platform;
 use crate::routing::plan::NodeState;
@@ -44,6 +46,8 @@ pub struct WorkerPlatform {
     ctx: Option<Context>,
     jwt_secret: Vec<u8>,
     sealer: crate::auth::secrets::Sealer,
+    /// Test hook: `CLOCK_OFFSET_MS` shifts the clock limits see (e.g. to cross UTC midnight).
+    clock_offset_ms: i64,
 }
 
 impl WorkerPlatform {
@@ -54,7 +58,8 @@ impl WorkerPlatform {
             worker::console_error!("JWT_SECRET is not set: every user token will be rejected");
         }
         let sealer = super::admin::sealer(&env);
-        WorkerPlatform { env, ctx, jwt_secret, sealer }
+        let clock_offset_ms = env.var("CLOCK_OFFSET_MS").ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(0);
+        WorkerPlatform { env, ctx, jwt_secret, sealer, clock_offset_ms }
     }
 }
 
@@ -75,7 +80,7 @@ impl Timer for WorkerPlatform {
         Box::pin(Delay::from(Duration::from_millis(ms)))
     }
     fn now_ms(&self) -> u64 {
-        js_sys::Date::now() as u64
+        (js_sys::Date::now() as i64 + self.clock_offset_ms) as u64
     }
 }
 
@@ -194,8 +199,29 @@ impl Platform for WorkerPlatform {
         key
     }
 
-    fn finish(&self, record: UsageRecord) {
-        let _ = &self.ctx;
-        worker::console_debug!("usage {} {} {} {}", record.id, record.status, record.prompt_tokens, record.completion_tokens);
+    async fn admit(&self, scope: &str, rules: &[Rule], now_ms: u64) -> Result<Decision, String> {
+        limiter::admit(&self.env, scope, &limiter::AdmitMsg { rules: rules.to_vec(), now_ms }).await.map_err(|e| e.to_string())
+    }
+
+    fn finish(&self, record: UsageRecord, settle: Vec<Settlement>) {
+        let env = self.env.clone();
+        let now = self.now_ms();
+        let work = async move {
+            let tokens = record.prompt_tokens + record.completion_tokens;
+            for s in settle {
+                let msg = limiter::SettleMsg { rules: s.rules, now_ms: now, admitted_ms: s.admitted_ms, tokens, release: !record.reached_origin };
+                if let Err(e) = limiter::settle(&env, &s.scope, &msg).await {
+                    worker::console_error!("limits settle for {} failed: {e}", s.scope);
+                }
+            }
+            if let Err(e) = usage_buffer::append(&env, &record).await {
+                // The one place a record could be lost: say so loudly with the whole record.
+                worker::console_error!("usage record not buffered ({e}): {}", serde_json::to_string(&record).unwrap_or_default());
+            }
+        };
+        match &self.ctx {
+            Some(ctx) => ctx.wait_until(work),
+            None => wasm_bindgen_futures::spawn_local(work),
+        }
     }
 }

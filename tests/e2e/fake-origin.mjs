@@ -15,6 +15,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     chunks: 3,
     chunkDelay: 5,
     usage: { prompt: 7, completion: 3 },
+    noUsage: false, // true: report no token counts at all (the gateway must estimate)
     text: null,
     toolCalls: null,
     requests: [],
@@ -78,13 +79,13 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     if (!stream) {
       const text = words().join("");
       if (native) {
-        const out = { model, created_at: new Date().toISOString(), done: true, done_reason: "stop", prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion };
+        const out = { model, created_at: new Date().toISOString(), done: true, done_reason: "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) };
         if (isChat) out.message = { role: "assistant", content: text, ...(o.toolCalls ? { tool_calls: o.toolCalls } : {}) };
         else out.response = text;
         return reply(res, 200, out);
       }
       const choice = isChat ? { index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" } : { index: 0, text, finish_reason: "stop" };
-      return reply(res, 200, { id: "cmpl-1", object: isChat ? "chat.completion" : "text_completion", created: 1, model, choices: [choice], usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } });
+      return reply(res, 200, { id: "cmpl-1", object: isChat ? "chat.completion" : "text_completion", created: 1, model, choices: [choice], ...(o.noUsage ? {} : { usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } }) });
     }
     // Streaming.
     res.writeHead(200, { "content-type": native ? "application/x-ndjson" : "text/event-stream" });
@@ -103,10 +104,10 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       await sleep(o.chunkDelay);
     }
     if (mode === "nodone") return res.end();
-    if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: "" } } : { response: "" }), done: true, done_reason: "stop", prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion });
+    if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: "" } } : { response: "" }), done: true, done_reason: "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) });
     else {
       send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
-      if (body?.stream_options?.include_usage) send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [], usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } });
+      if (body?.stream_options?.include_usage && !o.noUsage) send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [], usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } });
       res.write("data: [DONE]\n\n");
     }
     res.end();

@@ -2,3 +2,5 @@
 
 pub mod coordinator;
 pub mod counters;
+pub mod limiter;
+pub mod usage_buffer;
