@@ -46,4 +46,15 @@ if ! command -v psql >/dev/null || { ! [ -x /usr/local/bin/initdb ] && ! ls /usr
   say "installing postgresql (Debian)"
   apt_install postgresql postgresql-client
 fi
+# The official client SDKs the acceptance tests drive (pinned in tests/sdk/requirements.txt).
+VENV="$HOME/.cache/maestro-edge/venv"
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating the SDK test venv"
+  python3 -m venv "$VENV"
+fi
+if ! cmp -s tests/sdk/requirements.txt "$VENV/.requirements" 2>/dev/null; then
+  say "installing client SDKs (openai, ollama, anthropic)"
+  "$VENV/bin/pip" install -q -r tests/sdk/requirements.txt
+  cp tests/sdk/requirements.txt "$VENV/.requirements"
+fi
 exit 0
