@@ -25,6 +25,7 @@ pub mod maintenance;
 pub mod net;
 pub mod origins;
 pub mod platform;
+pub mod policy;
 pub mod routes;
 pub mod routing;
 pub mod settings;

@@ -25,6 +25,16 @@ pub enum Op {
     Embeddings,
     Models,
     Model(String),
+    // Anthropic Messages (Claude Code) and OpenAI Responses (Codex)
+    Messages,
+    CountTokens,
+    Responses,
+    // Ollama model management (needs the user's model-management grant)
+    OllamaPull,
+    OllamaPush,
+    OllamaCopy,
+    OllamaDelete,
+    OllamaCreate,
     // admin API: the admin router matches the rest of the path itself
     Admin,
     /// CORS preflight for any path.
@@ -56,6 +66,14 @@ impl Op {
             Op::Completions => "v1/completions",
             Op::Embeddings => "v1/embeddings",
             Op::Models | Op::Model(_) => "v1/models",
+            Op::Messages => "v1/messages",
+            Op::CountTokens => "v1/messages/count_tokens",
+            Op::Responses => "v1/responses",
+            Op::OllamaPull => "api/pull",
+            Op::OllamaPush => "api/push",
+            Op::OllamaCopy => "api/copy",
+            Op::OllamaDelete => "api/delete",
+            Op::OllamaCreate => "api/create",
             Op::Admin => "admin",
             Op::Preflight => "preflight",
         }
@@ -65,8 +83,20 @@ impl Op {
     pub fn is_inference(&self) -> bool {
         matches!(
             self,
-            Op::OllamaChat | Op::OllamaGenerate | Op::OllamaEmbed | Op::OllamaEmbeddings | Op::ChatCompletions | Op::Completions | Op::Embeddings
+            Op::OllamaChat
+                | Op::OllamaGenerate
+                | Op::OllamaEmbed
+                | Op::OllamaEmbeddings
+                | Op::ChatCompletions
+                | Op::Completions
+                | Op::Embeddings
+                | Op::Messages
+                | Op::Responses
         )
+    }
+
+    pub fn is_model_management(&self) -> bool {
+        matches!(self, Op::OllamaPull | Op::OllamaPush | Op::OllamaCopy | Op::OllamaDelete | Op::OllamaCreate)
     }
 }
 
@@ -74,6 +104,10 @@ impl Op {
 pub fn dialect_of(path: &str) -> Dialect {
     if path.starts_with("/api/") {
         Dialect::Ollama
+    } else if path == "/v1/messages" || path.starts_with("/v1/messages/") {
+        Dialect::Anthropic
+    } else if path == "/v1/responses" || path.starts_with("/v1/responses/") {
+        Dialect::Responses
     } else if path.starts_with("/v1/") {
         Dialect::OpenAi
     } else {
@@ -108,6 +142,14 @@ pub fn resolve(method: &str, path: &str) -> Result<Endpoint, (Dialect, GatewayEr
         ("/v1/completions", "POST", Op::Completions),
         ("/v1/embeddings", "POST", Op::Embeddings),
         ("/v1/models", "GET", Op::Models),
+        ("/v1/messages", "POST", Op::Messages),
+        ("/v1/messages/count_tokens", "POST", Op::CountTokens),
+        ("/v1/responses", "POST", Op::Responses),
+        ("/api/pull", "POST", Op::OllamaPull),
+        ("/api/push", "POST", Op::OllamaPush),
+        ("/api/copy", "POST", Op::OllamaCopy),
+        ("/api/delete", "DELETE", Op::OllamaDelete),
+        ("/api/create", "POST", Op::OllamaCreate),
     ];
     for (p, m, op) in fixed {
         if *p == path {
@@ -115,7 +157,11 @@ pub fn resolve(method: &str, path: &str) -> Result<Endpoint, (Dialect, GatewayEr
             if *m == method || (*m == "GET" && method == "HEAD") {
                 return ep(op.clone());
             }
-            let allow: &'static str = if *m == "GET" { "GET, HEAD" } else { "POST" };
+            let allow: &'static str = match *m {
+                "GET" => "GET, HEAD",
+                "DELETE" => "DELETE",
+                _ => "POST",
+            };
             return Err((dialect, GatewayError::MethodNotAllowed { allow }));
         }
     }
@@ -141,6 +187,10 @@ mod tests {
         assert_eq!(resolve("GET", "/v1/models/org/model").unwrap().op, Op::Model("org/model".into()));
         assert_eq!(resolve("HEAD", "/").unwrap().op, Op::Root);
         assert_eq!(resolve("PATCH", "/admin/nodes/1/toggle").unwrap().op, Op::Admin);
+        let m = resolve("POST", "/v1/messages").unwrap();
+        assert_eq!((m.dialect, m.op), (Dialect::Anthropic, Op::Messages));
+        assert_eq!(resolve("POST", "/v1/responses").unwrap().dialect, Dialect::Responses);
+        assert_eq!(resolve("DELETE", "/api/delete").unwrap().op, Op::OllamaDelete);
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "timeouts.stream_idle_ms", default: v!(120000), kind: Kind::Int { min: 100, max: 1_800_000 }, doc: "A stream silent for this long is ended with an in-band error." },
     Definition { key: "limits.max_body_bytes", default: v!(16_777_216), kind: Kind::Int { min: 1024, max: 104_857_600 }, doc: "Largest accepted request body; larger bodies get 413 in the client's format." },
     Definition { key: "limits.fail_open", default: v!(false), kind: Kind::Bool, doc: "When the limits store (Durable Objects) is unreachable: false rejects limited requests with 503, true admits them and logs the error." },
+    Definition { key: "shaping.think_tags", default: v!("auto"), kind: Kind::Str, doc: "Split <think>...</think> out of answers into reasoning: auto (models with the thinking capability, and all translated answers), always, never." },
     Definition { key: "ollama.keep_alive", default: v!(null), kind: Kind::OptStr, doc: "keep_alive sent to Ollama origins when the client set none (e.g. \"30m\", \"-1\"); null sends nothing." },
     Definition { key: "ollama.unsupported_params", default: v!(["logit_bias", "logprobs", "top_logprobs", "service_tier", "store", "metadata", "prediction", "modalities", "audio", "parallel_tool_calls"]), kind: Kind::StrList, doc: "Top-level OpenAI parameters removed before a request reaches an Ollama origin." },
     Definition { key: "ollama.version", default: v!("0.13.0"), kind: Kind::Str, doc: "Version reported by GET /api/version (clients gate features on it)." },
@@ -63,6 +64,7 @@ pub struct Settings {
     pub stream_idle_ms: u64,
     pub max_body_bytes: usize,
     pub limits_fail_open: bool,
+    pub think_tags: String,
     pub ollama_keep_alive: Option<Value>,
     pub ollama_unsupported_params: Vec<String>,
     pub ollama_version: String,
@@ -99,6 +101,7 @@ pub fn validate(key: &str, value: &Value) -> Result<(), String> {
             Some(s) if key == "routing.node_strategy" && parse_strategy(s).is_none() => {
                 Err(format!("'{key}' must be one of priority, round_robin, weighted, least_busy"))
             }
+            Some(s) if key == "shaping.think_tags" && !matches!(s, "auto" | "always" | "never") => Err(format!("'{key}' must be auto, always or never")),
             Some(_) => Ok(()),
             None => Err(format!("'{key}' must be a string")),
         },
@@ -143,6 +146,7 @@ impl Settings {
             stream_idle_ms: int("timeouts.stream_idle_ms"),
             max_body_bytes: int("limits.max_body_bytes") as usize,
             limits_fail_open: get("limits.fail_open").as_bool().unwrap_or(false),
+            think_tags: get("shaping.think_tags").as_str().unwrap_or("auto").to_string(),
             ollama_keep_alive: Some(get("ollama.keep_alive")).filter(|v| !v.is_null()),
             ollama_unsupported_params: get("ollama.unsupported_params")
                 .as_array()

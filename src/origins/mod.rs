@@ -5,6 +5,84 @@ use crate::routes::Op;
 use crate::state::snapshot::{Node, NodeKind};
 use serde_json::{Map, Value};
 
+/// An upstream API: what the origin is asked to speak for one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    OpenAiChat,
+    OpenAiCompletions,
+    OpenAiEmbeddings,
+    OllamaChat,
+    OllamaGenerate,
+    OllamaEmbed,
+    OllamaEmbeddings,
+    AnthropicMessages,
+}
+
+impl Api {
+    pub fn path(self) -> &'static str {
+        match self {
+            Api::OpenAiChat => "/v1/chat/completions",
+            Api::OpenAiCompletions => "/v1/completions",
+            Api::OpenAiEmbeddings => "/v1/embeddings",
+            Api::OllamaChat => "/api/chat",
+            Api::OllamaGenerate => "/api/generate",
+            Api::OllamaEmbed => "/api/embed",
+            Api::OllamaEmbeddings => "/api/embeddings",
+            Api::AnthropicMessages => "/v1/messages",
+        }
+    }
+}
+
+/// How one attempt reaches a node: the upstream API, and whether the client's dialect must be
+/// translated to it (one IR in between, see `translate/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leg {
+    pub api: Api,
+    pub translate: bool,
+}
+
+/// The leg for a client operation on a node kind; None = this node cannot serve it.
+pub fn leg(op: &Op, kind: NodeKind) -> Option<Leg> {
+    use NodeKind::*;
+    let (api, translate) = match (op, kind) {
+        (Op::OllamaChat, Ollama) => (Api::OllamaChat, false),
+        (Op::OllamaGenerate, Ollama) => (Api::OllamaGenerate, false),
+        (Op::OllamaEmbed, Ollama) => (Api::OllamaEmbed, false),
+        (Op::OllamaEmbeddings, Ollama) => (Api::OllamaEmbeddings, false),
+        (Op::OllamaChat | Op::OllamaGenerate, Openai) => (Api::OpenAiChat, true),
+        (Op::OllamaEmbed, Openai) => (Api::OpenAiEmbeddings, true),
+        (Op::ChatCompletions, Ollama | Openai) => (Api::OpenAiChat, false),
+        (Op::Completions, Ollama | Openai) => (Api::OpenAiCompletions, false),
+        (Op::Embeddings, Ollama | Openai) => (Api::OpenAiEmbeddings, false),
+        (Op::Messages, Anthropic) => (Api::AnthropicMessages, false),
+        (Op::Messages | Op::Responses, Openai) => (Api::OpenAiChat, true),
+        // Native /api/chat (not Ollama's /v1) so context length, keep-alive and thinking work.
+        (Op::Messages | Op::Responses, Ollama) => (Api::OllamaChat, true),
+        _ => return None,
+    };
+    Some(Leg { api, translate })
+}
+
+/// Node kinds that can serve an operation (with or without translation).
+pub fn kinds_for(op: &Op) -> Vec<NodeKind> {
+    [NodeKind::Ollama, NodeKind::Openai, NodeKind::Anthropic].into_iter().filter(|k| leg(op, *k).is_some()).collect()
+}
+
+/// Headers for an Anthropic-type node: its key as `x-api-key`, and the client's
+/// `anthropic-version`/`anthropic-beta` forwarded unchanged (Claude Code relies on betas).
+pub fn anthropic_headers(node: &Node, api_key: Option<&str>, client: &[(String, String)]) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = headers(node, None);
+    if let Some(k) = api_key.filter(|k| !k.is_empty() && header_safe(k)) {
+        h.push(("x-api-key".into(), k.to_string()));
+    }
+    let get = |n: &str| client.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    h.push(("anthropic-version".into(), get("anthropic-version").filter(|v| header_safe(v)).unwrap_or_else(|| "2023-06-01".into())));
+    if let Some(b) = get("anthropic-beta").filter(|v| header_safe(v)) {
+        h.push(("anthropic-beta".into(), b));
+    }
+    h
+}
+
 /// Path on the origin for an operation served without translation.
 pub fn path(op: &Op, kind: NodeKind) -> Option<&'static str> {
     Some(match (op, kind) {

@@ -72,15 +72,6 @@ pub struct Planner {
     attempts_left: u32,
 }
 
-/// Node kinds that can serve an operation of the given family without translation.
-pub fn kinds_for(native_ollama: bool) -> &'static [NodeKind] {
-    if native_ollama {
-        &[NodeKind::Ollama]
-    } else {
-        &[NodeKind::Ollama, NodeKind::Openai]
-    }
-}
-
 /// Counter keys a plan for `name` will read, so the caller can fetch them in one go.
 pub fn counter_keys(snap: &Snapshot, name: &str) -> Vec<String> {
     let mut keys = Vec::new();

@@ -114,6 +114,11 @@ fn has_ds_prefix(m: &str) -> bool {
 }
 
 impl Pipeline {
+    /// Whether this model's output gets tool-call repair (not only think splitting).
+    pub fn repairs_tools(&self) -> bool {
+        self.tools.is_some()
+    }
+
     pub fn push(&mut self, text: &str, out: &mut Vec<Piece>) {
         match &mut self.tools {
             None => self.think.push(text, out),

@@ -29,11 +29,11 @@ pub struct Snapshot {
     #[serde(skip)]
     pub settings: Settings,
     #[serde(skip)]
-    idx: Index,
+    pub(crate) idx: Index,
 }
 
 #[derive(Debug, Clone, Default)]
-struct Index {
+pub(crate) struct Index {
     user_by_token: HashMap<String, usize>,
     mapping_by_display: HashMap<String, usize>,
     group_by_name: HashMap<String, usize>,

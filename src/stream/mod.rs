@@ -4,3 +4,4 @@
 pub mod lines;
 pub mod passthrough;
 pub mod relay;
+pub mod transcode;

@@ -31,6 +31,10 @@ pub trait Transform {
     fn frames(&self) -> u64;
     /// SSE payloads arrive as `data:` lines; NDJSON as whole lines.
     fn sse(&self) -> bool;
+    /// Every line, blank and `event:` lines included (for SSE relayed event by event).
+    fn raw(&self) -> bool {
+        false
+    }
 }
 
 pub fn openai_error_event(message: &str, code: &str) -> Vec<u8> {
@@ -260,6 +264,176 @@ impl Transform for OllamaNdjson {
     }
 }
 
+pub fn anthropic_error_event(message: &str) -> Vec<u8> {
+    let v = serde_json::json!({"type": "error", "error": {"type": "api_error", "message": message}});
+    let mut out = b"event: error\ndata: ".to_vec();
+    serde_json::to_writer(&mut out, &v).ok();
+    out.extend_from_slice(b"\n\n");
+    out
+}
+
+/// Anthropic Messages SSE from an Anthropic-type origin, relayed line by line. The model name
+/// lives inside `message_start`, the one event parsed and rewritten; usage comes from
+/// `message_start` and `message_delta`; `message_stop` is the success terminator.
+pub struct AnthropicSse {
+    display: String,
+    state: State,
+    prompt: Option<u64>,
+    completion: Option<u64>,
+    frames: u64,
+    mid_event: bool,
+}
+
+impl AnthropicSse {
+    pub fn new(display: &str) -> Self {
+        AnthropicSse { display: display.to_string(), state: State::Open, prompt: None, completion: None, frames: 0, mid_event: false }
+    }
+}
+
+impl Transform for AnthropicSse {
+    fn frame(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        if self.state != State::Open {
+            return;
+        }
+        self.mid_event = !line.is_empty();
+        let Some(payload) = super::lines::sse_data(line) else {
+            out.extend_from_slice(line);
+            out.push(b'\n');
+            return;
+        };
+        let kind = jsonscan::top_level_str(payload, "type").unwrap_or(b"");
+        let mut rewritten = None;
+        match kind {
+            b"message_start" => {
+                if let Ok(mut v) = serde_json::from_slice::<Value>(payload) {
+                    self.prompt = v["message"]["usage"]["input_tokens"].as_u64();
+                    if v["message"].is_object() {
+                        v["message"]["model"] = Value::String(self.display.clone());
+                    }
+                    rewritten = serde_json::to_vec(&v).ok();
+                }
+            }
+            b"message_delta" => {
+                if let Ok(v) = serde_json::from_slice::<Value>(payload) {
+                    self.completion = v["usage"]["output_tokens"].as_u64().or(self.completion);
+                    self.prompt = v["usage"]["input_tokens"].as_u64().or(self.prompt);
+                }
+            }
+            b"message_stop" => self.state = State::Done,
+            b"error" => self.state = State::Failed(error_message(payload).unwrap_or_else(|| "origin error".into())),
+            b"content_block_delta" => self.frames += 1,
+            _ => {}
+        }
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(rewritten.as_deref().unwrap_or(payload));
+        out.push(b'\n');
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) -> bool {
+        match self.state {
+            State::Done => true,
+            State::Failed(_) => false,
+            State::Open => {
+                self.fail("the origin closed the stream before the answer was complete", out);
+                false
+            }
+        }
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
+        if self.state == State::Open {
+            if self.mid_event {
+                out.push(b'\n');
+            }
+            out.extend_from_slice(&anthropic_error_event(message));
+            self.state = State::Failed(message.to_string());
+        }
+    }
+
+    fn state(&self) -> &State {
+        &self.state
+    }
+    fn usage(&self) -> Option<Usage> {
+        (self.prompt.is_some() || self.completion.is_some()).then(|| Usage { prompt_tokens: self.prompt.unwrap_or(0), completion_tokens: self.completion.unwrap_or(0), estimated: false })
+    }
+    fn frames(&self) -> u64 {
+        self.frames
+    }
+    fn sse(&self) -> bool {
+        true
+    }
+    fn raw(&self) -> bool {
+        true
+    }
+}
+
+/// Progress NDJSON of Ollama model operations (`/api/pull`, `/api/push`, `/api/create`):
+/// forwarded as is; `{"status":"success"}` is the terminator, an `error` line a failure.
+pub struct ProgressNdjson {
+    state: State,
+    frames: u64,
+}
+
+impl ProgressNdjson {
+    pub fn new() -> Self {
+        ProgressNdjson { state: State::Open, frames: 0 }
+    }
+}
+
+impl Default for ProgressNdjson {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Transform for ProgressNdjson {
+    fn frame(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let line = line.trim_ascii();
+        if self.state != State::Open || line.is_empty() {
+            return;
+        }
+        if let Some(msg) = error_message(line) {
+            out.extend_from_slice(&ollama_error_line(&msg));
+            self.state = State::Failed(msg);
+            return;
+        }
+        if jsonscan::top_level_str(line, "status") == Some(b"success") {
+            self.state = State::Done;
+        }
+        self.frames += 1;
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    fn end(&mut self, out: &mut Vec<u8>) -> bool {
+        match self.state {
+            State::Done => true,
+            State::Failed(_) => false,
+            State::Open => {
+                self.fail("the origin closed the stream before the operation finished", out);
+                false
+            }
+        }
+    }
+    fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
+        if self.state == State::Open {
+            out.extend_from_slice(&ollama_error_line(message));
+            self.state = State::Failed(message.to_string());
+        }
+    }
+    fn state(&self) -> &State {
+        &self.state
+    }
+    fn usage(&self) -> Option<Usage> {
+        None
+    }
+    fn frames(&self) -> u64 {
+        self.frames
+    }
+    fn sse(&self) -> bool {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +509,55 @@ mod tests {
         assert!(!out.contains("llama3"));
         assert_eq!(out.lines().count(), 2);
         assert_eq!(t.usage(), Some(Usage { prompt_tokens: 11, completion_tokens: 3, estimated: false }));
+    }
+
+    #[test]
+    fn anthropic_relays_events_and_rewrites_the_model() {
+        let mut t = AnthropicSse::new("claude-fast");
+        let mut out = Vec::new();
+        for l in [
+            "event: message_start",
+            r#"data: {"type":"message_start","message":{"id":"m","model":"claude-real-1","usage":{"input_tokens":12,"output_tokens":1}}}"#,
+            "",
+            "event: content_block_delta",
+            r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}"#,
+            "",
+            "event: message_delta",
+            r#"data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":5}}"#,
+            "",
+            "event: message_stop",
+            r#"data: {"type":"message_stop"}"#,
+            "",
+        ] {
+            t.frame(l.as_bytes(), &mut out);
+        }
+        assert!(t.end(&mut out));
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.contains("claude-fast") && !s.contains("claude-real-1"));
+        assert!(s.contains("event: content_block_delta\ndata: "));
+        assert_eq!(t.usage(), Some(Usage { prompt_tokens: 12, completion_tokens: 5, estimated: false }));
+    }
+
+    #[test]
+    fn anthropic_cut_mid_event_ends_with_an_error_event() {
+        let mut t = AnthropicSse::new("m");
+        let mut out = Vec::new();
+        t.frame(b"event: content_block_delta", &mut out);
+        assert!(!t.end(&mut out));
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.ends_with("}\n\n") && s.contains("\n\nevent: error\n"), "{s:?}");
+    }
+
+    #[test]
+    fn progress_needs_success() {
+        let mut t = ProgressNdjson::new();
+        let mut out = Vec::new();
+        t.frame(br#"{"status":"pulling manifest"}"#, &mut out);
+        t.frame(br#"{"status":"success"}"#, &mut out);
+        assert!(t.end(&mut out));
+        let mut t2 = ProgressNdjson::new();
+        t2.frame(br#"{"status":"downloading","completed":5,"total":10}"#, &mut out);
+        assert!(!t2.end(&mut out));
     }
 
     #[test]

@@ -43,8 +43,11 @@ impl Relay {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
         let Relay { framer, transform, .. } = self;
         let sse = transform.sse();
+        let raw = transform.raw();
         let res = framer.push(bytes, |line| {
-            if sse {
+            if raw {
+                transform.frame(line, out);
+            } else if sse {
                 if let Some(p) = sse_data(line) {
                     transform.frame(p, out);
                 }

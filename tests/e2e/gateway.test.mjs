@@ -123,9 +123,9 @@ describe("allow-lists and listings", () => {
     const fast = alice.body.data.find((m) => m.id === "fast");
     assert.equal(fast.max_model_len, 131072);
     assert.equal(fast.context_length, 131072);
-    // Ollama-native listings only show what Ollama nodes can serve.
+    // Ollama-native listings include OpenAI-node models: they are served by translation.
     const atags = await getJson(`${env.url}/api/tags`, { headers: { authorization: `Bearer ${tokens.alice}` } });
-    assert.ok(!atags.body.models.some((m) => m.name === "gpt-4o-mini"));
+    assert.ok(atags.body.models.some((m) => m.name === "gpt-4o-mini"));
   });
 
   test("calling outside the allow-list is 403, an unknown name 404, a hidden real name 404", async () => {
@@ -417,7 +417,9 @@ describe("Ollama surface", () => {
     const body = { model: "fast", messages: [{ role: "user", content: "x" }], stream: false, think: true, format: { type: "object" }, keep_alive: 300, options: { temperature: 0.1 }, tools: [{ type: "function", function: { name: "t" } }] };
     await ollama("alice", body);
     const got = A.inference().at(-1).body;
-    for (const k of ["think", "format", "keep_alive", "options", "tools"]) assert.deepEqual(got[k], body[k], k);
+    for (const k of ["think", "format", "keep_alive", "tools"]) assert.deepEqual(got[k], body[k], k);
+    // The client's options stay; the gateway adds the model's context length (issue 7).
+    assert.deepEqual(got.options, { temperature: 0.1, num_ctx: 131072 });
   });
 });
 

@@ -1,0 +1,139 @@
+//! `handle`: one gateway request from route to response, as plain sequential steps.
+//!
+//! route (`routes`) -> authenticate (`auth`) -> per operation:
+//! - inference (`infer`): parse -> catalog + allow-list -> plan -> admit (limits) -> attempts
+//!   (leg, upstream body + `policy`, send, classify, fail over before the first byte) ->
+//!   answer (`respond`: passthrough, transcode, or JSON) -> `Platform::finish` with usage;
+//! - listings and model info (`listings`), model management (`manage`).
+//!
+//! Every error becomes a response in the client's dialect in exactly one place
+//! (`ingress::render_error`).
+
+mod infer;
+mod listings;
+mod manage;
+mod respond;
+
+use crate::auth;
+use crate::error::GatewayError;
+use crate::ingress::{self, ollama as ol, openai as oa};
+use crate::net::{ByteStream, Inbound, Reply};
+use crate::platform::Platform;
+use crate::routes::{self, Endpoint, Op};
+use crate::routing::catalog::{self, Entry};
+use crate::state::snapshot::{Snapshot, User};
+use crate::stream::relay::Timer;
+use futures::future::{select, Either};
+use futures::StreamExt;
+use serde_json::{json, Map, Value};
+use std::rc::Rc;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Handle one request against the current snapshot. Never panics on client input; every
+/// failure is rendered in the client's dialect.
+pub async fn handle<P: Platform>(p: Rc<P>, snap: Rc<Snapshot>, req: Inbound) -> Reply {
+    let ep = match routes::resolve(&req.method, &req.path) {
+        Ok(ep) => ep,
+        Err((dialect, e)) => return ingress::render_error(dialect, &e),
+    };
+    let dialect = ep.dialect;
+    match dispatch(&p, &snap, &ep, &req).await {
+        Ok(reply) => reply,
+        Err(e) => ingress::render_error(dialect, &e),
+    }
+}
+
+async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, req: &Inbound) -> Result<Reply, GatewayError> {
+    match &ep.op {
+        Op::Root => return Ok(Reply::json(200, &json!({"name": "Maestro Edge", "version": VERSION, "status": "ok"}))),
+        Op::Health => return Ok(Reply::json(200, &json!({"status": "ok"}))),
+        Op::Preflight => return Ok(Reply::empty(204)),
+        Op::Ready | Op::Admin => return Err(GatewayError::Internal("handled by the edge".into())),
+        _ => {}
+    }
+    let now_s = (p.now_ms() / 1000) as i64;
+    let principal = auth::authenticate(req, snap, p.jwt_secret(), now_s)?;
+    let user = principal.user;
+    match &ep.op {
+        Op::OllamaVersion => Ok(Reply::json(200, &json!({"version": snap.settings.ollama_version}))),
+        Op::OllamaTags => Ok(Reply::json(200, &ol::tags(&visible(snap, user, &Op::OllamaChat)))),
+        // Anthropic SDKs list models at the same path; they announce themselves by header.
+        Op::Models if req.header("anthropic-version").is_some() => Ok(Reply::json(200, &listings::anthropic_models(&visible(snap, user, &Op::Messages)))),
+        Op::Models => Ok(Reply::json(200, &oa::models_list(&visible(snap, user, &Op::ChatCompletions)))),
+        Op::Model(id) => {
+            let e = callable(snap, user, id)?;
+            Ok(Reply::json(200, &oa::model_object(&e)))
+        }
+        Op::OllamaShow => listings::show(p, snap, user, req).await,
+        Op::OllamaPs => listings::ps(p, snap, user).await,
+        Op::CountTokens => listings::count_tokens(snap, user, req),
+        op if op.is_model_management() => manage::handle(p, snap, user, op, req).await,
+        op if op.is_inference() => Ok(infer::run(p, snap, user, ep, req).await),
+        _ => Err(GatewayError::NotFound("no such operation".into())),
+    }
+}
+
+/// Catalog entries the user may call that some node can serve for `op`.
+fn visible<'a>(snap: &'a Snapshot, user: &User, op: &Op) -> Vec<Entry<'a>> {
+    let kinds = crate::origins::kinds_for(op);
+    catalog::entries(snap).into_iter().filter(|e| catalog::allowed(user, &e.name) && catalog::served_by(e, &kinds)).collect()
+}
+
+/// The entry for a requested name if it exists and the user may call it: 404 / 403 otherwise.
+fn callable<'a>(snap: &'a Snapshot, user: &User, name: &str) -> Result<Entry<'a>, GatewayError> {
+    let entry = catalog::find(snap, name);
+    match (entry, catalog::allowed(user, name)) {
+        (Some(e), true) => Ok(e),
+        (Some(_), false) => Err(GatewayError::Forbidden(format!("you are not allowed to use model '{name}'"))),
+        (None, _) => Err(GatewayError::NotFound(format!("model '{name}' not found"))),
+    }
+}
+
+/// Parse a JSON object body; the error says what is wrong.
+pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, GatewayError> {
+    if body.is_empty() {
+        return Err(GatewayError::bad_request("request body is empty; expected a JSON object"));
+    }
+    let text = std::str::from_utf8(body).map_err(|e| GatewayError::bad_request(format!("request body is not valid UTF-8 (byte {})", e.valid_up_to())))?;
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(GatewayError::bad_request("request body must be a JSON object")),
+        Err(e) => Err(GatewayError::bad_request(format!("invalid JSON: {e}"))),
+    }
+}
+
+fn model_field(body: &Map<String, Value>, key: &str) -> Result<String, GatewayError> {
+    match body.get(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) | None => Err(GatewayError::bad_field(key, format!("'{key}' is required"))),
+        Some(_) => Err(GatewayError::bad_field(key, format!("'{key}' must be a string"))),
+    }
+}
+
+/// Race a future against a deadline.
+async fn within<T>(timer: &dyn Timer, ms: u64, fut: impl std::future::Future<Output = T>) -> Option<T> {
+    let fut = std::pin::pin!(fut);
+    match select(fut, timer.sleep(ms)).await {
+        Either::Left((v, _)) => Some(v),
+        Either::Right(_) => None,
+    }
+}
+
+/// Read a whole (non-streamed) origin body with an idle deadline per chunk and a size cap.
+async fn read_all(timer: &dyn Timer, mut body: ByteStream, idle_ms: u64, max: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        match within(timer, idle_ms, body.next()).await {
+            None => return Err(format!("the origin sent nothing for {idle_ms} ms")),
+            Some(None) => return Ok(out),
+            Some(Some(Err(e))) => return Err(e),
+            Some(Some(Ok(b))) => {
+                out.extend_from_slice(&b);
+                if out.len() > max {
+                    return Err(format!("the origin's answer exceeds {max} bytes"));
+                }
+            }
+        }
+    }
+}

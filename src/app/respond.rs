@@ -1,0 +1,239 @@
+//! Answering the client from a good origin reply. Same dialect and nothing to repair: the
+//! passthrough transforms (model name rewritten per chunk by a byte scan). Otherwise the origin's
+//! decoder -> output repair -> the client's encoder, streamed (`Transcode`) or whole.
+
+use super::infer::{AttemptResult, Job};
+use super::{read_all, within};
+use crate::net::{Body, ByteStream, OriginReply, Reply};
+use crate::origins::{self, Api, Leg};
+use crate::platform::Platform;
+use crate::policy::Target;
+use crate::routes::Op;
+use crate::routing::plan::{Attempt, FailureClass};
+use crate::shaping::{self, Piece, Pipeline};
+use crate::state::snapshot::Snapshot;
+use crate::stream::passthrough::{self, AnthropicSse, OllamaNdjson, OpenAiSse, Transform};
+use crate::stream::relay::{self, Finished, Timer};
+use crate::stream::transcode::{Decoder, Transcode};
+use crate::translate::{anthropic, ollama, openai, responses, ChatResponse, StreamEncoder, ToolCall};
+use crate::types::{Dialect, FinishReason, Usage};
+use crate::usage::estimate_tokens;
+use futures::StreamExt;
+use serde_json::Value;
+use std::rc::Rc;
+
+/// Output repair for this attempt, if any: tool-call repair for models that need it, think
+/// splitting for thinking models, and always when translating (we are re-encoding anyway).
+pub(super) fn shaping_for(leg: Leg, t: &Target) -> Option<Pipeline> {
+    if !matches!(leg.api, Api::OpenAiChat | Api::OllamaChat | Api::OllamaGenerate) {
+        return None;
+    }
+    let p = shaping::for_model(t.real);
+    let think = match t.snap.settings.think_tags.as_str() {
+        "always" => true,
+        "never" => false,
+        _ => t.capabilities().iter().any(|c| c == "thinking"),
+    };
+    (leg.translate || p.repairs_tools() || think).then_some(p)
+}
+
+fn now_s<P: Platform>(p: &P) -> i64 {
+    (p.now_ms() / 1000) as i64
+}
+
+/// The client's stream encoder for its operation.
+fn encoder<P: Platform>(p: &P, job: &mut Job<'_>) -> Box<dyn StreamEncoder> {
+    let display = job.requested.clone();
+    let id = job.record.id.trim_start_matches("req_").to_string();
+    match job.op {
+        Op::OllamaGenerate => Box::new(ollama::GenerateStreamEncoder::new(&display)),
+        Op::OllamaChat => Box::new(ollama::ChatStreamEncoder::new(&display)),
+        Op::Messages => {
+            let estimate = job.ir.as_ref().map(anthropic::estimate_input_tokens).unwrap_or(0);
+            Box::new(anthropic::StreamEncoder::new(&display, &format!("msg_{id}"), estimate))
+        }
+        Op::Responses => Box::new(responses::StreamEncoder::new(&display, &format!("resp_{id}"), now_s(p))),
+        _ => Box::new(openai::StreamEncoder::new(&display, &format!("chatcmpl-{id}"), now_s(p), openai::include_usage(&job.body))),
+    }
+}
+
+fn content_type(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Ollama => "application/x-ndjson",
+        _ => "text/event-stream",
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job<'_>, attempt: &Attempt, leg: Leg, shaping: Option<Pipeline>, mut reply: OriginReply, remaining: u64, strip_usage: bool) -> AttemptResult {
+    // Failover is still possible until the first byte: peek it under the TTFB deadline.
+    let first = match within(&**p, remaining, reply.body.next()).await {
+        None => {
+            p.node_failed(attempt.node_id, snap.settings.cooldown_ms, "no first byte");
+            return AttemptResult::Failed { class: FailureClass::NextNode, status: 504, message: "no first byte within the deadline".into() };
+        }
+        Some(None) => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: "empty stream".into() },
+        Some(Some(Err(e))) => {
+            p.node_failed(attempt.node_id, snap.settings.cooldown_ms, &e);
+            return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: format!("stream failed before the first byte: {e}") };
+        }
+        Some(Some(Ok(b))) => b,
+    };
+    let ttfb_ms = p.now_ms() - job.started_ms;
+    let display = job.requested.clone();
+    let transform: Box<dyn Transform> = if leg.translate || shaping.is_some() {
+        let decoder = match leg.api {
+            Api::OllamaChat | Api::OllamaGenerate => Decoder::Ollama(ollama::StreamDecoder::new()),
+            _ => Decoder::OpenAi(openai::StreamDecoder::new()),
+        };
+        Box::new(Transcode::new(decoder, shaping, encoder(&**p, job)))
+    } else {
+        match leg.api {
+            Api::OllamaChat | Api::OllamaGenerate => Box::new(OllamaNdjson::new(&display)),
+            Api::AnthropicMessages => Box::new(AnthropicSse::new(&display)),
+            _ => Box::new(OpenAiSse::new(&display, strip_usage)),
+        }
+    };
+    let node_id = attempt.node_id;
+    p.stream_started(node_id);
+    let hook_p = p.clone();
+    let mut record = job.record.clone();
+    record.ttfb_ms = Some(ttfb_ms);
+    // The relay owns the settlement from here: it runs when the stream ends or is dropped.
+    let settle = std::mem::take(&mut job.settle);
+    job.finished = true;
+    let started = job.started_ms;
+    let prompt_estimate = prompt_estimate(job);
+    let hook = Box::new(move |f: Finished| {
+        hook_p.stream_ended(node_id);
+        record.duration_ms = hook_p.now_ms() - started;
+        record.status = if f.completed { 200 } else if f.client_gone { 499 } else { 502 };
+        record.error = f.error;
+        let usage = f.usage.unwrap_or(Usage { prompt_tokens: prompt_estimate, completion_tokens: f.frames, estimated: true });
+        record.prompt_tokens = usage.prompt_tokens;
+        record.completion_tokens = usage.completion_tokens;
+        record.estimated = usage.estimated;
+        hook_p.finish(record, settle);
+    });
+    let timer: Rc<dyn Timer> = p.clone();
+    let body: ByteStream = relay::relay(reply.body, first, transform, timer, snap.settings.stream_idle_ms, hook);
+    AttemptResult::Served(Reply {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), content_type(job.dialect).into()),
+            ("cache-control".into(), "no-cache".into()),
+            // Nothing between us and the client may compress (and so buffer) a stream.
+            ("content-encoding".into(), "identity".into()),
+            ("x-accel-buffering".into(), "no".into()),
+            ("x-request-id".into(), job.record.id.clone()),
+        ],
+        body: Body::Stream(body),
+    })
+}
+
+fn prompt_estimate(job: &Job<'_>) -> u64 {
+    if let Some(ir) = &job.ir {
+        return anthropic::estimate_input_tokens(ir);
+    }
+    estimate_tokens(["messages", "prompt", "input", "system"].iter().filter_map(|k| job.body.get(*k)).map(|v| v.to_string().len()).sum())
+}
+
+/// Text with think tags and raw tool-call markup -> reasoning, text and tool calls.
+fn repair(resp: &mut ChatResponse, mut p: Pipeline) {
+    let pieces = shaping::repair_all(&mut p, &resp.text);
+    let mut text = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => text.push_str(&t),
+            Piece::Reasoning(r) => resp.reasoning.push_str(&r),
+            Piece::ToolCall(c) => resp.tool_calls.push(ToolCall { id: String::new(), name: c.name, arguments: c.arguments }),
+        }
+    }
+    resp.text = text;
+    if !resp.tool_calls.is_empty() && resp.finish == FinishReason::Stop {
+        resp.finish = FinishReason::ToolCalls;
+    }
+}
+
+fn anthropic_usage(v: &Value) -> Option<Usage> {
+    let u = v.get("usage")?;
+    let p = u.get("input_tokens").and_then(Value::as_u64);
+    let c = u.get("output_tokens").and_then(Value::as_u64);
+    (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false })
+}
+
+pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job<'_>, leg: Leg, shaping: Option<Pipeline>, reply: OriginReply, remaining: u64) -> AttemptResult {
+    let idle = remaining.max(snap.settings.stream_idle_ms);
+    let bytes = match read_all(&**p, reply.body, idle, 256 << 20).await {
+        Ok(b) => b,
+        Err(e) => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: e },
+    };
+    let v: Value = match serde_json::from_slice(&bytes) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: format!("the origin answered 200 with a body that is not JSON: {}", origins::error_text(&bytes)) },
+    };
+    if v.get("error").is_some_and(|e| !e.is_null()) {
+        let msg = passthrough::error_message(&bytes).unwrap_or_else(|| "origin error".into());
+        return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: msg };
+    }
+    let display = job.requested.clone();
+    let (out, usage) = if leg.api == Api::OpenAiEmbeddings && leg.translate {
+        match ollama::embed_response_from_openai(&v, &display) {
+            Ok(o) => (o, passthrough::openai_usage(&v)),
+            Err(e) => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: e },
+        }
+    } else if leg.translate || shaping.is_some() {
+        let decoded = match leg.api {
+            Api::OllamaChat | Api::OllamaGenerate => ollama::decode_chat_response(&v),
+            _ => openai::decode_response(&v),
+        };
+        let mut resp = match decoded {
+            Ok(r) => r,
+            Err(e) => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: format!("unreadable answer: {e}") },
+        };
+        if let Some(pl) = shaping {
+            repair(&mut resp, pl);
+        }
+        let id = job.record.id.trim_start_matches("req_").to_string();
+        let usage = resp.usage;
+        let out = match job.op {
+            Op::OllamaChat => ollama::encode_chat_response(&resp, &display, &ollama::now_rfc3339()),
+            Op::OllamaGenerate => ollama::encode_generate_response(&resp, &display, &ollama::now_rfc3339()),
+            Op::Messages => {
+                resp.id = format!("msg_{id}");
+                anthropic::encode_response(&resp, &display)
+            }
+            Op::Responses => {
+                resp.id = format!("resp_{id}");
+                responses::encode_response(&resp, &display, now_s(&**p))
+            }
+            _ => {
+                if resp.id.is_empty() {
+                    resp.id = format!("chatcmpl-{id}");
+                }
+                openai::encode_response(&resp, &display, now_s(&**p))
+            }
+        };
+        (out, usage)
+    } else {
+        let mut v = v;
+        if v.get("model").is_some() {
+            v["model"] = Value::String(display.clone());
+        }
+        let usage = match leg.api {
+            Api::OllamaChat | Api::OllamaGenerate | Api::OllamaEmbed | Api::OllamaEmbeddings => passthrough::ollama_usage(&v),
+            Api::AnthropicMessages => anthropic_usage(&v),
+            _ => passthrough::openai_usage(&v),
+        };
+        (v, usage)
+    };
+    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true });
+    job.record.status = 200;
+    job.record.prompt_tokens = usage.prompt_tokens;
+    job.record.completion_tokens = usage.completion_tokens;
+    job.record.estimated = usage.estimated;
+    job.record.duration_ms = p.now_ms() - job.started_ms;
+    job.record.ttfb_ms = Some(job.record.duration_ms);
+    job.finish(&**p);
+    AttemptResult::Served(Reply::json(200, &out).with_header("x-request-id", job.record.id.clone()))
+}

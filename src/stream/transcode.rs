@@ -1,0 +1,252 @@
+//! The transcoding transform: origin frames -> `Chunk`s (the origin's decoder) -> output repair
+//! (think splitting, raw tool-call parsing) -> the client's encoder. Used when the client and
+//! origin speak different dialects, or when a model's output needs repair. Incremental: each
+//! upstream frame produces its client bytes at once; only a possible partial marker is held.
+
+use super::passthrough::{State, Transform};
+use crate::shaping::{Piece, Pipeline};
+use crate::translate::{ollama, openai, Chunk, StreamEncoder};
+use crate::types::{FinishReason, Usage};
+
+pub enum Decoder {
+    OpenAi(openai::StreamDecoder),
+    Ollama(ollama::StreamDecoder),
+}
+
+pub struct Transcode {
+    decoder: Decoder,
+    shaping: Option<Pipeline>,
+    encoder: Box<dyn StreamEncoder>,
+    started: bool,
+    state: State,
+    finish: Option<FinishReason>,
+    usage: Option<Usage>,
+    frames: u64,
+    /// Origin tool-call index -> client index (repaired calls are numbered after them).
+    tool_index: Vec<(usize, usize)>,
+    next_tool: usize,
+    chunks: Vec<Chunk>,
+    pieces: Vec<Piece>,
+}
+
+impl Transcode {
+    pub fn new(decoder: Decoder, shaping: Option<Pipeline>, encoder: Box<dyn StreamEncoder>) -> Self {
+        Transcode { decoder, shaping, encoder, started: false, state: State::Open, finish: None, usage: None, frames: 0, tool_index: Vec::new(), next_tool: 0, chunks: Vec::new(), pieces: Vec::new() }
+    }
+
+    fn client_tool_index(&mut self, origin: usize) -> usize {
+        if let Some((_, c)) = self.tool_index.iter().find(|(o, _)| *o == origin) {
+            return *c;
+        }
+        let c = self.next_tool;
+        self.next_tool += 1;
+        self.tool_index.push((origin, c));
+        c
+    }
+
+    fn emit_pieces(&mut self, out: &mut Vec<u8>) {
+        for piece in std::mem::take(&mut self.pieces) {
+            match piece {
+                Piece::Text(t) => self.encoder.chunk(&Chunk::Text(t), out),
+                Piece::Reasoning(t) => self.encoder.chunk(&Chunk::Reasoning(t), out),
+                Piece::ToolCall(call) => {
+                    let index = self.next_tool;
+                    self.next_tool += 1;
+                    self.encoder.chunk(&Chunk::ToolCallStart { index, id: String::new(), name: call.name }, out);
+                    self.encoder.chunk(&Chunk::ToolCallArgs { index, delta: call.arguments }, out);
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, c: Chunk, out: &mut Vec<u8>) {
+        match c {
+            Chunk::Text(t) => {
+                self.frames += 1;
+                match self.shaping.as_mut() {
+                    Some(p) => {
+                        p.push(&t, &mut self.pieces);
+                        self.emit_pieces(out);
+                    }
+                    None => self.encoder.chunk(&Chunk::Text(t), out),
+                }
+            }
+            Chunk::Reasoning(t) => {
+                self.frames += 1;
+                self.encoder.chunk(&Chunk::Reasoning(t), out)
+            }
+            Chunk::ToolCallStart { index, id, name } => {
+                let index = self.client_tool_index(index);
+                self.encoder.chunk(&Chunk::ToolCallStart { index, id, name }, out)
+            }
+            Chunk::ToolCallArgs { index, delta } => {
+                let index = self.client_tool_index(index);
+                self.encoder.chunk(&Chunk::ToolCallArgs { index, delta }, out)
+            }
+            // Held until the end: usage may follow the finish chunk, and repair may still
+            // turn the answer into tool calls.
+            Chunk::Finish(f) => self.finish = Some(f),
+            Chunk::Usage(u) => self.usage = Some(u),
+        }
+    }
+
+    fn finalize(&mut self, out: &mut Vec<u8>) {
+        if let Some(p) = self.shaping.as_mut() {
+            p.finish(&mut self.pieces);
+            self.emit_pieces(out);
+        }
+        let mut reason = self.finish.unwrap_or(FinishReason::Stop);
+        if reason == FinishReason::Stop && self.next_tool > 0 {
+            reason = FinishReason::ToolCalls;
+        }
+        self.encoder.chunk(&Chunk::Finish(reason), out);
+        if let Some(u) = self.usage {
+            self.encoder.chunk(&Chunk::Usage(u), out);
+        }
+        self.encoder.finish(out);
+        self.state = State::Done;
+    }
+}
+
+impl Transform for Transcode {
+    fn frame(&mut self, payload: &[u8], out: &mut Vec<u8>) {
+        if self.state != State::Open {
+            return;
+        }
+        let payload = payload.trim_ascii();
+        if payload.is_empty() {
+            return;
+        }
+        if !self.started {
+            self.encoder.start(out);
+            self.started = true;
+        }
+        if matches!(self.decoder, Decoder::OpenAi(_)) && payload == b"[DONE]" {
+            self.finalize(out);
+            return;
+        }
+        let mut chunks = std::mem::take(&mut self.chunks);
+        chunks.clear();
+        let res = match &mut self.decoder {
+            Decoder::OpenAi(d) => d.frame(payload, &mut chunks),
+            Decoder::Ollama(d) => d.frame(payload, &mut chunks),
+        };
+        if let Err(msg) = res {
+            self.chunks = chunks;
+            self.fail(&format!("the origin reported an error: {msg}"), out);
+            return;
+        }
+        let finished_here = chunks.iter().any(|c| matches!(c, Chunk::Finish(_)));
+        for c in chunks.drain(..) {
+            self.handle(c, out);
+        }
+        self.chunks = chunks;
+        // Ollama's last line carries both the finish and the counts: the answer is complete.
+        if finished_here && matches!(self.decoder, Decoder::Ollama(_)) {
+            self.finalize(out);
+        }
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) -> bool {
+        match self.state {
+            State::Done => true,
+            State::Failed(_) => false,
+            State::Open if self.finish.is_some() => {
+                self.finalize(out);
+                true
+            }
+            State::Open => {
+                self.fail("the origin closed the stream before the answer was complete", out);
+                false
+            }
+        }
+    }
+
+    fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
+        if self.state == State::Open {
+            self.encoder.error(message, out);
+            self.state = State::Failed(message.to_string());
+        }
+    }
+
+    fn state(&self) -> &State {
+        &self.state
+    }
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+    fn frames(&self) -> u64 {
+        self.frames
+    }
+    fn sse(&self) -> bool {
+        matches!(self.decoder, Decoder::OpenAi(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::anthropic;
+
+    fn run(t: &mut Transcode, frames: &[&str]) -> (String, bool) {
+        let mut out = Vec::new();
+        for f in frames {
+            t.frame(f.as_bytes(), &mut out);
+        }
+        let ok = t.end(&mut out);
+        (String::from_utf8(out).unwrap(), ok)
+    }
+
+    #[test]
+    fn openai_origin_to_anthropic_client_with_repaired_tool_calls() {
+        let enc = Box::new(anthropic::StreamEncoder::new("claude-fast", "msg_1", 12));
+        let mut t = Transcode::new(Decoder::OpenAi(openai::StreamDecoder::new()), Some(crate::shaping::for_model("kimi-k2")), enc);
+        let c = |s: &str| format!(r#"{{"id":"x","model":"kimi-k2","choices":[{{"index":0,"delta":{{"content":{}}},"finish_reason":null}}]}}"#, serde_json::to_string(s).unwrap());
+        let frames = [
+            c("Let me look.<|tool_calls_section_begin|><|tool_call_begin|>functions.Read:0<|tool_call_argument_begin|>{\"path\":"),
+            c("\"a.rs\"}<|tool_call_end|><|tool_calls_section_end|>"),
+            r#"{"id":"x","model":"kimi-k2","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#.to_string(),
+            r#"{"id":"x","model":"kimi-k2","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":9}}"#.to_string(),
+            "[DONE]".to_string(),
+        ];
+        let refs: Vec<&str> = frames.iter().map(String::as_str).collect();
+        let (out, ok) = run(&mut t, &refs);
+        assert!(ok);
+        assert!(out.contains("event: message_start"));
+        assert!(out.contains(r#""text":"Let me look.""#), "{out}");
+        assert!(out.contains(r#""type":"tool_use""#) && out.contains(r#""name":"Read""#), "{out}");
+        assert!(out.contains(r#""stop_reason":"tool_use""#), "{out}");
+        assert!(out.contains(r#""output_tokens":9"#));
+        assert!(out.trim_end().ends_with("data: {\"type\":\"message_stop\"}"), "{out}");
+        assert!(!out.contains("kimi-k2"), "the real name never reaches the client");
+    }
+
+    #[test]
+    fn ollama_origin_to_openai_client_splits_think_and_ends_on_done() {
+        let enc = Box::new(openai::StreamEncoder::new("fast", "chatcmpl-1", 1, false));
+        let mut t = Transcode::new(Decoder::Ollama(ollama::StreamDecoder::new()), Some(crate::shaping::for_model("qwen3")), enc);
+        let (out, ok) = run(
+            &mut t,
+            &[
+                r#"{"model":"qwen3","message":{"role":"assistant","content":"<think>hmm"},"done":false}"#,
+                r#"{"model":"qwen3","message":{"role":"assistant","content":"</think>Hi"},"done":false}"#,
+                r#"{"model":"qwen3","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":3,"eval_count":2}"#,
+            ],
+        );
+        assert!(ok);
+        assert!(out.contains(r#""reasoning_content":"hmm""#), "{out}");
+        assert!(out.contains(r#""content":"Hi""#), "{out}");
+        assert!(out.ends_with("data: [DONE]\n\n"));
+        assert_eq!(t.usage().unwrap().completion_tokens, 2);
+    }
+
+    #[test]
+    fn a_cut_translated_stream_ends_with_the_clients_error() {
+        let enc = Box::new(anthropic::StreamEncoder::new("m", "msg_1", 1));
+        let mut t = Transcode::new(Decoder::OpenAi(openai::StreamDecoder::new()), None, enc);
+        let (out, ok) = run(&mut t, &[r#"{"id":"x","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}"#]);
+        assert!(!ok);
+        assert!(out.contains("event: error"));
+        assert!(!out.contains("message_stop"));
+    }
+}
