@@ -54,6 +54,39 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     }
     if (path === "/v1/models" && req.method === "GET") return reply(res, 200, { object: "list", data: o.models.map((m) => ({ id: m, object: "model", owned_by: o.name, max_model_len: 16384 })) });
 
+    if (path === "/api/pull" || path === "/api/create" || path === "/api/push") {
+      res.writeHead(200, { "content-type": "application/x-ndjson" });
+      for (const line of [{ status: "pulling manifest" }, { status: "downloading", digest: "sha256:1", total: 100, completed: 50 }, { status: "downloading", digest: "sha256:1", total: 100, completed: 100 }])
+        res.write(JSON.stringify(line) + "\n");
+      if (mode === "cut") return req.socket.destroy();
+      if (path === "/api/pull" && body?.model && !o.models.includes(body.model)) o.models.push(body.model);
+      res.write(JSON.stringify({ status: "success" }) + "\n");
+      return res.end();
+    }
+    if (path === "/api/delete" && req.method === "DELETE") {
+      const i = o.models.indexOf(body?.model);
+      if (i < 0) return reply(res, 404, { error: `model '${body?.model}' not found` });
+      o.models.splice(i, 1);
+      return reply(res, 200, {});
+    }
+    if (path === "/api/copy") return reply(res, 200, {});
+    if (path === "/v1/messages") {
+      const model = body?.model;
+      const text = o.text ?? `Hello from ${o.name}`;
+      if (!body?.stream)
+        return reply(res, 200, { id: "msg_up", type: "message", role: "assistant", model, content: [{ type: "text", text }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: o.usage.prompt, output_tokens: o.usage.completion } });
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+      ev("message_start", { message: { id: "msg_up", type: "message", role: "assistant", model, content: [], stop_reason: null, usage: { input_tokens: o.usage.prompt, output_tokens: 1 } } });
+      ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
+      for (const w of text.split(/(?<= )/)) ev("content_block_delta", { index: 0, delta: { type: "text_delta", text: w } });
+      if (mode === "cut") return req.socket.destroy();
+      ev("content_block_stop", { index: 0 });
+      ev("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: o.usage.completion } });
+      ev("message_stop", {});
+      return res.end();
+    }
+
     // Inference misbehaviours.
     if (mode === "hang") return; // never answer
     if (mode.startsWith("delay:")) await sleep(Number(mode.split(":")[1]));
@@ -84,7 +117,8 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
         else out.response = text;
         return reply(res, 200, out);
       }
-      const choice = isChat ? { index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" } : { index: 0, text, finish_reason: "stop" };
+      const tc = o.toolCalls?.map((t, i) => ({ id: `call_${i}`, type: "function", function: { name: t.function.name, arguments: JSON.stringify(t.function.arguments) } }));
+      const choice = isChat ? { index: 0, message: { role: "assistant", content: text, ...(tc ? { tool_calls: tc } : {}) }, finish_reason: tc ? "tool_calls" : "stop" } : { index: 0, text, finish_reason: "stop" };
       return reply(res, 200, { id: "cmpl-1", object: isChat ? "chat.completion" : "text_completion", created: 1, model, choices: [choice], ...(o.noUsage ? {} : { usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } }) });
     }
     // Streaming.
@@ -103,10 +137,20 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       if (i === 0 && mode === "stall") return; // keeps the connection open, sends nothing more
       await sleep(o.chunkDelay);
     }
+    if (o.toolCalls && isChat) {
+      if (native) send({ model, created_at: new Date().toISOString(), message: { role: "assistant", content: "", tool_calls: o.toolCalls }, done: false });
+      else
+        o.toolCalls.forEach((t, i) => {
+          const args = JSON.stringify(t.function.arguments);
+          const half = Math.floor(args.length / 2);
+          send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: { tool_calls: [{ index: i, id: `call_${i}`, type: "function", function: { name: t.function.name, arguments: args.slice(0, half) } }] }, finish_reason: null }] });
+          send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: { tool_calls: [{ index: i, function: { arguments: args.slice(half) } }] }, finish_reason: null }] });
+        });
+    }
     if (mode === "nodone") return res.end();
     if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: "" } } : { response: "" }), done: true, done_reason: "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) });
     else {
-      send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+      send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: {}, finish_reason: o.toolCalls && isChat ? "tool_calls" : "stop" }] });
       if (body?.stream_options?.include_usage && !o.noUsage) send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [], usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } });
       res.write("data: [DONE]\n\n");
     }
@@ -118,7 +162,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
   });
   await new Promise((r) => o.server.listen(0, "127.0.0.1", r));
   o.url = `http://127.0.0.1:${o.server.address().port}`;
-  o.inference = () => o.requests.filter((r) => /\/(chat|generate|completions|embed)/.test(r.path));
+  o.inference = () => o.requests.filter((r) => /\/(chat|generate|completions|embed|messages)/.test(r.path));
   o.reset = () => {
     o.requests = [];
     o.mode = "ok";

@@ -136,3 +136,18 @@ export function ndjson(text) {
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l));
 }
+
+/** Run a Python SDK scenario (tests/sdk/*.py) in the project's venv; resolves its JSON line. */
+export async function python(script, args) {
+  const { execFile } = await import("node:child_process");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const { ROOT } = await import("../../devtools/gateway.mjs");
+  const py = path.join(os.homedir(), ".cache/maestro-edge/venv/bin/python");
+  return new Promise((resolve, reject) => {
+    execFile(py, [path.join(ROOT, "tests/sdk", script), ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${script} ${args.slice(2).join(" ")} failed:\n${stderr}\n${stdout}`));
+      resolve(JSON.parse(stdout.trim().split("\n").at(-1)));
+    });
+  });
+}

@@ -1,0 +1,162 @@
+// Every client's own API (issue 8): Anthropic Messages and OpenAI Responses served from
+// Ollama, OpenAI-compatible and Anthropic origins; Ollama-native requests served by an OpenAI
+// origin; streamed tool calls; each dialect's errors in its own shape. Official SDKs included.
+import { test, before, after, describe } from "node:test";
+import assert from "node:assert/strict";
+import { setup, adminClient, getJson, ndjson, python } from "./helpers.mjs";
+import { startOrigin } from "./fake-origin.mjs";
+
+let env, admin, OL, OA, AN, token;
+const WEATHER = [{ function: { name: "get_weather", arguments: { city: "Paris" } } }];
+
+before(async () => {
+  OL = await startOrigin({ name: "ollama", kind: "ollama", models: ["llama3:latest"] });
+  OA = await startOrigin({ name: "openai", kind: "openai", models: ["gpt-4o-mini"] });
+  AN = await startOrigin({ name: "anthropic", kind: "anthropic", models: ["claude-sonnet-4-5"] });
+  env = await setup({ name: "dialects" });
+  admin = adminClient(env.url);
+  await admin.put("/settings", { "timeouts.stream_idle_ms": 1000 });
+  for (const [o, extra] of [[OL, {}], [OA, { api_key: "sk-openai-node" }], [AN, { api_key: "sk-ant-node" }]]) {
+    const n = await admin.post("/nodes", { name: o.name, node_type: o.kind, base_url: o.url, ...extra }, 201);
+    await admin.post(`/nodes/${n.id}/discover`, {}, 200);
+  }
+  await admin.post("/model-mappings", { display_name: "fast", real_name: "llama3:latest" }, 201);
+  await admin.post("/model-mappings", { display_name: "gpt", real_name: "gpt-4o-mini" }, 201);
+  await admin.post("/model-mappings", { display_name: "claude", real_name: "claude-sonnet-4-5" }, 201);
+  token = (await admin.post("/users", { username: "dev", has_all_models: true }, 201)).token;
+});
+after(async () => {
+  await env?.stop();
+  for (const o of [OL, OA, AN]) await o?.stop();
+});
+
+const reset = () => {
+  for (const o of [OL, OA, AN]) {
+    o.reset();
+    o.toolCalls = null;
+  }
+};
+
+describe("Anthropic Messages", () => {
+  for (const model of ["fast", "gpt", "claude"]) {
+    test(`Anthropic SDK: create, stream, count_tokens and models on the '${model}' origin`, async () => {
+      reset();
+      const r = await python("dialects.py", [env.url, token, "anthropic_text", model]);
+      assert.match(r.text, /^Hello from (ollama|openai|anthropic)$/);
+      assert.equal(r.streamed, r.text);
+      assert.deepEqual(r.usage, [7, 3]);
+      assert.ok(r.count > 0);
+      assert.ok(r.models.includes("claude") && r.models.includes("fast"));
+    });
+  }
+
+  test("the Ollama origin gets a native /api/chat with the system prompt and context length", async () => {
+    reset();
+    await python("dialects.py", [env.url, token, "anthropic_text", "fast"]);
+    const req = OL.inference().find((r) => r.path === "/api/chat");
+    assert.equal(req.body.model, "llama3:latest");
+    assert.equal(req.body.messages[0].role, "system");
+    assert.equal(req.body.messages[0].content, "Be brief.");
+    assert.ok(req.body.options.num_ctx > 0);
+  });
+
+  for (const [model, origin] of [["gpt", () => OA], ["fast", () => OL]]) {
+    test(`Anthropic SDK: streamed tool calls become tool_use blocks ('${model}')`, async () => {
+      reset();
+      origin().toolCalls = WEATHER;
+      const r = await python("dialects.py", [env.url, token, "anthropic_tools", model]);
+      assert.deepEqual(r.input, { city: "Paris" });
+      assert.deepEqual(r.streamed_input, { city: "Paris" });
+      // The follow-up carried the tool result upstream in the origin's own shape.
+      const last = origin().inference().at(-1).body;
+      assert.ok(JSON.stringify(last.messages).includes("sunny"));
+    });
+  }
+
+  test("an Anthropic node gets the request natively: its key, the client's version and betas, never the client's token", async () => {
+    reset();
+    const r = await getJson(`${env.url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": token, "anthropic-version": "2023-06-01", "anthropic-beta": "interleaved-thinking-2025-05-14", "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude", max_tokens: 50, messages: [{ role: "user", content: "hi" }] }),
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.model, "claude");
+    const up = AN.inference().at(-1);
+    assert.equal(up.headers["x-api-key"], "sk-ant-node");
+    assert.equal(up.headers["anthropic-beta"], "interleaved-thinking-2025-05-14");
+    assert.equal(up.headers["anthropic-version"], "2023-06-01");
+    assert.equal(up.body.model, "claude-sonnet-4-5");
+    assert.ok(!JSON.stringify(up.headers).includes(token));
+  });
+
+  test("a translated stream cut midway ends with an Anthropic error event, never message_stop", async () => {
+    reset();
+    OA.mode = "cut";
+    const r = await fetch(`${env.url}/v1/messages`, { method: "POST", headers: { "x-api-key": token, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt", max_tokens: 50, stream: true, messages: [{ role: "user", content: "hi" }] }) });
+    const text = await r.text();
+    assert.match(text, /event: message_start/);
+    assert.match(text, /event: error/);
+    assert.doesNotMatch(text, /message_stop/);
+  });
+
+  test("errors come in Anthropic's shape", async () => {
+    const bad = await getJson(`${env.url}/v1/messages`, { method: "POST", headers: { "x-api-key": "nope" }, body: "{}" });
+    assert.equal(bad.status, 401);
+    assert.deepEqual(Object.keys(bad.body).sort(), ["error", "type"]);
+    assert.equal(bad.body.error.type, "authentication_error");
+    const missing = await getJson(`${env.url}/v1/messages`, { method: "POST", headers: { "x-api-key": token }, body: JSON.stringify({ model: "nope", max_tokens: 5, messages: [{ role: "user", content: "x" }] }) });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error.type, "not_found_error");
+    const invalid = await getJson(`${env.url}/v1/messages`, { method: "POST", headers: { "x-api-key": token }, body: JSON.stringify({ model: "fast", messages: "x" }) });
+    assert.equal(invalid.status, 400);
+    assert.equal(invalid.body.error.type, "invalid_request_error");
+  });
+});
+
+describe("OpenAI Responses", () => {
+  for (const model of ["fast", "gpt"]) {
+    test(`OpenAI SDK: responses.create streamed and not ('${model}')`, async () => {
+      reset();
+      const r = await python("dialects.py", [env.url, token, "responses", model]);
+      assert.match(r.text, /^Hello from/);
+      assert.equal(r.streamed, r.text);
+      assert.deepEqual(r.usage, [7, 3]);
+      assert.ok(r.types.includes("response.output_text.delta"));
+    });
+  }
+
+  test("function calls in Responses, streamed and not", async () => {
+    reset();
+    OA.toolCalls = WEATHER;
+    const r = await python("dialects.py", [env.url, token, "responses_tools", "gpt"]);
+    assert.equal(r.name, "get_weather");
+  });
+});
+
+describe("Ollama-native requests on an OpenAI origin", () => {
+  test("/api/chat streams, with tool calls arriving as Ollama tool_calls", async () => {
+    reset();
+    OA.toolCalls = WEATHER;
+    const r = await fetch(`${env.url}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ model: "gpt", messages: [{ role: "user", content: "weather?" }], tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }] }) });
+    assert.equal(r.headers.get("content-type"), "application/x-ndjson");
+    const lines = ndjson(await r.text());
+    const calls = lines.flatMap((l) => l.message?.tool_calls ?? []);
+    assert.equal(calls[0].function.name, "get_weather");
+    assert.deepEqual(calls[0].function.arguments, { city: "Paris" }, "Ollama carries arguments as an object");
+    assert.equal(lines.at(-1).done, true);
+    assert.equal(lines.at(-1).eval_count, 3);
+    assert.ok(lines.every((l) => l.model === "gpt"));
+    assert.equal(OA.inference().at(-1).path, "/v1/chat/completions");
+  });
+
+  test("/api/generate and /api/embed are translated too", async () => {
+    reset();
+    const g = await getJson(`${env.url}/api/generate`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ model: "gpt", prompt: "hi", stream: false }) });
+    assert.equal(g.body.response, "Hello from openai");
+    assert.equal(g.body.done, true);
+    const e = await getJson(`${env.url}/api/embed`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ model: "gpt", input: ["a"] }) });
+    assert.deepEqual(e.body.embeddings, [[0.1, 0.2, 0.3]]);
+    assert.equal(e.body.model, "gpt");
+  });
+});
