@@ -45,9 +45,15 @@ export async function startGateway(o) {
     url,
     mf,
     /** Run the cron handler once, as Cloudflare would. */
-    async scheduled(cron = "* * * * *") {
+    async scheduled(cron = "* * * * *", scheduledTime = new Date()) {
       const worker = await mf.getWorker();
-      return worker.scheduled({ cron, scheduledTime: new Date() });
+      return worker.scheduled({ cron, scheduledTime });
+    },
+    /** Active-stream counts as the Streams Durable Object holds them (tests). */
+    async streamCounts() {
+      const ns = await mf.getDurableObjectNamespace("STREAMS");
+      const r = await ns.get(ns.idFromName("global")).fetch("https://streams/counts");
+      return r.json();
     },
     async stop() {
       await mf.dispose();

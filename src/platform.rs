@@ -22,8 +22,12 @@ pub trait Platform: Timer + 'static {
     /// Passive health: a node failed (cool it down) or answered fine.
     fn node_failed(&self, node_id: i64, cooldown_ms: u64, reason: &str);
     fn node_ok(&self, node_id: i64);
-    fn stream_started(&self, node_id: i64);
-    fn stream_ended(&self, node_id: i64);
+    /// A stream to a node began / ended; `lease` identifies it (the request id). Recorded
+    /// globally as an expiring lease, never awaited on the client's path.
+    fn stream_started(&self, node_id: i64, lease: &str);
+    fn stream_ended(&self, node_id: i64, lease: &str);
+    /// Active streams per node across all isolates (maintenance and the admin load view).
+    async fn active_streams(&self) -> Result<HashMap<i64, u32>, String>;
     fn jwt_secret(&self) -> &[u8];
     /// Open a sealed node API key.
     fn open_secret(&self, sealed: &str) -> Option<String>;

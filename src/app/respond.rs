@@ -95,7 +95,8 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
         }
     };
     let node_id = attempt.node_id;
-    p.stream_started(node_id);
+    let lease = job.record.id.clone();
+    p.stream_started(node_id, &lease);
     let hook_p = p.clone();
     let mut record = job.record.clone();
     record.ttfb_ms = Some(ttfb_ms);
@@ -105,7 +106,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
     let started = job.started_ms;
     let prompt_estimate = prompt_estimate(job);
     let hook = Box::new(move |f: Finished| {
-        hook_p.stream_ended(node_id);
+        hook_p.stream_ended(node_id, &lease);
         record.duration_ms = hook_p.now_ms() - started;
         record.status = if f.completed { 200 } else if f.client_gone { 499 } else { 502 };
         record.error = f.error;

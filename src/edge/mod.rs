@@ -13,4 +13,4 @@ mod ready;
 mod snapshot;
 
 // The Durable Object classes must be exported from the crate root for the runtime to find them.
-pub use durable::{coordinator::Coordinator, counters::Counters, limiter::Limiter, usage_buffer::UsageBuffer};
+pub use durable::{coordinator::Coordinator, counters::Counters, limiter::Limiter, streams::Streams, usage_buffer::UsageBuffer};

@@ -1,7 +1,7 @@
 //! The core's `Platform` port on Workers: fetch with abort-on-drop, timers, randomness,
 //! round-robin counters in a Durable Object, isolate-local passive health, `wait_until`.
 
-use super::durable::{counters, limiter, usage_buffer};
+use super::durable::{counters, limiter, streams, usage_buffer};
 use crate::limits::{Decision, Rule};
 use crate::platform::Settlement;
 use crate::net::{ByteStream, OriginReply, Outbound};
@@ -22,7 +22,13 @@ struct NodeLive {
     active_streams: u32,
 }
 
+/// A stream's lease outlives any normal stream; it only bounds how long a dead isolate's
+/// stream keeps counting.
+const STREAM_LEASE_MS: u64 = 15 * 60 * 1000;
+
 thread_local! {
+    /// Cross-isolate active-stream counts, refreshed in the background (see `refresh_streams`).
+    static GLOBAL_STREAMS: RefCell<HashMap<i64, u32>> = RefCell::new(HashMap::new());
     // Passive health and stream counts seen by this isolate. The cron's probes are the
     // cross-isolate view (snapshot health); this makes a failing node drop out immediately here.
     static NODES: RefCell<HashMap<i64, NodeLive>> = RefCell::new(HashMap::new());
@@ -36,7 +42,17 @@ impl NodeState for IsolateNodes {
         NODES.with(|n| n.borrow().get(&node_id).map(|l| l.cooling_until).filter(|u| *u > 0))
     }
     fn active_streams(&self, node_id: i64) -> u32 {
-        NODES.with(|n| n.borrow().get(&node_id).map(|l| l.active_streams).unwrap_or(0))
+        let local = NODES.with(|n| n.borrow().get(&node_id).map(|l| l.active_streams).unwrap_or(0));
+        let global = GLOBAL_STREAMS.with(|g| g.borrow().get(&node_id).copied().unwrap_or(0));
+        local.max(global)
+    }
+}
+
+/// Background: pull the global stream counts for the least-busy strategy.
+pub async fn refresh_streams(env: &Env) {
+    match streams::counts(env).await {
+        Ok(c) => GLOBAL_STREAMS.with(|g| *g.borrow_mut() = c),
+        Err(e) => worker::console_warn!("stream counts unavailable, using this isolate's: {e}"),
     }
 }
 
@@ -71,6 +87,16 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         if let Some(c) = self.0.take() {
             c.abort();
+        }
+    }
+}
+
+impl WorkerPlatform {
+    /// Work that must finish but never delays the client.
+    fn background(&self, work: impl std::future::Future<Output = ()> + 'static) {
+        match &self.ctx {
+            Some(ctx) => ctx.wait_until(work),
+            None => wasm_bindgen_futures::spawn_local(work),
         }
     }
 }
@@ -175,16 +201,34 @@ impl Platform for WorkerPlatform {
         });
     }
 
-    fn stream_started(&self, node_id: i64) {
+    fn stream_started(&self, node_id: i64, lease: &str) {
         NODES.with(|n| n.borrow_mut().entry(node_id).or_default().active_streams += 1);
+        let env = self.env.clone();
+        let msg = streams::LeaseMsg { id: lease.to_string(), node_id, ttl_ms: STREAM_LEASE_MS };
+        self.background(async move {
+            if let Err(e) = streams::send(&env, "/acquire", &msg).await {
+                worker::console_warn!("stream lease not recorded: {e}");
+            }
+        });
     }
 
-    fn stream_ended(&self, node_id: i64) {
+    fn stream_ended(&self, node_id: i64, lease: &str) {
         NODES.with(|n| {
             let mut n = n.borrow_mut();
             let l = n.entry(node_id).or_default();
             l.active_streams = l.active_streams.saturating_sub(1);
         });
+        let env = self.env.clone();
+        let msg = streams::LeaseMsg { id: lease.to_string(), node_id, ttl_ms: 0 };
+        self.background(async move {
+            if let Err(e) = streams::send(&env, "/release", &msg).await {
+                worker::console_warn!("stream lease not released (it will expire): {e}");
+            }
+        });
+    }
+
+    async fn active_streams(&self) -> Result<HashMap<i64, u32>, String> {
+        streams::counts(&self.env).await.map_err(|e| e.to_string())
     }
 
     fn jwt_secret(&self) -> &[u8] {
@@ -219,9 +263,6 @@ impl Platform for WorkerPlatform {
                 worker::console_error!("usage record not buffered ({e}): {}", serde_json::to_string(&record).unwrap_or_default());
             }
         };
-        match &self.ctx {
-            Some(ctx) => ctx.wait_until(work),
-            None => wasm_bindgen_futures::spawn_local(work),
-        }
+        self.background(work);
     }
 }

@@ -72,7 +72,13 @@ pub async fn current(env: &Env, ctx: &Context) -> Result<Rc<Snapshot>, GatewayEr
         if due {
             let env = env.clone();
             let have = snap.version;
-            ctx.wait_until(async move { refresh(&env, have).await });
+            let least_busy = snap.uses_least_busy();
+            ctx.wait_until(async move {
+                refresh(&env, have).await;
+                if least_busy {
+                    super::platform::refresh_streams(&env).await;
+                }
+            });
         }
         return Ok(snap);
     }

@@ -5,7 +5,7 @@ use super::{get_json, probe_path};
 use crate::platform::Platform;
 use crate::settings::Settings;
 use crate::state::db::{Db, DbError, Param};
-use crate::state::snapshot::{Health, Node};
+use crate::state::snapshot::{Health, Node, NodeKind};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,6 +63,10 @@ pub async fn check<D: Db, P: Platform>(db: &D, p: &P, node: &Node, s: &Settings)
     let result = get_json(p, node, &probe_path(node), s.probe_timeout_ms).await;
     let latency = p.now_ms().saturating_sub(t0);
     let ok = result.is_ok();
+    let mut loaded_changed = false;
+    if let (Ok(v), NodeKind::Ollama, None) = (&result, node.kind, node.health_url.as_deref().filter(|u| !u.is_empty())) {
+        loaded_changed = record_loaded(db, node.id, &super::warmup::parse_ps(v)).await?;
+    }
     let (next_state, nc) = next(state, c, ok, s);
     db.exec(
         "UPDATE nodes SET health_status = $2::text, consecutive_failures = $3::bigint, consecutive_successes = $4::bigint, last_health_check = now(), last_error = $5::text, latency_ms = $6::bigint WHERE id = $1::bigint",
@@ -76,7 +80,21 @@ pub async fn check<D: Db, P: Platform>(db: &D, p: &P, node: &Node, s: &Settings)
         ],
     )
     .await?;
-    Ok(Report { node_id: node.id, node_name: node.name.clone(), ok, health_status: health_str(next_state), changed: next_state != state, latency_ms: latency, error: result.err() })
+    Ok(Report { node_id: node.id, node_name: node.name.clone(), ok, health_status: health_str(next_state), changed: next_state != state || loaded_changed, latency_ms: latency, error: result.err() })
+}
+
+/// Record which models a node has in memory; true when that changed anything (routing
+/// prefers loaded nodes, so the snapshot must be republished).
+pub async fn record_loaded<D: Db>(db: &D, node_id: i64, loaded: &[String]) -> Result<bool, DbError> {
+    // Flip only rows whose state differs, so the count says whether anything changed.
+    let flipped = db
+        .exec(
+            "UPDATE node_models SET is_loaded = NOT is_loaded WHERE node_id = $1::bigint
+               AND is_loaded <> EXISTS (SELECT 1 FROM unnest($2::text[]) l WHERE l = model_name OR l = model_name || ':latest' OR model_name = l || ':latest')",
+            &[Param::Int(Some(node_id)), Param::TextArray(Some(loaded.to_vec()))],
+        )
+        .await?;
+    Ok(flipped > 0)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod cron;
 pub mod discovery;
 pub mod health;
+pub mod warmup;
 
 use crate::net::Outbound;
 use crate::origins;
@@ -63,7 +64,8 @@ pub fn probe_path(node: &Node) -> String {
         return u.to_string();
     }
     match node.kind {
-        NodeKind::Ollama => "/api/version".into(),
+        // /api/ps both proves the node answers and says which models are loaded.
+        NodeKind::Ollama => "/api/ps".into(),
         NodeKind::Openai | NodeKind::Anthropic => "/v1/models".into(),
     }
 }

@@ -264,6 +264,14 @@ impl Snapshot {
         self
     }
 
+    /// Whether any routing uses the least-busy strategy (only then are global stream counts
+    /// worth fetching).
+    pub fn uses_least_busy(&self) -> bool {
+        self.settings.node_strategy == Strategy::LeastBusy
+            || self.groups.iter().any(|g| g.node_strategy == Some(Strategy::LeastBusy))
+            || self.model_configs.iter().any(|c| c.node_strategy == Some(Strategy::LeastBusy))
+    }
+
     pub fn user_by_token_hash(&self, hash: &str) -> Option<&User> {
         self.idx.user_by_token.get(hash).map(|&i| &self.users[i])
     }

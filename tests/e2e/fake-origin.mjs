@@ -106,6 +106,8 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     if (path === "/api/embeddings") return reply(res, 200, { embedding: [0.1, 0.2, 0.3] });
     if (path === "/v1/embeddings") return reply(res, 200, { object: "list", model, data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }], usage: { prompt_tokens: 4, total_tokens: 4 } });
 
+    // Like Ollama: an empty prompt only loads the model (it then shows in /api/ps).
+    if (path === "/api/generate" && body?.prompt === "" && !o.ps.includes(model)) o.ps.push(model);
     const stream = body?.stream ?? (path.startsWith("/api/") ? true : false);
     const isChat = path === "/api/chat" || path === "/v1/chat/completions";
     const native = path.startsWith("/api/");

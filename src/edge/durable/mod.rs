@@ -3,4 +3,5 @@
 pub mod coordinator;
 pub mod counters;
 pub mod limiter;
+pub mod streams;
 pub mod usage_buffer;
