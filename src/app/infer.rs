@@ -307,6 +307,12 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
             };
         }
     }
+    // A 200 that is an HTML page (a proxy's error or login page) is a failed attempt, not an
+    // answer: nothing has been sent yet, so another node can still serve it.
+    if reply.header("content-type").is_some_and(|ct| ct.to_ascii_lowercase().starts_with("text/html")) {
+        p.node_failed(node.id, snap.settings.cooldown_ms, "HTML instead of an API answer");
+        return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: "the origin answered with an HTML page instead of the API".into() };
+    }
     p.node_ok(node.id);
     job.record.resolved_model = attempt.model.clone();
     job.record.real_model = attempt.real.clone();

@@ -52,6 +52,13 @@ pub fn ollama_error_line(message: &str) -> Vec<u8> {
     out
 }
 
+/// A frame must be JSON before it reaches a client: SDKs crash on garbage, so a malformed frame
+/// ends the stream with a clear in-band error instead. `IgnoredAny` validates without building
+/// anything, which keeps the per-chunk cost to one scan.
+pub fn is_json(payload: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_ok()
+}
+
 /// The message of an `{"error": ...}` frame (string, or object with `message`).
 pub fn error_message(payload: &[u8]) -> Option<String> {
     let (s, e) = jsonscan::top_level_value(payload, "error")?;
@@ -123,6 +130,10 @@ impl Transform for OpenAiSse {
         if payload == b"[DONE]" {
             self.state = State::Done;
             out.extend_from_slice(b"data: [DONE]\n\n");
+            return;
+        }
+        if !is_json(payload) {
+            self.fail("the origin sent a malformed chunk", out);
             return;
         }
         if let Some(msg) = error_message(payload) {
@@ -213,6 +224,10 @@ impl Transform for OllamaNdjson {
         if self.state != State::Open || line.is_empty() {
             return;
         }
+        if !is_json(line) {
+            self.fail("the origin sent a malformed chunk", out);
+            return;
+        }
         if let Some(msg) = error_message(line) {
             out.extend_from_slice(&ollama_error_line(&msg));
             self.state = State::Failed(msg);
@@ -301,6 +316,10 @@ impl Transform for AnthropicSse {
             out.push(b'\n');
             return;
         };
+        if !is_json(payload) {
+            self.fail("the origin sent a malformed event", out);
+            return;
+        }
         let kind = jsonscan::top_level_str(payload, "type").unwrap_or(b"");
         let mut rewritten = None;
         match kind {
@@ -496,6 +515,18 @@ mod tests {
         assert!(!ok);
         assert!(out.contains("boom"));
         assert!(!out.contains("[DONE]"));
+    }
+
+    #[test]
+    fn malformed_chunks_end_the_stream_with_an_error() {
+        let mut t = OpenAiSse::new("m", false);
+        let (out, ok) = run(&mut t, &[r#"{"model":"r","choices":[]}"#, "{not json", "[DONE]"]);
+        assert!(!ok);
+        assert!(out.contains("malformed") && !out.contains("not json") && !out.contains("[DONE]"), "{out}");
+        let mut o = OllamaNdjson::new("m");
+        let (out, ok) = run(&mut o, &[r#"{"model":"r","done":false}"#, "<html>", r#"{"model":"r","done":true}"#]);
+        assert!(!ok);
+        assert!(!out.contains("<html>") && !out.contains("\"done\":true"));
     }
 
     #[test]
