@@ -50,6 +50,7 @@ export function DailyChart({ dates, series, label, height = 220 }: { dates: stri
               width: 1,
               value: (_u: uPlotType, v: number | null) => (v == null ? "—" : v.toLocaleString("en-US")),
               paths: bars({ size: [0.7, 48], align: 0 }),
+              points: { show: false },
             })),
           ],
           legend: { live: true },

@@ -62,6 +62,24 @@ export function useLoad<T>(loader: () => Promise<T>, deps: unknown[] = []): Load
   return { data, error, loading, reload, setData };
 }
 
+/**
+ * Local state seeded from server data and reset when that data changes later. Not on mount: an
+ * effect that re-seeded then could undo a click made before it ran.
+ */
+export function useSynced<T>(source: T, deps: unknown[]): [T, (v: T) => void] {
+  const [value, setValue] = useState(source);
+  const mounted = useRef(false);
+  useEffect(() => {
+    if (!mounted.current) {
+      mounted.current = true;
+      return;
+    }
+    setValue(source);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  return [value, setValue];
+}
+
 /** Run a mutation with a busy flag and an error to show next to the control that started it. */
 export function useAction(): [(fn: () => Promise<unknown>) => Promise<boolean>, boolean, unknown, (e: unknown) => void] {
   const [busy, setBusy] = useState(false);
@@ -187,8 +205,7 @@ export function Switch({ checked, onChange, label, disabled, showLabel = false }
 /** A switch that saves itself: shows progress while saving and the API's error beside it. */
 export function SavingSwitch({ checked, label, save, onSaved }: { checked: boolean; label: string; save: (v: boolean) => Promise<unknown>; onSaved?: () => void }) {
   const [run, busy, error] = useAction();
-  const [value, setValue] = useState(checked);
-  useEffect(() => setValue(checked), [checked]);
+  const [value, setValue] = useSynced(checked, [checked]);
   return (
     <span class="saving-switch">
       <Switch

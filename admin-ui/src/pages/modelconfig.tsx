@@ -52,7 +52,13 @@ export function ModelConfigPage() {
                           default {fmtCtx(c.default_context_length)} · max {fmtCtx(c.max_context_length)}
                         </td>
                         <td class="small">
-                          {c.requests_per_minute ?? "—"} rpm · {c.tokens_per_minute ?? "—"} tpm
+                          {c.requests_per_minute === null && c.tokens_per_minute === null ? (
+                            <span class="muted">unlimited</span>
+                          ) : (
+                            <>
+                              {c.requests_per_minute ?? "∞"} rpm · {c.tokens_per_minute ?? "∞"} tpm
+                            </>
+                          )}
                         </td>
                         <td class="small">{c.node_strategy ?? "default"}</td>
                         <td>

@@ -32,7 +32,7 @@ export function RequestTable({ rows, label }: { rows: RequestRow[]; label: strin
                 <div>{r.requested_model ?? "—"}</div>
                 {r.real_model && r.real_model !== r.requested_model && <div class="muted">→ {r.real_model}</div>}
               </td>
-              <td class="small">{r.node_name ?? "—"}</td>
+              <td class="small nowrap">{r.node_name ?? "—"}</td>
               <td class="small mono">
                 {r.endpoint}
                 {r.stream && (

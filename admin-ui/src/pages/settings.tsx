@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { del, enc, get, put } from "../api";
 import type { Setting } from "../types";
 import { Async, Badge, Button, Confirm, ErrorBox, fieldError, PageHead, Section, useAction, useLoad } from "../ui";
@@ -46,23 +46,21 @@ const show = (v: unknown) => (Array.isArray(v) ? v.join(", ") : JSON.stringify(v
 
 export function SettingsPage() {
   const settings = useLoad(() => get<{ settings: Setting[] }>("/settings"));
-  const [draft, setDraft] = useState<Record<string, string>>({});
+  // Only what the admin typed; everything else shows the server's value.
+  const [edits, setEdits] = useState<Record<string, string>>({});
   const [run, busy, error] = useAction();
   const [saved, setSaved] = useState<string | null>(null);
 
-  useEffect(() => {
-    if (!settings.data) return;
-    setDraft(Object.fromEntries(settings.data.settings.map((s) => [s.key, toText(s.value, kindOf(s))])));
-  }, [settings.data]);
-
-  const changed = (settings.data?.settings ?? []).filter((s) => draft[s.key] !== undefined && draft[s.key] !== toText(s.value, kindOf(s)));
+  const textOf = (s: Setting) => edits[s.key] ?? toText(s.value, kindOf(s));
+  const changed = (settings.data?.settings ?? []).filter((s) => edits[s.key] !== undefined && edits[s.key] !== toText(s.value, kindOf(s)));
 
   const save = () =>
     run(async () => {
       // Only the keys the admin changed, as one flat {key: value} object: exactly what PUT takes.
-      const body = Object.fromEntries(changed.map((s) => [s.key, fromText(draft[s.key], kindOf(s))]));
+      const body = Object.fromEntries(changed.map((s) => [s.key, fromText(edits[s.key], kindOf(s))]));
       const r = await put<{ settings: Setting[] }>("/settings", body);
       settings.setData(r);
+      setEdits({});
       setSaved(`Saved ${changed.length} setting${changed.length === 1 ? "" : "s"}.`);
       setTimeout(() => setSaved(null), 3000);
     });
@@ -72,10 +70,11 @@ export function SettingsPage() {
       <PageHead title="Settings">
         <Button
           onClick={() => {
+            setEdits({});
             settings.reload();
           }}
         >
-          Reload
+          Discard and reload
         </Button>
         <Button kind="primary" busy={busy} disabled={!changed.length} onClick={save}>
           {changed.length ? `Save ${changed.length} change${changed.length === 1 ? "" : "s"}` : "No changes"}
@@ -100,7 +99,18 @@ export function SettingsPage() {
                 <Section key={g} title={g}>
                   <div class="settings">
                     {items.map((s) => (
-                      <SettingRow key={s.key} s={s} value={draft[s.key] ?? ""} onChange={(v) => setDraft({ ...draft, [s.key]: v })} error={fieldError(error, s.key)} onReset={settings.reload} />
+                      <SettingRow
+                        key={s.key}
+                        s={s}
+                        value={textOf(s)}
+                        onChange={(v) => setEdits({ ...edits, [s.key]: v })}
+                        error={fieldError(error, s.key)}
+                        onReset={() => {
+                          const { [s.key]: _, ...rest } = edits;
+                          setEdits(rest);
+                          settings.reload();
+                        }}
+                      />
                     ))}
                   </div>
                 </Section>

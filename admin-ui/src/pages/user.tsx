@@ -1,10 +1,10 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { del, enc, get, patch, post, put, qs } from "../api";
 import { BarList } from "../chart";
 import { loadNames, ModelPicker, TokenReveal } from "../shared";
 import type { Paged, Period, RequestRow, User } from "../types";
 import { PERIOD_OPTIONS } from "../types";
-import { Async, Badge, Button, Confirm, Empty, ErrorBox, Field, fieldError, fmtNum, inputValue, optInt, PageHead, Pagination, SavingSwitch, Section, Select, Switch, useAction, useLoad, navigate } from "../ui";
+import { Async, Badge, Button, Confirm, Empty, ErrorBox, Field, fieldError, fmtNum, inputValue, optInt, PageHead, Pagination, SavingSwitch, Section, Select, Switch, useAction, useLoad, useSynced, navigate } from "../ui";
 import { RequestTable } from "./requests";
 
 export function UserPage({ username }: { username: string }) {
@@ -72,14 +72,10 @@ export function UserPage({ username }: { username: string }) {
 
 function ModelAccess({ user, onSaved }: { user: User; onSaved: () => void }) {
   const names = useLoad(loadNames);
-  const [all, setAll] = useState(user.has_all_models);
-  const [models, setModels] = useState(user.models);
+  const [all, setAll] = useSynced(user.has_all_models, [user]);
+  const [models, setModels] = useSynced(user.models, [user]);
   const [run, busy, error] = useAction();
   const [saved, setSaved] = useState(false);
-  useEffect(() => {
-    setAll(user.has_all_models);
-    setModels(user.models);
-  }, [user]);
   const base = `/users/${enc(user.username)}/models`;
   const save = () =>
     run(async () => {
