@@ -1,7 +1,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { apiBase, getSession, logout, sessionExpired, setUnauthorizedHandler } from "./api";
-import { navigate, useRoute } from "./ui";
+import { currentPath, navigate, useRoute } from "./ui";
 import { LoginPage } from "./pages/login";
 import { DashboardPage } from "./pages/dashboard";
 import { UsersPage } from "./pages/users";
@@ -77,6 +77,9 @@ function Page({ path }: { path: string }) {
   }
 }
 
+// The page asked for before the login redirect, so signing in lands where the admin was going.
+let returnTo: string | null = null;
+
 function App() {
   const path = useRoute();
   const [session, setSession] = useState(getSession());
@@ -84,6 +87,7 @@ function App() {
 
   useEffect(() => {
     setUnauthorizedHandler((msg) => {
+      if (currentPath() !== "/login") returnTo = currentPath();
       setSession(null);
       setNotice(msg);
       navigate("/login");
@@ -108,14 +112,18 @@ function App() {
     if (session && sessionExpired(session)) {
       sessionStorage.clear();
     }
-    if (path !== "/login") navigate("/login");
+    if (path !== "/login") {
+      if (path !== "/" && path !== "") returnTo = path;
+      navigate("/login");
+    }
     return (
       <LoginPage
         notice={notice ?? (session && sessionExpired(session) ? "Your session expired. Please sign in again." : null)}
         onLogin={(s) => {
           setSession(s);
           setNotice(null);
-          navigate("/dashboard");
+          navigate(returnTo ?? "/dashboard");
+          returnTo = null;
         }}
         alreadySignedIn={!!session && !sessionExpired(session)}
       />

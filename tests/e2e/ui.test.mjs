@@ -400,5 +400,10 @@ test("sign out, and a rejected session returns to login with a message", async (
   await page.waitForURL(/#\/login$/);
   await page.getByText(/Signed out:/).waitFor();
   await shot("21-login-after-401");
+  // Signing in again returns to the page the admin was on.
+  await page.getByLabel("Username").fill(ADMIN_USERNAME);
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await heading("Users").waitFor();
   assert.deepEqual(pageErrors, [], "no uncaught errors in the page");
 });

@@ -183,10 +183,10 @@ models:
           label="Caddyfile for the ollama CLI"
           code={`# caddy run --config Caddyfile   then:   OLLAMA_HOST=http://127.0.0.1:11435 ollama run ${m}
 :11435 {
-	reverse_proxy ${gw} {
-		header_up Host {upstream_hostport}
-		header_up Authorization "Bearer ${tok}"
-	}
+  reverse_proxy ${gw} {
+    header_up Host {upstream_hostport}
+    header_up Authorization "Bearer ${tok}"
+  }
 }`}
         />
         <p class="muted small">Tools built on the Ollama API that do let you set headers (the ollama Python and JavaScript libraries, Open WebUI's OpenAI connection) need no proxy.</p>
