@@ -1,4 +1,5 @@
-// `make dev`: the gateway at http://127.0.0.1:8787 with embedded defaults.
+// `make dev`: the gateway at http://127.0.0.1:8787 with embedded defaults, and the admin
+// dashboard (admin-ui/dist, rebuilt when missing or stale) at http://127.0.0.1:8788.
 // Postgres = DATABASE_URL if set, else an embedded PGlite server persisted in .dev/pglite.
 // KV and Durable Object state persist in .dev/state. The cron runs at start and every minute.
 import { spawn } from "node:child_process";
@@ -6,8 +7,10 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { startGateway, ROOT } from "./gateway.mjs";
+import { buildUi, startUiServer } from "./ui-server.mjs";
 
 const PORT = Number(process.env.PORT ?? 8787);
+const UI_PORT = Number(process.env.UI_PORT ?? 8788);
 const HOST = process.env.HOST ?? "127.0.0.1";
 const OLLAMA = process.env.OLLAMA_BASE_URL ?? "http://127.0.0.1:11434";
 const DEV = path.join(ROOT, ".dev");
@@ -49,7 +52,21 @@ if (!databaseUrl) {
 
 const vars = { ...readVars(path.join(ROOT, ".dev.vars")), ...readVars(path.join(ROOT, ".dev.vars.local")), DEFAULT_OLLAMA_URL: OLLAMA };
 for (const k of ["JWT_SECRET", "ADMIN_TOKEN", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRETS_KEY", "ADMIN_UI_ORIGINS"]) if (process.env[k]) vars[k] = process.env[k];
+// The dashboard is another origin than the API: whatever ADMIN_UI_ORIGINS says, let it in.
+const uiOrigin = `http://${HOST}:${UI_PORT}`;
+const origins = (vars.ADMIN_UI_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean);
+if (!origins.includes(uiOrigin)) vars.ADMIN_UI_ORIGINS = [...origins, uiOrigin].join(",");
+
+// Build the dashboard first: a broken UI build should stop `make dev` before anything starts.
+try {
+  if (buildUi({ quiet: true })) console.log("-- built the admin dashboard (admin-ui/dist)");
+} catch (e) {
+  console.error(e.message);
+  process.exit(1);
+}
 const gw = await startGateway({ databaseUrl, vars, persistTo: path.join(DEV, "state"), port: PORT, host: HOST });
+
+const ui = await startUiServer({ port: UI_PORT, host: HOST, apiBase: gw.url });
 
 let cron;
 // Children first and synchronously: whatever happens to the runtime's shutdown, PGlite must
@@ -61,6 +78,7 @@ process.on("exit", killChildren);
 const shutdown = async () => {
   clearInterval(cron);
   killChildren();
+  await ui.close().catch(() => {});
   await Promise.race([gw.stop().catch(() => {}), new Promise((r) => setTimeout(r, 3000))]);
   process.exit(0);
 };
@@ -77,6 +95,7 @@ cron = setInterval(runCron, 60_000);
 console.log(`
   Maestro Edge is running (database: ${process.env.DATABASE_URL ? "DATABASE_URL" : "PGlite in .dev/pglite"}, status: ${ready.status})
 
+  Dashboard    ${ui.url}            (sign in as ${vars.ADMIN_USERNAME} / ${vars.ADMIN_PASSWORD}; API base ${gw.url})
   Gateway      ${gw.url}            (OpenAI: ${gw.url}/v1, Ollama: ${gw.url})
   Admin API    ${gw.url}/admin      (Authorization: Bearer ${vars.ADMIN_TOKEN})
   Readiness    ${gw.url}/health/ready

@@ -57,4 +57,17 @@ if ! cmp -s tests/sdk/requirements.txt "$VENV/.requirements" 2>/dev/null; then
   "$VENV/bin/pip" install -q -r tests/sdk/requirements.txt
   cp tests/sdk/requirements.txt "$VENV/.requirements"
 fi
+
+# Admin dashboard (admin-ui/): its own lockfile, installed exactly as locked.
+if [ ! -f admin-ui/node_modules/.package-lock.json ] || [ admin-ui/package-lock.json -nt admin-ui/node_modules/.package-lock.json ]; then
+  say "npm ci (admin-ui)"
+  (cd admin-ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# Debian's chromium for the dashboard's browser test: playwright-core drives it, because
+# browser downloads (npx playwright install) cannot reach their hosts from these machines.
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing chromium (Debian)"
+  apt_install chromium
+fi
 exit 0

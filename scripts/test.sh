@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: native unit tests, one wasm build, then the e2e suites against the built Worker
-# in workerd and a real Postgres this script starts (and always stops, also on failure).
+# `make test`: native unit tests, one wasm build, one dashboard build, then the e2e suites
+# (the browser test of the dashboard among them) against the built Worker in workerd and a
+# real Postgres this script starts (and always stops, also on failure).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -13,6 +14,9 @@ cargo test --quiet 2>&1 | grep -v '^$'
 
 t "build the Worker (wasm, once)"
 WORKER_OPT=0 sh scripts/worker-build.sh >/dev/null 2>build.log || { cat build.log; exit 1; }
+
+t "build the admin dashboard (once)"
+(cd admin-ui && npm run build --silent) >build.log 2>&1 || { cat build.log; exit 1; }
 
 t "start Postgres"
 PGDIR=$(mktemp -d /tmp/maestro-test-pg.XXXXXX)

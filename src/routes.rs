@@ -119,11 +119,13 @@ pub fn resolve(method: &str, path: &str) -> Result<Endpoint, (Dialect, GatewayEr
     let dialect = dialect_of(path);
     let ep = |op| Ok(Endpoint { dialect, op });
     let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
-    if method == "OPTIONS" {
-        return ep(Op::Preflight);
-    }
+    // Admin first, preflights included: the dashboard on another origin needs the admin
+    // handler's CORS answer (allowed origin, methods, headers) before any call it makes.
     if path == "/admin" || path.starts_with("/admin/") {
         return Ok(Endpoint { dialect: Dialect::Admin, op: Op::Admin });
+    }
+    if method == "OPTIONS" {
+        return ep(Op::Preflight);
     }
     // (path, allowed method, op)
     let fixed: &[(&str, &str, Op)] = &[
@@ -191,6 +193,8 @@ mod tests {
         assert_eq!((m.dialect, m.op), (Dialect::Anthropic, Op::Messages));
         assert_eq!(resolve("POST", "/v1/responses").unwrap().dialect, Dialect::Responses);
         assert_eq!(resolve("DELETE", "/api/delete").unwrap().op, Op::OllamaDelete);
+        assert_eq!(resolve("OPTIONS", "/admin/auth/login").unwrap().op, Op::Admin);
+        assert_eq!(resolve("OPTIONS", "/v1/chat/completions").unwrap().op, Op::Preflight);
     }
 
     #[test]

@@ -1,0 +1,211 @@
+import { useState } from "preact/hooks";
+import { del, enc, get, patch, post } from "../api";
+import type { Node } from "../types";
+import { Async, Badge, Button, Confirm, Empty, ErrorBox, fmtBytes, fmtCtx, fmtDate, fmtMs, HealthBadge, navigate, PageHead, SavingSwitch, Section, useAction, useLoad } from "../ui";
+import { LoadView, modelCount, NodeForm } from "./nodes";
+import { PullPanel } from "./pull";
+
+export function NodePage({ id }: { id: number }) {
+  const node = useLoad(() => get<Node>(`/nodes/${id}`), [id]);
+  const [editing, setEditing] = useState(false);
+  const [run, busy, error] = useAction();
+  const [result, setResult] = useState<string | null>(null);
+
+  return (
+    <>
+      <PageHead title={node.data ? `Node ${node.data.name}` : `Node #${id}`}>
+        <a class="btn" href="#/nodes">
+          ← All nodes
+        </a>
+        <Button
+          busy={busy}
+          onClick={() =>
+            run(async () => {
+              const r = await post<{ ok: boolean; health_status: string; latency_ms: number | null; error: string | null }>(`/nodes/${id}/health-check`);
+              setResult(r.ok ? `Healthy answer in ${fmtMs(r.latency_ms)} (now ${r.health_status})` : `Probe failed: ${r.error} (now ${r.health_status})`);
+              node.reload();
+            })
+          }
+        >
+          Health check now
+        </Button>
+        <Button
+          busy={busy}
+          onClick={() =>
+            run(async () => {
+              const r = await post<{ models: number | unknown[]; added: string[]; vanished: string[]; error: string | null }>(`/nodes/${id}/discover`);
+              setResult(r.error ? `Discovery failed: ${r.error}` : `Discovered ${modelCount(r.models)} models${r.added.length ? `; new: ${r.added.join(", ")}` : ""}${r.vanished.length ? `; gone: ${r.vanished.join(", ")}` : ""}`);
+              node.reload();
+            })
+          }
+        >
+          Discover now
+        </Button>
+        {node.data && <Button onClick={() => setEditing(true)}>Edit</Button>}
+        {node.data && (
+          <Confirm
+            label="Delete node"
+            size=""
+            question={`Delete node ${node.data.name}?`}
+            onConfirm={async () => {
+              await del(`/nodes/${id}`);
+              navigate("/nodes");
+            }}
+          />
+        )}
+      </PageHead>
+      <ErrorBox error={error} />
+      {result && (
+        <div class="notice" role="status">
+          {result}
+        </div>
+      )}
+      <Async state={node} what="Loading node">
+        {(n) => (
+          <>
+            <Section title="Overview">
+              <dl class="facts">
+                <dt>Type</dt>
+                <dd>
+                  <Badge kind="info">{n.node_type}</Badge>
+                </dd>
+                <dt>Health</dt>
+                <dd>
+                  <HealthBadge status={n.health_status} /> <span class="muted small">{n.consecutive_failures} failures / {n.consecutive_successes} successes in a row · checked {fmtDate(n.last_health_check)}</span>
+                </dd>
+                <dt>Active</dt>
+                <dd>
+                  <SavingSwitch label="Node active" checked={n.is_active} save={() => patch(`/nodes/${id}/toggle`)} onSaved={node.reload} />
+                </dd>
+                <dt>Base URL</dt>
+                <dd class="mono">{n.base_url}</dd>
+                <dt>API key</dt>
+                <dd>{n.api_key_set ? "set (write-only)" : "none"}</dd>
+                <dt>Priority / weight</dt>
+                <dd>
+                  {n.priority} / {n.weight}
+                </dd>
+                <dt>Latency</dt>
+                <dd>{fmtMs(n.latency_ms)}</dd>
+                <dt>Warm-up</dt>
+                <dd>{n.warmup_enabled ? "on" : "off"}</dd>
+                {n.code && (
+                  <>
+                    <dt>Code</dt>
+                    <dd class="mono">{n.code}</dd>
+                  </>
+                )}
+                {n.health_url && (
+                  <>
+                    <dt>Health URL</dt>
+                    <dd class="mono">{n.health_url}</dd>
+                  </>
+                )}
+                {n.headers && Object.keys(n.headers).length > 0 && (
+                  <>
+                    <dt>Headers</dt>
+                    <dd class="mono small">
+                      {Object.entries(n.headers).map(([k, v]) => (
+                        <div key={k}>
+                          {k}: {v}
+                        </div>
+                      ))}
+                    </dd>
+                  </>
+                )}
+                {n.last_error && (
+                  <>
+                    <dt>Last error</dt>
+                    <dd class="bad-text">{n.last_error}</dd>
+                  </>
+                )}
+              </dl>
+            </Section>
+            <NodeModels node={n} onChanged={node.reload} />
+            <LoadView nodeId={id} />
+            {n.node_type === "ollama" && (
+              <Section title="Pull a model to this node">
+                <PullPanel path={`/nodes/${id}/pull`} onDone={node.reload} />
+              </Section>
+            )}
+            {editing && (
+              <NodeForm
+                node={n}
+                onClose={() => setEditing(false)}
+                onSaved={() => {
+                  setEditing(false);
+                  node.reload();
+                }}
+              />
+            )}
+          </>
+        )}
+      </Async>
+    </>
+  );
+}
+
+function NodeModels({ node: n, onChanged }: { node: Node; onChanged: () => void }) {
+  return (
+    <Section title={`Models (${n.models.length})`}>
+      {n.models.length === 0 ? (
+        <Empty>No models discovered. Press “Discover now”{n.node_type === "ollama" ? " or pull one below" : ""}.</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table aria-label="Node models">
+            <thead>
+              <tr>
+                <th>Model</th>
+                <th>Available</th>
+                <th>State</th>
+                <th>Context</th>
+                <th>Capabilities</th>
+                <th class="num">Size</th>
+                <th>Last seen</th>
+                {n.node_type === "ollama" && <th>Actions</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {n.models.map((m) => (
+                <tr key={m.model_name}>
+                  <td class="mono">{m.model_name}</td>
+                  <td>
+                    <SavingSwitch label={`Available ${m.model_name}`} checked={m.is_available} save={(v) => patch(`/nodes/${n.id}/models/${enc(m.model_name)}/available`, { is_available: v })} onSaved={onChanged} />
+                  </td>
+                  <td>
+                    {m.is_loaded && <Badge kind="ok">loaded</Badge>}
+                    {!m.is_present && <Badge kind="warn">missing</Badge>}
+                  </td>
+                  <td>{fmtCtx(m.context_length)}</td>
+                  <td>
+                    {(m.capabilities ?? []).map((c) => (
+                      <Badge key={c} kind="muted">
+                        {c}
+                      </Badge>
+                    ))}
+                  </td>
+                  <td class="num">{fmtBytes(m.size)}</td>
+                  <td class="small">{fmtDate(m.last_seen)}</td>
+                  {n.node_type === "ollama" && (
+                    <td>
+                      <Confirm
+                        label={`Delete ${m.model_name} from ${n.name}`}
+                        question={`Delete ${m.model_name} from the Ollama server ${n.name}? This removes the files there.`}
+                        onConfirm={async () => {
+                          await del(`/nodes/${n.id}/models/${enc(m.model_name)}`);
+                          onChanged();
+                        }}
+                      >
+                        Delete
+                      </Confirm>
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Section>
+  );
+}

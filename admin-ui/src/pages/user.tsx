@@ -1,0 +1,221 @@
+import { useState } from "preact/hooks";
+import { del, enc, get, patch, post, put, qs } from "../api";
+import { BarList } from "../chart";
+import { loadNames, ModelPicker, TokenReveal } from "../shared";
+import type { Paged, Period, RequestRow, User } from "../types";
+import { PERIOD_OPTIONS } from "../types";
+import { Async, Badge, Button, Confirm, Empty, ErrorBox, Field, fieldError, fmtNum, inputValue, optInt, PageHead, Pagination, SavingSwitch, Section, Select, Switch, useAction, useLoad, useSynced, navigate } from "../ui";
+import { RequestTable } from "./requests";
+
+export function UserPage({ username }: { username: string }) {
+  const user = useLoad(() => get<User>(`/users/${enc(username)}`), [username]);
+  const [reveal, setReveal] = useState<string | null>(null);
+  const u = user.data;
+
+  return (
+    <>
+      <PageHead title={`User ${username}`}>
+        <a class="btn" href="#/users">
+          ← All users
+        </a>
+        {u && !u.is_deleted && (
+          <>
+            <Confirm
+              label="Regenerate token"
+              kind=""
+              size=""
+              question={`Issue a new token for ${username}? The current token stops working at once.`}
+              onConfirm={async () => {
+                const r = await put<{ token: string }>(`/users/${enc(username)}/token`);
+                setReveal(r.token);
+                user.reload();
+              }}
+            />
+            <Confirm
+              label="Delete user"
+              size=""
+              question={`Delete ${username}? Their token stops working.`}
+              onConfirm={async () => {
+                await del(`/users/${enc(username)}`);
+                navigate("/users");
+              }}
+            />
+          </>
+        )}
+      </PageHead>
+      <Async state={user} what="Loading user">
+        {(u) => (
+          <>
+            <Section title="Account">
+              <dl class="facts">
+                <dt>Status</dt>
+                <dd>{u.is_deleted ? <Badge kind="bad">deleted</Badge> : <SavingSwitch label="Active" checked={u.is_active} save={(v) => patch(`/users/${enc(username)}`, { is_active: v })} onSaved={user.reload} />}</dd>
+                <dt>Can manage models</dt>
+                <dd>
+                  <SavingSwitch label="Can manage models" checked={u.can_manage_models} save={(v) => patch(`/users/${enc(username)}`, { can_manage_models: v })} onSaved={user.reload} />
+                </dd>
+                <dt>Token</dt>
+                <dd class="mono">{u.token_prefix ? `${u.token_prefix}…` : "—"} <span class="muted small">(only the prefix is stored; regenerate to get a new token)</span></dd>
+              </dl>
+            </Section>
+            <ModelAccess user={u} onSaved={user.reload} />
+            <Limits user={u} onSaved={user.reload} />
+            <Usage username={username} />
+            <Activity username={username} />
+          </>
+        )}
+      </Async>
+      <TokenReveal username={username} token={reveal} onClose={() => setReveal(null)} />
+    </>
+  );
+}
+
+function ModelAccess({ user, onSaved }: { user: User; onSaved: () => void }) {
+  const names = useLoad(loadNames);
+  const [all, setAll] = useSynced(user.has_all_models, [user]);
+  const [models, setModels] = useSynced(user.models, [user]);
+  const [run, busy, error] = useAction();
+  const [saved, setSaved] = useState(false);
+  const base = `/users/${enc(user.username)}/models`;
+  const save = () =>
+    run(async () => {
+      // "All models" is its own endpoint; a list replaces the allow-list and clears "all".
+      if (all) await post(`${base}/all`);
+      else await post(base, { models });
+      setSaved(true);
+      setTimeout(() => setSaved(false), 2000);
+      onSaved();
+    });
+  return (
+    <Section title="Model access">
+      <Switch label="Access to all models" showLabel checked={all} onChange={setAll} />
+      {!all && (
+        <>
+          <ErrorBox error={names.error} label="Could not load model names" />
+          <ModelPicker names={names.data} value={models} onChange={setModels} label="Allowed models (mapping display names, groups or real names)" />
+          {models.length === 0 && <p class="muted">With no names selected this user can call nothing.</p>}
+        </>
+      )}
+      <ErrorBox error={error} />
+      <div class="row">
+        <Button kind="primary" busy={busy} onClick={save}>
+          Save model access
+        </Button>
+        {!all && user.models.length > 0 && (
+          <Confirm
+            label="Revoke all models"
+            question="Remove every model from this user's allow-list?"
+            onConfirm={async () => {
+              await del(`${base}/all`);
+              onSaved();
+            }}
+          />
+        )}
+        {saved && <span class="ok-text" role="status">Saved</span>}
+      </div>
+    </Section>
+  );
+}
+
+function Limits({ user, onSaved }: { user: User; onSaved: () => void }) {
+  const [req, setReq] = useState(user.request_limit?.toString() ?? "");
+  const [tok, setTok] = useState(user.token_limit?.toString() ?? "");
+  const [run, busy, error] = useAction();
+  const [saved, setSaved] = useState(false);
+  const base = `/users/${enc(user.username)}/limits`;
+  return (
+    <Section title="Limits">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          run(async () => {
+            await post(base, { request_limit: optInt(req), token_limit: optInt(tok) });
+            setSaved(true);
+            setTimeout(() => setSaved(false), 2000);
+            onSaved();
+          });
+        }}
+      >
+        <div class="row">
+          <Field label="Request limit" hint="Blank = unlimited" error={fieldError(error, "request_limit")}>
+            <input inputMode="numeric" value={req} onInput={(e) => setReq(inputValue(e))} />
+          </Field>
+          <Field label="Token limit" hint="Blank = unlimited" error={fieldError(error, "token_limit")}>
+            <input inputMode="numeric" value={tok} onInput={(e) => setTok(inputValue(e))} />
+          </Field>
+        </div>
+        <ErrorBox error={error} />
+        <div class="row">
+          <Button type="submit" kind="primary" busy={busy}>
+            Save limits
+          </Button>
+          <Confirm
+            label="Remove limits"
+            question="Remove both limits (unlimited)?"
+            onConfirm={async () => {
+              await del(base);
+              setReq("");
+              setTok("");
+              onSaved();
+            }}
+          />
+          {saved && <span class="ok-text" role="status">Saved</span>}
+        </div>
+      </form>
+    </Section>
+  );
+}
+
+function Usage({ username }: { username: string }) {
+  const [period, setPeriod] = useState<Period>("7d");
+  const tokens = useLoad(() => get<{ period: { start: string; end: string }; usage: { requests: number; prompt_tokens: number; completion_tokens: number; total_tokens: number } }>(`/users/${enc(username)}/token-usage${qs({ period })}`), [username, period]);
+  const models = useLoad(() => get<{ models: { model: string; requests: number; total_tokens: number }[] }>(`/users/${enc(username)}/model-usage${qs({ period })}`), [username, period]);
+  return (
+    <Section title="Usage" actions={<Select label="Usage period" value={period} options={PERIOD_OPTIONS} onChange={setPeriod} />}>
+      <div class="grid2">
+        <Async state={tokens} what="Loading token usage">
+          {(t) => (
+            <div class="stats">
+              <div class="stat">
+                <div class="stat-label">Requests</div>
+                <div class="stat-value">{fmtNum(t.usage.requests)}</div>
+              </div>
+              <div class="stat">
+                <div class="stat-label">Tokens</div>
+                <div class="stat-value">{fmtNum(t.usage.total_tokens)}</div>
+                <div class="stat-sub">
+                  {fmtNum(t.usage.prompt_tokens)} prompt · {fmtNum(t.usage.completion_tokens)} completion
+                </div>
+              </div>
+            </div>
+          )}
+        </Async>
+        <Async state={models} what="Loading model usage">
+          {(m) => (m.models.length === 0 ? <Empty>No requests from this user in this period.</Empty> : <BarList label="Tokens by model" rows={m.models.map((x) => ({ name: x.model, value: x.total_tokens, detail: `${fmtNum(x.requests)} req · ${fmtNum(x.total_tokens)} tok` }))} />)}
+        </Async>
+      </div>
+    </Section>
+  );
+}
+
+function Activity({ username }: { username: string }) {
+  const [offset, setOffset] = useState(0);
+  const limit = 50;
+  const act = useLoad(() => get<{ activities: RequestRow[] } & Paged>(`/users/${enc(username)}/activity${qs({ limit, offset })}`), [username, offset]);
+  return (
+    <Section title="Activity" actions={<Button onClick={act.reload}>Refresh</Button>}>
+      <Async state={act} what="Loading activity">
+        {(a) =>
+          a.activities.length === 0 ? (
+            <Empty>No requests from this user yet.</Empty>
+          ) : (
+            <>
+              <RequestTable rows={a.activities} label="User activity" />
+              <Pagination total={a.total} limit={limit} offset={offset} onChange={setOffset} />
+            </>
+          )
+        }
+      </Async>
+    </Section>
+  );
+}

@@ -1,0 +1,409 @@
+// The admin dashboard in a real browser (Debian chromium driven by playwright-core) against the
+// built Worker in workerd, real Postgres and a fake Ollama origin: log in, create a user and see
+// its token once, add a node and discover it, map a model, build a group, send a request with
+// the new user's token, and look for it in the request log and on the dashboard. Every page is
+// screenshotted into tests/artifacts/ui/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { setup, adminClient, getJson, ADMIN_TOKEN, ADMIN_USERNAME, ADMIN_PASSWORD } from "./helpers.mjs";
+import { startOrigin } from "./fake-origin.mjs";
+import { buildUi, startUiServer } from "../../devtools/ui-server.mjs";
+import { ROOT } from "../../devtools/gateway.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SHOTS = path.join(ROOT, "tests/artifacts/ui");
+
+let env, admin, ui, origin, backup, context, page, profile;
+let token;
+const pageErrors = [];
+
+async function shot(name) {
+  await page.waitForFunction(() => !document.querySelector(".loading"), null, { timeout: 10_000 }).catch(() => {});
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function go(route) {
+  await page.goto(`${ui.url}/#${route}`);
+  await page.waitForLoadState("networkidle");
+}
+
+const heading = (name) => page.getByRole("heading", { level: 1, name });
+
+/** Do something in the page and wait for the admin call it makes (mutations are async). */
+async function andWait(method, pathPart, action) {
+  const done = page.waitForResponse((r) => r.request().method() === method && r.url().includes(`/admin${pathPart}`));
+  await action();
+  const r = await done;
+  assert.ok(r.status() < 400, `${method} ${pathPart} -> ${r.status()}`);
+  return r;
+}
+
+before(async () => {
+  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium`);
+  buildUi({ quiet: true }); // no-op when scripts/test.sh already built it
+  fs.mkdirSync(SHOTS, { recursive: true });
+  ui = await startUiServer({ apiBase: () => env.url });
+  env = await setup({ name: "ui", vars: { ADMIN_UI_ORIGINS: ui.url } });
+  admin = adminClient(env.url);
+  origin = await startOrigin({ name: "ui-origin", kind: "ollama", models: ["llama3:latest", "qwen2.5-coder:7b"] });
+  backup = await startOrigin({ name: "ui-backup", kind: "ollama", models: ["llama3:latest"] });
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), "maestro-ui-chromium-"));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1366, height: 900 },
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(15_000);
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  page.on("dialog", (d) => d.accept());
+});
+
+after(async () => {
+  await context?.close().catch(() => {});
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+  await ui?.close();
+  await origin?.stop();
+  await backup?.stop();
+  await env?.stop();
+});
+
+test("CORS: the dashboard's origin gets preflight answers; other origins are refused", async () => {
+  const pre = await fetch(`${env.url}/admin/users`, { method: "OPTIONS", headers: { origin: ui.url, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" } });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers.get("access-control-allow-origin"), ui.url);
+  assert.match(pre.headers.get("access-control-allow-headers"), /authorization/);
+  const other = await fetch(`${env.url}/admin/users`, { headers: { origin: "http://evil.example", authorization: `Bearer ${ADMIN_TOKEN}` } });
+  assert.equal(other.status, 403);
+});
+
+test("login: API base prefilled, wrong password shown in place, then the dashboard", async () => {
+  await page.goto(ui.url);
+  await page.waitForURL(/#\/login$/);
+  assert.equal(await page.getByLabel("API base URL").inputValue(), env.url);
+  await shot("01-login");
+  await page.getByLabel("Username").fill(ADMIN_USERNAME);
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "HTTP 401" }).waitFor();
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await heading("Dashboard").waitFor();
+  assert.match(page.url(), /#\/dashboard$/);
+  const stored = await page.evaluate(() => JSON.parse(sessionStorage.getItem("maestro.session")));
+  assert.ok(stored.token && stored.expires_at, "session token kept in sessionStorage");
+});
+
+test("create a user: the token is shown once and nowhere after the dialog closes", async () => {
+  await go("/users");
+  await page.getByText("No users yet").waitFor();
+  await page.getByRole("button", { name: "Create user" }).click();
+  const dialog = page.getByRole("dialog", { name: "Create user" });
+  await dialog.getByLabel("Username").fill("alice-ui");
+  await dialog.getByLabel("Access to all models").check();
+  await dialog.getByRole("button", { name: "Create", exact: true }).click();
+  const reveal = page.getByRole("dialog", { name: "Token for alice-ui" });
+  token = await reveal.getByLabel("New user token").inputValue();
+  assert.ok(token.split(".").length === 3, `a JWT: ${token}`);
+  await reveal.getByRole("button", { name: "Copy token" }).click();
+  await reveal.getByRole("button", { name: "Copy token" }).getByText("Copied ✓").waitFor();
+  await shot("02-users-token-reveal");
+
+  // The token works against the gateway.
+  const models = await getJson(`${env.url}/v1/models`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(models.status, 200);
+
+  await reveal.getByRole("button", { name: "Done, I copied it" }).click();
+  await reveal.waitFor({ state: "detached" });
+  const row = page.getByRole("row", { name: /alice-ui/ });
+  await row.waitFor();
+  assert.ok(!(await page.content()).includes(token), "token gone from the page after closing");
+  await page.reload();
+  await page.getByRole("row", { name: /alice-ui/ }).waitFor();
+  assert.ok(!(await page.content()).includes(token), "token not shown after a reload");
+  const storage = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+  assert.ok(!storage.includes(token), "token never stored by the UI");
+  await shot("03-users");
+});
+
+test("add a node pointing at the fake origin, discover its models, reorder priority, pull", async (t) => {
+  await go("/nodes");
+  await page.getByText("No nodes yet").waitFor();
+  await page.getByRole("button", { name: "Add node" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add node" });
+  await dialog.getByLabel("Name", { exact: true }).fill("local-ollama");
+  await dialog.getByLabel("Base URL").fill(origin.url);
+  await dialog.getByLabel("Priority").fill("10");
+  await dialog.getByRole("button", { name: "Add node" }).click();
+  await dialog.waitFor({ state: "detached" });
+  const card = page.getByRole("group", { name: "Node local-ollama" });
+  await card.waitFor();
+  await card.getByRole("button", { name: "Discover models on local-ollama" }).click();
+  await card.getByText("Discovered 2 models").waitFor();
+  await card.getByRole("button", { name: "Health check local-ollama" }).click();
+  await card.getByText(/Healthy answer in/).waitFor();
+
+  // A second node (made through the API) moved above the first with the keyboard-friendly control.
+  const b = await admin.post("/nodes", { name: "backup-ollama", node_type: "ollama", base_url: backup.url, priority: 20 }, 201);
+  await page.reload();
+  await andWait("PATCH", "/nodes/batch/priority", () => page.getByRole("button", { name: "Move backup-ollama up" }).click());
+  const after1 = (await admin.get("/nodes")).nodes;
+  assert.deepEqual(after1.map((n) => n.name), ["backup-ollama", "local-ollama"]);
+  assert.deepEqual(after1.map((n) => n.priority), [1, 2]);
+  // And back by dragging (PATCH /admin/nodes/batch/priority).
+  await andWait("PATCH", "/nodes/batch/priority", () => page.locator('li[data-name="local-ollama"] .grip').dragTo(page.locator('li[data-name="backup-ollama"]')));
+  assert.equal(await page.locator("ol.sortable li").first().getAttribute("data-name"), "local-ollama");
+  const after2 = (await admin.get("/nodes")).nodes;
+  assert.deepEqual(after2.map((n) => n.name), ["local-ollama", "backup-ollama"]);
+  await admin.post(`/nodes/${b.id}/discover`, {}, 200);
+  await page.reload();
+  await shot("04-nodes");
+
+  const id = after2[0].id;
+  await go(`/nodes/${id}`);
+  await page.getByRole("table", { name: "Node models" }).getByText("qwen2.5-coder:7b").waitFor();
+  await shot("05-node-detail");
+
+  // Pull with progress from the NDJSON stream (or, where the API lacks it, its error in place).
+  await page.getByLabel("Model to pull").fill("tinyllama:latest");
+  await page.getByRole("button", { name: "Pull", exact: true }).click();
+  const pull = page.getByRole("region", { name: "Pull a model to this node" });
+  const progress = pull.getByRole("group", { name: "Pull progress" });
+  await progress.getByText("success").or(pull.getByRole("alert")).first().waitFor();
+  if (await progress.getByText("success").isVisible()) {
+    assert.equal(await progress.getByRole("progressbar").getAttribute("value"), "100");
+  } else {
+    t.diagnostic(`pull not available from the API yet: ${await pull.getByRole("alert").first().innerText()}`);
+  }
+  await shot("05b-node-pull");
+  await go("/nodes");
+  await page.getByRole("tab", { name: "Model distribution" }).click();
+  await page.getByRole("table", { name: "Model distribution" }).getByText("llama3:latest").waitFor();
+  await shot("06-nodes-distribution");
+});
+
+test("create a mapping and a group with a member", async () => {
+  await go("/mappings");
+  await page.getByText("No mappings").waitFor();
+  await page.getByRole("button", { name: "Add mapping" }).click();
+  const md = page.getByRole("dialog", { name: "Add mapping" });
+  await md.getByLabel("Display name").fill("coder");
+  await md.getByLabel("Real name").fill("qwen2.5-coder:7b");
+  await md.getByLabel("Context length").fill("32K");
+  await md.getByLabel("tools").check();
+  await md.getByRole("button", { name: "Add mapping" }).click();
+  await md.waitFor({ state: "detached" });
+  await page.getByRole("row", { name: /coder.*qwen2\.5-coder:7b/ }).waitFor();
+  await shot("07-mappings");
+
+  await go("/groups");
+  await page.getByRole("button", { name: "Create group" }).click();
+  const gd = page.getByRole("dialog", { name: "Create group" });
+  await gd.getByLabel("Group name").fill("team");
+  await gd.getByLabel("Description").fill("coding assistants");
+  await gd.getByRole("button", { name: "Create group" }).click();
+  await heading("Group team").waitFor();
+  await page.getByRole("button", { name: "Add member" }).click();
+  const memd = page.getByRole("dialog", { name: "Add member to team" });
+  await memd.getByLabel("Member model").fill("coder");
+  await memd.getByLabel("Capability tags").fill("tools");
+  await memd.getByLabel("Add preferred node").selectOption({ label: "local-ollama" });
+  await memd.getByRole("button", { name: "Add member" }).click();
+  await memd.waitFor({ state: "detached" });
+  await page.getByRole("group", { name: "Member coder" }).waitFor();
+  const g = await admin.get("/model-groups/team");
+  assert.equal(g.members.length, 1);
+  assert.equal(g.members[0].model_name, "coder");
+  assert.deepEqual(g.members[0].capability_tags, ["tools"]);
+  assert.equal(g.members[0].preferred_node_ids.length, 1);
+  await shot("08-group-detail");
+  await go("/groups");
+  await page.getByRole("group", { name: "Group team" }).waitFor();
+  await shot("09-groups");
+});
+
+test("a request with the new user's token shows in the request log and on the dashboard (when the API records usage)", async (t) => {
+  const r = await getJson(`${env.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "team", messages: [{ role: "user", content: "hi" }] }),
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.match(r.body.choices[0].message.content, /Hello from ui-origin/);
+  const cron = await env.gw.scheduled();
+  assert.equal(cron.outcome, "ok");
+
+  // Conditional on the admin API: where usage recording or these endpoints are not built yet,
+  // the UI must show the API's error in place instead of rows.
+  const auth = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } };
+  const api = await getJson(`${env.url}/admin/requests?username=alice-ui`, auth);
+  const recorded = api.status === 200 && Array.isArray(api.body.requests) && api.body.requests.length > 0;
+  await go("/requests");
+  if (recorded) {
+    await page.getByRole("table", { name: "Requests" }).getByRole("link", { name: "alice-ui" }).first().waitFor();
+  } else if (api.status === 200) {
+    t.diagnostic("GET /admin/requests answers but holds no rows: usage is not flushed to Postgres in this build; checked the empty state");
+    await page.getByText("No requests recorded yet").waitFor();
+  } else {
+    t.diagnostic(`request log not available from the API yet (GET /admin/requests -> ${api.status} ${JSON.stringify(api.body).slice(0, 160)}); checked that the UI shows that error in place`);
+    await page.getByRole("alert").filter({ hasText: `HTTP ${api.status}` }).first().waitFor();
+  }
+  await shot("10-request-log");
+
+  const top = await getJson(`${env.url}/admin/dashboard/top-users?period=24h`, auth);
+  await go("/dashboard");
+  if (top.status === 200 && Array.isArray(top.body.users) && top.body.users.some((u) => u.username === "alice-ui")) {
+    await page.getByRole("combobox", { name: "Top users period" }).selectOption("24h");
+    await page.getByRole("table", { name: "Top users" }).getByText("alice-ui").waitFor();
+  } else if (top.status === 200) {
+    t.diagnostic("GET /admin/dashboard/top-users answers without alice-ui: usage is not flushed to Postgres in this build; checked the empty state");
+    await page.getByText("No usage in this period").waitFor();
+  } else {
+    t.diagnostic(`dashboard top users not available from the API yet (${top.status} ${JSON.stringify(top.body).slice(0, 160)}); checked that the UI shows that error in place`);
+    await page.getByRole("alert").filter({ hasText: `HTTP ${top.status}` }).first().waitFor();
+  }
+  await shot("11-dashboard");
+});
+
+test("settings save exactly what the API expects and show field errors in place", async () => {
+  await go("/settings");
+  const input = page.getByLabel("routing.cooldown_ms", { exact: true });
+  await input.fill("45000");
+  await page.getByLabel("ollama.keep_alive", { exact: true }).fill("30m");
+  await page.getByRole("button", { name: "Save 2 changes" }).click();
+  await page.getByText("Saved 2 settings.").waitFor();
+  const s = (await admin.get("/settings")).settings;
+  assert.equal(s.find((x) => x.key === "routing.cooldown_ms").value, 45000);
+  assert.equal(s.find((x) => x.key === "ollama.keep_alive").value, "30m");
+  await input.fill("-5");
+  await page.getByRole("button", { name: "Save 1 change" }).click();
+  await page.getByRole("alert").filter({ hasText: "HTTP 400" }).waitFor();
+  await shot("12-settings");
+  await page.getByRole("button", { name: "Reset routing.cooldown_ms" }).click();
+  await page.getByRole("button", { name: "Reset routing.cooldown_ms" }).waitFor({ state: "detached" });
+  const s2 = (await admin.get("/settings")).settings;
+  assert.equal(s2.find((x) => x.key === "routing.cooldown_ms").is_default, true);
+});
+
+test("user detail: model access, limits, usage and activity", async () => {
+  await go("/users/alice-ui");
+  await heading("User alice-ui").waitFor();
+  await page.getByRole("switch", { name: "Access to all models" }).uncheck();
+  await page.getByRole("checkbox", { name: /^coder/ }).check();
+  await andWait("POST", "/users/alice-ui/models", () => page.getByRole("button", { name: "Save model access" }).click());
+  const u = await admin.get("/users/alice-ui");
+  assert.equal(u.has_all_models, false);
+  assert.deepEqual(u.models, ["coder"]);
+  await page.getByLabel("Request limit").fill("1000");
+  await andWait("POST", "/users/alice-ui/limits", () => page.getByRole("button", { name: "Save limits" }).click());
+  assert.equal((await admin.get("/users/alice-ui/limits")).request_limit, 1000);
+  await shot("13-user-detail");
+});
+
+test("tool sets, model config and system prompts through their dialogs (or the API's error in place)", async (t) => {
+  // Each dialog either saves (the row appears) or, where the endpoint is not built yet, keeps
+  // the API's error inside the dialog.
+  const outcome = async (dialog, row) => {
+    await row.or(dialog.getByRole("alert")).first().waitFor();
+    if (await dialog.isVisible()) {
+      t.diagnostic(`not saved: ${await dialog.getByRole("alert").last().innerText()}`);
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      return false;
+    }
+    return true;
+  };
+  await go("/tool-sets");
+  await page.getByRole("button", { name: "Add tool set" }).click();
+  let d = page.getByRole("dialog", { name: "Add tool set" });
+  await d.getByLabel("Name").fill("read-only");
+  await d.getByLabel("Tools").fill("read_file\nsearch");
+  await d.getByRole("button", { name: "Add tool set" }).click();
+  const sets = await outcome(d, page.getByRole("row", { name: /read-only/ }));
+
+  await go("/model-config");
+  await page.getByRole("button", { name: "Add model config" }).click();
+  d = page.getByRole("dialog", { name: "Add model config" });
+  await d.getByLabel("Model prefix").fill("qwen");
+  if (sets) await d.getByLabel("Tool set").selectOption({ label: "read-only" });
+  await d.getByLabel("Max context length").fill("65536");
+  await d.getByRole("button", { name: "Add rule" }).click();
+  if (await outcome(d, page.getByRole("row", { name: /qwen/ }))) {
+    const c = (await admin.get("/model-config")).configs[0];
+    assert.equal(c.model_prefix, "qwen");
+    assert.equal(c.max_context_length, 65536);
+    if (sets) assert.equal(c.tool_set_name, "read-only");
+  }
+
+  await go("/system-prompts");
+  for (const [target, text] of [["coder", "You write careful code."], ["team", "Answer briefly."]]) {
+    await page.getByRole("button", { name: "Add system prompt" }).click();
+    d = page.getByRole("dialog", { name: "Add system prompt" });
+    await d.getByLabel("Target").fill(target);
+    await d.getByLabel("Prompt").fill(text);
+    await d.getByRole("button", { name: "Add prompt" }).click();
+    if (!(await outcome(d, page.getByRole("group", { name: `Prompt for mapping ${target}` })))) break;
+  }
+  if (await page.getByRole("group", { name: "Prompt for mapping team" }).isVisible()) {
+    // Move the second prompt to the top: it gets the highest priority.
+    const second = await page.locator("ol.sortable li").nth(1).getAttribute("data-name");
+    await andWait("PUT", "/system-prompts/reorder", () => page.getByRole("button", { name: `Move ${second} up` }).click());
+    const prompts = (await admin.get("/system-prompts")).prompts.sort((a, b) => b.priority - a.priority);
+    assert.equal(`${prompts[0].scope_type} ${prompts[0].scope_value}`, second);
+  }
+  await shot("17b-system-prompts-filled");
+});
+
+test("every other page renders; screenshots", async () => {
+  const pages = [
+    ["/models", "Models", "14-models"],
+    ["/model-config", "Model config", "15-model-config"],
+    ["/tool-sets", "Tool sets", "16-tool-sets"],
+    ["/system-prompts", "System prompts", "17-system-prompts"],
+    ["/audit", "Audit log", "18-audit-log"],
+    ["/guide", "Guide", "19-guide"],
+  ];
+  for (const [route, title, file] of pages) {
+    await go(route);
+    await heading(title).waitFor();
+    await shot(file);
+  }
+  // The guide fills in the chosen user's exact setup.
+  await go("/guide");
+  await page.getByLabel("Claude Code environment", { exact: true }).getByText(`ANTHROPIC_BASE_URL="${env.url}"`).waitFor();
+  await page.getByLabel("ollama CLI", { exact: true }).getByText(`OLLAMA_HOST="${env.url}"`).waitFor();
+  await go("/nodes");
+  await page.getByRole("tab", { name: "Load" }).click();
+  await page.getByRole("table", { name: "Node load" }).or(page.getByRole("alert")).first().waitFor();
+  await shot("20-nodes-load");
+});
+
+test("sign out, and a rejected session returns to login with a message", async () => {
+  await go("/dashboard");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByText("You signed out.").waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("maestro.session")), null);
+  // The old session is dead on the server too.
+  await page.getByLabel("Username").fill(ADMIN_USERNAME);
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await heading("Dashboard").waitFor();
+  await page.evaluate(() => {
+    const s = JSON.parse(sessionStorage.getItem("maestro.session"));
+    sessionStorage.setItem("maestro.session", JSON.stringify({ ...s, token: "revoked-or-expired" }));
+  });
+  await go("/users");
+  await page.waitForURL(/#\/login$/);
+  await page.getByText(/Signed out:/).waitFor();
+  await shot("21-login-after-401");
+  // Signing in again returns to the page the admin was on.
+  await page.getByLabel("Username").fill(ADMIN_USERNAME);
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await heading("Users").waitFor();
+  assert.deepEqual(pageErrors, [], "no uncaught errors in the page");
+});
