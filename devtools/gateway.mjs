@@ -15,7 +15,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
  * @param {string} [o.persistTo]   folder for KV and Durable Object state (omit: in memory)
  * @param {number} [o.port]        0 = any free port
  * @param {string} [o.host]
- * @param {string} [o.assets]      folder of static files served under /ui/ (the admin dashboard)
+ * @param {(line: string) => void} [o.onLog]  receives every line the runtime prints (tests scan them)
  */
 export async function startGateway(o) {
   const toml = path.join(ROOT, "wrangler.toml");
@@ -39,6 +39,21 @@ export async function startGateway(o) {
       ? { kvPersist: path.join(o.persistTo, "kv"), durableObjectsPersist: path.join(o.persistTo, "do"), cachePersist: path.join(o.persistTo, "cache") }
       : {}),
     verbose: !!process.env.GATEWAY_VERBOSE,
+    ...(o.onLog
+      ? {
+          handleRuntimeStdio(stdout, stderr) {
+            for (const stream of [stdout, stderr]) {
+              let buf = "";
+              stream.on("data", (d) => {
+                buf += d.toString();
+                const lines = buf.split("\n");
+                buf = lines.pop();
+                for (const l of lines) o.onLog(l);
+              });
+            }
+          },
+        }
+      : {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   return {
