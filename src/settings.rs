@@ -187,6 +187,14 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_setting() {
+        let readme = include_str!("../README.md");
+        for d in DEFINITIONS {
+            assert!(readme.contains(&format!("| `{}` |", d.key)), "README's settings table lacks {}", d.key);
+        }
+    }
+
+    #[test]
     fn invalid_values_fall_back_and_are_rejected() {
         let mut raw = HashMap::new();
         raw.insert("timeouts.ttfb_ms".to_string(), json!("soon"));
