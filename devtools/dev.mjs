@@ -13,7 +13,8 @@ const PORT = Number(process.env.PORT ?? 8787);
 const UI_PORT = Number(process.env.UI_PORT ?? 8788);
 const HOST = process.env.HOST ?? "127.0.0.1";
 const OLLAMA = process.env.OLLAMA_BASE_URL ?? "http://127.0.0.1:11434";
-const DEV = path.join(ROOT, ".dev");
+// MAESTRO_DEV_DIR moves the persisted state (the tests run `make dev` in a temp folder).
+const DEV = process.env.MAESTRO_DEV_DIR ?? path.join(ROOT, ".dev");
 
 function readVars(file) {
   if (!fs.existsSync(file)) return {};
