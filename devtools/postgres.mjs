@@ -34,7 +34,23 @@ function asPostgres(cmd, args) {
   return r.stdout;
 }
 
-/** Start a cluster; returns { url(db), port, dir, stop(), createDatabase(name) }. */
+/** A handle on a running cluster: URLs per database, psql, database creation. */
+export function attachPostgres(port) {
+  const url = (db = "postgres") => `postgres://postgres:postgres@127.0.0.1:${port}/${db}`;
+  return {
+    port,
+    url,
+    psql(sql, db = "postgres") {
+      return execFileSync("psql", [url(db), "-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql], { encoding: "utf8" }).trim();
+    },
+    createDatabase(name) {
+      this.psql(`CREATE DATABASE "${name}"`);
+      return url(name);
+    },
+  };
+}
+
+/** Start a cluster; returns attachPostgres's handle plus dir, stop(), pause(), resume(). */
 export async function startPostgres({ dir, port } = {}) {
   dir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "maestro-pg-"));
   port = port ?? (await freePort());
@@ -49,18 +65,9 @@ export async function startPostgres({ dir, port } = {}) {
     "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200`,
     "start",
   ]);
-  const url = (db = "postgres") => `postgres://postgres:postgres@127.0.0.1:${port}/${db}`;
   return {
+    ...attachPostgres(port),
     dir,
-    port,
-    url,
-    psql(sql, db = "postgres") {
-      return execFileSync("psql", [url(db), "-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql], { encoding: "utf8" }).trim();
-    },
-    createDatabase(name) {
-      this.psql(`CREATE DATABASE "${name}"`);
-      return url(name);
-    },
     stop() {
       try {
         asPostgres(pgBin("pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]);

@@ -21,8 +21,18 @@ pub enum State {
 pub trait Transform {
     fn frame(&mut self, payload: &[u8], out: &mut Vec<u8>);
     /// The origin closed the body. Emits closing bytes if any and reports whether the answer is
-    /// complete; an incomplete answer has already been ended with an in-band error.
-    fn end(&mut self, out: &mut Vec<u8>) -> bool;
+    /// complete; an incomplete answer is ended here with an in-band error. By default only an
+    /// explicit terminator counts as complete.
+    fn end(&mut self, out: &mut Vec<u8>) -> bool {
+        match self.state() {
+            State::Done => true,
+            State::Failed(_) => false,
+            State::Open => {
+                self.fail("the origin closed the stream before the answer was complete", out);
+                false
+            }
+        }
+    }
     /// End the client's stream with the dialect's error (never a success terminator).
     fn fail(&mut self, message: &str, out: &mut Vec<u8>);
     fn state(&self) -> &State;
@@ -247,17 +257,6 @@ impl Transform for OllamaNdjson {
         out.push(b'\n');
     }
 
-    fn end(&mut self, out: &mut Vec<u8>) -> bool {
-        match self.state {
-            State::Done => true,
-            State::Failed(_) => false,
-            State::Open => {
-                self.fail("the origin closed the stream before the answer was complete", out);
-                false
-            }
-        }
-    }
-
     fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
         if self.state == State::Open {
             out.extend_from_slice(&ollama_error_line(message));
@@ -348,17 +347,6 @@ impl Transform for AnthropicSse {
         out.push(b'\n');
     }
 
-    fn end(&mut self, out: &mut Vec<u8>) -> bool {
-        match self.state {
-            State::Done => true,
-            State::Failed(_) => false,
-            State::Open => {
-                self.fail("the origin closed the stream before the answer was complete", out);
-                false
-            }
-        }
-    }
-
     fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
         if self.state == State::Open {
             if self.mid_event {
@@ -422,16 +410,6 @@ impl Transform for ProgressNdjson {
         self.frames += 1;
         out.extend_from_slice(line);
         out.push(b'\n');
-    }
-    fn end(&mut self, out: &mut Vec<u8>) -> bool {
-        match self.state {
-            State::Done => true,
-            State::Failed(_) => false,
-            State::Open => {
-                self.fail("the origin closed the stream before the operation finished", out);
-                false
-            }
-        }
     }
     fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
         if self.state == State::Open {

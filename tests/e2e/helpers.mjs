@@ -2,7 +2,7 @@
 // built Worker in workerd, and helpers to sign user tokens the way the gateway does.
 import crypto from "node:crypto";
 import { startGateway } from "../../devtools/gateway.mjs";
-import { startPostgres } from "../../devtools/postgres.mjs";
+import { attachPostgres, startPostgres } from "../../devtools/postgres.mjs";
 
 process.env.PGOPTIONS = "-c client_min_messages=warning";
 
@@ -17,21 +17,7 @@ let cluster;
 export async function pg() {
   if (cluster) return cluster;
   if (process.env.MAESTRO_TEST_PG_PORT) {
-    const port = Number(process.env.MAESTRO_TEST_PG_PORT);
-    const { execFileSync } = await import("node:child_process");
-    const url = (db = "postgres") => `postgres://postgres:postgres@127.0.0.1:${port}/${db}`;
-    cluster = {
-      port,
-      url,
-      psql(sql, db = "postgres") {
-        return execFileSync("psql", [url(db), "-v", "ON_ERROR_STOP=1", "-qAtX", "-c", sql], { encoding: "utf8" }).trim();
-      },
-      createDatabase(name) {
-        this.psql(`CREATE DATABASE "${name}"`);
-        return url(name);
-      },
-      stop() {},
-    };
+    cluster = { ...attachPostgres(Number(process.env.MAESTRO_TEST_PG_PORT)), stop() {} };
   } else {
     cluster = await startPostgres();
     process.on("exit", () => cluster.stop());
