@@ -16,5 +16,9 @@ test:
 unit:
 	@cargo test
 
+# What the gateway adds over calling the origin directly (bench/README in README.md, "Benchmarks").
+bench: setup
+	@node bench/run.mjs
+
 clean:
 	rm -rf build target .dev

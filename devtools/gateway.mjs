@@ -16,6 +16,10 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
  * @param {number} [o.port]        0 = any free port
  * @param {string} [o.host]
  * @param {(line: string) => void} [o.onLog]  receives every line the runtime prints (tests scan them)
+ * @param {string} [o.build]       folder of the built Worker (default build/; the benchmark
+ *                                 also starts a wasm-opt'ed copy)
+ * @param {object} [o.miniflare]   extra Miniflare worker options (the benchmark opens a direct
+ *                                 socket with unsafeDirectSockets to skip miniflare's entry worker)
  */
 export async function startGateway(o) {
   const toml = path.join(ROOT, "wrangler.toml");
@@ -28,8 +32,8 @@ export async function startGateway(o) {
     ...workerOptions,
     name: "maestro-edge",
     modules: true,
-    scriptPath: path.join(ROOT, "build/index.js"),
-    modulesRoot: path.join(ROOT, "build"),
+    scriptPath: path.join(o.build ?? path.join(ROOT, "build"), "index.js"),
+    modulesRoot: o.build ?? path.join(ROOT, "build"),
     bindings: { ...baseBindings, ...(o.vars ?? {}) },
     hyperdrives: { DB: o.databaseUrl },
     host: o.host ?? "127.0.0.1",
@@ -54,6 +58,7 @@ export async function startGateway(o) {
           },
         }
       : {}),
+    ...(o.miniflare ?? {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   return {

@@ -33,4 +33,14 @@ t "e2e: Worker in workerd + Postgres"
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
 node --require ./devtools/wrangler-guard.cjs --test --test-concurrency=1 --test-reporter=spec tests/e2e/ 2>&1 | tee tests/e2e.log | grep -v '^\s*$' | tail -n 400
 rc=${PIPESTATUS[0]}
+
+# Every benchmark phase with a handful of requests against this run's Postgres: the harness keeps
+# working (answers are checked, processes are stopped); no timing is asserted.
+t "bench smoke (bench/run.mjs --smoke; no timings asserted)"
+if node bench/run.mjs --smoke >/dev/null 2>tests/bench-smoke.log; then
+  tail -n 1 tests/bench-smoke.log
+else
+  tail -n 40 tests/bench-smoke.log
+  rc=1
+fi
 exit "$rc"
