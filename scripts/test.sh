@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: native unit tests, one wasm build, then the e2e suites against the built Worker
-# in workerd and a real Postgres this script starts (and always stops, also on failure).
+# in workerd, a real Postgres and a real redis-server (behind the Upstash REST bridge) this
+# script starts (and always stops, also on failure).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -14,18 +15,24 @@ cargo test --quiet 2>&1 | grep -v '^$'
 t "build the Worker (wasm, once)"
 WORKER_OPT=0 sh scripts/worker-build.sh >/dev/null 2>build.log || { cat build.log; exit 1; }
 
-t "start Postgres"
+t "start Postgres and Redis"
 PGDIR=$(mktemp -d /tmp/maestro-test-pg.XXXXXX)
+REDISDIR=$(mktemp -d /tmp/maestro-test-redis.XXXXXX)
 cleanup() {
   node devtools/postgres.mjs stop "$PGDIR" >/dev/null 2>&1 || true
-  rm -rf "$PGDIR"
+  node devtools/redis.mjs stop "$REDISDIR" >/dev/null 2>&1 || true
+  rm -rf "$PGDIR" "$REDISDIR"
 }
 trap cleanup EXIT
 PGPORT=$(node devtools/postgres.mjs start "$PGDIR")
 export MAESTRO_TEST_PG_PORT=$PGPORT
 echo "postgres on 127.0.0.1:$PGPORT"
+export MAESTRO_TEST_REDIS_TOKEN="test-redis-$RANDOM$RANDOM"
+MAESTRO_TEST_REDIS_URL=$(node devtools/redis.mjs start "$REDISDIR" "$MAESTRO_TEST_REDIS_TOKEN")
+export MAESTRO_TEST_REDIS_URL
+echo "redis (Upstash REST bridge) at $MAESTRO_TEST_REDIS_URL"
 
-t "e2e: Worker in workerd + Postgres"
+t "e2e: Worker in workerd + Postgres + Redis"
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
 node --require ./devtools/wrangler-guard.cjs --test --test-concurrency=1 --test-reporter=spec tests/e2e/ 2>&1 | tee tests/e2e.log | grep -v '^\s*$' | tail -n 400
 rc=${PIPESTATUS[0]}

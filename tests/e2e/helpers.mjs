@@ -3,6 +3,7 @@
 import crypto from "node:crypto";
 import { startGateway } from "../../devtools/gateway.mjs";
 import { startPostgres } from "../../devtools/postgres.mjs";
+import { startRedis, killRedis } from "../../devtools/redis.mjs";
 
 process.env.PGOPTIONS = "-c client_min_messages=warning";
 
@@ -37,6 +38,28 @@ export async function pg() {
     process.on("exit", () => cluster.stop());
   }
   return cluster;
+}
+
+let redisServer;
+/**
+ * The Redis (behind the Upstash REST bridge) of this test run: scripts/test.sh exports its URL and
+ * token; a file run on its own starts a private one. Tests share it, so every gateway gets its
+ * own key prefix (see redisVars).
+ */
+export async function redis() {
+  if (redisServer) return redisServer;
+  if (process.env.MAESTRO_TEST_REDIS_URL) {
+    redisServer = { url: process.env.MAESTRO_TEST_REDIS_URL, token: process.env.MAESTRO_TEST_REDIS_TOKEN, stop() {} };
+  } else {
+    redisServer = await startRedis({ token: "e2e-redis-token" });
+    process.on("exit", () => killRedis(redisServer.dir));
+  }
+  return redisServer;
+}
+
+/** Worker vars that point a gateway at a Redis, with a key prefix of its own unless given. */
+export function redisVars(r, prefix = `${uniqueName("t")}:`) {
+  return { UPSTASH_REDIS_REST_URL: r.url, UPSTASH_REDIS_REST_TOKEN: r.token, UPSTASH_REDIS_PREFIX: prefix };
 }
 
 export function uniqueName(prefix) {
