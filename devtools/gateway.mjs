@@ -5,6 +5,7 @@ import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import readline from "node:readline";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -24,7 +25,14 @@ export async function startGateway(o) {
   // caller's secrets are exactly what it passes (make dev passes .dev.vars itself).
   const declared = Object.keys(unstable_readConfig({ config: toml }).vars ?? {});
   const baseBindings = Object.fromEntries(Object.entries(workerOptions.bindings ?? {}).filter(([k]) => declared.includes(k)));
+  // The Worker's console output, printed as miniflare would and kept so tests can assert on it.
+  const logs = [];
+  const handleRuntimeStdio = (stdout, stderr) => {
+    readline.createInterface(stdout).on("line", (l) => (logs.push(l), console.log(l)));
+    readline.createInterface(stderr).on("line", (l) => (logs.push(l), console.error(l)));
+  };
   const mf = new Miniflare({
+    handleRuntimeStdio,
     ...workerOptions,
     name: "maestro-edge",
     modules: true,
@@ -44,6 +52,8 @@ export async function startGateway(o) {
   return {
     url,
     mf,
+    /** Every line the Worker logged so far. */
+    logs,
     /** Run the cron handler once, as Cloudflare would. */
     async scheduled(cron = "* * * * *") {
       const worker = await mf.getWorker();

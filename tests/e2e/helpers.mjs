@@ -68,12 +68,12 @@ export function uniqueName(prefix) {
 
 export const defaultVars = { JWT_SECRET, ADMIN_TOKEN, ADMIN_USERNAME, ADMIN_PASSWORD, SECRETS_KEY };
 
-/** A fresh database and a gateway on it. */
-export async function setup({ vars = {}, name = "e2e" } = {}) {
+/** A fresh database and a gateway on it (KV and Durable Objects in `persistTo` when given). */
+export async function setup({ vars = {}, name = "e2e", persistTo } = {}) {
   const cl = await pg();
   const db = uniqueName(name);
   const databaseUrl = cl.createDatabase(db);
-  const gw = await startGateway({ databaseUrl, vars: { ...defaultVars, ...vars } });
+  const gw = await startGateway({ databaseUrl, vars: { ...defaultVars, ...vars }, persistTo });
   const psql = (sql) => cl.psql(sql, db);
   return { gw, url: gw.url, databaseUrl, psql, cluster: cl, db, stop: () => gw.stop() };
 }
