@@ -2,12 +2,16 @@
 // dashboard (admin-ui/dist, rebuilt when missing or stale) at http://127.0.0.1:8788.
 // Postgres = DATABASE_URL if set, else an embedded PGlite server persisted in .dev/pglite.
 // KV and Durable Object state persist in .dev/state. The cron runs at start and every minute.
+// Redis (for backend.cache / backend.limits = redis): UPSTASH_REDIS_REST_URL and
+// UPSTASH_REDIS_REST_TOKEN from the environment or .dev.vars.local (a real Upstash database), or
+// MAESTRO_REDIS=1 for a local redis-server behind the Upstash REST bridge (not persisted).
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { startGateway, ROOT } from "./gateway.mjs";
 import { buildUi, startUiServer } from "./ui-server.mjs";
+import { startRedis, killRedis } from "./redis.mjs";
 
 const PORT = Number(process.env.PORT ?? 8787);
 const UI_PORT = Number(process.env.UI_PORT ?? 8788);
@@ -52,7 +56,17 @@ if (!databaseUrl) {
 }
 
 const vars = { ...readVars(path.join(ROOT, ".dev.vars")), ...readVars(path.join(ROOT, ".dev.vars.local")), DEFAULT_OLLAMA_URL: OLLAMA };
-for (const k of ["JWT_SECRET", "ADMIN_TOKEN", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRETS_KEY", "ADMIN_UI_ORIGINS"]) if (process.env[k]) vars[k] = process.env[k];
+for (const k of ["JWT_SECRET", "ADMIN_TOKEN", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRETS_KEY", "ADMIN_UI_ORIGINS", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "UPSTASH_REDIS_PREFIX"])
+  if (process.env[k]) vars[k] = process.env[k];
+let localRedis;
+if (process.env.MAESTRO_REDIS === "1" && !vars.UPSTASH_REDIS_REST_URL) {
+  const dir = path.join(DEV, "redis");
+  fs.mkdirSync(dir, { recursive: true });
+  localRedis = await startRedis({ dir, token: "dev-redis-token" });
+  process.on("exit", () => killRedis(dir)); // at once: even if the gateway fails to start
+  vars.UPSTASH_REDIS_REST_URL = localRedis.url;
+  vars.UPSTASH_REDIS_REST_TOKEN = localRedis.token;
+}
 // The dashboard is another origin than the API: whatever ADMIN_UI_ORIGINS says, let it in.
 const uiOrigin = `http://${HOST}:${UI_PORT}`;
 const origins = (vars.ADMIN_UI_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean);
@@ -74,6 +88,7 @@ let cron;
 // not outlive us (it would hold the port and the data directory).
 const killChildren = () => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+  if (localRedis) killRedis(localRedis.dir);
 };
 process.on("exit", killChildren);
 const shutdown = async () => {
@@ -101,6 +116,7 @@ console.log(`
   Admin API    ${gw.url}/admin      (Authorization: Bearer ${vars.ADMIN_TOKEN})
   Readiness    ${gw.url}/health/ready
   Default node ${OLLAMA} (OLLAMA_BASE_URL)
+  Redis        ${vars.UPSTASH_REDIS_REST_URL ? `${vars.UPSTASH_REDIS_REST_URL}${localRedis ? " (local redis-server behind the Upstash REST bridge)" : ""}; select it with PUT /admin/settings {"backend.limits":"redis","backend.cache":"redis"}` : "not configured (MAESTRO_REDIS=1 make dev starts a local one)"}
 
   Create a user:  curl -s -X POST ${gw.url}/admin/users -H 'Authorization: Bearer ${vars.ADMIN_TOKEN}' -H 'Content-Type: application/json' -d '{"username":"me","has_all_models":true}'
   Ctrl-C stops it; data stays in .dev/ for the next run.

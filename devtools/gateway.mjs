@@ -5,6 +5,7 @@ import { Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import readline from "node:readline";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -28,7 +29,20 @@ export async function startGateway(o) {
   // caller's secrets are exactly what it passes (make dev passes .dev.vars itself).
   const declared = Object.keys(unstable_readConfig({ config: toml }).vars ?? {});
   const baseBindings = Object.fromEntries(Object.entries(workerOptions.bindings ?? {}).filter(([k]) => declared.includes(k)));
+  // The Worker's console output, printed as miniflare would, kept so tests can assert on it,
+  // and handed to `onLog` (the secrets scan) as it arrives.
+  const logs = [];
+  const handleRuntimeStdio = (stdout, stderr) => {
+    for (const [stream, print] of [[stdout, console.log], [stderr, console.error]]) {
+      readline.createInterface(stream).on("line", (l) => {
+        logs.push(l);
+        print(l);
+        o.onLog?.(l);
+      });
+    }
+  };
   const mf = new Miniflare({
+    handleRuntimeStdio,
     ...workerOptions,
     name: "maestro-edge",
     modules: true,
@@ -43,27 +57,14 @@ export async function startGateway(o) {
       ? { kvPersist: path.join(o.persistTo, "kv"), durableObjectsPersist: path.join(o.persistTo, "do"), cachePersist: path.join(o.persistTo, "cache") }
       : {}),
     verbose: !!process.env.GATEWAY_VERBOSE,
-    ...(o.onLog
-      ? {
-          handleRuntimeStdio(stdout, stderr) {
-            for (const stream of [stdout, stderr]) {
-              let buf = "";
-              stream.on("data", (d) => {
-                buf += d.toString();
-                const lines = buf.split("\n");
-                buf = lines.pop();
-                for (const l of lines) o.onLog(l);
-              });
-            }
-          },
-        }
-      : {}),
     ...(o.miniflare ?? {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   return {
     url,
     mf,
+    /** Every line the Worker logged so far. */
+    logs,
     /** Run the cron handler once, as Cloudflare would. */
     async scheduled(cron = "* * * * *", scheduledTime = new Date()) {
       const worker = await mf.getWorker();

@@ -46,17 +46,31 @@ if ! command -v psql >/dev/null || { ! [ -x /usr/local/bin/initdb ] && ! ls /usr
   say "installing postgresql (Debian)"
   apt_install postgresql postgresql-client
 fi
-# The official client SDKs the acceptance tests drive (pinned in tests/sdk/requirements.txt).
+# Redis for the optional Upstash backend: tests (and `make dev` with MAESTRO_REDIS=1) run a
+# throw-away redis-server behind devtools/upstash_bridge.py.
+if ! command -v redis-server >/dev/null; then
+  say "installing redis-server (Debian)"
+  apt_install redis-server
+  # The package starts a system-wide instance on 6379; nothing here uses it.
+  { systemctl disable --now redis-server || service redis-server stop; } >/dev/null 2>&1 || true
+fi
+# One venv for the Python the tests run: the official client SDKs the acceptance tests drive
+# (tests/sdk/requirements.txt) and the Upstash REST bridge's redis client
+# (devtools/requirements.txt). Each file is installed again only when it changed.
 VENV="$HOME/.cache/maestro-edge/venv"
 if [ ! -x "$VENV/bin/python" ]; then
-  say "creating the SDK test venv"
+  say "creating the test venv"
   python3 -m venv "$VENV"
 fi
-if ! cmp -s tests/sdk/requirements.txt "$VENV/.requirements" 2>/dev/null; then
-  say "installing client SDKs (openai, ollama, anthropic)"
-  "$VENV/bin/pip" install -q -r tests/sdk/requirements.txt
-  cp tests/sdk/requirements.txt "$VENV/.requirements"
-fi
+for req in tests/sdk/requirements.txt devtools/requirements.txt; do
+  mark="$VENV/.requirements"
+  [ "$req" = devtools/requirements.txt ] && mark="$VENV/.requirements-devtools"
+  if ! cmp -s "$req" "$mark" 2>/dev/null; then
+    say "installing Python packages from $req"
+    "$VENV/bin/pip" install -q -r "$req"
+    cp "$req" "$mark"
+  fi
+done
 
 # Admin dashboard (admin-ui/): its own lockfile, installed exactly as locked.
 if [ ! -f admin-ui/node_modules/.package-lock.json ] || [ admin-ui/package-lock.json -nt admin-ui/node_modules/.package-lock.json ]; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: native unit tests, one wasm build, one dashboard build, then the e2e suites
-# (the browser test of the dashboard among them) against the built Worker in workerd and a
-# real Postgres this script starts (and always stops, also on failure).
+# (the browser test of the dashboard among them) against the built Worker in workerd, a real
+# Postgres and a real redis-server (behind the Upstash REST bridge) this script starts (and
+# always stops, also on failure).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -18,18 +19,24 @@ WORKER_OPT=0 sh scripts/worker-build.sh >/dev/null 2>build.log || { cat build.lo
 t "build the admin dashboard (once)"
 (cd admin-ui && npm run build --silent) >build.log 2>&1 || { cat build.log; exit 1; }
 
-t "start Postgres"
+t "start Postgres and Redis"
 PGDIR=$(mktemp -d /tmp/maestro-test-pg.XXXXXX)
+REDISDIR=$(mktemp -d /tmp/maestro-test-redis.XXXXXX)
 cleanup() {
   node devtools/postgres.mjs stop "$PGDIR" >/dev/null 2>&1 || true
-  rm -rf "$PGDIR"
+  node devtools/redis.mjs stop "$REDISDIR" >/dev/null 2>&1 || true
+  rm -rf "$PGDIR" "$REDISDIR"
 }
 trap cleanup EXIT
 PGPORT=$(node devtools/postgres.mjs start "$PGDIR")
 export MAESTRO_TEST_PG_PORT=$PGPORT
 echo "postgres on 127.0.0.1:$PGPORT"
+export MAESTRO_TEST_REDIS_TOKEN="test-redis-$RANDOM$RANDOM"
+MAESTRO_TEST_REDIS_URL=$(node devtools/redis.mjs start "$REDISDIR" "$MAESTRO_TEST_REDIS_TOKEN")
+export MAESTRO_TEST_REDIS_URL
+echo "redis (Upstash REST bridge) at $MAESTRO_TEST_REDIS_URL"
 
-t "e2e: Worker in workerd + Postgres"
+t "e2e: Worker in workerd + Postgres + Redis"
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
 node --require ./devtools/wrangler-guard.cjs --test --test-concurrency=1 --test-reporter=spec tests/e2e/ 2>&1 | tee tests/e2e.log | grep -v '^\s*$' | tail -n 400
 rc=${PIPESTATUS[0]}

@@ -26,6 +26,7 @@ pub mod net;
 pub mod origins;
 pub mod platform;
 pub mod policy;
+pub mod redis;
 pub mod routes;
 pub mod routing;
 pub mod settings;

@@ -31,8 +31,8 @@ pub trait Platform: Timer + 'static {
     fn jwt_secret(&self) -> &[u8];
     /// Open a sealed node API key.
     fn open_secret(&self, sealed: &str) -> Option<String>;
-    /// Admit one request against a scope's rules (a Durable Object per scope, so exact).
-    /// `Err` = the limits store is unreachable.
+    /// Admit one request against a scope's rules, exactly (a Durable Object per scope, or one
+    /// atomic Redis script). `Err` = the limits store is unreachable (bounded by a deadline).
     async fn admit(&self, scope: &str, rules: &[Rule], now_ms: u64) -> Result<Decision, String>;
     /// The request is over (any outcome): settle the admitted scopes (tokens, or a release when
     /// no origin was reached) and queue the usage record. Must not block the client: the

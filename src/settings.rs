@@ -38,7 +38,10 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "timeouts.ttfb_ms", default: v!(120000), kind: Kind::Int { min: 100, max: 1_800_000 }, doc: "Time to first byte from an origin before failing over to the next node." },
     Definition { key: "timeouts.stream_idle_ms", default: v!(120000), kind: Kind::Int { min: 100, max: 1_800_000 }, doc: "A stream silent for this long is ended with an in-band error." },
     Definition { key: "limits.max_body_bytes", default: v!(16_777_216), kind: Kind::Int { min: 1024, max: 104_857_600 }, doc: "Largest accepted request body; larger bodies get 413 in the client's format." },
-    Definition { key: "limits.fail_open", default: v!(false), kind: Kind::Bool, doc: "When the limits store (Durable Objects) is unreachable: false rejects limited requests with 503, true admits them and logs the error." },
+    Definition { key: "limits.fail_open", default: v!(false), kind: Kind::Bool, doc: "When the limits store (Durable Objects, or Redis with backend.limits = redis) is unreachable: false rejects limited requests with 503, true admits them; both log the error." },
+    Definition { key: "backend.limits", default: v!("durable_objects"), kind: Kind::Str, doc: "Where per-user and per-model limit counters live: durable_objects, or redis (Upstash; needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN). Counters do not move when this changes." },
+    Definition { key: "backend.cache", default: v!("kv"), kind: Kind::Str, doc: "Where the routing-snapshot copies and the version isolates poll live: kv (KV + Coordinator Durable Object), or redis (Upstash; needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN)." },
+    Definition { key: "redis.timeout_ms", default: v!(1000), kind: Kind::Int { min: 50, max: 30000 }, doc: "Deadline of one Upstash Redis call; past it Redis counts as unreachable (limits: see limits.fail_open; cache: KV, then Postgres)." },
     Definition { key: "shaping.think_tags", default: v!("auto"), kind: Kind::Str, doc: "Split <think>...</think> out of answers into reasoning: auto (models with the thinking capability, and all translated answers), always, never." },
     Definition { key: "ollama.keep_alive", default: v!(null), kind: Kind::OptStr, doc: "keep_alive sent to Ollama origins when the client set none (e.g. \"30m\", \"-1\"); null sends nothing." },
     Definition { key: "ollama.unsupported_params", default: v!(["logit_bias", "logprobs", "top_logprobs", "service_tier", "store", "metadata", "prediction", "modalities", "audio", "parallel_tool_calls"]), kind: Kind::StrList, doc: "Top-level OpenAI parameters removed before a request reaches an Ollama origin." },
@@ -55,6 +58,44 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "snapshot.refresh_ms", default: v!(2000), kind: Kind::Int { min: 200, max: 60000 }, doc: "How often an isolate checks for a newer routing snapshot (bounds how fast admin changes apply)." },
 ];
 
+/// Where limit counters live (`backend.limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitsBackend {
+    #[default]
+    DurableObjects,
+    Redis,
+}
+
+impl LimitsBackend {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "durable_objects" => Some(LimitsBackend::DurableObjects),
+            "redis" => Some(LimitsBackend::Redis),
+            _ => None,
+        }
+    }
+}
+
+/// Where routing-snapshot copies and the version pointer live (`backend.cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheBackend {
+    #[default]
+    Kv,
+    Redis,
+}
+
+impl CacheBackend {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "kv" => Some(CacheBackend::Kv),
+            "redis" => Some(CacheBackend::Redis),
+            _ => None,
+        }
+    }
+}
+
 /// The validated view used by the hot path.
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
@@ -66,6 +107,9 @@ pub struct Settings {
     pub stream_idle_ms: u64,
     pub max_body_bytes: usize,
     pub limits_fail_open: bool,
+    pub limits_backend: LimitsBackend,
+    pub cache_backend: CacheBackend,
+    pub redis_timeout_ms: u64,
     pub think_tags: String,
     pub ollama_keep_alive: Option<Value>,
     pub ollama_unsupported_params: Vec<String>,
@@ -106,6 +150,8 @@ pub fn validate(key: &str, value: &Value) -> Result<(), String> {
                 Err(format!("'{key}' must be one of priority, round_robin, weighted, least_busy"))
             }
             Some(s) if key == "shaping.think_tags" && !matches!(s, "auto" | "always" | "never") => Err(format!("'{key}' must be auto, always or never")),
+            Some(s) if key == "backend.limits" && LimitsBackend::parse(s).is_none() => Err(format!("'{key}' must be durable_objects or redis")),
+            Some(s) if key == "backend.cache" && CacheBackend::parse(s).is_none() => Err(format!("'{key}' must be kv or redis")),
             Some(_) => Ok(()),
             None => Err(format!("'{key}' must be a string")),
         },
@@ -150,6 +196,9 @@ impl Settings {
             stream_idle_ms: int("timeouts.stream_idle_ms"),
             max_body_bytes: int("limits.max_body_bytes") as usize,
             limits_fail_open: get("limits.fail_open").as_bool().unwrap_or(false),
+            limits_backend: get("backend.limits").as_str().and_then(LimitsBackend::parse).unwrap_or_default(),
+            cache_backend: get("backend.cache").as_str().and_then(CacheBackend::parse).unwrap_or_default(),
+            redis_timeout_ms: int("redis.timeout_ms"),
             think_tags: get("shaping.think_tags").as_str().unwrap_or("auto").to_string(),
             ollama_keep_alive: Some(get("ollama.keep_alive")).filter(|v| !v.is_null()),
             ollama_unsupported_params: get("ollama.unsupported_params")
@@ -205,5 +254,19 @@ mod tests {
         assert!(validate("timeouts.ttfb_ms", &json!("soon")).is_err());
         assert!(validate("routing.node_strategy", &json!("fastest")).is_err());
         assert!(validate("nope", &json!(1)).is_err());
+    }
+
+    #[test]
+    fn backends_default_to_kv_and_durable_objects() {
+        let s = Settings::default();
+        assert_eq!((s.cache_backend, s.limits_backend, s.redis_timeout_ms), (CacheBackend::Kv, LimitsBackend::DurableObjects, 1000));
+        let mut raw = HashMap::new();
+        raw.insert("backend.cache".to_string(), json!("redis"));
+        raw.insert("backend.limits".to_string(), json!("redis"));
+        let s = Settings::from_raw(&raw);
+        assert_eq!((s.cache_backend, s.limits_backend), (CacheBackend::Redis, LimitsBackend::Redis));
+        assert!(validate("backend.limits", &json!("memcached")).is_err());
+        assert!(validate("backend.cache", &json!("durable_objects")).is_err());
+        assert!(validate("redis.timeout_ms", &json!(10)).is_err());
     }
 }

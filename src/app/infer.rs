@@ -166,8 +166,11 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
                 }
                 job.settle.push(Settlement { scope, rules, admitted_ms: now });
             }
-            Err(e) if snap.settings.limits_fail_open => crate::platform_log(&format!("limits store unavailable, admitting (limits.fail_open): {e}")),
-            Err(e) => return Err(GatewayError::Dependency(format!("the limits store is unavailable: {e}"))),
+            Err(e) if snap.settings.limits_fail_open => crate::platform_log(&format!("limits store unavailable for {scope}, admitting without a limit check (limits.fail_open=true): {e}")),
+            Err(e) => {
+                crate::platform_log(&format!("limits store unavailable for {scope}, rejecting with 503 (limits.fail_open=false): {e}"));
+                return Err(GatewayError::Dependency(format!("the limits store is unavailable: {e}")));
+            }
         }
     }
     *limit_headers = limits::headers(&states);

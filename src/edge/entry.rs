@@ -42,7 +42,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         Ok(i) => i,
         Err(e) => return http::response(render_error(dialect, &e)),
     };
-    let platform = Rc::new(WorkerPlatform::new(env, ctx));
+    let platform = Rc::new(WorkerPlatform::new(env, ctx).with_settings(&snap.settings));
     let reply = crate::app::handle(platform, snap, inbound).await;
     http::response(reply)
 }

@@ -26,6 +26,7 @@ pub async fn run(env: &Env, _ctx: ScheduleContext, scheduled_ms: u64) {
         }
         Err(e) => worker::console_error!("cron: maintenance failed: {e}"),
     }
+    snapshot::sync_redis_pointer(env).await;
     match flush_usage(env).await {
         Ok(n) if n > 0 => worker::console_log!("cron: flushed {n} usage records"),
         Ok(_) => {}

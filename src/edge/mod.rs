@@ -10,6 +10,7 @@ mod maintenance;
 mod pg;
 mod platform;
 mod ready;
+mod redis;
 mod snapshot;
 
 // The Durable Object classes must be exported from the crate root for the runtime to find them.

@@ -1,8 +1,11 @@
 //! The core's `Platform` port on Workers: fetch with abort-on-drop, timers, randomness,
-//! round-robin counters in a Durable Object, isolate-local passive health, `wait_until`.
+//! round-robin counters in a Durable Object, isolate-local passive health, `wait_until`, and
+//! the limits store the settings chose (`backend.limits`: the Limiter Durable Object or Redis).
 
 use super::durable::{counters, limiter, streams, usage_buffer};
+use super::redis::{self, Redis};
 use crate::limits::{Decision, Rule};
+use crate::settings::{LimitsBackend, Settings};
 use crate::platform::Settlement;
 use crate::net::{ByteStream, OriginReply, Outbound};
 use crate::platform::Platform;
@@ -64,6 +67,14 @@ pub struct WorkerPlatform {
     sealer: crate::auth::secrets::Sealer,
     /// Test hook: `CLOCK_OFFSET_MS` shifts the clock limits see (e.g. to cross UTC midnight).
     clock_offset_ms: i64,
+    limits: Limits,
+}
+
+/// Where this request's limits are admitted and settled (the same store for both).
+#[derive(Clone)]
+enum Limits {
+    DurableObjects,
+    Redis(Option<Redis>),
 }
 
 impl WorkerPlatform {
@@ -75,7 +86,27 @@ impl WorkerPlatform {
         }
         let sealer = super::admin::sealer(&env);
         let clock_offset_ms = env.var("CLOCK_OFFSET_MS").ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(0);
-        WorkerPlatform { env, ctx, jwt_secret, sealer, clock_offset_ms }
+        WorkerPlatform { env, ctx, jwt_secret, sealer, clock_offset_ms, limits: Limits::DurableObjects }
+    }
+
+    /// Use the limits store the snapshot's settings chose.
+    pub fn with_settings(mut self, s: &Settings) -> Self {
+        self.limits = match s.limits_backend {
+            LimitsBackend::DurableObjects => Limits::DurableObjects,
+            LimitsBackend::Redis => Limits::Redis(redis::from_env(&self.env, s.redis_timeout_ms)),
+        };
+        self
+    }
+}
+
+async fn settle_one(env: &Env, limits: &Limits, s: Settlement, now: u64, tokens: u64, release: bool) -> Result<(), String> {
+    match limits {
+        Limits::DurableObjects => {
+            let msg = limiter::SettleMsg { rules: s.rules, now_ms: now, admitted_ms: s.admitted_ms, tokens, release };
+            limiter::settle(env, &s.scope, &msg).await.map_err(|e| e.to_string())
+        }
+        Limits::Redis(Some(r)) => crate::limits::redis::settle(&r.client, &r.prefix, &s.scope, &s.rules, now, s.admitted_ms, tokens, release).await.map_err(|e| format!("redis: {e}")),
+        Limits::Redis(None) => Err(redis::NOT_CONFIGURED.to_string()),
     }
 }
 
@@ -244,18 +275,23 @@ impl Platform for WorkerPlatform {
     }
 
     async fn admit(&self, scope: &str, rules: &[Rule], now_ms: u64) -> Result<Decision, String> {
-        limiter::admit(&self.env, scope, &limiter::AdmitMsg { rules: rules.to_vec(), now_ms }).await.map_err(|e| e.to_string())
+        match &self.limits {
+            Limits::DurableObjects => limiter::admit(&self.env, scope, &limiter::AdmitMsg { rules: rules.to_vec(), now_ms }).await.map_err(|e| e.to_string()),
+            Limits::Redis(Some(r)) => crate::limits::redis::admit(&r.client, &r.prefix, scope, rules, now_ms).await.map_err(|e| format!("redis: {e}")),
+            Limits::Redis(None) => Err(redis::NOT_CONFIGURED.to_string()),
+        }
     }
 
     fn finish(&self, record: UsageRecord, settle: Vec<Settlement>) {
         let env = self.env.clone();
         let now = self.now_ms();
+        let limits = self.limits.clone();
         let work = async move {
             let tokens = record.prompt_tokens + record.completion_tokens;
             for s in settle {
-                let msg = limiter::SettleMsg { rules: s.rules, now_ms: now, admitted_ms: s.admitted_ms, tokens, release: !record.reached_origin };
-                if let Err(e) = limiter::settle(&env, &s.scope, &msg).await {
-                    worker::console_error!("limits settle for {} failed: {e}", s.scope);
+                let scope = s.scope.clone();
+                if let Err(e) = settle_one(&env, &limits, s, now, tokens, !record.reached_origin).await {
+                    worker::console_error!("limits settle for {scope} failed: {e}");
                 }
             }
             if let Err(e) = usage_buffer::append(&env, &record).await {

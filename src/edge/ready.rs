@@ -1,10 +1,31 @@
-//! `GET /health/ready`: database, KV and Durable Object status, 503 when one is down.
+//! `GET /health/ready`: database, KV, Durable Object and (when configured) Redis status; 503
+//! when one is down. Redis only counts when the settings this isolate holds use it.
 
 use super::durable::coordinator;
 use super::pg::with_db;
+use super::redis;
+use crate::settings::{CacheBackend, LimitsBackend};
 use crate::state::db::Db;
-use serde_json::json;
+use serde_json::{json, Value};
 use worker::{Env, Response, Result};
+
+async fn redis_check(env: &Env) -> (Value, bool) {
+    let settings = super::snapshot::cached_settings();
+    let used_by: Vec<&str> = settings
+        .iter()
+        .flat_map(|s| [(s.cache_backend == CacheBackend::Redis).then_some("cache"), (s.limits_backend == LimitsBackend::Redis).then_some("limits")])
+        .flatten()
+        .collect();
+    let timeout = settings.as_ref().map_or(redis::DEFAULT_TIMEOUT_MS, |s| s.redis_timeout_ms);
+    let Some(r) = redis::from_env(env, timeout) else {
+        return (json!({"configured": false, "used_by": used_by}), used_by.is_empty());
+    };
+    let t0 = js_sys::Date::now();
+    match r.client.ping().await {
+        Ok(()) => (json!({"configured": true, "up": true, "latency_ms": js_sys::Date::now() - t0, "used_by": used_by}), true),
+        Err(e) => (json!({"configured": true, "up": false, "error": e.to_string(), "used_by": used_by}), used_by.is_empty()),
+    }
+}
 
 pub async fn handle(env: &Env) -> Result<Response> {
     let t0 = js_sys::Date::now();
@@ -17,7 +38,8 @@ pub async fn handle(env: &Env) -> Result<Response> {
     let t2 = js_sys::Date::now();
     let co = coordinator::version(env).await;
     let t3 = js_sys::Date::now();
-    let ok = db.is_ok() && kv.is_ok() && co.is_ok();
+    let (redis, redis_ok) = redis_check(env).await;
+    let ok = db.is_ok() && kv.is_ok() && co.is_ok() && redis_ok;
     let body = json!({
         "status": if ok { "ready" } else { "degraded" },
         "version": crate::app::VERSION,
@@ -25,6 +47,7 @@ pub async fn handle(env: &Env) -> Result<Response> {
             "database": match &db { Ok(v) => json!({"up": true, "schema_version": v, "latency_ms": t1 - t0}), Err(e) => json!({"up": false, "error": e.message()}) },
             "kv": match &kv { Ok(()) => json!({"up": true, "latency_ms": t2 - t1}), Err(e) => json!({"up": false, "error": e}) },
             "durable_objects": match &co { Ok(v) => json!({"up": true, "snapshot_version": v, "latency_ms": t3 - t2}), Err(e) => json!({"up": false, "error": e.to_string()}) },
+            "redis": redis,
         }
     });
     Ok(Response::from_json(&body)?.with_status(if ok { 200 } else { 503 }))

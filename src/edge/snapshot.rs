@@ -1,14 +1,26 @@
-//! The routing snapshot at the edge: isolate memory first, then KV, then Postgres.
-//! The Coordinator Durable Object holds the authoritative version number; an isolate checks it
-//! at most every `snapshot.refresh_ms` (default 2 s) in the background (`wait_until`), so a
-//! request never waits on Postgres once the isolate is warm and an admin change is live
-//! everywhere within about that interval.
+//! The routing snapshot at the edge: isolate memory first, then the cache store, then Postgres.
+//! The cache store is chosen by `backend.cache`:
+//! - `kv` (default): copies in KV; the Coordinator Durable Object holds the version number.
+//! - `redis`: copies and the version pointer in Redis (`state::snapshot_redis`).
+//!
+//! An isolate checks the version at most every `snapshot.refresh_ms` (default 2 s) in the
+//! background (`wait_until`), so a request never waits on Postgres once the isolate is warm and
+//! an admin change is live everywhere within about that interval.
+//!
+//! Switching stores must not strand an isolate on the old one, so a publish always sets the
+//! Coordinator's version and, when Redis is configured, the Redis pointer too (only the copies
+//! go to one store); an isolate that learns of a version its store lacks reads the other store.
+//! When Redis is unreachable the copies go to KV, and the cron re-asserts the Coordinator's
+//! version in Redis every minute, so a missed pointer update heals by itself.
 
 use super::durable::coordinator;
 use super::pg::with_db;
+use super::redis::{self, Redis};
 use crate::error::GatewayError;
+use crate::settings::{CacheBackend, Settings};
 use crate::state::db::Db;
 use crate::state::snapshot::Snapshot;
+use crate::state::snapshot_redis;
 use crate::state::SNAPSHOT_SQL;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -71,7 +83,7 @@ pub async fn current(env: &Env, ctx: &Context) -> Result<Rc<Snapshot>, GatewayEr
     if let Some((snap, due)) = hit {
         if due {
             let env = env.clone();
-            let have = snap.version;
+            let have = snap.clone();
             let least_busy = snap.uses_least_busy();
             ctx.wait_until(async move {
                 refresh(&env, have).await;
@@ -87,31 +99,69 @@ pub async fn current(env: &Env, ctx: &Context) -> Result<Rc<Snapshot>, GatewayEr
     Ok(snap)
 }
 
-async fn kv_snapshot(env: &Env, key: &str) -> Option<Snapshot> {
-    let kv = env.kv("KV").ok()?;
-    let bytes = kv.get(key).bytes().await.ok()??;
-    match Snapshot::from_json(&bytes) {
+/// The settings of the snapshot this isolate holds, if any (readiness reports on them).
+pub fn cached_settings() -> Option<Settings> {
+    CACHE.with(|c| c.borrow().as_ref().map(|x| x.snap.settings.clone()))
+}
+
+fn parse(bytes: &[u8], place: &str) -> Option<Snapshot> {
+    match Snapshot::from_json(bytes) {
         Ok(s) => Some(s),
         Err(e) => {
-            worker::console_error!("KV {key} holds an unreadable snapshot: {e}");
+            worker::console_error!("{place} holds an unreadable snapshot: {e}");
             None
         }
     }
 }
 
-/// A new isolate: KV's current snapshot when it is as new as the Coordinator says, else the
-/// versioned key, else Postgres (publishing the first version on a fresh database).
+async fn kv_snapshot(env: &Env, key: &str) -> Option<Snapshot> {
+    let kv = env.kv("KV").ok()?;
+    let bytes = kv.get(key).bytes().await.ok()??;
+    parse(&bytes, &format!("KV {key}"))
+}
+
+async fn redis_copy(r: &Redis, version: u64) -> Option<Snapshot> {
+    match snapshot_redis::copy(&r.client, &r.prefix, version).await {
+        Ok(b) => parse(&b?, &format!("Redis snapshot v{version}")),
+        Err(e) => {
+            worker::console_warn!("snapshot v{version}: Redis unreachable: {e}");
+            None
+        }
+    }
+}
+
+/// The Redis client when the settings keep the snapshot in Redis and it is configured.
+fn redis_store(env: &Env, s: &Settings) -> Option<Redis> {
+    (s.cache_backend == CacheBackend::Redis).then(|| redis::from_env(env, s.redis_timeout_ms)).flatten()
+}
+
+/// A new isolate: first Redis (when configured) if it holds the current snapshot and that
+/// snapshot's settings keep it there; otherwise KV's current snapshot when it is as new as the
+/// Coordinator says, else the versioned key, else Postgres (publishing the first version on a
+/// fresh database).
 async fn cold_load(env: &Env) -> Result<Snapshot, GatewayError> {
+    if let Some(r) = redis::from_env(env, redis::DEFAULT_TIMEOUT_MS) {
+        match redis_cold(&r).await {
+            Ok(Some(s)) => {
+                worker::console_log!("snapshot v{} loaded from Redis", s.version);
+                return Ok(s);
+            }
+            Ok(None) => {}
+            Err(e) => worker::console_warn!("snapshot: Redis unreachable at cold start, using KV: {e}"),
+        }
+    }
     let (kv, version) = futures::join!(kv_snapshot(env, KV_CURRENT), coordinator::version(env));
     let version = version.unwrap_or_else(|e| {
         worker::console_warn!("coordinator unavailable, trusting KV: {e}");
         0
     });
     if let Some(s) = kv.filter(|s| s.version >= version && s.version > 0) {
+        worker::console_log!("snapshot v{} loaded from KV", s.version);
         return Ok(s);
     }
     if version > 0 {
         if let Some(s) = kv_snapshot(env, &kv_key(version)).await {
+            worker::console_log!("snapshot v{} loaded from KV", s.version);
             return Ok(s);
         }
         if let Ok(s) = build(env, false).await {
@@ -121,30 +171,74 @@ async fn cold_load(env: &Env) -> Result<Snapshot, GatewayError> {
     build(env, true).await
 }
 
-async fn refresh(env: &Env, have: u64) {
-    let latest = match coordinator::version(env).await {
+/// What Redis holds as the newest snapshot, if its own settings say `backend.cache = redis`
+/// (after a switch back to KV, Redis keeps an old copy that must not be used).
+async fn redis_cold(r: &Redis) -> Result<Option<Snapshot>, crate::redis::Error> {
+    let (pointer, current) = snapshot_redis::head(&r.client, &r.prefix).await?;
+    let mut snap = current.and_then(|b| parse(&b, "Redis current"));
+    if pointer > 0 && snap.as_ref().is_none_or(|s| s.version < pointer) {
+        snap = snapshot_redis::copy(&r.client, &r.prefix, pointer).await?.and_then(|b| parse(&b, "Redis current"));
+    }
+    Ok(snap.filter(|s| s.version > 0 && s.version >= pointer && s.settings.cache_backend == CacheBackend::Redis))
+}
+
+/// The newest version number from the store the held snapshot's settings chose; the
+/// Coordinator when Redis cannot answer (it is always set on publish).
+async fn latest_version(env: &Env, redis: Option<&Redis>) -> Result<u64, String> {
+    if let Some(r) = redis {
+        match snapshot_redis::pointer(&r.client, &r.prefix).await {
+            Ok(v) => return Ok(v),
+            Err(e) => worker::console_warn!("snapshot refresh: Redis unreachable, asking the Coordinator: {e}"),
+        }
+    }
+    coordinator::version(env).await.map_err(|e| format!("coordinator unavailable: {e}"))
+}
+
+async fn refresh(env: &Env, have: Rc<Snapshot>) {
+    let store = redis_store(env, &have.settings);
+    let latest = match latest_version(env, store.as_ref()).await {
         Ok(v) => v,
         Err(e) => {
-            worker::console_warn!("snapshot refresh: coordinator unavailable: {e}");
+            worker::console_warn!("snapshot refresh: {e}");
             mark_checked();
             return;
         }
     };
-    if latest <= have {
+    if latest <= have.version {
         mark_checked();
         return;
     }
-    let snap = match kv_snapshot(env, &kv_key(latest)).await {
+    let snap = match copy_of(env, &have.settings, latest).await {
         Some(s) => Ok(s),
         None => build(env, false).await,
     };
     match snap {
         Ok(s) => install(Rc::new(s)),
         Err(e) => {
-            worker::console_warn!("snapshot refresh failed, keeping version {have}: {e}");
+            worker::console_warn!("snapshot refresh failed, keeping version {}: {e}", have.version);
             mark_checked();
         }
     }
+}
+
+/// Version `v` from the store the held settings chose, then from the other one: a publish that
+/// switched `backend.cache` put its copies in the new store, which this isolate does not
+/// know about yet.
+async fn copy_of(env: &Env, held: &Settings, v: u64) -> Option<Snapshot> {
+    let redis = redis::from_env(env, held.redis_timeout_ms);
+    let redis_first = held.cache_backend == CacheBackend::Redis;
+    for from_redis in [redis_first, !redis_first] {
+        let found = match (&redis, from_redis) {
+            (Some(r), true) => redis_copy(r, v).await,
+            (_, true) => None,
+            (_, false) => kv_snapshot(env, &kv_key(v)).await,
+        };
+        if let Some(s) = found {
+            worker::console_log!("snapshot v{} loaded from {}", s.version, if from_redis { "Redis" } else { "KV" });
+            return Some(s);
+        }
+    }
+    None
 }
 
 /// Build from Postgres; with `bump` this is a publish: new version, KV copies, Coordinator.
@@ -174,22 +268,61 @@ async fn build(env: &Env, bump: bool) -> Result<Snapshot, GatewayError> {
     .await?;
     let snap = Snapshot::from_json(json.as_bytes()).map_err(GatewayError::Internal)?;
     if bump {
-        if let Ok(kv) = env.kv("KV") {
-            for key in [kv_key(snap.version), KV_CURRENT.to_string()] {
-                let put = kv.put(&key, json.as_str()).map(|p| if key == KV_CURRENT { p } else { p.expiration_ttl(7 * 86400) });
-                if let Err(e) = match put {
-                    Ok(p) => p.execute().await,
-                    Err(e) => Err(e),
-                } {
-                    worker::console_error!("KV put {key} failed: {e}");
-                }
-            }
-        }
+        store_copies(env, &snap, &json).await;
         if let Err(e) = coordinator::set_version(env, snap.version).await {
             worker::console_error!("coordinator version update failed: {e}");
         }
     }
     Ok(snap)
+}
+
+/// Put a new version's copies where its own settings say (Redis, or KV) and move the Redis
+/// pointer whenever Redis is configured. A failed Redis write sends the copies to KV, so an
+/// outage never hides a publish.
+async fn store_copies(env: &Env, snap: &Snapshot, json: &str) {
+    let wants_redis = snap.settings.cache_backend == CacheBackend::Redis;
+    let redis = redis::from_env(env, snap.settings.redis_timeout_ms);
+    if wants_redis && redis.is_none() {
+        worker::console_error!("backend.cache = redis, but {}: snapshot v{} goes to KV", redis::NOT_CONFIGURED_DETAIL, snap.version);
+    }
+    let mut in_redis = false;
+    if let Some(r) = &redis {
+        match snapshot_redis::publish(&r.client, &r.prefix, snap.version, wants_redis.then_some(json)).await {
+            Ok(_) => in_redis = wants_redis,
+            Err(e) if wants_redis => worker::console_error!("snapshot v{}: Redis publish failed, copies go to KV: {e}", snap.version),
+            Err(e) => worker::console_error!("snapshot v{}: Redis version pointer not moved (the cron retries): {e}", snap.version),
+        }
+    }
+    if in_redis {
+        return;
+    }
+    if let Ok(kv) = env.kv("KV") {
+        for key in [kv_key(snap.version), KV_CURRENT.to_string()] {
+            let put = kv.put(&key, json).map(|p| if key == KV_CURRENT { p } else { p.expiration_ttl(7 * 86400) });
+            if let Err(e) = match put {
+                Ok(p) => p.execute().await,
+                Err(e) => Err(e),
+            } {
+                worker::console_error!("KV put {key} failed: {e}");
+            }
+        }
+    }
+}
+
+/// Cron: re-assert the Coordinator's version in Redis (a no-op unless a publish could not reach
+/// Redis), so isolates polling Redis never stay behind for long.
+pub async fn sync_redis_pointer(env: &Env) {
+    let Some(r) = redis::from_env(env, redis::DEFAULT_TIMEOUT_MS) else { return };
+    let version = match coordinator::version(env).await {
+        Ok(v) if v > 0 => v,
+        Ok(_) => return,
+        Err(e) => return worker::console_warn!("cron: snapshot pointer sync skipped, coordinator unavailable: {e}"),
+    };
+    match snapshot_redis::publish(&r.client, &r.prefix, version, None).await {
+        Ok(p) if p == version => {}
+        Ok(p) => worker::console_log!("cron: Redis snapshot pointer is {p} (Coordinator {version})"),
+        Err(e) => worker::console_warn!("cron: snapshot pointer sync failed: {e}"),
+    }
 }
 
 /// Publish a new snapshot version after a change in Postgres; returns the new version.

@@ -1,8 +1,11 @@
 //! Limits as fixed windows: requests and tokens per UTC day (per user) and per minute (per
-//! model config). The state lives in a Durable Object per key, which serialises every call, so
-//! admission is exact under any concurrency. A request is admitted atomically (its request is
-//! counted at once); its tokens are settled when the answer completes; a request that never
+//! model config). The state lives in a Durable Object per key, which serialises every call, or
+//! (`backend.limits = redis`) in Redis, where one Lua script checks and counts (`redis`); either
+//! way admission is exact under any concurrency. A request is admitted atomically (its request
+//! is counted at once); its tokens are settled when the answer completes; a request that never
 //! reached an origin is released again.
+
+pub mod redis;
 
 use serde::{Deserialize, Serialize};
 

@@ -4,6 +4,7 @@
 pub mod db;
 pub mod migrations;
 pub mod snapshot;
+pub mod snapshot_redis;
 pub mod streams;
 
 /// Builds the whole snapshot as one JSON document in one round trip.

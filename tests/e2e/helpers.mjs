@@ -3,6 +3,7 @@
 import crypto from "node:crypto";
 import { startGateway } from "../../devtools/gateway.mjs";
 import { attachPostgres, startPostgres } from "../../devtools/postgres.mjs";
+import { startRedis, killRedis } from "../../devtools/redis.mjs";
 
 process.env.PGOPTIONS = "-c client_min_messages=warning";
 
@@ -25,18 +26,40 @@ export async function pg() {
   return cluster;
 }
 
+let redisServer;
+/**
+ * The Redis (behind the Upstash REST bridge) of this test run: scripts/test.sh exports its URL and
+ * token; a file run on its own starts a private one. Tests share it, so every gateway gets its
+ * own key prefix (see redisVars).
+ */
+export async function redis() {
+  if (redisServer) return redisServer;
+  if (process.env.MAESTRO_TEST_REDIS_URL) {
+    redisServer = { url: process.env.MAESTRO_TEST_REDIS_URL, token: process.env.MAESTRO_TEST_REDIS_TOKEN, stop() {} };
+  } else {
+    redisServer = await startRedis({ token: "e2e-redis-token" });
+    process.on("exit", () => killRedis(redisServer.dir));
+  }
+  return redisServer;
+}
+
+/** Worker vars that point a gateway at a Redis, with a key prefix of its own unless given. */
+export function redisVars(r, prefix = `${uniqueName("t")}:`) {
+  return { UPSTASH_REDIS_REST_URL: r.url, UPSTASH_REDIS_REST_TOKEN: r.token, UPSTASH_REDIS_PREFIX: prefix };
+}
+
 export function uniqueName(prefix) {
   return `${prefix}_${process.pid}_${crypto.randomBytes(4).toString("hex")}`;
 }
 
 export const defaultVars = { JWT_SECRET, ADMIN_TOKEN, ADMIN_USERNAME, ADMIN_PASSWORD, SECRETS_KEY };
 
-/** A fresh database and a gateway on it. */
-export async function setup({ vars = {}, name = "e2e", onLog } = {}) {
+/** A fresh database and a gateway on it (KV and Durable Objects in `persistTo` when given). */
+export async function setup({ vars = {}, name = "e2e", persistTo, onLog } = {}) {
   const cl = await pg();
   const db = uniqueName(name);
   const databaseUrl = cl.createDatabase(db);
-  const gw = await startGateway({ databaseUrl, vars: { ...defaultVars, ...vars }, onLog });
+  const gw = await startGateway({ databaseUrl, vars: { ...defaultVars, ...vars }, persistTo, onLog });
   const psql = (sql) => cl.psql(sql, db);
   return { gw, url: gw.url, databaseUrl, psql, cluster: cl, db, stop: () => gw.stop() };
 }

@@ -2,17 +2,29 @@
 // no quota for refused requests, daily reset at UTC midnight (injected clock), per-minute model
 // limits, token capture per endpoint and stream kind, and zero loss / zero duplicates across a
 // Postgres outage.
+//
+// The suite runs once per limits backend (issue 11): the Limiter Durable Objects here, and Redis
+// (through the Upstash REST bridge) when limits-redis.test.mjs sets MAESTRO_LIMITS_BACKEND=redis
+// before importing this file.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { setup, adminClient, getJson, sleep, defaultVars, uniqueName } from "./helpers.mjs";
+import { setup, adminClient, getJson, sleep, defaultVars, uniqueName, redis, redisVars } from "./helpers.mjs";
 import { startOrigin } from "./fake-origin.mjs";
 import { startGateway } from "../../devtools/gateway.mjs";
 import { startPostgres } from "../../devtools/postgres.mjs";
 
+export const BACKEND = process.env.MAESTRO_LIMITS_BACKEND ?? "durable_objects";
+
 let env, admin, O;
+
+/** Vars for a gateway of this pass: Redis connection details when Redis holds the limits. */
+async function backendVars() {
+  return BACKEND === "redis" ? redisVars(await redis()) : {};
+}
 
 async function world(e) {
   const a = adminClient(e.url);
+  if (BACKEND !== "durable_objects") await a.put("/settings", { "backend.limits": BACKEND }, 200);
   const n = await a.post("/nodes", { name: "o", node_type: "ollama", base_url: O.url }, 201);
   await a.post(`/nodes/${n.id}/discover`, {}, 200);
   await a.post("/model-mappings", { display_name: "fast", real_name: "llama3:latest" }, 201);
@@ -26,7 +38,7 @@ const chat = { model: "fast", messages: [{ role: "user", content: "hi" }] };
 before(async () => {
   O = await startOrigin({ name: "o", models: ["llama3:latest"] });
   O.chunkDelay = 0;
-  env = await setup({ name: "limits" });
+  env = await setup({ name: "limits", vars: await backendVars() });
   admin = await world(env);
 });
 after(async () => {
@@ -34,7 +46,7 @@ after(async () => {
   await O?.stop();
 });
 
-describe("admission", () => {
+describe(`admission (limits in ${BACKEND})`, () => {
   test("200 concurrent requests against a limit of 50 admit exactly 50", async () => {
     const u = await admin.post("/users", { username: "burst", has_all_models: true, request_limit: 50 }, 201);
     const results = await Promise.all([...Array(200)].map(() => post(env.url, u.token, "/v1/chat/completions", chat)));
@@ -91,12 +103,32 @@ describe("admission", () => {
     env.psql("DELETE FROM model_configs");
     await admin.post("/snapshot/publish", {}, 200);
   });
+
+  test("all or nothing across scopes: a request the model's limit refuses gives the user's admission back", async () => {
+    await admin.post("/model-mappings", { display_name: "slow", real_name: "llama3:latest" }, 201);
+    await admin.post("/model-mappings", { display_name: "free", real_name: "llama3:latest" }, 201);
+    env.psql("INSERT INTO model_configs (model_prefix, requests_per_minute) VALUES ('slow', 1)");
+    await admin.post("/snapshot/publish", {}, 200);
+    const u = await admin.post("/users", { username: "giveback", has_all_models: true, request_limit: 2 }, 201);
+    const call = (model) => post(env.url, u.token, "/v1/chat/completions", { ...chat, model });
+    assert.equal((await call("slow")).status, 200); // user 1 of 2, model 1 of 1
+    const refused = await call("slow"); // the user's scope admits (2 of 2), the model's refuses
+    assert.equal(refused.status, 429);
+    assert.match(refused.body.error.message, /per-minute limit of model 'slow'/);
+    await sleep(300); // the release is settled after the response (wait_until)
+    assert.equal((await call("free")).status, 200, "the refused request's user admission was released");
+    const r = await call("free");
+    assert.equal(r.status, 429);
+    assert.match(r.body.error.message, /daily limit/);
+    env.psql("DELETE FROM model_configs");
+    await admin.post("/snapshot/publish", {}, 200);
+  });
 });
 
-test("the daily window resets at UTC midnight (clock injected)", async () => {
+test(`the daily window resets at UTC midnight (clock injected; limits in ${BACKEND})`, async () => {
   const now = Date.now();
   const toMidnight = 86_400_000 - (now % 86_400_000);
-  const e = await setup({ name: "midnight", vars: { CLOCK_OFFSET_MS: String(toMidnight - 2500) } });
+  const e = await setup({ name: "midnight", vars: { CLOCK_OFFSET_MS: String(toMidnight - 2500), ...(await backendVars()) } });
   try {
     const a = await world(e);
     const u = await a.post("/users", { username: "night", has_all_models: true, request_limit: 1 }, 201);
@@ -111,7 +143,10 @@ test("the daily window resets at UTC midnight (clock injected)", async () => {
   }
 });
 
-test("tokens are captured for every endpoint and stream kind, estimated only when the origin is silent", async () => {
+// Usage capture and the Postgres outage never touch the limits store: once (in the first pass) is enough.
+const usageOnly = { skip: BACKEND !== "durable_objects" && "usage only, no limits store involved: covered by the durable_objects pass" };
+
+test("tokens are captured for every endpoint and stream kind, estimated only when the origin is silent", usageOnly, async () => {
   const u = await admin.post("/users", { username: "meter", has_all_models: true }, 201);
   const t = u.token;
   const calls = [
@@ -150,10 +185,10 @@ test("tokens are captured for every endpoint and stream kind, estimated only whe
   assert.ok(last.c > 0);
 });
 
-test("nothing is lost and nothing duplicated when Postgres is down, and the hot path keeps serving", async () => {
+test("nothing is lost and nothing duplicated when Postgres is down, and the hot path keeps serving", usageOnly, async () => {
   const cluster = await startPostgres();
   const db = uniqueName("outage");
-  const gw = await startGateway({ databaseUrl: cluster.createDatabase(db), vars: defaultVars });
+  const gw = await startGateway({ databaseUrl: cluster.createDatabase(db), vars: { ...defaultVars, ...(await backendVars()) } });
   try {
     const a = await world(gw);
     const u = await a.post("/users", { username: "steady", has_all_models: true }, 201);
