@@ -35,6 +35,13 @@ struct Relay {
     transform: Box<dyn Transform>,
     timer: Rc<dyn Timer>,
     idle_ms: u64,
+    /// One idle timer per quiet period, not one per chunk: creating and cancelling a JS timer
+    /// for every chunk is a measurable share of per-chunk CPU. When it fires early (data came
+    /// since it was armed) it is re-armed for the time that is left.
+    deadline: Option<LocalBoxFuture<'static, ()>>,
+    last_data_ms: u64,
+    /// Data arrived since the timer was armed (if not, its firing means a full quiet period).
+    data_since_armed: bool,
     closed: bool,
     hook: Option<FinishHook>,
 }
@@ -82,9 +89,13 @@ impl Relay {
             if let Some(first) = self.first.take() {
                 self.feed(&first, &mut out);
             } else {
-                let timeout = self.timer.sleep(self.idle_ms);
-                match select(self.upstream.next(), timeout).await {
-                    Either::Left((Some(Ok(bytes)), _)) => self.feed(&bytes, &mut out),
+                let deadline = self.deadline.get_or_insert_with(|| self.timer.sleep(self.idle_ms));
+                match select(self.upstream.next(), deadline.as_mut()).await {
+                    Either::Left((Some(Ok(bytes)), _)) => {
+                        self.last_data_ms = self.timer.now_ms();
+                        self.data_since_armed = true;
+                        self.feed(&bytes, &mut out)
+                    }
                     Either::Left((Some(Err(e)), _)) => self.transform.fail(&format!("the origin stream failed: {e}"), &mut out),
                     Either::Left((None, _)) => {
                         if let Some(rest) = self.framer.take_rest() {
@@ -95,8 +106,16 @@ impl Relay {
                         self.finish(completed, false);
                     }
                     Either::Right(((), _)) => {
-                        let msg = format!("the origin sent nothing for {} ms", self.idle_ms);
-                        self.transform.fail(&msg, &mut out)
+                        let quiet = self.timer.now_ms().saturating_sub(self.last_data_ms);
+                        if !self.data_since_armed || quiet + 1 >= self.idle_ms {
+                            let msg = format!("the origin sent nothing for {} ms", self.idle_ms);
+                            self.transform.fail(&msg, &mut out)
+                        } else {
+                            // Data came since arming: wait out the rest of a quiet period.
+                            self.data_since_armed = false;
+                            self.deadline = Some(self.timer.sleep((self.idle_ms - quiet).max(1)));
+                            continue;
+                        }
                     }
                 }
             }
@@ -126,8 +145,11 @@ pub fn relay(upstream: ByteStream, first: Vec<u8>, transform: Box<dyn Transform>
         first: Some(first),
         framer: LineFramer::new(DEFAULT_MAX_LINE),
         transform,
+        last_data_ms: timer.now_ms(),
         timer,
         idle_ms,
+        deadline: None,
+        data_since_armed: false,
         closed: false,
         hook: Some(on_finish),
     };
@@ -149,13 +171,15 @@ mod tests {
             0
         }
     }
-    struct InstantTimer;
+    /// Sleeps return at once and move the clock forward by the time slept.
+    struct InstantTimer(std::cell::Cell<u64>);
     impl Timer for InstantTimer {
-        fn sleep(&self, _ms: u64) -> LocalBoxFuture<'static, ()> {
+        fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {
+            self.0.set(self.0.get() + ms);
             Box::pin(futures::future::ready(()))
         }
         fn now_ms(&self) -> u64 {
-            0
+            self.0.get()
         }
     }
 
@@ -202,7 +226,7 @@ mod tests {
     fn stall_hits_the_idle_deadline() {
         let (cell, h) = hook();
         let up: ByteStream = futures::stream::pending().boxed_local();
-        let s = relay(up, b"{\"model\":\"r\",\"done\":false}\n".to_vec(), Box::new(OllamaNdjson::new("d")), Rc::new(InstantTimer), 50, h);
+        let s = relay(up, b"{\"model\":\"r\",\"done\":false}\n".to_vec(), Box::new(OllamaNdjson::new("d")), Rc::new(InstantTimer(std::cell::Cell::new(0))), 50, h);
         let out = collect(s);
         assert!(out.contains("sent nothing for 50 ms"), "{out}");
         assert!(cell.borrow().as_ref().unwrap().error.is_some());

@@ -36,9 +36,15 @@ impl DurableObject for UsageBuffer {
         let storage = self.state.storage();
         match req.path().as_str() {
             "/append" => {
-                let r: UsageRecord = req.json().await?;
-                storage.put(&key(&r.id), &r).await?;
-                Response::from_json(&serde_json::json!({"ok": true}))
+                // A batch from one isolate: one storage write for all of them.
+                let records: Vec<UsageRecord> = req.json().await?;
+                let entries = js_sys::Object::new();
+                for r in &records {
+                    let v = serde_wasm_bindgen::to_value(r).map_err(|e| worker::Error::RustError(e.to_string()))?;
+                    js_sys::Reflect::set(&entries, &key(&r.id).into(), &v).map_err(|_| worker::Error::RustError("batch".into()))?;
+                }
+                storage.put_multiple_raw(entries).await?;
+                Response::from_json(&serde_json::json!({"ok": true, "stored": records.len()}))
             }
             "/drain" => {
                 let d: Drain = req.json().await?;
@@ -85,8 +91,16 @@ async fn call<T: Serialize>(env: &Env, shard: u32, path: &str, msg: &T) -> Resul
     Ok(r)
 }
 
-pub async fn append(env: &Env, record: &UsageRecord) -> Result<()> {
-    call(env, shard_of(&record.id), "/append", record).await.map(|_| ())
+/// Store records durably, one call per shard they fall in.
+pub async fn append(env: &Env, records: &[UsageRecord]) -> Result<()> {
+    let mut by_shard: Vec<Vec<&UsageRecord>> = vec![Vec::new(); SHARDS as usize];
+    for r in records {
+        by_shard[shard_of(&r.id) as usize].push(r);
+    }
+    for (shard, batch) in by_shard.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
+        call(env, shard as u32, "/append", batch).await?;
+    }
+    Ok(())
 }
 
 pub async fn drain(env: &Env, shard: u32, max: usize) -> Result<Vec<UsageRecord>> {
