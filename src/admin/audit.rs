@@ -4,10 +4,14 @@
 use crate::state::db::{Db, DbError, Param};
 use serde_json::Value;
 
-/// Keys whose values never reach the audit log.
+/// Keys whose values never reach the audit log. Counters and settings that merely mention a
+/// secret word (`token_limit`, `tokens_per_minute`, `token_prefix`, `api_key_set`) are not secrets,
+/// and redacting them would make the trail useless for exactly the changes it should show.
 fn secret_key(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
-    ["token", "api_key", "api-key", "apikey", "password", "secret", "authorization", "cookie"].iter().any(|s| k.contains(s))
+    let mentions = ["token", "api_key", "api-key", "apikey", "password", "secret", "authorization", "cookie"].iter().any(|s| k.contains(s));
+    let harmless = ["_limit", "_prefix", "_set", "_per_minute", "_tokens", "_count"].iter().any(|s| k.ends_with(s));
+    mentions && !harmless
 }
 
 pub fn redact(v: &Value) -> Value {
@@ -60,5 +64,17 @@ mod tests {
         assert_eq!(v["list"][0]["password"], "[redacted]");
         assert_eq!(v["api_key_set"], true);
         assert!(!v.to_string().contains("sk-1"));
+    }
+
+    #[test]
+    fn counters_that_mention_tokens_stay_readable() {
+        let v = redact(&json!({"token_limit": 500, "tokens_per_minute": 9, "token_prefix": "ab12", "prompt_tokens": 3, "token": "eyJ", "refresh_token": "r", "x-api-key": "k"}));
+        assert_eq!(v["token_limit"], 500);
+        assert_eq!(v["tokens_per_minute"], 9);
+        assert_eq!(v["token_prefix"], "ab12");
+        assert_eq!(v["prompt_tokens"], 3);
+        assert_eq!(v["token"], "[redacted]");
+        assert_eq!(v["refresh_token"], "[redacted]");
+        assert_eq!(v["x-api-key"], "[redacted]");
     }
 }

@@ -41,6 +41,23 @@ async fn group_id<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, name: &str) -> Result
     ctx.json("SELECT to_json(id) FROM model_groups WHERE name = $1::text", &[Param::Text(Some(name.into()))]).await?.as_i64().ok_or_else(|| not_found(&format!("group '{name}'")))
 }
 
+pub const ROUTES: &[super::table::Route] = &[
+    ("GET", "/admin/model-groups"),
+    ("POST", "/admin/model-groups"),
+    ("PUT", "/admin/model-groups/reorder"),
+    ("POST", "/admin/model-groups/reorder"),
+    ("GET", "/admin/model-groups/{name}"),
+    ("PUT", "/admin/model-groups/{name}"),
+    ("PATCH", "/admin/model-groups/{name}"),
+    ("DELETE", "/admin/model-groups/{name}"),
+    ("POST", "/admin/model-groups/{name}/members"),
+    ("PUT", "/admin/model-groups/{name}/members/reorder"),
+    ("POST", "/admin/model-groups/{name}/members/reorder"),
+    ("PUT", "/admin/model-groups/{name}/members/{id}"),
+    ("PATCH", "/admin/model-groups/{name}/members/{id}"),
+    ("DELETE", "/admin/model-groups/{name}/members/{id}"),
+];
+
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
     Some(match (method, segs) {
         ("GET", []) => list(ctx).await,

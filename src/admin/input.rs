@@ -92,6 +92,42 @@ impl Input {
             _ => self.int(k).map(Some),
         }
     }
+
+    pub fn nullable_int_in(&self, k: &str, min: i64, max: i64) -> Result<Option<Option<i64>>, GatewayError> {
+        match self.0.get(k) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            _ => self.int_in(k, min, max).map(Some),
+        }
+    }
+
+    /// A list where null has its own meaning (e.g. "every tool"): absent / Some(None) / Some(Some(list)).
+    pub fn nullable_str_list(&self, k: &str) -> Result<Option<Option<Vec<String>>>, GatewayError> {
+        match self.0.get(k) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            _ => self.str_list(k).map(Some),
+        }
+    }
+
+    pub fn number_in(&self, k: &str, min: f64, max: f64) -> Result<Option<f64>, GatewayError> {
+        match self.0.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(v) if v.is_finite() && v >= min && v <= max => Ok(Some(v)),
+                _ => Err(GatewayError::bad_field(k, format!("'{k}' must be a number between {min} and {max}"))),
+            },
+            Some(_) => Err(GatewayError::bad_field(k, format!("'{k}' must be a number"))),
+        }
+    }
+
+    /// Reject fields the resource does not have, so a typo is a 400 instead of a silent no-op.
+    pub fn only(&self, allowed: &[&str]) -> Result<(), GatewayError> {
+        match self.0.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(k) => Err(GatewayError::bad_field(k.as_str(), format!("unknown field '{k}'; expected {}", allowed.join(", ")))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Context length given as `32768`, `"32768"`, `"128K"`, `"1M"` or `"32.5K"` (K = 1024).

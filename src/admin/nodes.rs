@@ -101,7 +101,32 @@ fn conflict(e: GatewayError) -> GatewayError {
     }
 }
 
+pub const ROUTES: &[super::table::Route] = &[
+    ("GET", "/admin/nodes"),
+    ("POST", "/admin/nodes"),
+    ("PATCH", "/admin/nodes/batch/priority"),
+    ("PUT", "/admin/nodes/batch/priority"),
+    ("POST", "/admin/nodes/sync-all"),
+    ("POST", "/admin/nodes/discover"),
+    ("POST", "/admin/nodes/health-check"),
+    ("GET", "/admin/nodes/models/distribution"),
+    ("GET", "/admin/nodes/{id}"),
+    ("PATCH", "/admin/nodes/{id}"),
+    ("PUT", "/admin/nodes/{id}"),
+    ("DELETE", "/admin/nodes/{id}"),
+    ("PATCH", "/admin/nodes/{id}/toggle"),
+    ("POST", "/admin/nodes/{id}/toggle"),
+    ("POST", "/admin/nodes/{id}/discover"),
+    ("POST", "/admin/nodes/{id}/sync-models"),
+    ("POST", "/admin/nodes/{id}/health-check"),
+    ("PATCH", "/admin/nodes/{id}/models/{model}/available"),
+    ("PUT", "/admin/nodes/{id}/models/{model}/available"),
+];
+
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
+    if let Some(answer) = super::node_ops::route(ctx, method, segs).await {
+        return Some(answer);
+    }
     Some(match (method, segs) {
         ("GET", []) => list(ctx).await,
         ("POST", []) => create(ctx).await,

@@ -20,6 +20,13 @@ pub async fn current<D: Db>(db: &D) -> Result<Settings, GatewayError> {
     Ok(Settings::from_raw(&raw(db).await?))
 }
 
+pub const ROUTES: &[super::table::Route] = &[
+    ("GET", "/admin/settings"),
+    ("PUT", "/admin/settings"),
+    ("PATCH", "/admin/settings"),
+    ("DELETE", "/admin/settings/{key}"),
+];
+
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
     Some(match (method, segs) {
         ("GET", []) => list(ctx).await,
