@@ -14,17 +14,23 @@ fn secret_key(k: &str) -> bool {
     mentions && !harmless
 }
 
+/// Postgres `jsonb` cannot hold U+0000; an audit entry must never fail because input had one.
+fn scrub(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
+}
+
 pub fn redact(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
                 .map(|(k, v)| {
                     let red = if secret_key(k) && !v.is_null() && !v.is_boolean() { Value::String("[redacted]".into()) } else { redact(v) };
-                    (k.clone(), red)
+                    (scrub(k), red)
                 })
                 .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(redact).collect()),
+        Value::String(s) => Value::String(scrub(s)),
         other => other.clone(),
     }
 }
@@ -64,6 +70,13 @@ mod tests {
         assert_eq!(v["list"][0]["password"], "[redacted]");
         assert_eq!(v["api_key_set"], true);
         assert!(!v.to_string().contains("sk-1"));
+    }
+
+    #[test]
+    fn nul_characters_cannot_break_an_audit_entry() {
+        let v = redact(&json!({"na\0me": ["a\0b"]}));
+        assert!(!v.to_string().contains("\\u0000"));
+        assert_eq!(v["na\u{FFFD}me"][0], "a\u{FFFD}b");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `/admin/model-groups`: groups (strategy, node strategy, catalog listing, failover budget)
 //! and their members (weight, priority, capability tags, fallback flags, preferred nodes).
 
-use super::input::Input;
+use super::input::{as_int, Input};
 use super::mappings::check_nodes;
 use super::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
@@ -173,7 +173,7 @@ async fn reorder_groups<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply
         return Err(GatewayError::bad_field("groups", "'groups' must be a list of {name, priority}"));
     };
     for it in items {
-        let (Some(n), Some(p)) = (it.get("name").and_then(Value::as_str), it.get("priority").and_then(Value::as_i64)) else {
+        let (Some(n), Some(p)) = (it.get("name").and_then(Value::as_str), it.get("priority").and_then(as_int)) else {
             return Err(GatewayError::bad_field("groups", "each entry needs a name and an integer priority"));
         };
         if ctx.exec("UPDATE model_groups SET priority = $2::bigint, updated_at = now() WHERE name = $1::text", &[Param::Text(Some(n.into())), Param::Int(Some(p))]).await? == 0 {
@@ -305,7 +305,7 @@ async fn reorder_members<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: &str) -
     } else if let Some(Value::Array(items)) = input.raw("members") {
         items
             .iter()
-            .map(|it| match (it.get("id").and_then(Value::as_i64), it.get("priority").and_then(Value::as_i64)) {
+            .map(|it| match (it.get("id").and_then(as_int), it.get("priority").and_then(as_int)) {
                 (Some(id), Some(p)) => Ok((id, p)),
                 _ => Err(GatewayError::bad_field("members", "each entry needs an integer id and priority")),
             })

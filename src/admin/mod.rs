@@ -155,6 +155,9 @@ pub async fn handle<D: Db, P: Platform>(db: &D, platform: &P, env: &AdminEnv<'_>
     let ctx = Ctx { db, platform, env, req, actor: Actor { name: actor_name, ip } };
     let mutating = !matches!(method, "GET" | "HEAD");
     if mutating {
+        // Routes that take no input still refuse a body that is not a JSON object, so garbage
+        // is never mistaken for a valid call.
+        input::Input::parse(&req.body)?;
         db.batch("BEGIN").await?;
     }
     let result = route(&ctx, method, &segs).await;

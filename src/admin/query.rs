@@ -1,10 +1,11 @@
 //! Query-string parameters of the read-only admin routes: pagination, periods and date ranges.
-//! A bad value is a 400 naming the parameter, never a silent default; an empty value (`action=`,
-//! as a filter form sends for "any") counts as absent.
+//! A bad value is a 400 naming the parameter, never a silent default. Filters, periods and dates
+//! left empty (`action=&start_date=`, as a filter form sends for "any") count as absent; numbers
+//! and flags must be numbers and flags.
 
 use crate::error::GatewayError;
 use crate::net::Inbound;
-use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 pub const MAX_LIMIT: i64 = 500;
@@ -14,12 +15,21 @@ pub fn text(req: &Inbound, name: &str) -> Option<String> {
     req.query_param(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
-/// An integer parameter within bounds (absent or empty = `default`).
+/// An integer parameter within bounds (absent = `default`).
 pub fn int(req: &Inbound, name: &str, default: i64, min: i64, max: i64) -> Result<i64, GatewayError> {
-    let Some(raw) = text(req, name) else { return Ok(default) };
-    match raw.parse::<i64>() {
+    let Some(raw) = req.query_param(name) else { return Ok(default) };
+    match raw.trim().parse::<i64>() {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
         _ => Err(GatewayError::bad_field(name, format!("'{name}' must be an integer between {min} and {max}"))),
+    }
+}
+
+/// `true|1` or `false|0` (empty or absent = false).
+pub fn flag(req: &Inbound, name: &str) -> Result<bool, GatewayError> {
+    match text(req, name).as_deref() {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(_) => Err(GatewayError::bad_field(name, format!("'{name}' must be true or false"))),
     }
 }
 
@@ -60,14 +70,12 @@ impl Window {
 }
 
 /// `start_date`/`end_date`: `YYYY-MM-DD` (UTC; an end date includes that whole day) or RFC 3339.
+/// An end before the start is an empty window, not an error. Bounds outside years 1-9999 (which
+/// Postgres cannot take) mean "unbounded".
 pub fn dates(req: &Inbound) -> Result<Window, GatewayError> {
-    let start = text(req, "start_date").map(|s| instant("start_date", &s, false)).transpose()?;
-    let end = text(req, "end_date").map(|s| instant("end_date", &s, true)).transpose()?;
-    if let (Some(s), Some(e)) = (start, end) {
-        if e <= s {
-            return Err(GatewayError::bad_field("end_date", "'end_date' must be after 'start_date'"));
-        }
-    }
+    let in_range = |t: &DateTime<Utc>| (1..=9999).contains(&t.year());
+    let start = text(req, "start_date").map(|s| instant("start_date", &s, false)).transpose()?.filter(in_range);
+    let end = text(req, "end_date").map(|s| instant("end_date", &s, true)).transpose()?.filter(in_range);
     Ok(Window { start, end })
 }
 
@@ -133,8 +141,7 @@ mod tests {
         let p = page(&req("limit=10&offset=20"), 50).unwrap();
         assert_eq!((p.limit, p.offset), (10, 20));
         assert_eq!(page(&req(""), 25).unwrap().limit, 25);
-        assert_eq!(page(&req("limit="), 25).unwrap().limit, 25);
-        for bad in ["limit=0", "limit=501", "limit=abc", "limit=-1", "limit=1.5"] {
+        for bad in ["limit=0", "limit=501", "limit=abc", "limit=-1", "limit=1.5", "limit="] {
             assert_eq!(page(&req(bad), 50).unwrap_err().field(), Some("limit"), "{bad}");
         }
         assert_eq!(page(&req("offset=-1"), 50).unwrap_err().field(), Some("offset"));
@@ -164,8 +171,22 @@ mod tests {
         assert_eq!(rfc3339(&w.start.unwrap()), "2026-01-01T08:00:00Z");
         assert_eq!(dates(&req("start_date=yesterday")).unwrap_err().field(), Some("start_date"));
         assert_eq!(dates(&req("end_date=2026-13-01")).unwrap_err().field(), Some("end_date"));
-        assert_eq!(dates(&req("start_date=2026-02-01&end_date=2026-01-01")).unwrap_err().field(), Some("end_date"));
+        let w = dates(&req("start_date=2026-02-01&end_date=2026-01-01")).unwrap();
+        assert!(w.end < w.start);
+        assert_eq!(dates(&req("start_date=&end_date=")).unwrap(), Window { start: None, end: None });
+        assert_eq!(dates(&req("end_date=9999-12-31")).unwrap().end, None);
+        assert_eq!(dates(&req("start_date=0000-01-01")).unwrap().start, None);
         assert_eq!(period(&req("period=bogus&start_date=2026-01-01"), NOW, "7d").unwrap_err().field(), Some("period"));
+    }
+
+    #[test]
+    fn flags() {
+        assert!(!flag(&req(""), "f").unwrap());
+        assert!(!flag(&req("f="), "f").unwrap());
+        assert!(flag(&req("f=true"), "f").unwrap());
+        assert!(flag(&req("f=1"), "f").unwrap());
+        assert!(!flag(&req("f=0"), "f").unwrap());
+        assert_eq!(flag(&req("f=yes"), "f").unwrap_err().field(), Some("f"));
     }
 
     #[test]

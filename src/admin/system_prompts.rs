@@ -1,7 +1,7 @@
 //! `/admin/system-prompts`: prompts injected by scope (user, node, group, model, mapping), higher
 //! priority first, with a bulk reorder for the dashboard's drag and drop.
 
-use super::input::Input;
+use super::input::{as_int, Input};
 use super::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
@@ -172,7 +172,7 @@ async fn reorder<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, Gatew
     };
     let mut pairs = Vec::with_capacity(items.len());
     for it in items {
-        match (it.get("id").and_then(Value::as_i64), it.get("priority").and_then(Value::as_i64)) {
+        match (it.get("id").and_then(as_int), it.get("priority").and_then(as_int)) {
             (Some(id), Some(p)) if (PRIORITY_RANGE.0..=PRIORITY_RANGE.1).contains(&p) => pairs.push(json!([id, p])),
             _ => return Err(GatewayError::bad_field("prompts", format!("each entry needs an integer id and a priority between {} and {}", PRIORITY_RANGE.0, PRIORITY_RANGE.1))),
         }

@@ -110,7 +110,7 @@ pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: 
 }
 
 async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
-    let include_deleted = ctx.req.query_param("include_deleted").is_some_and(|v| v == "true" || v == "1");
+    let include_deleted = super::query::flag(ctx.req, "include_deleted")?;
     let v = ctx
         .json(&format!("SELECT COALESCE(json_agg(x ORDER BY x.username), '[]'::json)::text FROM ({USER_VIEW} WHERE $1::boolean OR u.deleted_at IS NULL) x"), &[Param::Bool(Some(include_deleted))])
         .await?;

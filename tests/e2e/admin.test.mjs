@@ -5,9 +5,14 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import { setup, signToken, ndjson, ADMIN_TOKEN, ADMIN_USERNAME, ADMIN_PASSWORD } from "./helpers.mjs";
-import { startGateway } from "../../devtools/gateway.mjs";
+import { startGateway, ROOT } from "../../devtools/gateway.mjs";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import fs from "node:fs";
+import path from "node:path";
 import { defaultVars } from "./helpers.mjs";
 import { startOrigin } from "./fake-origin.mjs";
+import { checkResponse, validate, template } from "./openapi-check.mjs";
 
 const IP = "198.51.100.10";
 let env, A, B, C;
@@ -28,7 +33,7 @@ async function call(method, path, { body, token = ADMIN_TOKEN, ip = IP, headers 
   try {
     json = text ? JSON.parse(text) : null;
   } catch {}
-  seen.push({ method, path, status: r.status, text });
+  seen.push({ method, path, status: r.status, text, type: r.headers.get("content-type") });
   if (!url && method !== "GET" && r.status < 400 && !path.startsWith("/admin/auth/")) mutations.push(`${method} ${path}`);
   for (const t of [json?.token].filter(Boolean)) if (!path.startsWith("/admin/auth/")) issued.push(t);
   return { status: r.status, headers: r.headers, body: json, text };
@@ -88,7 +93,8 @@ describe("routing, errors and the OpenAPI document", () => {
     assert.equal(nope.status, 404);
     assert.equal(nope.body.error.type, "not_found");
     assert.equal((await call("GET", "/admin/nodes/abc")).status, 404);
-    for (const [m, p, allow] of [["DELETE", "/admin/users", "GET, POST"], ["GET", "/admin/nodes/sync-all", "POST"], ["POST", "/admin/requests", "GET"], ["GET", "/admin/system-prompts/reorder", "PUT"], ["PATCH", "/admin/openapi.json", "GET"]]) {
+    // Methods the runtime does not know are not read as GET.
+    for (const [m, p, allow] of [["QUERY", "/admin/users", "GET, POST"], ["PROPFIND", "/admin/audit-logs", "GET"], ["DELETE", "/admin/users", "GET, POST"], ["GET", "/admin/nodes/sync-all", "POST"], ["POST", "/admin/requests", "GET"], ["GET", "/admin/system-prompts/reorder", "PUT"], ["PATCH", "/admin/openapi.json", "GET"]]) {
       const r = await call(m, p, { token: null });
       assert.equal(r.status, 405, `${m} ${p}`);
       assert.equal(r.headers.get("allow"), allow, `${m} ${p}`);
@@ -296,7 +302,7 @@ describe("sessions", () => {
     assert.equal((await call("POST", "/admin/auth/logout", { token: ok.body.token })).status, 401);
     assert.equal(env.psql("SELECT count(*) FROM audit_log WHERE action IN ('admin.login', 'admin.logout')"), "2");
     // The static token has no session to end.
-    assert.equal((await call("POST", "/admin/auth/logout")).status, 400);
+    assert.equal((await call("POST", "/admin/auth/logout")).status, 409);
   });
 
   test("an expired session is refused even with a token that is still signed as valid", async () => {
@@ -594,6 +600,67 @@ describe("database down", () => {
       assert.equal((await call("DELETE", "/admin/users", { url: gw.url })).status, 405);
     } finally {
       await gw.stop();
+    }
+  });
+});
+
+describe("OpenAPI conformance", () => {
+  test("every answer recorded in this file has a documented status and matches its schema", async () => {
+    const doc = await must(200, "GET", "/admin/openapi.json");
+    const problems = seen.flatMap((s) => checkResponse(doc, s));
+    assert.deepEqual(problems, []);
+    // The check itself bites: a wrong type, a missing field and an undocumented status fail.
+    const node = JSON.parse(seen.find((s) => s.method === "GET" && /^\/admin\/nodes\/\d+$/.test(s.path) && s.status === 200).text);
+    assert.ok(validate(doc, { $ref: "#/components/schemas/Node" }, { ...node, priority: "1" }).length > 0);
+    const { name, ...noName } = node;
+    assert.ok(validate(doc, { $ref: "#/components/schemas/Node" }, noName).length > 0);
+    assert.ok(checkResponse(doc, { method: "GET", path: "/admin/users", status: 418, text: "{}" }).length > 0);
+    assert.ok(checkResponse(doc, { method: "GET", path: "/admin/users", status: 200, text: '{"users":[],"total":0}', type: "application/octet-stream" }).length > 0);
+    assert.ok(seen.length > 150, `${seen.length} answers checked`);
+  });
+});
+
+describe("README examples", () => {
+  test("every curl line of the README's admin section succeeds against a fresh gateway", async () => {
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("<!-- admin-api:start -->"), readme.indexOf("<!-- admin-api:end -->"));
+    const lines = section.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("curl "));
+    assert.ok(lines.length >= 13, `${lines.length} curl lines`);
+    // `make dev` registers the local Ollama as node 1; here a fake one stands in for it.
+    const ollama = await startOrigin({ name: "local-ollama", models: ["llama3.1:8b"] });
+    const fresh = await setup({ name: "readme", vars: { DEFAULT_OLLAMA_URL: ollama.url } });
+    const doc = JSON.parse(fs.readFileSync(path.join(ROOT, "src/admin/openapi.json"), "utf8"));
+    const covered = new Set();
+    try {
+      for (const line of lines) {
+        // Only the base URL and the token differ from `make dev`.
+        assert.match(line, /"\$BASE\/admin\//, line);
+        assert.match(line, /Bearer \$ADMIN_TOKEN/, line);
+        // Asynchronously: the gateway's database proxy runs in this process's event loop.
+        const { stdout: out } = await promisify(execFile)("bash", ["-c", `${line} -w '\\n%{http_code}'`], { env: { ...process.env, BASE: fresh.url, ADMIN_TOKEN }, encoding: "utf8" });
+        const code = Number(out.trim().split("\n").at(-1));
+        assert.ok(code >= 200 && code < 300, `${line}\n-> ${out}`);
+        const method = line.match(/-X (\w+)/)?.[1] ?? "GET";
+        covered.add(`${method} ${template(doc, method, line.match(/"\$BASE(\/admin\/[^"]+)"/)[1])}`);
+      }
+      const documented = [
+        "POST /admin/users", "PUT /admin/users/{username}/token", "POST /admin/users/{username}/models", "POST /admin/users/{username}/models/all",
+        "POST /admin/users/{username}/limits", "POST /admin/model-mappings", "GET /admin/model-mappings", "DELETE /admin/model-mappings/{display_name}",
+        "POST /admin/nodes", "PATCH /admin/nodes/{id}/toggle", "POST /admin/nodes/{id}/discover", "POST /admin/model-groups", "POST /admin/model-groups/{name}/members",
+      ];
+      for (const d of documented) assert.ok(covered.has(d), `README has no example for ${d}`);
+      // And they did what they say.
+      const get = async (p) => (await call("GET", p, { url: fresh.url })).body;
+      assert.deepEqual(await get("/admin/users/alice/limits"), { username: "alice", request_limit: 1000, token_limit: null });
+      assert.equal((await get("/admin/users/alice/models")).has_all_models, true);
+      const n = await get("/admin/nodes");
+      assert.deepEqual(n.nodes.map((x) => [x.id, x.name, x.is_active]), [[2, "gpu-box", false], [1, "local-ollama", true]]);
+      assert.deepEqual(n.nodes[1].models.map((m) => m.model_name), ["llama3.1:8b"]);
+      assert.deepEqual((await get("/admin/model-groups/team")).members.map((m) => m.model_name), ["fast"]);
+      assert.equal((await get("/admin/model-mappings")).total, 0);
+    } finally {
+      await fresh.stop();
+      await ollama.stop();
     }
   });
 });
