@@ -83,6 +83,9 @@ async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayE
 async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
     let input = ctx.input()?;
     let name = input.req_str("name")?;
+    if !matches!(input.raw("members"), None | Some(Value::Null) | Some(Value::Array(_))) {
+        return Err(GatewayError::bad_field("members", "'members' must be a list of member objects"));
+    }
     if !ctx.json("SELECT to_json(1) FROM model_groups WHERE name = $1::text", &[Param::Text(Some(name.clone()))]).await?.is_null() {
         return Err(GatewayError::Conflict { message: format!("group '{name}' already exists"), field: Some("name".into()) });
     }
@@ -98,7 +101,7 @@ async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, Gatewa
                 Param::Text(strategy(&input, "node_strategy", true)?),
                 Param::Bool(input.bool("is_active")?),
                 Param::Bool(input.bool("list_in_catalog")?),
-                Param::Int(input.int("priority")?),
+                Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
                 Param::Int(input.int_in("max_failover_retries", 0, 20)?),
             ],
         )
@@ -147,7 +150,7 @@ async fn update<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, name: &str) -> Result<R
             Param::Text(strategy(&input, "node_strategy", true)?),
             Param::Bool(input.bool("is_active")?),
             Param::Bool(input.bool("list_in_catalog")?),
-            Param::Int(input.int("priority")?),
+            Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
             Param::Bool(Some(retries.is_some())),
             Param::Int(retries.flatten()),
         ],
@@ -220,7 +223,7 @@ async fn insert_member<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: i64, inpu
                 Param::Text(Some(model)),
                 Param::TextArray(tags(input)?),
                 Param::Int(input.int_in("weight", 0, 1_000_000)?),
-                Param::Int(input.int("priority")?),
+                Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
                 Param::Bool(input.bool("is_fallback")?),
                 Param::Bool(input.bool("is_fallback_413")?),
                 Param::Bool(input.bool("is_metadata_source")?),
@@ -267,7 +270,7 @@ async fn update_member<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: &str, id:
                 Param::Text(input.str("model_name")?.or(input.str("model_display_name")?).filter(|s| !s.is_empty())),
                 Param::TextArray(tags(&input)?),
                 Param::Int(input.int_in("weight", 0, 1_000_000)?),
-                Param::Int(input.int("priority")?),
+                Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
                 Param::Bool(input.bool("is_fallback")?),
                 Param::Bool(input.bool("is_fallback_413")?),
                 Param::Bool(input.bool("is_metadata_source")?),

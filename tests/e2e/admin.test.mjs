@@ -129,6 +129,10 @@ describe("routing, errors and the OpenAPI document", () => {
     assertFieldError(await call("GET", "/admin/dashboard/top-models?period=2w"), 400, "period");
     assertFieldError(await call("GET", "/admin/users/ana/token-usage?period=1y"), 400, "period");
     assertFieldError(await call("PATCH", "/admin/models/fast/available", { body: {} }), 400, "is_available");
+    assertFieldError(await call("POST", "/admin/model-groups", { body: { name: "g", members: "fast" } }), 400, "members");
+    assertFieldError(await call("POST", "/admin/model-groups", { body: { name: "g", priority: 2 ** 40 } }), 400, "priority");
+    const notObject = await call("POST", "/admin/nodes/sync-all", { body: "[1]" });
+    assert.equal(notObject.status, 400);
     const bad = await call("POST", "/admin/tool-sets", { body: "{not json" });
     assert.equal(bad.status, 400);
   });
