@@ -13,7 +13,8 @@ pub enum GatewayError {
     /// Authenticated but not allowed (model not on the allow-list, management denied).
     Forbidden(String),
     NotFound(String),
-    MethodNotAllowed { allow: &'static str },
+    /// `allow` is the Allow header value; owned when a route table computes it per path.
+    MethodNotAllowed { allow: std::borrow::Cow<'static, str> },
     Conflict { message: String, field: Option<String> },
     PayloadTooLarge { limit: usize },
     /// A limit was hit; `retry_after` in seconds until the window resets.

@@ -164,12 +164,12 @@ pub fn resolve(method: &str, path: &str) -> Result<Endpoint, (Dialect, GatewayEr
                 "DELETE" => "DELETE",
                 _ => "POST",
             };
-            return Err((dialect, GatewayError::MethodNotAllowed { allow }));
+            return Err((dialect, GatewayError::MethodNotAllowed { allow: allow.into() }));
         }
     }
     if let Some(id) = path.strip_prefix("/v1/models/") {
         if method != "GET" && method != "HEAD" {
-            return Err((dialect, GatewayError::MethodNotAllowed { allow: "GET, HEAD" }));
+            return Err((dialect, GatewayError::MethodNotAllowed { allow: "GET, HEAD".into() }));
         }
         let id = urlencoding::decode(id).map(|s| s.into_owned()).unwrap_or_else(|_| id.to_string());
         return ep(Op::Model(id));
@@ -201,7 +201,7 @@ mod tests {
     fn wrong_method_is_405_in_the_paths_dialect() {
         let (d, e) = resolve("GET", "/api/chat").unwrap_err();
         assert_eq!(d, Dialect::Ollama);
-        assert_eq!(e, GatewayError::MethodNotAllowed { allow: "POST" });
+        assert_eq!(e, GatewayError::MethodNotAllowed { allow: "POST".into() });
         let (d, e) = resolve("DELETE", "/v1/models").unwrap_err();
         assert_eq!(d, Dialect::OpenAi);
         assert_eq!(e.status(), 405);

@@ -87,7 +87,7 @@ pub async fn login<D: Db>(db: &D, env: &super::AdminEnv<'_>, req: &Inbound) -> R
 pub async fn logout<D: Db>(db: &D, env: &super::AdminEnv<'_>, req: &Inbound) -> Result<Reply, GatewayError> {
     let presented = bearer(req)?;
     if env.admin_token.as_deref().is_some_and(|t| ct_eq(presented, t)) {
-        return Err(GatewayError::bad_request("the static ADMIN_TOKEN has no session to log out of"));
+        return Err(GatewayError::Conflict { message: "the static ADMIN_TOKEN has no session to log out of".into(), field: None });
     }
     let claims = token::verify(presented, env.jwt_secret, token::ADMIN_TYP, env.now_s).map_err(|e| GatewayError::Unauthorized(format!("invalid admin session: {e}")))?;
     let n = db

@@ -1,7 +1,7 @@
 //! `/admin/model-groups`: groups (strategy, node strategy, catalog listing, failover budget)
 //! and their members (weight, priority, capability tags, fallback flags, preferred nodes).
 
-use super::input::Input;
+use super::input::{as_int, Input};
 use super::mappings::check_nodes;
 use super::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
@@ -41,6 +41,23 @@ async fn group_id<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, name: &str) -> Result
     ctx.json("SELECT to_json(id) FROM model_groups WHERE name = $1::text", &[Param::Text(Some(name.into()))]).await?.as_i64().ok_or_else(|| not_found(&format!("group '{name}'")))
 }
 
+pub const ROUTES: &[super::table::Route] = &[
+    ("GET", "/admin/model-groups"),
+    ("POST", "/admin/model-groups"),
+    ("PUT", "/admin/model-groups/reorder"),
+    ("POST", "/admin/model-groups/reorder"),
+    ("GET", "/admin/model-groups/{name}"),
+    ("PUT", "/admin/model-groups/{name}"),
+    ("PATCH", "/admin/model-groups/{name}"),
+    ("DELETE", "/admin/model-groups/{name}"),
+    ("POST", "/admin/model-groups/{name}/members"),
+    ("PUT", "/admin/model-groups/{name}/members/reorder"),
+    ("POST", "/admin/model-groups/{name}/members/reorder"),
+    ("PUT", "/admin/model-groups/{name}/members/{id}"),
+    ("PATCH", "/admin/model-groups/{name}/members/{id}"),
+    ("DELETE", "/admin/model-groups/{name}/members/{id}"),
+];
+
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
     Some(match (method, segs) {
         ("GET", []) => list(ctx).await,
@@ -66,6 +83,9 @@ async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayE
 async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
     let input = ctx.input()?;
     let name = input.req_str("name")?;
+    if !matches!(input.raw("members"), None | Some(Value::Null) | Some(Value::Array(_))) {
+        return Err(GatewayError::bad_field("members", "'members' must be a list of member objects"));
+    }
     if !ctx.json("SELECT to_json(1) FROM model_groups WHERE name = $1::text", &[Param::Text(Some(name.clone()))]).await?.is_null() {
         return Err(GatewayError::Conflict { message: format!("group '{name}' already exists"), field: Some("name".into()) });
     }
@@ -81,7 +101,7 @@ async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, Gatewa
                 Param::Text(strategy(&input, "node_strategy", true)?),
                 Param::Bool(input.bool("is_active")?),
                 Param::Bool(input.bool("list_in_catalog")?),
-                Param::Int(input.int("priority")?),
+                Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
                 Param::Int(input.int_in("max_failover_retries", 0, 20)?),
             ],
         )
@@ -130,7 +150,7 @@ async fn update<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, name: &str) -> Result<R
             Param::Text(strategy(&input, "node_strategy", true)?),
             Param::Bool(input.bool("is_active")?),
             Param::Bool(input.bool("list_in_catalog")?),
-            Param::Int(input.int("priority")?),
+            Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
             Param::Bool(Some(retries.is_some())),
             Param::Int(retries.flatten()),
         ],
@@ -156,7 +176,7 @@ async fn reorder_groups<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply
         return Err(GatewayError::bad_field("groups", "'groups' must be a list of {name, priority}"));
     };
     for it in items {
-        let (Some(n), Some(p)) = (it.get("name").and_then(Value::as_str), it.get("priority").and_then(Value::as_i64)) else {
+        let (Some(n), Some(p)) = (it.get("name").and_then(Value::as_str), it.get("priority").and_then(as_int)) else {
             return Err(GatewayError::bad_field("groups", "each entry needs a name and an integer priority"));
         };
         if ctx.exec("UPDATE model_groups SET priority = $2::bigint, updated_at = now() WHERE name = $1::text", &[Param::Text(Some(n.into())), Param::Int(Some(p))]).await? == 0 {
@@ -203,7 +223,7 @@ async fn insert_member<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: i64, inpu
                 Param::Text(Some(model)),
                 Param::TextArray(tags(input)?),
                 Param::Int(input.int_in("weight", 0, 1_000_000)?),
-                Param::Int(input.int("priority")?),
+                Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
                 Param::Bool(input.bool("is_fallback")?),
                 Param::Bool(input.bool("is_fallback_413")?),
                 Param::Bool(input.bool("is_metadata_source")?),
@@ -250,7 +270,7 @@ async fn update_member<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: &str, id:
                 Param::Text(input.str("model_name")?.or(input.str("model_display_name")?).filter(|s| !s.is_empty())),
                 Param::TextArray(tags(&input)?),
                 Param::Int(input.int_in("weight", 0, 1_000_000)?),
-                Param::Int(input.int("priority")?),
+                Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
                 Param::Bool(input.bool("is_fallback")?),
                 Param::Bool(input.bool("is_fallback_413")?),
                 Param::Bool(input.bool("is_metadata_source")?),
@@ -288,7 +308,7 @@ async fn reorder_members<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: &str) -
     } else if let Some(Value::Array(items)) = input.raw("members") {
         items
             .iter()
-            .map(|it| match (it.get("id").and_then(Value::as_i64), it.get("priority").and_then(Value::as_i64)) {
+            .map(|it| match (it.get("id").and_then(as_int), it.get("priority").and_then(as_int)) {
                 (Some(id), Some(p)) => Ok((id, p)),
                 _ => Err(GatewayError::bad_field("members", "each entry needs an integer id and priority")),
             })

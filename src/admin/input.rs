@@ -6,6 +6,15 @@ use serde_json::{Map, Value};
 
 pub struct Input(pub Map<String, Value>);
 
+/// An integer as JSON Schema counts one: `5` and `5.0` alike (some clients and generators send
+/// whole numbers as floats).
+pub fn as_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18).map(|f| f as i64)),
+        _ => None,
+    }
+}
+
 impl Input {
     pub fn parse(body: &[u8]) -> Result<Input, GatewayError> {
         if body.iter().all(u8::is_ascii_whitespace) {
@@ -40,8 +49,7 @@ impl Input {
     pub fn int(&self, k: &str) -> Result<Option<i64>, GatewayError> {
         match self.0.get(k) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
-            Some(_) => Err(GatewayError::bad_field(k, format!("'{k}' must be an integer"))),
+            Some(v) => as_int(v).map(Some).ok_or_else(|| GatewayError::bad_field(k, format!("'{k}' must be an integer"))),
         }
     }
 
@@ -77,7 +85,7 @@ impl Input {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(a)) => a
                 .iter()
-                .map(|v| v.as_i64().ok_or_else(|| GatewayError::bad_field(k, format!("'{k}' must be a list of integers"))))
+                .map(|v| as_int(v).ok_or_else(|| GatewayError::bad_field(k, format!("'{k}' must be a list of integers"))))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
             Some(_) => Err(GatewayError::bad_field(k, format!("'{k}' must be a list of integers"))),
@@ -92,6 +100,42 @@ impl Input {
             _ => self.int(k).map(Some),
         }
     }
+
+    pub fn nullable_int_in(&self, k: &str, min: i64, max: i64) -> Result<Option<Option<i64>>, GatewayError> {
+        match self.0.get(k) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            _ => self.int_in(k, min, max).map(Some),
+        }
+    }
+
+    /// A list where null has its own meaning (e.g. "every tool"): absent / Some(None) / Some(Some(list)).
+    pub fn nullable_str_list(&self, k: &str) -> Result<Option<Option<Vec<String>>>, GatewayError> {
+        match self.0.get(k) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            _ => self.str_list(k).map(Some),
+        }
+    }
+
+    pub fn number_in(&self, k: &str, min: f64, max: f64) -> Result<Option<f64>, GatewayError> {
+        match self.0.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(v) if v.is_finite() && v >= min && v <= max => Ok(Some(v)),
+                _ => Err(GatewayError::bad_field(k, format!("'{k}' must be a number between {min} and {max}"))),
+            },
+            Some(_) => Err(GatewayError::bad_field(k, format!("'{k}' must be a number"))),
+        }
+    }
+
+    /// Reject fields the resource does not have, so a typo is a 400 instead of a silent no-op.
+    pub fn only(&self, allowed: &[&str]) -> Result<(), GatewayError> {
+        match self.0.keys().find(|k| !allowed.contains(&k.as_str())) {
+            Some(k) => Err(GatewayError::bad_field(k.as_str(), format!("unknown field '{k}'; expected {}", allowed.join(", ")))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Context length given as `32768`, `"32768"`, `"128K"`, `"1M"` or `"32.5K"` (K = 1024).
@@ -99,7 +143,8 @@ pub fn context_length(field: &str, v: &Value) -> Result<Option<i64>, GatewayErro
     let bad = || GatewayError::bad_field(field, format!("'{field}' must be a number of tokens such as 32768, \"128K\" or \"1M\""));
     let n = match v {
         Value::Null => return Ok(None),
-        Value::Number(n) => n.as_f64().ok_or_else(bad)?,
+        // Numbers are token counts: whole numbers only (strings may scale, e.g. "32.5K").
+        Value::Number(_) => as_int(v).ok_or_else(bad)? as f64,
         Value::String(s) => {
             let s = s.trim().to_ascii_uppercase();
             let (num, mul) = if let Some(x) = s.strip_suffix('K') {
@@ -154,5 +199,16 @@ mod tests {
         assert_eq!(i.int("weight").unwrap_err().field(), Some("weight"));
         assert_eq!(i.str_list("models").unwrap_err().field(), Some("models"));
         assert_eq!(i.req_str("name").unwrap_err().field(), Some("name"));
+    }
+
+    #[test]
+    fn whole_floats_are_integers() {
+        let i = Input::parse(br#"{"a":5.0,"b":5.5,"c":[1,2.0],"d":1e300}"#).unwrap();
+        assert_eq!(i.int("a").unwrap(), Some(5));
+        assert_eq!(i.int("b").unwrap_err().field(), Some("b"));
+        assert_eq!(i.int_list("c").unwrap(), Some(vec![1, 2]));
+        assert_eq!(i.int("d").unwrap_err().field(), Some("d"));
+        assert!(context_length("c", &json!(32768.5)).is_err());
+        assert_eq!(context_length("c", &json!(32768.0)).unwrap(), Some(32768));
     }
 }

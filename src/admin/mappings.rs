@@ -56,6 +56,16 @@ async fn get<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, display: &str) -> Result<V
     Ok(present(v))
 }
 
+pub const ROUTES: &[super::table::Route] = &[
+    ("GET", "/admin/model-mappings"),
+    ("POST", "/admin/model-mappings"),
+    ("POST", "/admin/model-mappings/invalidate-cache"),
+    ("GET", "/admin/model-mappings/{display_name}"),
+    ("PUT", "/admin/model-mappings/{display_name}"),
+    ("PATCH", "/admin/model-mappings/{display_name}"),
+    ("DELETE", "/admin/model-mappings/{display_name}"),
+];
+
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
     Some(match (method, segs) {
         ("GET", []) => list(ctx).await,

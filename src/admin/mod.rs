@@ -1,17 +1,33 @@
 //! The admin API (`/admin/*`): authentication, the route table, and transactional mutations
 //! that are always audited and always publish a new routing snapshot.
 //!
-//! Every resource lives in its own file with the same shape: `async fn route(ctx, method,
-//! segments) -> Option<Result<Reply, GatewayError>>` (None = not this resource's path).
+//! Every resource lives in its own file with the same shape: `ROUTES` (its entries in the route
+//! table, see `table.rs`) and `async fn route(ctx, method, segments) -> Option<Result<Reply,
+//! GatewayError>>` (None = not this resource's path).
 
 pub mod audit;
+pub mod audit_log;
 pub mod auth;
+pub mod catalog;
+pub mod dashboard;
+pub mod groups;
 pub mod input;
 pub mod mappings;
-pub mod groups;
+pub mod model_config;
+pub mod node_ops;
+pub mod node_pull;
 pub mod nodes;
+pub mod openapi;
+pub mod query;
+pub mod requests;
 pub mod settings;
+pub mod system_prompts;
+pub mod table;
+pub mod tool_sets;
+pub mod user_usage;
 pub mod users;
+#[cfg(test)]
+mod tests;
 
 use crate::auth::secrets::Sealer;
 use crate::error::GatewayError;
@@ -88,15 +104,42 @@ pub fn not_found(what: &str) -> GatewayError {
     GatewayError::NotFound(format!("{what} not found"))
 }
 
-pub async fn handle<D: Db, P: Platform>(db: &D, platform: &P, env: &AdminEnv<'_>, req: &Inbound) -> Result<Outcome, GatewayError> {
-    let path = req.path.trim_end_matches('/');
-    let segs: Vec<String> = path
+/// Routes that belong to no resource file.
+pub const ROUTES: &[table::Route] = &[
+    ("POST", "/admin/auth/login"),
+    ("POST", "/admin/auth/logout"),
+    ("GET", "/admin/auth/me"),
+    ("POST", "/admin/snapshot/publish"),
+    ("GET", "/admin/openapi.json"),
+];
+
+/// The decoded path segments after `/admin` (an encoded `/` stays inside its segment).
+pub fn segments(path: &str) -> Vec<String> {
+    path.trim_end_matches('/')
         .strip_prefix("/admin")
         .unwrap_or("")
         .split('/')
         .filter(|s| !s.is_empty())
         .map(|s| urlencoding::decode(s).map(|c| c.into_owned()).unwrap_or_else(|_| s.to_string()))
-        .collect();
+        .collect()
+}
+
+/// What is answered without credentials or the database: 404/405 from the route table and the
+/// OpenAPI document. None = authenticate and dispatch.
+pub fn pre_route(method: &str, path: &str) -> Option<Result<Reply, GatewayError>> {
+    let segs = segments(path);
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    if let Err(e) = table::check(method, &segs) {
+        return Some(Err(e));
+    }
+    (method == "GET" && segs == ["openapi.json"]).then(|| Ok(openapi::reply()))
+}
+
+pub async fn handle<D: Db, P: Platform>(db: &D, platform: &P, env: &AdminEnv<'_>, req: &Inbound) -> Result<Outcome, GatewayError> {
+    if let Some(answer) = pre_route(&req.method, &req.path) {
+        return answer.map(|reply| Outcome { reply, publish: false });
+    }
+    let segs = segments(&req.path);
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let method = req.method.as_str();
     let ip = req.client_ip.clone();
@@ -112,6 +155,9 @@ pub async fn handle<D: Db, P: Platform>(db: &D, platform: &P, env: &AdminEnv<'_>
     let ctx = Ctx { db, platform, env, req, actor: Actor { name: actor_name, ip } };
     let mutating = !matches!(method, "GET" | "HEAD");
     if mutating {
+        // Routes that take no input still refuse a body that is not a JSON object, so garbage
+        // is never mistaken for a valid call.
+        input::Input::parse(&req.body)?;
         db.batch("BEGIN").await?;
     }
     let result = route(&ctx, method, &segs).await;
@@ -135,22 +181,38 @@ pub async fn handle<D: Db, P: Platform>(db: &D, platform: &P, env: &AdminEnv<'_>
 }
 
 async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Result<Reply, GatewayError> {
+    // The table already accepted (method, path), so None here means a resource's `route` and
+    // its `ROUTES` disagree; `tests.rs` keeps them in step.
+    dispatch(ctx, method, segs).await.unwrap_or_else(|| Err(GatewayError::Internal(format!("admin route {method} /admin/{} has no handler", segs.join("/")))))
+}
+
+pub(crate) async fn dispatch<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
     match (method, segs) {
-        ("GET", ["auth", "me"]) => return ok(json!({"actor": ctx.actor.name})),
+        ("GET", ["auth", "me"]) => return Some(ok(json!({"actor": ctx.actor.name}))),
         ("POST", ["snapshot", "publish"]) => {
-            ctx.audit("snapshot.publish", "snapshot", None, &json!({})).await?;
-            return ok(json!({"published": true}));
+            return Some(async {
+                ctx.audit("snapshot.publish", "snapshot", None, &json!({})).await?;
+                ok(json!({"published": true}))
+            }
+            .await)
         }
         _ => {}
     }
     let first = segs.first().copied().unwrap_or("");
-    let handled = match first {
-        "users" => users::route(ctx, method, &segs[1..]).await,
-        "nodes" => nodes::route(ctx, method, &segs[1..]).await,
-        "model-mappings" => mappings::route(ctx, method, &segs[1..]).await,
-        "model-groups" => groups::route(ctx, method, &segs[1..]).await,
-        "settings" => settings::route(ctx, method, &segs[1..]).await,
+    let rest = segs.get(1..).unwrap_or(&[]);
+    match first {
+        "users" => users::route(ctx, method, rest).await,
+        "nodes" => nodes::route(ctx, method, rest).await,
+        "model-mappings" => mappings::route(ctx, method, rest).await,
+        "model-groups" => groups::route(ctx, method, rest).await,
+        "settings" => settings::route(ctx, method, rest).await,
+        "model-config" => model_config::route(ctx, method, rest).await,
+        "tool-sets" => tool_sets::route(ctx, method, rest).await,
+        "system-prompts" => system_prompts::route(ctx, method, rest).await,
+        "audit-logs" => audit_log::route(ctx, method, rest).await,
+        "requests" => requests::route(ctx, method, rest).await,
+        "dashboard" => dashboard::route(ctx, method, rest).await,
+        "models" => catalog::route(ctx, method, rest).await,
         _ => None,
-    };
-    handled.unwrap_or_else(|| Err(GatewayError::NotFound(format!("no admin route for {method} /admin/{}", segs.join("/")))))
+    }
 }

@@ -1,7 +1,7 @@
 //! `/admin/nodes`: origins. The API key is write-only (sealed at rest; responses only say
 //! whether one is set) and sensitive custom-header values are never shown back.
 
-use super::input::Input;
+use super::input::{as_int, Input};
 use super::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::maintenance::{self, discovery, health};
@@ -101,7 +101,32 @@ fn conflict(e: GatewayError) -> GatewayError {
     }
 }
 
+pub const ROUTES: &[super::table::Route] = &[
+    ("GET", "/admin/nodes"),
+    ("POST", "/admin/nodes"),
+    ("PATCH", "/admin/nodes/batch/priority"),
+    ("PUT", "/admin/nodes/batch/priority"),
+    ("POST", "/admin/nodes/sync-all"),
+    ("POST", "/admin/nodes/discover"),
+    ("POST", "/admin/nodes/health-check"),
+    ("GET", "/admin/nodes/models/distribution"),
+    ("GET", "/admin/nodes/{id}"),
+    ("PATCH", "/admin/nodes/{id}"),
+    ("PUT", "/admin/nodes/{id}"),
+    ("DELETE", "/admin/nodes/{id}"),
+    ("PATCH", "/admin/nodes/{id}/toggle"),
+    ("POST", "/admin/nodes/{id}/toggle"),
+    ("POST", "/admin/nodes/{id}/discover"),
+    ("POST", "/admin/nodes/{id}/sync-models"),
+    ("POST", "/admin/nodes/{id}/health-check"),
+    ("PATCH", "/admin/nodes/{id}/models/{model}/available"),
+    ("PUT", "/admin/nodes/{id}/models/{model}/available"),
+];
+
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
+    if let Some(answer) = super::node_ops::route(ctx, method, segs).await {
+        return Some(answer);
+    }
     Some(match (method, segs) {
         ("GET", []) => list(ctx).await,
         ("POST", []) => create(ctx).await,
@@ -124,7 +149,7 @@ pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: 
 }
 
 async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
-    let active_only = ctx.req.query_param("active_only").is_some_and(|v| v == "true" || v == "1");
+    let active_only = super::query::flag(ctx.req, "active_only")?;
     let v = ctx.json(&format!("SELECT COALESCE(json_agg(x ORDER BY x.priority, x.id), '[]'::json)::text FROM ({NODE_VIEW} WHERE NOT $1::boolean OR n.is_active) x"), &[Param::Bool(Some(active_only))]).await?;
     let nodes: Vec<Value> = v.as_array().cloned().unwrap_or_default().into_iter().map(present).collect();
     ok(json!({"nodes": nodes, "total": nodes.len()}))
@@ -262,8 +287,8 @@ async fn batch_priority<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply
     };
     let mut pairs = Vec::new();
     for it in items {
-        let id = it.get("node_id").or_else(|| it.get("id")).and_then(Value::as_i64);
-        let pr = it.get("priority").and_then(Value::as_i64);
+        let id = it.get("node_id").or_else(|| it.get("id")).and_then(as_int);
+        let pr = it.get("priority").and_then(as_int);
         match (id, pr) {
             (Some(id), Some(pr)) => pairs.push(json!([id, pr])),
             _ => return Err(GatewayError::bad_field("priorities", "each entry needs an integer node_id and priority")),

@@ -20,6 +20,13 @@ pub async fn current<D: Db>(db: &D) -> Result<Settings, GatewayError> {
     Ok(Settings::from_raw(&raw(db).await?))
 }
 
+pub const ROUTES: &[super::table::Route] = &[
+    ("GET", "/admin/settings"),
+    ("PUT", "/admin/settings"),
+    ("PATCH", "/admin/settings"),
+    ("DELETE", "/admin/settings/{key}"),
+];
+
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
     Some(match (method, segs) {
         ("GET", []) => list(ctx).await,
@@ -47,17 +54,24 @@ async fn put<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayEr
     if input.0.is_empty() {
         return Err(GatewayError::bad_request("send an object of setting key to value"));
     }
-    for (k, v) in &input.0 {
+    let mut values = input.0.clone();
+    for (k, v) in values.iter_mut() {
+        // Stored as an integer so the typed reader (`as_i64`) sees it: 5.0 is 5.
+        if matches!(settings::definition(k).map(|d| d.kind), Some(settings::Kind::Int { .. })) {
+            if let Some(n) = super::input::as_int(v) {
+                *v = json!(n);
+            }
+        }
         settings::validate(k, v).map_err(|m| GatewayError::bad_field(k.as_str(), m))?;
     }
-    for (k, v) in &input.0 {
+    for (k, v) in &values {
         ctx.exec(
             "INSERT INTO settings (key, value) VALUES ($1::text, $2::jsonb) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
             &[Param::Text(Some(k.clone())), Param::Json(Some(v.clone()))],
         )
         .await?;
     }
-    ctx.audit("settings.update", "settings", None, &Value::Object(input.0.clone())).await?;
+    ctx.audit("settings.update", "settings", None, &Value::Object(values)).await?;
     list(ctx).await
 }
 

@@ -66,7 +66,30 @@ async fn set_limits<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: i64, requests: 
     .map(|_| ())
 }
 
+pub const ROUTES: &[super::table::Route] = &[
+    ("GET", "/admin/users"),
+    ("POST", "/admin/users"),
+    ("GET", "/admin/users/{username}"),
+    ("PATCH", "/admin/users/{username}"),
+    ("DELETE", "/admin/users/{username}"),
+    ("POST", "/admin/users/{username}/reactivate"),
+    ("PUT", "/admin/users/{username}/token"),
+    ("POST", "/admin/users/{username}/token"),
+    ("GET", "/admin/users/{username}/models"),
+    ("POST", "/admin/users/{username}/models"),
+    ("PUT", "/admin/users/{username}/models"),
+    ("POST", "/admin/users/{username}/models/all"),
+    ("DELETE", "/admin/users/{username}/models/{model}"),
+    ("GET", "/admin/users/{username}/limits"),
+    ("POST", "/admin/users/{username}/limits"),
+    ("PUT", "/admin/users/{username}/limits"),
+    ("DELETE", "/admin/users/{username}/limits"),
+];
+
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
+    if let Some(answer) = super::user_usage::route(ctx, method, segs).await {
+        return Some(answer);
+    }
     Some(match (method, segs) {
         ("GET", []) => list(ctx).await,
         ("POST", []) => create(ctx).await,
@@ -87,7 +110,7 @@ pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: 
 }
 
 async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
-    let include_deleted = ctx.req.query_param("include_deleted").is_some_and(|v| v == "true" || v == "1");
+    let include_deleted = super::query::flag(ctx.req, "include_deleted")?;
     let v = ctx
         .json(&format!("SELECT COALESCE(json_agg(x ORDER BY x.username), '[]'::json)::text FROM ({USER_VIEW} WHERE $1::boolean OR u.deleted_at IS NULL) x"), &[Param::Bool(Some(include_deleted))])
         .await?;

@@ -58,6 +58,10 @@ pub async fn handle(env: &Env, platform: &WorkerPlatform, req: Inbound) -> Reply
     if req.method == "OPTIONS" {
         return with_cors(Reply::empty(204), origin.as_deref());
     }
+    // Unknown paths, wrong methods and the OpenAPI document need no database connection.
+    if let Some(answer) = admin::pre_route(&req.method, &req.path) {
+        return with_cors(answer.unwrap_or_else(|e| render_error(Dialect::Admin, &e)), origin.as_deref());
+    }
     let sealer = sealer(env);
     let jwt = secret(env, "JWT_SECRET").unwrap_or_default().into_bytes();
     let random = random_bytes;

@@ -14,7 +14,7 @@ fn start() {
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
-    let method = req.method().to_string();
+    let method = http::method(&req);
     let dialect = routes::dialect_of(&path);
     let endpoint = routes::resolve(&method, &path);
     // Liveness and readiness never depend on the snapshot.

@@ -5,6 +5,12 @@ use crate::net::{Body, Inbound, Reply};
 use futures::StreamExt;
 use worker::{Headers, Request, Response, ResponseBuilder};
 
+/// The request method as sent. `Request::method()` maps every method it does not know (QUERY,
+/// PROPFIND, ...) to GET, which would serve them as reads.
+pub fn method(req: &Request) -> String {
+    req.inner().method().to_ascii_uppercase()
+}
+
 /// Read a request with its body capped at `max` bytes (413 before reading when the
 /// Content-Length already says too much).
 pub async fn inbound(mut req: Request, max: usize) -> Result<Inbound, GatewayError> {
@@ -16,7 +22,7 @@ pub async fn inbound(mut req: Request, max: usize) -> Result<Inbound, GatewayErr
         }
     }
     let client_ip = req.headers().get("cf-connecting-ip").ok().flatten();
-    let method = req.method().to_string();
+    let method = method(&req);
     let mut body = Vec::new();
     if method != "GET" && method != "HEAD" {
         if let Ok(mut stream) = req.stream() {
@@ -41,7 +47,8 @@ pub fn response(reply: Reply) -> worker::Result<Response> {
     let builder = ResponseBuilder::new().with_status(reply.status).with_headers(headers);
     match reply.body {
         Body::Empty => Ok(builder.empty()),
-        Body::Full(bytes) => builder.from_bytes(bytes),
+        // Not `from_bytes`: it overwrites Content-Type with application/octet-stream.
+        Body::Full(bytes) => Ok(builder.fixed(bytes)),
         Body::Stream(s) => builder.from_stream(s.map(|r| r.map_err(worker::Error::RustError))),
     }
 }

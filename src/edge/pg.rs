@@ -34,7 +34,9 @@ fn classify(e: tokio_postgres::Error) -> DbError {
         return match db.code().code() {
             "23505" => DbError::Unique(constraint),
             "23503" => DbError::ForeignKey(constraint),
-            "23514" | "23502" | "22P02" | "22003" | "22001" => DbError::Invalid(db.message().to_string()),
+            // Bad values the client sent (NUL bytes, out-of-range numbers, impossible dates,
+            // oversized keys) are its error, not the server's.
+            "23514" | "23502" | "22P02" | "22003" | "22001" | "22021" | "22P05" | "22007" | "22008" | "54000" => DbError::Invalid(db.message().to_string()),
             _ => DbError::Other(db.message().to_string()),
         };
     }

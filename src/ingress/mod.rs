@@ -31,7 +31,7 @@ pub fn render_error(dialect: Dialect, err: &GatewayError) -> Reply {
     let mut reply = Reply::json(status, &body);
     match err {
         GatewayError::Unauthorized(_) => reply.set_header("www-authenticate", "Bearer"),
-        GatewayError::MethodNotAllowed { allow } => reply.set_header("allow", *allow),
+        GatewayError::MethodNotAllowed { allow } => reply.set_header("allow", allow.to_string()),
         GatewayError::RateLimited { retry_after, .. } => reply.set_header("retry-after", retry_after.to_string()),
         _ => {}
     }
@@ -115,7 +115,7 @@ mod tests {
         let r = render_error(Dialect::OpenAi, &GatewayError::RateLimited { message: "x".into(), retry_after: 42 });
         assert_eq!(r.status, 429);
         assert_eq!(r.header("retry-after"), Some("42"));
-        let m = render_error(Dialect::Ollama, &GatewayError::MethodNotAllowed { allow: "POST" });
+        let m = render_error(Dialect::Ollama, &GatewayError::MethodNotAllowed { allow: "POST".into() });
         assert_eq!(m.status, 405);
         assert_eq!(m.header("allow"), Some("POST"));
     }

@@ -31,9 +31,23 @@ pub async fn get_json<P: Platform>(p: &P, node: &Node, path: &str, timeout_ms: u
 }
 
 pub async fn request_json<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<Value, String> {
+    let (status, bytes) = request_raw(p, node, method, path, body, timeout_ms).await?;
+    if !(200..300).contains(&status) {
+        return Err(format!("HTTP {status}: {}", origins::error_text(&bytes)));
+    }
+    serde_json::from_slice::<Value>(&bytes).map_err(|_| format!("not JSON: {}", origins::error_text(&bytes)))
+}
+
+/// The node's request for `path` with its URL rules, custom headers and API key.
+pub fn outbound<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>) -> Outbound {
     let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
     let url = if path.starts_with("http://") || path.starts_with("https://") { path.to_string() } else { origins::url(node, path) };
-    let out = Outbound { method, url, headers: origins::headers(node, api_key.as_deref()), body: body.map(|b| serde_json::to_vec(b).unwrap_or_default()) };
+    Outbound { method, url, headers: origins::headers(node, api_key.as_deref()), body: body.map(|b| serde_json::to_vec(b).unwrap_or_default()) }
+}
+
+/// Status and whole body (capped) of a request to a node, under a deadline; any status is Ok.
+pub async fn request_raw<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<(u16, Vec<u8>), String> {
+    let out = outbound(p, node, method, path, body);
     let fut = async {
         let r = p.fetch(out).await?;
         let status = r.status;
@@ -46,10 +60,7 @@ pub async fn request_json<P: Platform>(p: &P, node: &Node, method: &'static str,
                 return Err("answer too large".to_string());
             }
         }
-        if !(200..300).contains(&status) {
-            return Err(format!("HTTP {status}: {}", origins::error_text(&bytes)));
-        }
-        serde_json::from_slice::<Value>(&bytes).map_err(|_| format!("not JSON: {}", origins::error_text(&bytes)))
+        Ok((status, bytes))
     };
     let fut = std::pin::pin!(fut);
     match futures::future::select(fut, p.sleep(timeout_ms)).await {

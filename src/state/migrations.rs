@@ -8,7 +8,10 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration { version: 1, name: "init", sql: include_str!("../../migrations/0001_init.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../../migrations/0001_init.sql") },
+    Migration { version: 2, name: "admin_indexes", sql: include_str!("../../migrations/0002_admin_indexes.sql") },
+];
 
 /// Arbitrary but fixed: the advisory lock key all isolates serialise migrations on.
 pub const LOCK_KEY: i64 = 0x6d61_6573_7472_6f;

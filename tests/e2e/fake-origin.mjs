@@ -3,6 +3,9 @@
 //   ok | status:<code>[:<retry-after>] | hang | delay:<ms> | cut0 (reset after the first chunk
 //   is written, usually before it is read) | cut (reset after two chunks) | stall | malformed | nodone |
 //   html | reset | firstbyte:<ms> (headers at once, first chunk after ms)
+// Model management (Ollama): `POST /api/pull` streams progress and adds the model; `origin.pullMode`
+// is ok | cut (reset after two lines) | error (an {"error"} line after one) | refuse (HTTP 500 at once).
+// `DELETE /api/delete {model}` removes a model (404 when unknown).
 import http from "node:http";
 
 export async function startOrigin({ name = "origin", kind = "ollama", models = ["llama3:latest"], ps = [] } = {}) {
@@ -12,6 +15,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     models,
     ps,
     mode: "ok",
+    pullMode: "ok",
     chunks: 3,
     chunkDelay: 5,
     usage: { prompt: 7, completion: 3 },
@@ -54,20 +58,41 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     }
     if (path === "/v1/models" && req.method === "GET") return reply(res, 200, { object: "list", data: o.models.map((m) => ({ id: m, object: "model", owned_by: o.name, max_model_len: 16384 })) });
 
-    if (path === "/api/pull" || path === "/api/create" || path === "/api/push") {
+    if (path === "/api/pull" && req.method === "POST") {
+      const m = body?.model ?? body?.name;
+      if (o.pullMode === "refuse") return reply(res, 500, { error: "pull refused: disk full" });
       res.writeHead(200, { "content-type": "application/x-ndjson" });
-      for (const line of [{ status: "pulling manifest" }, { status: "downloading", digest: "sha256:1", total: 100, completed: 50 }, { status: "downloading", digest: "sha256:1", total: 100, completed: 100 }])
-        res.write(JSON.stringify(line) + "\n");
-      if (mode === "cut") return req.socket.destroy();
-      if (path === "/api/pull" && body?.model && !o.models.includes(body.model)) o.models.push(body.model);
-      res.write(JSON.stringify({ status: "success" }) + "\n");
+      const lines = [
+        { status: "pulling manifest" },
+        { status: "pulling 6a0746a1ec1a", digest: "sha256:6a0746a1ec1a", total: 2000, completed: 1000 },
+        { status: "pulling 6a0746a1ec1a", digest: "sha256:6a0746a1ec1a", total: 2000, completed: 2000 },
+        { status: "verifying sha256 digest" },
+        { status: "writing manifest" },
+        { status: "success" },
+      ];
+      for (let i = 0; i < lines.length; i++) {
+        if (i === 1 && o.pullMode === "error") {
+          res.write(JSON.stringify({ error: `pull model manifest: file does not exist for ${m}` }) + "\n");
+          return res.end();
+        }
+        if (i === 2 && (o.pullMode === "cut" || mode === "cut")) return req.socket.destroy();
+        res.write(JSON.stringify(lines[i]) + "\n");
+        await sleep(o.chunkDelay);
+      }
+      if (!o.models.includes(m)) o.models.push(m);
       return res.end();
     }
     if (path === "/api/delete" && req.method === "DELETE") {
-      const i = o.models.indexOf(body?.model);
-      if (i < 0) return reply(res, 404, { error: `model '${body?.model}' not found` });
-      o.models.splice(i, 1);
-      return reply(res, 200, {});
+      const m = body?.model ?? body?.name;
+      if (!o.models.includes(m)) return reply(res, 404, { error: `model '${m}' not found` });
+      o.models = o.models.filter((x) => x !== m);
+      res.writeHead(200);
+      return res.end();
+    }
+    if (path === "/api/create" || path === "/api/push") {
+      res.writeHead(200, { "content-type": "application/x-ndjson" });
+      for (const line of [{ status: "working" }, { status: "success" }]) res.write(JSON.stringify(line) + "\n");
+      return res.end();
     }
     if (path === "/api/copy") return reply(res, 200, {});
     if (path === "/v1/messages") {
@@ -168,6 +193,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
   o.reset = () => {
     o.requests = [];
     o.mode = "ok";
+    o.pullMode = "ok";
   };
   o.stop = () =>
     new Promise((r) => {
