@@ -257,6 +257,15 @@ async fn update_member<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: &str, id:
     let input = ctx.input()?;
     let gid = group_id(ctx, group).await?;
     let mid = member_id(id)?;
+    let rename = input.str("model_name")?.or(input.str("model_display_name")?).filter(|s| !s.is_empty());
+    if let Some(name) = &rename {
+        let taken = ctx
+            .json("SELECT to_json(1) FROM model_group_members WHERE group_id = $1::bigint AND model_name = $2::text AND id <> $3::bigint", &[Param::Int(Some(gid)), Param::Text(Some(name.clone())), Param::Int(Some(mid))])
+            .await?;
+        if !taken.is_null() {
+            return Err(GatewayError::Conflict { message: format!("'{name}' is already a member of this group"), field: Some("model_name".into()) });
+        }
+    }
     let n = ctx
         .exec(
             "UPDATE model_group_members SET model_name = COALESCE($3::text, model_name), capability_tags = COALESCE($4::text[], capability_tags),
@@ -267,7 +276,7 @@ async fn update_member<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: &str, id:
             &[
                 Param::Int(Some(mid)),
                 Param::Int(Some(gid)),
-                Param::Text(input.str("model_name")?.or(input.str("model_display_name")?).filter(|s| !s.is_empty())),
+                Param::Text(rename.clone()),
                 Param::TextArray(tags(&input)?),
                 Param::Int(input.int_in("weight", 0, 1_000_000)?),
                 Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
