@@ -1,5 +1,5 @@
 # Maestro Edge. The two commands: `make dev` and `make test` (see README.md).
-.PHONY: dev test build setup unit bench clean
+.PHONY: dev test build setup unit bench profile clean
 
 setup:
 	@bash scripts/setup.sh
@@ -19,6 +19,10 @@ unit:
 # What the gateway adds over calling the origin directly (bench/README in README.md, "Benchmarks").
 bench: setup
 	@node bench/run.mjs
+
+# Where the Worker's CPU goes, by function (V8 profiles of the isolate; see bench/profile.mjs).
+profile: setup
+	@node bench/profile.mjs
 
 clean:
 	rm -rf build target .dev

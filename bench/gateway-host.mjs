@@ -36,7 +36,11 @@ const gw = cfg.floor ? await startFloor(cfg.floor) : await startGateway({
   build: cfg.build,
   // A second socket straight into the Worker's fetch handler, skipping miniflare's entry
   // worker (which imitates the edge: cf object, gzip). Measured next to the normal URL.
-  miniflare: cfg.direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {},
+  miniflare: {
+    ...(cfg.direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
+    // bench/profile.mjs: the V8 inspector, for CPU profiles of the isolate.
+    ...(cfg.inspectorPort ? { inspectorPort: cfg.inspectorPort } : {}),
+  },
 });
 const readyMs = performance.now() - t0;
 const directUrl = cfg.direct ? (await gw.mf.unsafeGetDirectURL(cfg.floor ? "floor" : "maestro-edge")).toString().replace(/\/$/, "") : null;

@@ -124,9 +124,9 @@ function originCommand(kind) {
  * The gateway host process (bench/gateway-host.mjs): miniflare + workerd. Returns
  * { url, directUrl, workerd: [pids], hostPid, readyMs, spawnToReadyMs, stop }.
  */
-export async function startGatewayHost({ databaseUrl, persistTo, build, direct = true, floor, log }) {
+export async function startGatewayHost({ databaseUrl, persistTo, build, direct = true, floor, inspectorPort, log }) {
   const t0 = performance.now();
-  const cfg = { databaseUrl, vars: VARS, persistTo, direct, build, floor };
+  const cfg = { databaseUrl, vars: VARS, persistTo, direct, build, floor, inspectorPort };
   const { child, match } = await startChild("gateway", process.execPath, ["--require", path.join(ROOT, "devtools/wrangler-guard.cjs"), path.join(ROOT, "bench/gateway-host.mjs")], {
     ready: /^ready (.*)$/,
     env: { BENCH_GATEWAY: JSON.stringify(cfg), WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
