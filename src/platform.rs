@@ -1,6 +1,7 @@
 //! The ports the core needs from its host. The Worker implements them in `edge/`; native tests
 //! implement them with in-memory fakes. Futures are `!Send` (JS promises), hence no Send bounds.
 
+use crate::limits::lease::Ticket;
 use crate::limits::{Decision, Rule};
 use crate::net::{OriginReply, Outbound};
 use crate::routing::plan::NodeState;
@@ -31,9 +32,10 @@ pub trait Platform: Timer + 'static {
     fn jwt_secret(&self) -> &[u8];
     /// Open a sealed node API key.
     fn open_secret(&self, sealed: &str) -> Option<String>;
-    /// Admit one request against a scope's rules, exactly (a Durable Object per scope, or one
-    /// atomic Redis script). `Err` = the limits store is unreachable (bounded by a deadline).
-    async fn admit(&self, scope: &str, rules: &[Rule], now_ms: u64) -> Result<Decision, String>;
+    /// Admit one request against a scope's rules: never more than the limits allow (the Worker
+    /// admits from a lease the scope's store granted, see `limits::lease`). `Err` = the limits
+    /// store is unreachable (bounded by a deadline). The ticket goes back in `finish`.
+    async fn admit(&self, scope: &str, rules: &[Rule], now_ms: u64) -> Result<(Decision, Ticket), String>;
     /// The request is over (any outcome): settle the admitted scopes (tokens, or a release when
     /// no origin was reached) and queue the usage record. Must not block the client: the
     /// Worker runs it under `wait_until`.
@@ -46,4 +48,5 @@ pub struct Settlement {
     pub scope: String,
     pub rules: Vec<Rule>,
     pub admitted_ms: u64,
+    pub ticket: Ticket,
 }

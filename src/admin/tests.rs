@@ -74,7 +74,7 @@ impl Platform for Offline {
     async fn active_streams(&self) -> Result<HashMap<i64, u32>, String> {
         Err("offline".into())
     }
-    async fn admit(&self, _: &str, _: &[crate::limits::Rule], _: u64) -> Result<crate::limits::Decision, String> {
+    async fn admit(&self, _: &str, _: &[crate::limits::Rule], _: u64) -> Result<(crate::limits::Decision, crate::limits::lease::Ticket), String> {
         Err("offline".into())
     }
     fn jwt_secret(&self) -> &[u8] {

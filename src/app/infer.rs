@@ -157,14 +157,14 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     let mut states = Vec::new();
     for (scope, rules) in limits::plan(user, config) {
         match p.admit(&scope, &rules, now).await {
-            Ok(d) => {
+            Ok((d, ticket)) => {
                 states.extend(d.states.clone());
                 if !d.admitted {
                     *limit_headers = limits::headers(&states);
                     let what = if d.blocked_by.as_deref() == Some("minute") { format!("the per-minute limit of model '{requested}'") } else { "your daily limit".to_string() };
                     return Err(GatewayError::RateLimited { message: format!("rate limit reached: {what}; retry in {} s", d.retry_after), retry_after: d.retry_after });
                 }
-                job.settle.push(Settlement { scope, rules, admitted_ms: now });
+                job.settle.push(Settlement { scope, rules, admitted_ms: now, ticket });
             }
             Err(e) if snap.settings.limits_fail_open => crate::platform_log(&format!("limits store unavailable for {scope}, admitting without a limit check (limits.fail_open=true): {e}")),
             Err(e) => {

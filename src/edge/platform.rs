@@ -4,12 +4,13 @@
 
 use super::durable::{counters, limiter, streams, usage_buffer};
 use super::redis::{self, Redis};
-use crate::limits::{Decision, Rule};
-use crate::settings::{LimitsBackend, Settings};
-use crate::platform::Settlement;
+use crate::limits::lease::{LeaseStore, Leases, Ticket};
+use crate::limits::{Decision, Grant, Rule, SyncMsg};
 use crate::net::{ByteStream, OriginReply, Outbound};
 use crate::platform::Platform;
+use crate::platform::Settlement;
 use crate::routing::plan::NodeState;
+use crate::settings::{LimitsBackend, Settings};
 use crate::stream::relay::Timer;
 use crate::usage::UsageRecord;
 use futures::future::LocalBoxFuture;
@@ -36,51 +37,56 @@ thread_local! {
     // cross-isolate view (snapshot health); this makes a failing node drop out immediately here.
     static NODES: RefCell<HashMap<i64, NodeLive>> = RefCell::new(HashMap::new());
     static LOCAL_COUNTERS: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    /// This isolate's admission leases (see `limits::lease`).
+    static LEASES: Leases = Leases::default();
 }
 
-/// Usage records of concurrent requests ride to the UsageBuffer in one call per shard: every
-/// request's `wait_until` awaits the shared flush, so the isolate stays alive until its record
-/// is stored, while the number of Durable Object calls drops under load.
+/// Usage records of concurrent requests ride to the UsageBuffer in one call per batch: the
+/// request that opens a batch keeps the isolate alive until it is stored (its `wait_until`);
+/// the others only add their record. They must not await the shared flush: a task woken by
+/// another request's timer runs in that request's context.
 const USAGE_BATCH_MS: u64 = 25;
-
-type Flush = futures::future::Shared<LocalBoxFuture<'static, ()>>;
+/// A batch still open this long belongs to a request context the runtime cancelled: the next
+/// record opens a new batch (usage ids make a late second send harmless).
+const USAGE_BATCH_STALE_MS: u64 = 30_000;
 
 #[derive(Default)]
 struct UsageBatch {
     records: Vec<UsageRecord>,
-    flush: Option<Flush>,
+    opened_ms: Option<f64>,
 }
 
 thread_local! {
     static USAGE_BATCH: RefCell<UsageBatch> = RefCell::new(UsageBatch::default());
 }
 
-fn buffer_usage(env: Env, record: UsageRecord) -> Flush {
+fn buffer_usage(env: Env, record: UsageRecord) -> Option<LocalBoxFuture<'static, ()>> {
     use futures::FutureExt;
+    let now = js_sys::Date::now();
     USAGE_BATCH.with(|b| {
         let mut b = b.borrow_mut();
         b.records.push(record);
-        if let Some(f) = &b.flush {
-            return f.clone();
+        if b.opened_ms.is_some_and(|t| now - t < USAGE_BATCH_STALE_MS as f64) {
+            return None;
         }
-        let flush = async move {
-            Delay::from(Duration::from_millis(USAGE_BATCH_MS)).await;
-            let records = USAGE_BATCH.with(|b| {
-                let mut b = b.borrow_mut();
-                b.flush = None;
-                std::mem::take(&mut b.records)
-            });
-            if let Err(e) = usage_buffer::append(&env, &records).await {
-                // The one place records could be lost: say so loudly, with the records.
-                for r in &records {
-                    worker::console_error!("usage record not buffered ({e}): {}", serde_json::to_string(r).unwrap_or_default());
+        b.opened_ms = Some(now);
+        Some(
+            async move {
+                Delay::from(Duration::from_millis(USAGE_BATCH_MS)).await;
+                let records = USAGE_BATCH.with(|b| {
+                    let mut b = b.borrow_mut();
+                    b.opened_ms = None;
+                    std::mem::take(&mut b.records)
+                });
+                if let Err(e) = usage_buffer::append(&env, &records).await {
+                    // The one place records could be lost: say so loudly, with the records.
+                    for r in &records {
+                        worker::console_error!("usage record not buffered ({e}): {}", serde_json::to_string(r).unwrap_or_default());
+                    }
                 }
             }
-        }
-        .boxed_local()
-        .shared();
-        b.flush = Some(flush.clone());
-        flush
+            .boxed_local(),
+        )
     })
 }
 
@@ -145,14 +151,32 @@ impl WorkerPlatform {
     }
 }
 
-async fn settle_one(env: &Env, limits: &Limits, s: Settlement, now: u64, tokens: u64, release: bool) -> Result<(), String> {
-    match limits {
-        Limits::DurableObjects => {
-            let msg = limiter::SettleMsg { rules: s.rules, now_ms: now, admitted_ms: s.admitted_ms, tokens, release };
-            limiter::settle(env, &s.scope, &msg).await.map_err(|e| e.to_string())
-        }
-        Limits::Redis(Some(r)) => crate::limits::redis::settle(&r.client, &r.prefix, &s.scope, &s.rules, now, s.admitted_ms, tokens, release).await.map_err(|e| format!("redis: {e}")),
-        Limits::Redis(None) => Err(redis::NOT_CONFIGURED.to_string()),
+/// The limits store as the leases see it: the Limiter Durable Object or Redis, per settings.
+struct LimitsStore {
+    env: Env,
+    limits: Limits,
+    clock_offset_ms: i64,
+}
+
+impl LeaseStore for LimitsStore {
+    fn sync(&self, scope: &str, msg: SyncMsg) -> LocalBoxFuture<'static, Result<Grant, String>> {
+        let (env, limits, scope) = (self.env.clone(), self.limits.clone(), scope.to_string());
+        Box::pin(async move {
+            match limits {
+                Limits::DurableObjects => limiter::sync(&env, &scope, &msg).await.map_err(|e| e.to_string()),
+                Limits::Redis(Some(r)) => crate::limits::redis::sync(&r.client, &r.prefix, &scope, &msg).await.map_err(|e| format!("redis: {e}")),
+                Limits::Redis(None) => Err(redis::NOT_CONFIGURED.to_string()),
+            }
+        })
+    }
+    fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()> {
+        Box::pin(Delay::from(Duration::from_millis(ms)))
+    }
+    fn now_ms(&self) -> u64 {
+        (js_sys::Date::now() as i64 + self.clock_offset_ms) as u64
+    }
+    fn log(&self, line: &str) {
+        worker::console_error!("{line}");
     }
 }
 
@@ -169,6 +193,10 @@ impl Drop for AbortOnDrop {
 }
 
 impl WorkerPlatform {
+    fn limits_store(&self) -> std::rc::Rc<dyn LeaseStore> {
+        std::rc::Rc::new(LimitsStore { env: self.env.clone(), limits: self.limits.clone(), clock_offset_ms: self.clock_offset_ms })
+    }
+
     /// Work that must finish but never delays the client.
     fn background(&self, work: impl std::future::Future<Output = ()> + 'static) {
         match &self.ctx {
@@ -320,33 +348,26 @@ impl Platform for WorkerPlatform {
         key
     }
 
-    async fn admit(&self, scope: &str, rules: &[Rule], now_ms: u64) -> Result<Decision, String> {
-        match &self.limits {
-            Limits::DurableObjects => limiter::admit(&self.env, scope, &limiter::AdmitMsg { rules: rules.to_vec(), now_ms }).await.map_err(|e| e.to_string()),
-            Limits::Redis(Some(r)) => crate::limits::redis::admit(&r.client, &r.prefix, scope, rules, now_ms).await.map_err(|e| format!("redis: {e}")),
-            Limits::Redis(None) => Err(redis::NOT_CONFIGURED.to_string()),
-        }
+    async fn admit(&self, scope: &str, rules: &[Rule], _now_ms: u64) -> Result<(Decision, Ticket), String> {
+        let leases = LEASES.with(|l| l.clone());
+        leases.admit(self.limits_store(), scope, rules).await
     }
 
     fn finish(&self, record: UsageRecord, settle: Vec<Settlement>) {
-        let env = self.env.clone();
-        let now = self.now_ms();
-        let limits = self.limits.clone();
-        let work = async move {
-            let tokens = record.prompt_tokens + record.completion_tokens;
-            let release = !record.reached_origin;
-            for s in settle {
-                // Nothing to settle: the request was counted at admission and no rule counts tokens.
-                if !release && !s.rules.iter().any(|r| r.max_tokens.is_some()) {
-                    continue;
-                }
-                let scope = s.scope.clone();
-                if let Err(e) = settle_one(&env, &limits, s, now, tokens, release).await {
-                    worker::console_error!("limits settle for {scope} failed: {e}");
-                }
-            }
-            buffer_usage(env, record).await;
-        };
-        self.background(work);
+        let tokens = record.prompt_tokens + record.completion_tokens;
+        let release = !record.reached_origin;
+        // Each scope's flush (one per lease, shared by its requests) is kept alive by every
+        // request that used the lease, so leftovers and tokens reach the store when it ends.
+        let mut flushes: Vec<LocalBoxFuture<'static, ()>> = Vec::new();
+        if !settle.is_empty() {
+            let store = self.limits_store();
+            LEASES.with(|l| flushes.extend(settle.iter().filter_map(|s| l.finish(store.clone(), &s.scope, s.ticket, tokens, release))));
+        }
+        flushes.extend(buffer_usage(self.env.clone(), record));
+        if !flushes.is_empty() {
+            self.background(async move {
+                futures::future::join_all(flushes).await;
+            });
+        }
     }
 }

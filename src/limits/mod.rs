@@ -1,10 +1,14 @@
 //! Limits as fixed windows: requests and tokens per UTC day (per user) and per minute (per
-//! model config). The state lives in a Durable Object per key, which serialises every call, or
+//! model config). The state lives in a Durable Object per scope, which serialises every call, or
 //! (`backend.limits = redis`) in Redis, where one Lua script checks and counts (`redis`); either
-//! way admission is exact under any concurrency. A request is admitted atomically (its request
-//! is counted at once); its tokens are settled when the answer completes; a request that never
-//! reached an origin is released again.
+//! way the store never grants more requests than a limit allows, under any concurrency.
+//!
+//! Isolates do not call the store per request: they lease requests from it (`lease`) and admit
+//! locally while the lease lasts, giving back what they did not use. A grant is counted at once
+//! (all rules of the scope or none); tokens are added when answers complete; a request that
+//! never reached an origin goes back to the lease.
 
+pub mod lease;
 pub mod redis;
 
 use serde::{Deserialize, Serialize};
@@ -93,40 +97,91 @@ pub struct Decision {
     pub states: Vec<RuleState>,
 }
 
-/// Check every rule and, only if all pass, count one request in each (all or nothing).
-/// `get` reads a stored window by rule name; the returned windows are what to store.
-pub fn admit(rules: &[Rule], now_ms: u64, get: impl Fn(&str) -> Window) -> (Decision, Vec<(String, Window)>) {
-    let windows: Vec<Window> = rules.iter().map(|r| get(&r.name).current(r.period, now_ms)).collect();
-    let blocked = rules.iter().zip(&windows).find(|(r, w)| r.max_requests.is_some_and(|m| w.requests >= m) || r.max_tokens.is_some_and(|m| w.tokens >= m));
-    let admitted = blocked.is_none();
-    let updated: Vec<Window> = windows.iter().map(|w| if admitted { Window { requests: w.requests + 1, ..*w } } else { *w }).collect();
+/// When plenty is left, an isolate may lease up to `want` requests at once; near a limit a
+/// lease shrinks to this fraction of what is left (at least one), so one isolate cannot sit on
+/// the last requests of a limit while another is refused.
+pub const FAIR_SHARE: u64 = 8;
+
+/// Requests an earlier lease reserved and did not use, given back in the window that counted them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Return {
+    pub granted_ms: u64,
+    pub units: u64,
+}
+
+/// One call from an isolate to the scope's store (see `lease`): give back what earlier leases
+/// did not use, add the tokens of answers finished since the last call, and take up to `want`
+/// requests to admit locally (0: only settle).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncMsg {
+    pub rules: Vec<Rule>,
+    pub now_ms: u64,
+    pub want: u64,
+    #[serde(default)]
+    pub returns: Vec<Return>,
+    #[serde(default)]
+    pub tokens: u64,
+}
+
+/// The store's answer: how many requests were granted (counted at once, all rules or none),
+/// and the rules' states after the grant (`admitted` = something was granted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    pub granted: u64,
+    pub decision: Decision,
+}
+
+/// The store's side of a sync, on its stored windows (`get` by rule name). Returns the grant and
+/// the windows to store (empty when nothing changed).
+pub fn sync(m: &SyncMsg, get: impl Fn(&str) -> Window) -> (Grant, Vec<(String, Window)>) {
+    let windows: Vec<Window> = m
+        .rules
+        .iter()
+        .map(|r| {
+            let mut w = get(&r.name).current(r.period, m.now_ms);
+            // Only units counted in this very window go back: a rolled-over window never saw them.
+            let back: u64 = m.returns.iter().filter(|x| r.period.start(x.granted_ms) == w.start_ms).map(|x| x.units).sum();
+            w.requests = w.requests.saturating_sub(back);
+            w.tokens += m.tokens;
+            w
+        })
+        .collect();
+    let changed = m.tokens > 0 || m.returns.iter().any(|x| x.units > 0);
+    let (g, after) = grant(&m.rules, m.now_ms, m.want, &windows);
+    let store = if changed || g.granted > 0 { m.rules.iter().map(|r| r.name.clone()).zip(after).collect() } else { Vec::new() };
+    (g, store)
+}
+
+/// Grant up to `want` requests on windows that already hold this sync's returns and tokens (the
+/// Redis script applies those itself and calls back here with what it read): blocked if any
+/// rule is at its request or token limit; otherwise the smallest of `want` and each request
+/// rule's fair share of what is left.
+pub fn grant(rules: &[Rule], now_ms: u64, want: u64, windows: &[Window]) -> (Grant, Vec<Window>) {
+    let blocked = rules.iter().zip(windows).find(|(r, w)| r.max_requests.is_some_and(|m| w.requests >= m) || r.max_tokens.is_some_and(|m| w.tokens >= m));
+    let granted = if blocked.is_some() { 0 } else { rules.iter().zip(windows).filter_map(|(r, w)| r.max_requests.map(|m| ((m - w.requests) / FAIR_SHARE).max(1))).fold(want, u64::min) };
+    let updated: Vec<Window> = windows.iter().map(|w| Window { requests: w.requests + granted, ..*w }).collect();
     let states = rules
         .iter()
         .zip(&updated)
-        .map(|(r, w)| RuleState { name: r.name.clone(), max_requests: r.max_requests, max_tokens: r.max_tokens, used_requests: w.requests, used_tokens: w.tokens, reset_ms: w.start_ms + r.period.len_ms() })
+        .map(|(r, w)| RuleState {
+            name: r.name.clone(),
+            max_requests: r.max_requests,
+            max_tokens: r.max_tokens,
+            used_requests: w.requests,
+            used_tokens: w.tokens,
+            reset_ms: w.start_ms + r.period.len_ms(),
+        })
         .collect();
     let (retry_after, blocked_by) = match blocked {
-        Some((r, w)) => ((w.start_ms + r.period.len_ms()).saturating_sub(now_ms).div_ceil(1000).max(1), Some(r.name.clone())),
-        None => (0, None),
+        Some((r, w)) if want > 0 => (retry_after_s(w.start_ms + r.period.len_ms(), now_ms), Some(r.name.clone())),
+        _ => (0, None),
     };
-    let store = if admitted { rules.iter().map(|r| r.name.clone()).zip(updated).collect() } else { Vec::new() };
-    (Decision { admitted, retry_after, blocked_by, states }, store)
+    (Grant { granted, decision: Decision { admitted: granted > 0, retry_after, blocked_by, states } }, updated)
 }
 
-/// After the answer: add its tokens; `release` gives the request back (it never reached an
-/// origin). Windows that rolled over since admission are not touched for the release.
-pub fn settle(rules: &[Rule], now_ms: u64, admitted_ms: u64, tokens: u64, release: bool, get: impl Fn(&str) -> Window) -> Vec<(String, Window)> {
-    rules
-        .iter()
-        .map(|r| {
-            let mut w = get(&r.name).current(r.period, now_ms);
-            w.tokens += tokens;
-            if release && r.period.start(admitted_ms) == w.start_ms {
-                w.requests = w.requests.saturating_sub(1);
-            }
-            (r.name.clone(), w)
-        })
-        .collect()
+/// Whole seconds until `reset_ms`, at least one (a Retry-After of 0 invites a busy loop).
+pub fn retry_after_s(reset_ms: u64, now_ms: u64) -> u64 {
+    reset_ms.saturating_sub(now_ms).div_ceil(1000).max(1)
 }
 
 /// OpenAI-style headers for the tightest request and token limits among the states.
@@ -159,13 +214,13 @@ mod tests {
         fn get(&self, k: &str) -> Window {
             self.0.borrow().get(k).copied().unwrap_or_default()
         }
-        fn put(&self, w: Vec<(String, Window)>) {
+        fn sync(&self, rules: &[Rule], now: u64, want: u64, returns: Vec<Return>, tokens: u64) -> Grant {
+            let (g, w) = sync(&SyncMsg { rules: rules.to_vec(), now_ms: now, want, returns, tokens }, |k| self.get(k));
             self.0.borrow_mut().extend(w);
+            g
         }
         fn admit(&self, rules: &[Rule], now: u64) -> Decision {
-            let (d, w) = admit(rules, now, |k| self.get(k));
-            self.put(w);
-            d
+            self.sync(rules, now, 1, vec![], 0).decision
         }
     }
 
@@ -195,14 +250,14 @@ mod tests {
         let s = Store::new();
         let rules = day(None, Some(100));
         assert!(s.admit(&rules, T0).admitted);
-        s.put(settle(&rules, T0 + 5, T0, 120, false, |k| s.get(k)));
+        s.sync(&rules, T0 + 5, 0, vec![], 120);
         let d = s.admit(&rules, T0 + 10);
         assert!(!d.admitted);
         assert_eq!(d.blocked_by.as_deref(), Some("day"));
     }
 
     #[test]
-    fn all_or_nothing_across_rules_and_release() {
+    fn all_or_nothing_across_rules_and_returns_in_the_counting_window_only() {
         let s = Store::new();
         let rules = vec![
             Rule { name: "day".into(), period: Period::Day, max_requests: Some(10), max_tokens: None },
@@ -211,11 +266,44 @@ mod tests {
         assert!(s.admit(&rules, T0).admitted);
         assert!(!s.admit(&rules, T0 + 1).admitted, "the minute rule blocks");
         assert_eq!(s.get("day").requests, 1, "a rejected request is not counted anywhere");
-        s.put(settle(&rules, T0 + 2, T0, 0, true, |k| s.get(k)));
-        assert_eq!(s.get("day").requests, 0, "released: it never reached an origin");
-        let d = s.admit(&rules, T0 + 3);
-        assert!(d.admitted);
-        assert!(s.admit(&rules, T0 - T0 % MINUTE_MS + MINUTE_MS).admitted, "next minute");
+        s.sync(&rules, T0 + 2, 0, vec![Return { granted_ms: T0, units: 1 }], 0);
+        assert_eq!(s.get("day").requests, 0, "given back: it never reached an origin");
+        assert!(s.admit(&rules, T0 + 3).admitted);
+        let next_minute = T0 - T0 % MINUTE_MS + MINUTE_MS;
+        assert!(s.admit(&rules, next_minute).admitted, "next minute");
+        s.sync(&rules, next_minute + 1, 0, vec![Return { granted_ms: T0 + 3, units: 1 }], 0);
+        assert_eq!((s.get("day").requests, s.get("minute").requests), (1, 1), "the minute window that counted it is gone; the day still had it");
+    }
+
+    #[test]
+    fn leases_shrink_to_a_fair_share_near_the_limit_and_never_exceed_it() {
+        let s = Store::new();
+        let rules = day(Some(100), None);
+        assert_eq!(s.sync(&rules, T0, 64, vec![], 0).granted, 100 / FAIR_SHARE);
+        let mut total = 100 / FAIR_SHARE;
+        loop {
+            let g = s.sync(&rules, T0, 64, vec![], 0);
+            if g.granted == 0 {
+                assert_eq!(g.decision.blocked_by.as_deref(), Some("day"));
+                break;
+            }
+            total += g.granted;
+        }
+        assert_eq!(total, 100, "every request of the limit is granted, no more");
+        assert_eq!(s.get("day").requests, 100);
+        let unlimited = day(None, Some(1000));
+        assert_eq!(s.sync(&unlimited, T0, 64, vec![], 0).granted, 64, "token-only rules do not shrink leases");
+    }
+
+    #[test]
+    fn a_settle_only_sync_grants_nothing_and_writes_only_changes() {
+        let s = Store::new();
+        let rules = day(Some(5), None);
+        let (g, w) = sync(&SyncMsg { rules: rules.clone(), now_ms: T0, want: 0, returns: vec![], tokens: 0 }, |k| s.get(k));
+        assert_eq!((g.granted, g.decision.admitted, g.decision.blocked_by), (0, false, None));
+        assert!(w.is_empty(), "nothing to store");
+        assert_eq!(s.sync(&rules, T0, 0, vec![], 7).granted, 0);
+        assert_eq!(s.get("day"), Window { start_ms: Period::Day.start(T0), requests: 0, tokens: 7 });
     }
 
     #[test]

@@ -1,16 +1,15 @@
-//! Limits in Redis (`backend.limits = redis`): the same fixed windows and the same decisions as
-//! the Limiter Durable Object. One Lua script per admission checks every rule of the scope and
-//! counts the request only if all pass (atomic in Redis); settlement is a second script.
+//! Limits in Redis (`backend.limits = redis`): the same fixed windows, leases and decisions as
+//! the Limiter Durable Object. One Lua script per lease call gives back, adds tokens, and
+//! grants (all rules of the scope or none), atomically in Redis.
 //!
 //! Keys: `{prefix}lim:{scope}:{rule}:{window_start_ms}`, a hash with `r` (requests) and `t`
 //! (tokens). The braces make the scope a hash tag, so a scope's keys share a cluster slot.
 //! Each key expires when its window ends (plus `SLACK_MS`), so Redis holds only live windows.
 
-use super::{Decision, Rule, Window};
+use super::{Grant, Rule, SyncMsg, Window, FAIR_SHARE};
 use crate::redis::{Client, Error, Script, Transport, Value};
 
-pub const ADMIT: Script = Script::new(include_str!("admit.lua"));
-pub const SETTLE: Script = Script::new(include_str!("settle.lua"));
+pub const SYNC: Script = Script::new(include_str!("sync.lua"));
 
 /// Keys outlive their window by this much, so a settlement racing the window's end still finds
 /// the counts it belongs to (it only ever writes the current window).
@@ -30,68 +29,54 @@ fn limit(v: Option<u64>) -> String {
     v.map(|m| m.to_string()).unwrap_or_else(|| "-1".into())
 }
 
-/// KEYS and ARGV for `admit.lua`.
-pub fn admit_call(prefix: &str, scope: &str, rules: &[Rule], now_ms: u64) -> (Vec<String>, Vec<String>) {
-    let keys = rules.iter().map(|r| window_key(prefix, scope, &r.name, r.period.start(now_ms))).collect();
-    let args = rules.iter().flat_map(|r| [limit(r.max_requests), limit(r.max_tokens), ttl_ms(r, now_ms).to_string()]).collect();
+/// KEYS and ARGV for `sync.lua`. Give-backs are resolved to the current windows here: units
+/// granted in an earlier window are not returned anywhere.
+pub fn sync_call(prefix: &str, scope: &str, m: &SyncMsg) -> (Vec<String>, Vec<String>) {
+    let keys = m.rules.iter().map(|r| window_key(prefix, scope, &r.name, r.period.start(m.now_ms))).collect();
+    let mut args = vec![m.want.to_string(), m.tokens.to_string(), FAIR_SHARE.to_string()];
+    for r in &m.rules {
+        let back: u64 = m.returns.iter().filter(|x| r.period.start(x.granted_ms) == r.period.start(m.now_ms)).map(|x| x.units).sum();
+        args.extend([limit(r.max_requests), limit(r.max_tokens), back.to_string(), ttl_ms(r, m.now_ms).to_string()]);
+    }
     (keys, args)
 }
 
-/// The script's answer -> the decision. The counts it read before counting are fed to the same
-/// pure `limits::admit` the Durable Object runs, so states, headers and retry-after are
-/// identical across backends; the script's own verdict must agree with it.
-pub fn decision(rules: &[Rule], now_ms: u64, reply: Value) -> Result<Decision, Error> {
+/// The script's answer -> the grant. The counts it read (after give-backs and tokens) are fed
+/// to the same pure `limits::grant` the Durable Object runs, so states, headers and retry-after
+/// are identical across backends; the script's own grant must agree with it.
+pub fn grant(m: &SyncMsg, reply: Value) -> Result<Grant, Error> {
     let items = reply.into_array()?;
-    if items.len() != 1 + 2 * rules.len() {
-        return Err(Error::Type(format!("admit script returned {} values for {} rules", items.len(), rules.len())));
+    if items.len() != 1 + 2 * m.rules.len() {
+        return Err(Error::Type(format!("sync script returned {} values for {} rules", items.len(), m.rules.len())));
     }
-    let admitted = items[0].as_int()? == 1;
-    let mut before = std::collections::HashMap::new();
-    for (i, r) in rules.iter().enumerate() {
-        let w = Window { start_ms: r.period.start(now_ms), requests: items[1 + 2 * i].as_int()?.max(0) as u64, tokens: items[2 + 2 * i].as_int()?.max(0) as u64 };
-        before.insert(r.name.as_str(), w);
+    let granted = items[0].as_int()?.max(0) as u64;
+    let mut windows = Vec::with_capacity(m.rules.len());
+    for (i, r) in m.rules.iter().enumerate() {
+        windows.push(Window { start_ms: r.period.start(m.now_ms), requests: items[1 + 2 * i].as_int()?.max(0) as u64, tokens: items[2 + 2 * i].as_int()?.max(0) as u64 });
     }
-    let (d, _) = super::admit(rules, now_ms, |name| before.get(name).copied().unwrap_or_default());
-    if d.admitted != admitted {
-        // Only a divergence between admit.lua and limits::admit can get here.
-        return Err(Error::Type(format!("admit script said admitted={admitted}, the limits core says {}", d.admitted)));
+    let (g, _) = super::grant(&m.rules, m.now_ms, m.want, &windows);
+    if g.granted != granted {
+        // Only a divergence between sync.lua and limits::grant can get here.
+        return Err(Error::Type(format!("sync script granted {granted}, the limits core says {}", g.granted)));
     }
-    Ok(d)
+    Ok(g)
 }
 
-/// KEYS and ARGV for `settle.lua` (see `limits::settle`).
-pub fn settle_call(prefix: &str, scope: &str, rules: &[Rule], now_ms: u64, admitted_ms: u64, tokens: u64, release: bool) -> (Vec<String>, Vec<String>) {
-    let keys = rules.iter().map(|r| window_key(prefix, scope, &r.name, r.period.start(now_ms))).collect();
-    let mut args = vec![tokens.to_string()];
-    for r in rules {
-        let same_window = r.period.start(admitted_ms) == r.period.start(now_ms);
-        args.push(if release && same_window { "1" } else { "0" }.to_string());
-        args.push(ttl_ms(r, now_ms).to_string());
+/// One lease call (see `limits::lease`). A settle-only call with nothing to settle costs nothing.
+pub async fn sync<T: Transport>(client: &Client<T>, prefix: &str, scope: &str, m: &SyncMsg) -> Result<Grant, Error> {
+    if m.want == 0 && m.tokens == 0 && m.returns.iter().all(|r| r.units == 0) {
+        let (g, _) = super::grant(&m.rules, m.now_ms, 0, &[]);
+        return Ok(g);
     }
-    (keys, args)
-}
-
-/// Admit one request into `scope` (all of its rules or none).
-pub async fn admit<T: Transport>(client: &Client<T>, prefix: &str, scope: &str, rules: &[Rule], now_ms: u64) -> Result<Decision, Error> {
-    let (keys, args) = admit_call(prefix, scope, rules, now_ms);
-    let reply = client.run(&ADMIT, &keys, &args).await?;
-    decision(rules, now_ms, reply)
-}
-
-/// Add a finished request's tokens; `release` gives its request back.
-#[allow(clippy::too_many_arguments)]
-pub async fn settle<T: Transport>(client: &Client<T>, prefix: &str, scope: &str, rules: &[Rule], now_ms: u64, admitted_ms: u64, tokens: u64, release: bool) -> Result<(), Error> {
-    let (keys, args) = settle_call(prefix, scope, rules, now_ms, admitted_ms, tokens, release);
-    if tokens == 0 && !args.iter().skip(1).step_by(2).any(|a| a == "1") {
-        return Ok(()); // nothing to write
-    }
-    client.run(&SETTLE, &keys, &args).await.map(|_| ())
+    let (keys, args) = sync_call(prefix, scope, m);
+    let reply = client.run(&SYNC, &keys, &args).await?;
+    grant(m, reply)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::{Period, DAY_MS, MINUTE_MS};
+    use crate::limits::{Period, Return, DAY_MS, MINUTE_MS};
     use crate::redis::client::tests::{client, Recorder};
     use futures::executor::block_on;
 
@@ -104,58 +89,54 @@ mod tests {
         ]
     }
 
+    fn msg(now: u64, want: u64, returns: Vec<Return>, tokens: u64) -> SyncMsg {
+        SyncMsg { rules: rules(), now_ms: now, want, returns, tokens }
+    }
+
     #[test]
     fn keys_are_per_window_with_the_scope_as_hash_tag_and_expire_with_it() {
-        let (keys, args) = admit_call("p:", "user:7", &rules(), T0);
+        let (keys, args) = sync_call("p:", "user:7", &msg(T0, 4, vec![], 9));
         assert_eq!(keys, vec![format!("p:lim:{{user:7}}:day:{}", Period::Day.start(T0)), format!("p:lim:{{user:7}}:minute:{}", Period::Minute.start(T0))]);
         let day_ttl = Period::Day.start(T0) + DAY_MS - T0 + SLACK_MS;
         let min_ttl = Period::Minute.start(T0) + MINUTE_MS - T0 + SLACK_MS;
-        assert_eq!(args, vec!["10".to_string(), "-1".into(), day_ttl.to_string(), "2".into(), "500".into(), min_ttl.to_string()]);
+        let expect: Vec<String> = ["4", "9", "8", "10", "-1", "0", &day_ttl.to_string(), "2", "500", "0", &min_ttl.to_string()].iter().map(|s| s.to_string()).collect();
+        assert_eq!(args, expect);
     }
 
     #[test]
-    fn decisions_match_the_core_for_the_counts_the_script_read() {
-        let r = rules();
-        // Before: day 3 requests, minute 1 request / 100 tokens -> admitted; the states show
-        // the counts after this request, as the Durable Object reports them.
-        let ok = decision(&r, T0, Value::Array(vec![Value::Int(1), Value::Int(3), Value::Int(0), Value::Int(1), Value::Int(100)])).unwrap();
-        assert!(ok.admitted);
-        assert_eq!((ok.states[0].used_requests, ok.states[1].used_requests, ok.states[1].used_tokens), (4, 2, 100));
-        // The minute rule is full: blocked by it, with its retry-after.
-        let no = decision(&r, T0, Value::Array(vec![Value::Int(0), Value::Int(3), Value::Int(0), Value::Int(2), Value::Int(0)])).unwrap();
-        assert!(!no.admitted);
-        assert_eq!(no.blocked_by.as_deref(), Some("minute"));
-        assert_eq!(no.retry_after, (Period::Minute.start(T0) + MINUTE_MS - T0).div_ceil(1000));
-        assert_eq!(no.states[0].used_requests, 3, "a refused request is counted nowhere");
-        // A verdict that contradicts the core is an error, not a guess.
-        assert!(decision(&r, T0, Value::Array(vec![Value::Int(1), Value::Int(3), Value::Int(0), Value::Int(2), Value::Int(0)])).is_err());
-        assert!(decision(&r, T0, Value::Array(vec![Value::Int(1)])).is_err());
-    }
-
-    #[test]
-    fn settlement_releases_only_in_the_admitting_window() {
-        let r = rules();
-        let (_, same) = settle_call("", "s", &r, T0 + 10, T0, 42, true);
-        assert_eq!((same[0].as_str(), same[1].as_str(), same[3].as_str()), ("42", "1", "1"));
+    fn give_backs_go_to_the_window_that_counted_them_only() {
         let next_minute = Period::Minute.start(T0) + MINUTE_MS;
-        let (keys, later) = settle_call("", "s", &r, next_minute, T0, 0, true);
-        assert_eq!((later[1].as_str(), later[3].as_str()), ("1", "0"), "the day window is the same, the minute rolled over");
-        assert!(keys[1].ends_with(&format!(":minute:{next_minute}")), "tokens go to the current window");
+        let (_, args) = sync_call("", "s", &msg(next_minute, 0, vec![Return { granted_ms: T0, units: 3 }], 0));
+        assert_eq!((args[5].as_str(), args[9].as_str()), ("3", "0"), "the day window is the same, the minute rolled over");
     }
 
     #[test]
-    fn admit_runs_the_script_by_digest_and_settle_skips_empty_work() {
+    fn grants_match_the_core_for_the_counts_the_script_read() {
+        // Read: day 3 requests, minute 1 request / 100 tokens -> one granted (the minute rule's
+        // fair share of its last request); the states show the counts after the grant.
+        let ok = grant(&msg(T0, 4, vec![], 0), Value::Array(vec![Value::Int(1), Value::Int(3), Value::Int(0), Value::Int(1), Value::Int(100)])).unwrap();
+        assert_eq!(ok.granted, 1);
+        assert_eq!((ok.decision.states[0].used_requests, ok.decision.states[1].used_requests, ok.decision.states[1].used_tokens), (4, 2, 100));
+        // The minute rule is full: blocked by it, with its retry-after.
+        let no = grant(&msg(T0, 4, vec![], 0), Value::Array(vec![Value::Int(0), Value::Int(3), Value::Int(0), Value::Int(2), Value::Int(0)])).unwrap();
+        assert!(!no.decision.admitted);
+        assert_eq!(no.decision.blocked_by.as_deref(), Some("minute"));
+        assert_eq!(no.decision.retry_after, (Period::Minute.start(T0) + MINUTE_MS - T0).div_ceil(1000));
+        assert_eq!(no.decision.states[0].used_requests, 3, "a refusal is counted nowhere");
+        // A grant that contradicts the core is an error, not a guess.
+        assert!(grant(&msg(T0, 4, vec![], 0), Value::Array(vec![Value::Int(1), Value::Int(3), Value::Int(0), Value::Int(2), Value::Int(0)])).is_err());
+        assert!(grant(&msg(T0, 4, vec![], 0), Value::Array(vec![Value::Int(1)])).is_err());
+    }
+
+    #[test]
+    fn runs_the_script_by_digest_and_an_empty_settle_costs_nothing() {
         let rec = Recorder::default();
         let c = client(&rec);
-        let r = rules();
         rec.answer(200, r#"{"result":[1,0,0,0,0]}"#);
-        assert!(block_on(admit(&c, "", "user:1", &r, T0)).unwrap().admitted);
+        assert_eq!(block_on(sync(&c, "", "user:1", &msg(T0, 1, vec![], 0))).unwrap().granted, 1);
         assert_eq!(rec.body(0)[0], "EVALSHA");
-        assert_eq!(rec.body(0)[1], ADMIT.sha1());
-        block_on(settle(&c, "", "user:1", &r, T0, T0, 0, false)).unwrap();
-        assert_eq!(rec.sent.borrow().len(), 1, "no tokens and no release: no round trip");
-        rec.answer(200, r#"{"result":1}"#);
-        block_on(settle(&c, "", "user:1", &r, T0, T0, 5, false)).unwrap();
-        assert_eq!(rec.body(1)[1], SETTLE.sha1());
+        assert_eq!(rec.body(0)[1], SYNC.sha1());
+        block_on(sync(&c, "", "user:1", &msg(T0, 0, vec![], 0))).unwrap();
+        assert_eq!(rec.sent.borrow().len(), 1, "nothing to take or settle: no round trip");
     }
 }

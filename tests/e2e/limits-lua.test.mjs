@@ -1,6 +1,7 @@
-// The Redis limit scripts themselves (src/limits/admit.lua, settle.lua), run against the real
-// redis-server: the cases the gateway's plans do not reach yet (several rules in one scope) and
-// the edges (refusals count nowhere, releases never go below zero, TTLs are set).
+// The Redis lease script itself (src/limits/sync.lua), run against the real redis-server: the
+// cases the gateway's plans do not reach yet (several rules in one scope) and the edges
+// (refusals count nowhere, grants shrink to a fair share and never exceed the limit, give-backs
+// never go below zero, TTLs are set).
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -9,8 +10,8 @@ import { Redis } from "@upstash/redis";
 import { redis, uniqueName } from "./helpers.mjs";
 import { ROOT } from "../../devtools/gateway.mjs";
 
-const ADMIT = fs.readFileSync(path.join(ROOT, "src/limits/admit.lua"), "utf8");
-const SETTLE = fs.readFileSync(path.join(ROOT, "src/limits/settle.lua"), "utf8");
+const SYNC = fs.readFileSync(path.join(ROOT, "src/limits/sync.lua"), "utf8");
+const FAIR_SHARE = "8"; // limits::FAIR_SHARE
 let R, k;
 
 before(async () => {
@@ -20,9 +21,8 @@ before(async () => {
   k = (n) => `${p}:lim:{s}:${n}`;
 });
 
-// ARGV per rule: max requests, max tokens (-1 = none), ttl ms.
-const admit = (keys, argv) => R.eval(ADMIT, keys, argv);
-const settle = (keys, argv) => R.eval(SETTLE, keys, argv);
+// ARGV: want, tokens, fair share, then per rule: max requests, max tokens (-1 = none), given back, ttl ms.
+const sync = (keys, want, tokens, rules) => R.eval(SYNC, keys, [String(want), String(tokens), FAIR_SHARE, ...rules.flat().map(String)]);
 // Without automatic deserialization HGETALL is Redis's flat [field, value, ...] list.
 const counts = async (key) => {
   const flat = (await R.hgetall(key)) ?? [];
@@ -31,30 +31,44 @@ const counts = async (key) => {
 
 test("all or nothing across the rules of one scope; a refusal is counted nowhere", async () => {
   const keys = [k("day"), k("minute")];
-  const argv = ["10", "-1", "60000", "1", "-1", "60000"];
-  assert.deepEqual(await admit(keys, argv), [1, 0, 0, 0, 0]);
-  assert.deepEqual(await admit(keys, argv), [0, 1, 0, 1, 0], "the minute rule is full; counts before this request");
-  assert.deepEqual(await counts(k("day")), { r: 1 }, "the day rule did not count the refused request");
+  const rules = [[10, -1, 0, 60000], [1, -1, 0, 60000]];
+  assert.deepEqual(await sync(keys, 1, 0, rules), [1, 0, 0, 0, 0]);
+  assert.deepEqual(await sync(keys, 1, 0, rules), [0, 1, 0, 1, 0], "the minute rule is full; counts before this call");
+  assert.deepEqual(await counts(k("day")), { r: 1, t: 0 }, "the day rule did not count the refused request");
   const ttl = await R.pttl(k("day"));
-  assert.ok(ttl > 55_000 && ttl <= 60_000, `TTL set on admission (${ttl})`);
+  assert.ok(ttl > 55_000 && ttl <= 60_000, `TTL set on a grant (${ttl})`);
 });
 
-test("token limits block once reached; settlement adds tokens and releases, never below zero", async () => {
+test("a lease takes at most a fair share of what is left, and all of a limit is granted, no more", async () => {
+  const keys = [k("fair")];
+  const rule = [[100, -1, 0, 60000]];
+  assert.deepEqual(await sync(keys, 64, 0, rule), [12, 0, 0], "100 left: 100/8");
+  let total = 12;
+  for (;;) {
+    const [g] = await sync(keys, 64, 0, rule);
+    if (g === 0) break;
+    total += g;
+  }
+  assert.equal(total, 100);
+  assert.deepEqual(await counts(k("fair")), { r: 100, t: 0 });
+});
+
+test("token limits block once reached; give-backs and tokens settle, never below zero", async () => {
   const keys = [k("tok")];
-  assert.deepEqual(await admit(keys, ["-1", "100", "60000"]), [1, 0, 0]);
-  await settle(keys, ["120", "0", "60000"]);
+  assert.deepEqual(await sync(keys, 1, 0, [[-1, 100, 0, 60000]]), [1, 0, 0]);
+  assert.deepEqual(await sync(keys, 0, 120, [[-1, 100, 0, 60000]]), [0, 1, 120], "settle only: nothing granted");
   assert.deepEqual(await counts(k("tok")), { r: 1, t: 120 });
-  assert.deepEqual(await admit(keys, ["-1", "100", "60000"]), [0, 1, 120]);
-  await settle(keys, ["0", "1", "60000"]);
-  await settle(keys, ["0", "1", "60000"]);
-  assert.deepEqual(await counts(k("tok")), { r: 0, t: 120 }, "two releases of one request stop at zero");
-  await settle([k("absent")], ["0", "1", "60000"]);
-  assert.deepEqual(await counts(k("absent")), {}, "a release in an expired window creates nothing");
+  assert.deepEqual(await sync(keys, 1, 0, [[-1, 100, 0, 60000]]), [0, 1, 120], "over the token limit: refused");
+  await sync(keys, 0, 0, [[-1, 100, 1, 60000]]);
+  await sync(keys, 0, 0, [[-1, 100, 1, 60000]]);
+  assert.deepEqual(await counts(k("tok")), { r: 0, t: 120 }, "two give-backs of one request stop at zero");
+  await sync([k("absent")], 0, 0, [[-1, -1, 0, 60000]]);
+  assert.deepEqual(await counts(k("absent")), {}, "nothing to settle creates nothing");
 });
 
-test("100 concurrent admissions against a limit of 30 admit exactly 30", async () => {
+test("100 concurrent calls against a limit of 30 grant exactly 30", async () => {
   const keys = [k("burst")];
-  const results = await Promise.all([...Array(100)].map(() => admit(keys, ["30", "-1", "60000"])));
-  assert.equal(results.filter((r) => r[0] === 1).length, 30);
-  assert.deepEqual(await counts(k("burst")), { r: 30 });
+  const results = await Promise.all([...Array(100)].map(() => sync(keys, 4, 0, [[30, -1, 0, 60000]])));
+  assert.equal(results.reduce((n, r) => n + r[0], 0), 30);
+  assert.deepEqual(await counts(k("burst")), { r: 30, t: 0 });
 });

@@ -66,8 +66,10 @@ test("counters live in Redis under per-window keys that expire when their window
     await a.post("/snapshot/publish", {}, 200);
     const u = await a.post("/users", { username: "counted", has_all_models: true, request_limit: 10, token_limit: 1000 }, 201);
     for (let i = 0; i < 3; i++) assert.equal((await post(e.url, u.token, "/v1/chat/completions", chat)).status, 200);
-    await sleep(300); // tokens settle after the response
     const R = new Redis({ url: srv.url, token: srv.token, retry: false, enableTelemetry: false });
+    // The isolate admits from leases and sends tokens and unused requests back when a lease
+    // ends (limits::lease::LEASE_MS = 1 s), so the store is exact once the leases are over.
+    await sleep(1500);
     const [dayKey] = await R.keys(`${prefix}lim:{user:${u.id}}:day:*`);
     assert.ok(dayKey, "the user's daily window is a Redis key");
     const start = Number(dayKey.split(":").at(-1));

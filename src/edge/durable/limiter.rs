@@ -1,9 +1,9 @@
-//! Limiter: one instance per limited scope (`user:{id}`, `model:{prefix}`). The object runs
-//! calls one at a time, so check-and-count is atomic: N concurrent requests against a limit of
-//! M admit exactly M, across every isolate.
+//! Limiter: one instance per limited scope (`user:{id}`, `model:{prefix}`). Isolates lease
+//! requests from it (`limits::lease`); the object runs calls one at a time, so check-and-grant
+//! is atomic: isolates racing for the last M requests of a limit get exactly M between them.
 
-use crate::limits::{self, Decision, Rule, Window};
-use serde::{Deserialize, Serialize};
+use crate::limits::{self, Grant, SyncMsg, Window};
+use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, State};
@@ -12,21 +12,6 @@ use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, R
 pub struct Limiter {
     state: State,
     windows: RefCell<Option<HashMap<String, Window>>>,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct AdmitMsg {
-    pub rules: Vec<Rule>,
-    pub now_ms: u64,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct SettleMsg {
-    pub rules: Vec<Rule>,
-    pub now_ms: u64,
-    pub admitted_ms: u64,
-    pub tokens: u64,
-    pub release: bool,
 }
 
 impl Limiter {
@@ -64,17 +49,11 @@ impl DurableObject for Limiter {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         self.load().await?;
         match req.path().as_str() {
-            "/admit" => {
-                let m: AdmitMsg = req.json().await?;
-                let (decision, updates) = limits::admit(&m.rules, m.now_ms, |k| self.get(k));
+            "/sync" => {
+                let m: SyncMsg = req.json().await?;
+                let (grant, updates) = limits::sync(&m, |k| self.get(k));
                 self.store(updates).await?;
-                Response::from_json(&decision)
-            }
-            "/settle" => {
-                let m: SettleMsg = req.json().await?;
-                let updates = limits::settle(&m.rules, m.now_ms, m.admitted_ms, m.tokens, m.release, |k| self.get(k));
-                self.store(updates).await?;
-                Response::from_json(&serde_json::json!({"ok": true}))
+                Response::from_json(&grant)
             }
             _ => Response::error("not found", 404),
         }
@@ -89,14 +68,11 @@ async fn call<T: Serialize>(env: &Env, scope: &str, path: &str, msg: &T) -> Resu
     stub.fetch_with_request(req).await
 }
 
-pub async fn admit(env: &Env, scope: &str, msg: &AdmitMsg) -> Result<Decision> {
-    let mut r = call(env, scope, "/admit", msg).await?;
+/// One lease call (see `limits::lease`).
+pub async fn sync(env: &Env, scope: &str, msg: &SyncMsg) -> Result<Grant> {
+    let mut r = call(env, scope, "/sync", msg).await?;
     if r.status_code() != 200 {
         return Err(worker::Error::RustError(format!("limiter answered {}", r.status_code())));
     }
     r.json().await
-}
-
-pub async fn settle(env: &Env, scope: &str, msg: &SettleMsg) -> Result<()> {
-    call(env, scope, "/settle", msg).await.map(|_| ())
 }
