@@ -68,7 +68,60 @@ function selfTimes(profile) {
   return [...out.entries()].sort((a, b) => b[1] - a[1]);
 }
 
+/** --compare: the same kinds against two builds, interleaved, so machine noise hits both alike. */
+async function compare(dirA, dirB) {
+  const rounds = Number(opt("--rounds", 6));
+  const origin = await startOrigin("rust");
+  const sides = [];
+  for (const [label, dir] of [["A", dirA], ["B", dirB]]) {
+    const db = await startDatabase(log);
+    const persist = fs.mkdtempSync(path.join(os.tmpdir(), "bench-state-"));
+    const gw = await startGatewayHost({ databaseUrl: db.url, persistTo: persist, direct: false, build: path.resolve(dir) });
+    const tokens = await configure(gw.url, origin.url);
+    sides.push({ label, dir, gw, g: target(`gw${label}`, gw.url, { token: tokens.token }), open: target(`open${label}`, gw.url, { token: tokens.open }) });
+  }
+  const call = (t, dialect, stream = false, chunks = 1) => async () => {
+    const p = dialect === "openai" ? "/v1/chat/completions" : "/api/chat";
+    const r = await request(t, "POST", p, { model: DISPLAY_MODEL, messages: MESSAGES, stream, bench_chunks: chunks, bench_chunk_delay_us: 1000, bench_ttft_us: 0 });
+    if (r.status !== 200) throw new Error(`${p}: ${r.status} ${r.body}`);
+  };
+  const kinds = (sd) => ({
+    health: [N, () => request(sd.g, "GET", "/health")],
+    models: [N, () => request(sd.g, "GET", "/v1/models")],
+    chat_openai: [N, call(sd.g, "openai")],
+    chat_ollama: [N, call(sd.g, "ollama")],
+    chat_openai_nolimits: [N, call(sd.open, "openai")],
+    stream_openai: [Math.max(4, Math.round(N / 40)), call(sd.g, "openai", true, 200)],
+    stream_openai_1: [Math.max(4, Math.round(N / 40)), call(sd.g, "openai", true, 1)],
+    stream_ollama: [Math.max(4, Math.round(N / 40)), call(sd.g, "ollama", true, 200)],
+    stream_ollama_1: [Math.max(4, Math.round(N / 40)), call(sd.g, "ollama", true, 1)],
+  });
+  for (const sd of sides) for (let i = 0; i < 100; i++) await call(sd.g, i % 2 ? "openai" : "ollama")();
+  await sleep(1500);
+  console.log(`A = ${dirA}\nB = ${dirB}\n${rounds} interleaved slices per kind; workerd CPU per request, median (min..max)`);
+  for (const name of KINDS) {
+    const per = { A: [], B: [] };
+    for (let r = 0; r < rounds; r++) {
+      for (const sd of r % 2 ? [...sides].reverse() : sides) {
+        const [count, fn] = kinds(sd)[name];
+        const a = cpuSum(sd.gw.workerd);
+        await pool({ concurrency: 8, count }, fn);
+        await sleep(150);
+        per[sd.label].push((cpuSum(sd.gw.workerd).ticks - a.ticks) / count);
+      }
+    }
+    const med = (v) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)];
+    const fmt = (v) => `${med(v).toFixed(0).padStart(6)} (${Math.min(...v).toFixed(0)}..${Math.max(...v).toFixed(0)})`;
+    console.log(`${name.padEnd(22)} A ${fmt(per.A)}   B ${fmt(per.B)}   B/A ${(med(per.B) / med(per.A)).toFixed(2)}`);
+  }
+  for (const sd of sides) close(sd.g, sd.open);
+}
+
 async function main() {
+  if (argv.includes("--compare")) {
+    const i = argv.indexOf("--compare");
+    return compare(argv[i + 1], argv[i + 2]);
+  }
   if (!argv.includes("--no-build")) {
     log("building the Worker (WORKER_OPT=0 keeps the wasm's function names)");
     execFileSync("sh", ["scripts/worker-build.sh"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WORKER_OPT: "0" } });

@@ -16,15 +16,21 @@ pub fn method(req: &Request) -> String {
 pub async fn inbound(mut req: Request, max: usize) -> Result<Inbound, GatewayError> {
     let url = req.url().map_err(|e| GatewayError::bad_request(format!("bad URL: {e}")))?;
     let headers: Vec<(String, String)> = req.headers().entries().collect();
-    if let Some(len) = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok()) {
-        if len > max {
-            return Err(GatewayError::PayloadTooLarge { limit: max });
-        }
+    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Err(GatewayError::PayloadTooLarge { limit: max });
     }
     let client_ip = req.headers().get("cf-connecting-ip").ok().flatten();
     let method = method(&req);
     let mut body = Vec::new();
-    if method != "GET" && method != "HEAD" {
+    if method != "GET" && method != "HEAD" && declared.is_some() {
+        // Size known and within the cap: one arrayBuffer read, not a reader with a promise per
+        // chunk and a lock to release.
+        body = req.bytes().await.map_err(|e| GatewayError::bad_request(format!("could not read the request body: {e}")))?;
+        if body.len() > max {
+            return Err(GatewayError::PayloadTooLarge { limit: max });
+        }
+    } else if method != "GET" && method != "HEAD" {
         if let Ok(mut stream) = req.stream() {
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| GatewayError::bad_request(format!("could not read the request body: {e}")))?;

@@ -180,9 +180,19 @@ impl LeaseStore for LimitsStore {
     }
 }
 
+/// Origin bodies up to this size that declare a Content-Length are read in one piece.
+const WHOLE_BODY_MAX: usize = 4 << 20;
+
 /// Aborts the origin request when the body (or the pending fetch) is dropped, e.g. on a
 /// deadline or when the client goes away, so the origin stops generating.
 struct AbortOnDrop(Option<AbortController>);
+
+impl AbortOnDrop {
+    /// The body was read to the end: nothing left to abort.
+    fn disarm(&mut self) {
+        self.0.take();
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -242,6 +252,21 @@ impl Platform for WorkerPlatform {
         let mut resp = Fetch::Request(req).send_with_signal(&signal).await.map_err(|e| e.to_string())?;
         let status = resp.status_code();
         let headers: Vec<(String, String)> = resp.headers().entries().collect();
+        let length = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse::<usize>().ok());
+        if length.is_some_and(|n| n <= WHOLE_BODY_MAX) {
+            // A body of known, modest size is a finished answer, not a stream (SSE and NDJSON
+            // streams come chunked): one arrayBuffer read costs one promise where a reader costs
+            // one per chunk plus a lock to release, and once it is read there is nothing to abort.
+            let mut guard = guard;
+            let body = futures::stream::once(async move {
+                let bytes = resp.bytes().await.map_err(|e| e.to_string());
+                if bytes.is_ok() {
+                    guard.disarm();
+                }
+                bytes
+            });
+            return Ok(OriginReply { status, headers, body: body.boxed_local() });
+        }
         let body: ByteStream = match resp.stream() {
             Ok(s) => s
                 .map(move |r| {

@@ -40,7 +40,9 @@ impl DurableObject for UsageBuffer {
                 let records: Vec<UsageRecord> = req.json().await?;
                 let entries = js_sys::Object::new();
                 for r in &records {
-                    let v = serde_wasm_bindgen::to_value(r).map_err(|e| worker::Error::RustError(e.to_string()))?;
+                    // As JSON text: storage serialises a string far more cheaply than an object
+                    // of twenty fields.
+                    let v: wasm_bindgen::JsValue = serde_json::to_string(r)?.into();
                     js_sys::Reflect::set(&entries, &key(&r.id).into(), &v).map_err(|_| worker::Error::RustError("batch".into()))?;
                 }
                 storage.put_multiple_raw(entries).await?;
@@ -52,9 +54,12 @@ impl DurableObject for UsageBuffer {
                 let mut records: Vec<UsageRecord> = Vec::new();
                 for entry in map.values() {
                     let v = entry?;
-                    if let Ok(r) = serde_wasm_bindgen::from_value::<UsageRecord>(v) {
-                        records.push(r);
-                    }
+                    // JSON text; objects are what earlier versions stored.
+                    let r = match v.as_string() {
+                        Some(text) => serde_json::from_str::<UsageRecord>(&text).ok(),
+                        None => serde_wasm_bindgen::from_value::<UsageRecord>(v).ok(),
+                    };
+                    records.extend(r);
                 }
                 Response::from_json(&records)
             }
@@ -91,16 +96,13 @@ async fn call<T: Serialize>(env: &Env, shard: u32, path: &str, msg: &T) -> Resul
     Ok(r)
 }
 
-/// Store records durably, one call per shard they fall in.
+/// Store a batch durably in one call: all of it goes to the shard of its first record (batches
+/// from many isolates still spread over the shards; drain and ack work per shard either way).
 pub async fn append(env: &Env, records: &[UsageRecord]) -> Result<()> {
-    let mut by_shard: Vec<Vec<&UsageRecord>> = vec![Vec::new(); SHARDS as usize];
-    for r in records {
-        by_shard[shard_of(&r.id) as usize].push(r);
+    match records.first() {
+        Some(first) => call(env, shard_of(&first.id), "/append", &records).await.map(|_| ()),
+        None => Ok(()),
     }
-    for (shard, batch) in by_shard.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
-        call(env, shard as u32, "/append", batch).await?;
-    }
-    Ok(())
 }
 
 pub async fn drain(env: &Env, shard: u32, max: usize) -> Result<Vec<UsageRecord>> {
