@@ -16,9 +16,12 @@ use crate::usage::UsageRecord;
 use futures::future::LocalBoxFuture;
 use futures::StreamExt;
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::collections::HashMap;
 use std::time::Duration;
-use worker::{AbortController, Context, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::{web_sys, Context, Delay, Env};
 
 #[derive(Default, Clone, Copy)]
 struct NodeLive {
@@ -115,11 +118,38 @@ pub struct WorkerPlatform {
     env: Env,
     /// The fetch event's context (None in the cron, which has no client to answer first).
     ctx: Option<Context>,
+    secrets: Rc<Secrets>,
+    limits: Limits,
+}
+
+/// What the platform reads from the environment, once per isolate: secrets only change with a
+/// new deployment (a new isolate), and deriving the sealing key costs a hash and an AES key
+/// schedule that every request would otherwise pay.
+struct Secrets {
     jwt_secret: Vec<u8>,
     sealer: crate::auth::secrets::Sealer,
     /// Test hook: `CLOCK_OFFSET_MS` shifts the clock limits see (e.g. to cross UTC midnight).
     clock_offset_ms: i64,
-    limits: Limits,
+}
+
+thread_local! {
+    static SECRETS: RefCell<Option<Rc<Secrets>>> = const { RefCell::new(None) };
+}
+
+fn secrets(env: &Env) -> Rc<Secrets> {
+    SECRETS.with(|c| {
+        c.borrow_mut()
+            .get_or_insert_with(|| {
+                let jwt_secret = env.secret("JWT_SECRET").map(|s| s.to_string()).unwrap_or_default().into_bytes();
+                if jwt_secret.is_empty() {
+                    worker::console_error!("JWT_SECRET is not set: every user token will be rejected");
+                }
+                let sealer = super::admin::sealer(env);
+                let clock_offset_ms = env.var("CLOCK_OFFSET_MS").ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(0);
+                Rc::new(Secrets { jwt_secret, sealer, clock_offset_ms })
+            })
+            .clone()
+    })
 }
 
 /// Where this request's limits are admitted and settled (the same store for both).
@@ -131,14 +161,8 @@ enum Limits {
 
 impl WorkerPlatform {
     pub fn new(env: Env, ctx: impl Into<Option<Context>>) -> Self {
-        let ctx = ctx.into();
-        let jwt_secret = env.secret("JWT_SECRET").map(|s| s.to_string()).unwrap_or_default().into_bytes();
-        if jwt_secret.is_empty() {
-            worker::console_error!("JWT_SECRET is not set: every user token will be rejected");
-        }
-        let sealer = super::admin::sealer(&env);
-        let clock_offset_ms = env.var("CLOCK_OFFSET_MS").ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(0);
-        WorkerPlatform { env, ctx, jwt_secret, sealer, clock_offset_ms, limits: Limits::DurableObjects }
+        let secrets = secrets(&env);
+        WorkerPlatform { env, ctx: ctx.into(), secrets, limits: Limits::DurableObjects }
     }
 
     /// Use the limits store the snapshot's settings chose.
@@ -180,12 +204,19 @@ impl LeaseStore for LimitsStore {
     }
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The runtime's global fetch.
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(url: &str, init: &web_sys::RequestInit) -> js_sys::Promise;
+}
+
 /// Origin bodies up to this size that declare a Content-Length are read in one piece.
 const WHOLE_BODY_MAX: usize = 4 << 20;
 
 /// Aborts the origin request when the body (or the pending fetch) is dropped, e.g. on a
 /// deadline or when the client goes away, so the origin stops generating.
-struct AbortOnDrop(Option<AbortController>);
+struct AbortOnDrop(Option<web_sys::AbortController>);
 
 impl AbortOnDrop {
     /// The body was read to the end: nothing left to abort.
@@ -204,7 +235,7 @@ impl Drop for AbortOnDrop {
 
 impl WorkerPlatform {
     fn limits_store(&self) -> std::rc::Rc<dyn LeaseStore> {
-        std::rc::Rc::new(LimitsStore { env: self.env.clone(), limits: self.limits.clone(), clock_offset_ms: self.clock_offset_ms })
+        std::rc::Rc::new(LimitsStore { env: self.env.clone(), limits: self.limits.clone(), clock_offset_ms: self.secrets.clock_offset_ms })
     }
 
     /// Work that must finish but never delays the client.
@@ -221,60 +252,55 @@ impl Timer for WorkerPlatform {
         Box::pin(Delay::from(Duration::from_millis(ms)))
     }
     fn now_ms(&self) -> u64 {
-        (js_sys::Date::now() as i64 + self.clock_offset_ms) as u64
-    }
-}
-
-fn method(m: &str) -> Method {
-    match m {
-        "GET" => Method::Get,
-        "DELETE" => Method::Delete,
-        "PUT" => Method::Put,
-        "HEAD" => Method::Head,
-        _ => Method::Post,
+        (js_sys::Date::now() as i64 + self.secrets.clock_offset_ms) as u64
     }
 }
 
 impl Platform for WorkerPlatform {
     async fn fetch(&self, out: Outbound) -> Result<OriginReply, String> {
-        let headers = Headers::new();
+        // Straight through the runtime's fetch: workers-rs's wrapper reads each answer's `cf`
+        // and `webSocket` and reads bodies through a stream reader even when whole; on the hot
+        // path those JS calls cost more than the gateway's own logic.
+        let js = |e: wasm_bindgen::JsValue| worker::Error::from(e).to_string();
+        let headers = web_sys::Headers::new().map_err(js)?;
         for (k, v) in &out.headers {
-            headers.set(k, v).map_err(|e| format!("bad header {k}: {e}"))?;
+            headers.set(k, v).map_err(|e| format!("bad header {k}: {}", js(e)))?;
         }
-        let mut init = RequestInit::new();
-        init.with_method(method(out.method)).with_headers(headers);
+        let init = web_sys::RequestInit::new();
+        init.set_method(out.method);
+        init.set_headers(&headers);
         if let Some(b) = &out.body {
-            init.with_body(Some(js_sys::Uint8Array::from(b.as_slice()).into()));
+            init.set_body(&js_sys::Uint8Array::from(b.as_slice()));
         }
-        let req = Request::new_with_init(&out.url, &init).map_err(|e| format!("bad origin URL {}: {e}", out.url))?;
-        let guard = AbortOnDrop(Some(AbortController::default()));
-        let signal = guard.0.as_ref().map(|c| c.signal()).expect("controller present");
-        let mut resp = Fetch::Request(req).send_with_signal(&signal).await.map_err(|e| e.to_string())?;
-        let status = resp.status_code();
-        let headers: Vec<(String, String)> = resp.headers().entries().collect();
+        let controller = web_sys::AbortController::new().map_err(js)?;
+        init.set_signal(Some(&controller.signal()));
+        let mut guard = AbortOnDrop(Some(controller));
+        let resp: web_sys::Response = JsFuture::from(global_fetch(&out.url, &init)).await.map_err(js)?.unchecked_into();
+        let status = resp.status();
+        let headers: Vec<(String, String)> = worker::Headers(resp.headers()).entries().collect();
         let length = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse::<usize>().ok());
         if length.is_some_and(|n| n <= WHOLE_BODY_MAX) {
             // A body of known, modest size is a finished answer, not a stream (SSE and NDJSON
             // streams come chunked): one arrayBuffer read costs one promise where a reader costs
             // one per chunk plus a lock to release, and once it is read there is nothing to abort.
-            let mut guard = guard;
             let body = futures::stream::once(async move {
-                let bytes = resp.bytes().await.map_err(|e| e.to_string());
-                if bytes.is_ok() {
-                    guard.disarm();
-                }
-                bytes
+                let buf = JsFuture::from(resp.array_buffer().map_err(js)?).await.map_err(js)?;
+                guard.disarm();
+                Ok(js_sys::Uint8Array::new(&buf).to_vec())
             });
             return Ok(OriginReply { status, headers, body: body.boxed_local() });
         }
-        let body: ByteStream = match resp.stream() {
+        let body: ByteStream = match worker::Response::from(resp).stream() {
             Ok(s) => s
                 .map(move |r| {
                     let _keep = &guard;
                     r.map_err(|e| e.to_string())
                 })
                 .boxed_local(),
-            Err(_) => futures::stream::empty().boxed_local(),
+            Err(_) => {
+                guard.disarm();
+                futures::stream::empty().boxed_local()
+            }
         };
         Ok(OriginReply { status, headers, body })
     }
@@ -362,11 +388,11 @@ impl Platform for WorkerPlatform {
     }
 
     fn jwt_secret(&self) -> &[u8] {
-        &self.jwt_secret
+        &self.secrets.jwt_secret
     }
 
     fn open_secret(&self, sealed: &str) -> Option<String> {
-        let key = self.sealer.open(sealed);
+        let key = self.secrets.sealer.open(sealed);
         if key.is_none() {
             worker::console_error!("a node API key could not be opened: was SECRETS_KEY changed?");
         }
