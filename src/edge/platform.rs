@@ -17,7 +17,8 @@ use futures::StreamExt;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
-use worker::{AbortController, Context, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+use super::pump::AbortOnDrop;
+use worker::{AbortController, Context, Delay, Env, Fetch, Headers, Method, Request, RequestInit, ResponseBody};
 
 #[derive(Default, Clone, Copy)]
 struct NodeLive {
@@ -156,18 +157,6 @@ async fn settle_one(env: &Env, limits: &Limits, s: Settlement, now: u64, tokens:
     }
 }
 
-/// Aborts the origin request when the body (or the pending fetch) is dropped, e.g. on a
-/// deadline or when the client goes away, so the origin stops generating.
-struct AbortOnDrop(Option<AbortController>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.take() {
-            c.abort();
-        }
-    }
-}
-
 impl WorkerPlatform {
     /// Work that must finish but never delays the client.
     fn background(&self, work: impl std::future::Future<Output = ()> + 'static) {
@@ -211,19 +200,14 @@ impl Platform for WorkerPlatform {
         let req = Request::new_with_init(&out.url, &init).map_err(|e| format!("bad origin URL {}: {e}", out.url))?;
         let guard = AbortOnDrop(Some(AbortController::default()));
         let signal = guard.0.as_ref().map(|c| c.signal()).expect("controller present");
-        let mut resp = Fetch::Request(req).send_with_signal(&signal).await.map_err(|e| e.to_string())?;
+        let resp = Fetch::Request(req).send_with_signal(&signal).await.map_err(|e| e.to_string())?;
         let status = resp.status_code();
         let headers: Vec<(String, String)> = resp.headers().entries().collect();
-        let body: ByteStream = match resp.stream() {
-            Ok(s) => s
-                .map(move |r| {
-                    let _keep = &guard;
-                    r.map_err(|e| e.to_string())
-                })
-                .boxed_local(),
-            Err(_) => futures::stream::empty().boxed_local(),
+        let (body, native): (ByteStream, _) = match resp.body() {
+            ResponseBody::Stream(s) => super::pump::upstream(s, guard),
+            _ => (futures::stream::empty().boxed_local(), None),
         };
-        Ok(OriginReply { status, headers, body })
+        Ok(OriginReply { status, headers, body, native })
     }
 
     fn random(&self) -> f64 {
