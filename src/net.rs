@@ -11,7 +11,14 @@ pub enum Body {
     Empty,
     Full(Vec<u8>),
     Stream(ByteStream),
+    /// A relayed origin stream, driven by the edge (see `Relayed::into_stream` for the portable way).
+    Relay(crate::stream::relay::Relayed),
 }
+
+/// The platform's own handle on an origin body, next to the `ByteStream` reading the same body
+/// (on Workers: the JS stream reader). Opaque to the core, which only hands it to the relay, so
+/// the edge can pump a relayed stream without a Rust future per chunk.
+pub struct NativeBody(pub Box<dyn std::any::Any>);
 
 impl std::fmt::Debug for Body {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -19,6 +26,7 @@ impl std::fmt::Debug for Body {
             Body::Empty => write!(f, "Body::Empty"),
             Body::Full(b) => write!(f, "Body::Full({} bytes)", b.len()),
             Body::Stream(_) => write!(f, "Body::Stream"),
+            Body::Relay(r) => write!(f, "Body::{r:?}"),
         }
     }
 }
@@ -101,6 +109,8 @@ pub struct OriginReply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: ByteStream,
+    /// The same body as the platform sees it, if it can pump it natively (None in tests).
+    pub native: Option<NativeBody>,
 }
 
 impl OriginReply {

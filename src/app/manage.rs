@@ -117,11 +117,11 @@ async fn forward_progress<P: Platform>(p: &Rc<P>, node: &Node, op: &Op, body: Ma
         return Ok(Reply::json_bytes(200, bytes));
     }
     let timer: Rc<dyn Timer> = p.clone();
-    let body = relay::relay(r.body, Vec::new(), Box::new(ProgressNdjson::new()), timer, PROGRESS_IDLE_MS, Box::new(|_| {}));
+    let body = relay::relay(r.body, r.native, Vec::new(), Box::new(ProgressNdjson::new()), timer, PROGRESS_IDLE_MS, Box::new(|_| {}));
     Ok(Reply {
         status: 200,
         headers: vec![("content-type".into(), "application/x-ndjson".into()), ("content-encoding".into(), "identity".into()), ("cache-control".into(), "no-cache".into())],
-        body: Body::Stream(body),
+        body: Body::Relay(body),
     })
 }
 

@@ -4,7 +4,7 @@
 
 use super::infer::{AttemptResult, Job};
 use super::{read_all, within};
-use crate::net::{Body, ByteStream, OriginReply, Reply};
+use crate::net::{Body, OriginReply, Reply};
 use crate::origins::{self, Api, Leg};
 use crate::platform::Platform;
 use crate::policy::Target;
@@ -117,7 +117,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
         hook_p.finish(record, settle);
     });
     let timer: Rc<dyn Timer> = p.clone();
-    let body: ByteStream = relay::relay(reply.body, first, transform, timer, snap.settings.stream_idle_ms, hook);
+    let body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook);
     AttemptResult::Served(Reply {
         status: 200,
         headers: vec![
@@ -128,7 +128,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
             ("x-accel-buffering".into(), "no".into()),
             ("x-request-id".into(), job.record.id.clone()),
         ],
-        body: Body::Stream(body),
+        body: Body::Relay(body),
     })
 }
 

@@ -13,6 +13,8 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    // Relayed streams are pumped under this event's waitUntil (see pump.rs).
+    let js_ctx: wasm_bindgen::JsValue = AsRef::<wasm_bindgen::JsValue>::as_ref(ctx.as_ref()).clone();
     let path = req.path();
     let method = http::method(&req);
     let dialect = routes::dialect_of(&path);
@@ -29,22 +31,22 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     if matches!(endpoint, Ok(ref ep) if ep.op == Op::Admin) {
         let inbound = match http::inbound(req, ADMIN_MAX_BODY).await {
             Ok(i) => i,
-            Err(e) => return http::response(render_error(dialect, &e)),
+            Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
         };
         let platform = WorkerPlatform::new(env.clone(), ctx);
-        return http::response(admin::handle(&env, &platform, inbound).await);
+        return http::response(admin::handle(&env, &platform, inbound).await, &js_ctx);
     }
     let snap = match snapshot::current(&env, &ctx).await {
         Ok(s) => s,
-        Err(e) => return http::response(render_error(dialect, &e)),
+        Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
     };
     let inbound = match http::inbound(req, snap.settings.max_body_bytes).await {
         Ok(i) => i,
-        Err(e) => return http::response(render_error(dialect, &e)),
+        Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
     };
     let platform = Rc::new(WorkerPlatform::new(env, ctx).with_settings(&snap.settings));
     let reply = crate::app::handle(platform, snap, inbound).await;
-    http::response(reply)
+    http::response(reply, &js_ctx)
 }
 
 const ADMIN_MAX_BODY: usize = 4 << 20;

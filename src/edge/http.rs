@@ -3,6 +3,7 @@
 use crate::error::GatewayError;
 use crate::net::{Body, Inbound, Reply};
 use futures::StreamExt;
+use wasm_bindgen::JsValue;
 use worker::{Headers, Request, Response, ResponseBuilder};
 
 /// The request method as sent. `Request::method()` maps every method it does not know (QUERY,
@@ -44,7 +45,8 @@ pub async fn inbound(mut req: Request, max: usize) -> Result<Inbound, GatewayErr
     Ok(Inbound { method, path: url.path().to_string(), query: url.query().unwrap_or("").to_string(), headers, body, client_ip })
 }
 
-pub fn response(reply: Reply) -> worker::Result<Response> {
+/// `ctx`: the fetch event's JS context, for relayed streams (their pump runs under waitUntil).
+pub fn response(reply: Reply, ctx: &JsValue) -> worker::Result<Response> {
     let headers = Headers::new();
     for (k, v) in &reply.headers {
         // A value we cannot set is dropped rather than failing the whole response.
@@ -56,5 +58,9 @@ pub fn response(reply: Reply) -> worker::Result<Response> {
         // Not `from_bytes`: it overwrites Content-Type with application/octet-stream.
         Body::Full(bytes) => Ok(builder.fixed(bytes)),
         Body::Stream(s) => builder.from_stream(s.map(|r| r.map_err(worker::Error::RustError))),
+        Body::Relay(r) => match super::pump::body(r, ctx) {
+            Ok(stream) => Ok(builder.stream(stream)),
+            Err(r) => builder.from_stream(r.into_stream().map(|r| r.map_err(worker::Error::RustError))),
+        },
     }
 }

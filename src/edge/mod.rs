@@ -9,6 +9,7 @@ mod http;
 mod maintenance;
 mod pg;
 mod platform;
+mod pump;
 mod ready;
 mod redis;
 mod snapshot;

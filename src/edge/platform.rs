@@ -19,6 +19,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::collections::HashMap;
 use std::time::Duration;
+use super::pump::AbortOnDrop;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, Context, Delay, Env};
@@ -214,25 +215,6 @@ extern "C" {
 /// Origin bodies up to this size that declare a Content-Length are read in one piece.
 const WHOLE_BODY_MAX: usize = 4 << 20;
 
-/// Aborts the origin request when the body (or the pending fetch) is dropped, e.g. on a
-/// deadline or when the client goes away, so the origin stops generating.
-struct AbortOnDrop(Option<web_sys::AbortController>);
-
-impl AbortOnDrop {
-    /// The body was read to the end: nothing left to abort.
-    fn disarm(&mut self) {
-        self.0.take();
-    }
-}
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.take() {
-            c.abort();
-        }
-    }
-}
-
 impl WorkerPlatform {
     fn limits_store(&self) -> std::rc::Rc<dyn LeaseStore> {
         std::rc::Rc::new(LimitsStore { env: self.env.clone(), limits: self.limits.clone(), clock_offset_ms: self.secrets.clock_offset_ms })
@@ -288,21 +270,16 @@ impl Platform for WorkerPlatform {
                 guard.disarm();
                 Ok(js_sys::Uint8Array::new(&buf).to_vec())
             });
-            return Ok(OriginReply { status, headers, body: body.boxed_local() });
+            return Ok(OriginReply { status, headers, body: body.boxed_local(), native: None });
         }
-        let body: ByteStream = match worker::Response::from(resp).stream() {
-            Ok(s) => s
-                .map(move |r| {
-                    let _keep = &guard;
-                    r.map_err(|e| e.to_string())
-                })
-                .boxed_local(),
-            Err(_) => {
+        let (body, native): (ByteStream, _) = match resp.body() {
+            Some(s) => super::pump::upstream(&s, guard),
+            None => {
                 guard.disarm();
-                futures::stream::empty().boxed_local()
+                (futures::stream::empty().boxed_local(), None)
             }
         };
-        Ok(OriginReply { status, headers, body })
+        Ok(OriginReply { status, headers, body, native })
     }
 
     fn random(&self) -> f64 {

@@ -5,7 +5,7 @@
 
 use super::lines::{sse_data, LineFramer, DEFAULT_MAX_LINE};
 use super::passthrough::{State, Transform};
-use crate::net::ByteStream;
+use crate::net::{ByteStream, NativeBody};
 use crate::types::Usage;
 use futures::future::{select, Either, LocalBoxFuture};
 use futures::StreamExt;
@@ -28,27 +28,78 @@ pub struct Finished {
 
 pub type FinishHook = Box<dyn FnOnce(Finished)>;
 
-struct Relay {
-    upstream: ByteStream,
+/// The relay's synchronous part: framing, the transform and the finish hook, one call per
+/// upstream event. Who waits for the events (a Rust future here, the edge's own pump on
+/// Workers) is up to the driver; this part decides what the client gets.
+pub struct RelayCore {
     first: Option<Vec<u8>>,
     framer: LineFramer,
     transform: Box<dyn Transform>,
-    timer: Rc<dyn Timer>,
-    idle_ms: u64,
-    /// One idle timer per quiet period, not one per chunk: creating and cancelling a JS timer
-    /// for every chunk is a measurable share of per-chunk CPU. When it fires early (data came
-    /// since it was armed) it is re-armed for the time that is left.
-    deadline: Option<LocalBoxFuture<'static, ()>>,
-    last_data_ms: u64,
-    /// Data arrived since the timer was armed (if not, its firing means a full quiet period).
-    data_since_armed: bool,
     closed: bool,
     hook: Option<FinishHook>,
 }
 
-impl Relay {
+impl RelayCore {
+    pub fn new(first: Vec<u8>, transform: Box<dyn Transform>, on_finish: FinishHook) -> Self {
+        RelayCore { first: Some(first), framer: LineFramer::new(DEFAULT_MAX_LINE), transform, closed: false, hook: Some(on_finish) }
+    }
+
+    /// The stream is over for the client (finished, failed or settled as gone).
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The chunk read before the relay began (to decide failover); a no-op after the first call.
+    pub fn start(&mut self, out: &mut Vec<u8>) {
+        if let Some(first) = self.first.take() {
+            self.push(&first, out);
+        }
+    }
+
+    /// One upstream chunk.
+    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        self.start(out);
+        if self.closed {
+            return;
+        }
+        self.feed(bytes, out);
+        self.settle();
+    }
+
+    pub fn upstream_failed(&mut self, error: &str, out: &mut Vec<u8>) {
+        self.start(out);
+        if self.closed {
+            return;
+        }
+        self.transform.fail(&format!("the origin stream failed: {error}"), out);
+        self.settle();
+    }
+
+    /// The upstream body ended.
+    pub fn upstream_ended(&mut self, out: &mut Vec<u8>) {
+        self.start(out);
+        if self.closed {
+            return;
+        }
+        if let Some(rest) = self.framer.take_rest() {
+            self.feed(&rest, out);
+            self.feed(b"\n", out);
+        }
+        let completed = self.transform.end(out);
+        self.finish(completed, false);
+    }
+
+    /// Nothing came for `idle_ms`.
+    pub fn idle(&mut self, idle_ms: u64, out: &mut Vec<u8>) {
+        if self.closed {
+            return;
+        }
+        self.transform.fail(&format!("the origin sent nothing for {idle_ms} ms"), out);
+        self.settle();
+    }
+
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        let Relay { framer, transform, .. } = self;
+        let RelayCore { framer, transform, .. } = self;
         let sse = transform.sse();
         let raw = transform.raw();
         let res = framer.push(bytes, |line| {
@@ -67,6 +118,14 @@ impl Relay {
         }
     }
 
+    /// A transform that reached its terminator or failed ends the client's stream.
+    fn settle(&mut self) {
+        if !self.closed && *self.transform.state() != State::Open {
+            let completed = *self.transform.state() == State::Done;
+            self.finish(completed, false);
+        }
+    }
+
     fn finish(&mut self, completed: bool, client_gone: bool) {
         self.closed = true;
         if let Some(hook) = self.hook.take() {
@@ -78,59 +137,10 @@ impl Relay {
             hook(Finished { completed, usage: self.transform.usage(), frames: self.transform.frames(), error, client_gone });
         }
     }
-
-    /// Next non-empty output, or None once the stream is over.
-    async fn step(&mut self) -> Option<Vec<u8>> {
-        loop {
-            if self.closed {
-                return None;
-            }
-            let mut out = Vec::new();
-            if let Some(first) = self.first.take() {
-                self.feed(&first, &mut out);
-            } else {
-                let deadline = self.deadline.get_or_insert_with(|| self.timer.sleep(self.idle_ms));
-                match select(self.upstream.next(), deadline.as_mut()).await {
-                    Either::Left((Some(Ok(bytes)), _)) => {
-                        self.last_data_ms = self.timer.now_ms();
-                        self.data_since_armed = true;
-                        self.feed(&bytes, &mut out)
-                    }
-                    Either::Left((Some(Err(e)), _)) => self.transform.fail(&format!("the origin stream failed: {e}"), &mut out),
-                    Either::Left((None, _)) => {
-                        if let Some(rest) = self.framer.take_rest() {
-                            self.feed(&rest, &mut out);
-                            self.feed(b"\n", &mut out);
-                        }
-                        let completed = self.transform.end(&mut out);
-                        self.finish(completed, false);
-                    }
-                    Either::Right(((), _)) => {
-                        let quiet = self.timer.now_ms().saturating_sub(self.last_data_ms);
-                        if !self.data_since_armed || quiet + 1 >= self.idle_ms {
-                            let msg = format!("the origin sent nothing for {} ms", self.idle_ms);
-                            self.transform.fail(&msg, &mut out)
-                        } else {
-                            // Data came since arming: wait out the rest of a quiet period.
-                            self.data_since_armed = false;
-                            self.deadline = Some(self.timer.sleep((self.idle_ms - quiet).max(1)));
-                            continue;
-                        }
-                    }
-                }
-            }
-            if !self.closed && *self.transform.state() != State::Open {
-                let completed = *self.transform.state() == State::Done;
-                self.finish(completed, false);
-            }
-            if !out.is_empty() {
-                return Some(out);
-            }
-        }
-    }
 }
 
-impl Drop for Relay {
+impl Drop for RelayCore {
+    /// Dropped before the end: the client went away (or the driver gave up on it).
     fn drop(&mut self) {
         if !self.closed {
             self.finish(false, true);
@@ -138,22 +148,85 @@ impl Drop for Relay {
     }
 }
 
+/// A relay ready to be driven: the core, the upstream and the idle deadline. The edge may drive
+/// it with its own pump (`native`); `into_stream` is the portable driver.
+pub struct Relayed {
+    pub core: RelayCore,
+    pub upstream: ByteStream,
+    /// The platform's handle on the same upstream body, if it has one (see `NativeBody`).
+    pub native: Option<NativeBody>,
+    pub timer: Rc<dyn Timer>,
+    pub idle_ms: u64,
+}
+
+impl std::fmt::Debug for Relayed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Relayed(idle {} ms, native: {})", self.idle_ms, self.native.is_some())
+    }
+}
+
 /// Relay `upstream` (whose first chunk, already read to decide failover, is `first`).
-pub fn relay(upstream: ByteStream, first: Vec<u8>, transform: Box<dyn Transform>, timer: Rc<dyn Timer>, idle_ms: u64, on_finish: FinishHook) -> ByteStream {
-    let relay = Relay {
-        upstream,
-        first: Some(first),
-        framer: LineFramer::new(DEFAULT_MAX_LINE),
-        transform,
-        last_data_ms: timer.now_ms(),
-        timer,
-        idle_ms,
-        deadline: None,
-        data_since_armed: false,
-        closed: false,
-        hook: Some(on_finish),
-    };
-    futures::stream::unfold(relay, |mut r| async move { r.step().await.map(|out| (Ok(out), r)) }).boxed_local()
+pub fn relay(upstream: ByteStream, native: Option<NativeBody>, first: Vec<u8>, transform: Box<dyn Transform>, timer: Rc<dyn Timer>, idle_ms: u64, on_finish: FinishHook) -> Relayed {
+    Relayed { core: RelayCore::new(first, transform, on_finish), upstream, native, timer, idle_ms }
+}
+
+struct Driver {
+    core: RelayCore,
+    upstream: ByteStream,
+    timer: Rc<dyn Timer>,
+    idle_ms: u64,
+    /// One idle timer per quiet period, not one per chunk: creating and cancelling a JS timer
+    /// for every chunk is a measurable share of per-chunk CPU. When it fires early (data came
+    /// since it was armed) it is re-armed for the time that is left.
+    deadline: Option<LocalBoxFuture<'static, ()>>,
+    last_data_ms: u64,
+    /// Data arrived since the timer was armed (if not, its firing means a full quiet period).
+    data_since_armed: bool,
+}
+
+impl Driver {
+    /// Next non-empty output, or None once the stream is over.
+    async fn step(&mut self) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.core.start(&mut out);
+        loop {
+            if !out.is_empty() {
+                return Some(out);
+            }
+            if self.core.closed() {
+                return None;
+            }
+            let deadline = self.deadline.get_or_insert_with(|| self.timer.sleep(self.idle_ms));
+            match select(self.upstream.next(), deadline.as_mut()).await {
+                Either::Left((Some(Ok(bytes)), _)) => {
+                    self.last_data_ms = self.timer.now_ms();
+                    self.data_since_armed = true;
+                    self.core.push(&bytes, &mut out)
+                }
+                Either::Left((Some(Err(e)), _)) => self.core.upstream_failed(&e, &mut out),
+                Either::Left((None, _)) => self.core.upstream_ended(&mut out),
+                Either::Right(((), _)) => {
+                    let quiet = self.timer.now_ms().saturating_sub(self.last_data_ms);
+                    if !self.data_since_armed || quiet + 1 >= self.idle_ms {
+                        self.core.idle(self.idle_ms, &mut out)
+                    } else {
+                        // Data came since arming: wait out the rest of a quiet period.
+                        self.data_since_armed = false;
+                        self.deadline = Some(self.timer.sleep((self.idle_ms - quiet).max(1)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Relayed {
+    /// The portable driver: a stream of output chunks. Dropping it settles as client gone.
+    pub fn into_stream(self) -> ByteStream {
+        let Relayed { core, upstream, timer, idle_ms, .. } = self;
+        let driver = Driver { core, upstream, last_data_ms: timer.now_ms(), timer, idle_ms, deadline: None, data_since_armed: false };
+        futures::stream::unfold(driver, |mut d| async move { d.step().await.map(|out| (Ok(out), d)) }).boxed_local()
+    }
 }
 
 #[cfg(test)]
@@ -202,7 +275,7 @@ mod tests {
     fn split_frames_are_reassembled_and_finish_runs_once() {
         let (cell, h) = hook();
         let up = upstream(vec![Ok("\"created_at\":\"t\",\"done\":false}\n{\"model\":\"r\",\"done\":tr"), Ok("ue,\"eval_count\":4}\n")]);
-        let s = relay(up, b"{\"model\":\"r\",".to_vec(), Box::new(OllamaNdjson::new("d")), Rc::new(NoTimer), 1000, h);
+        let s = relay(up, None, b"{\"model\":\"r\",".to_vec(), Box::new(OllamaNdjson::new("d")), Rc::new(NoTimer), 1000, h).into_stream();
         let out = collect(s);
         assert_eq!(out.lines().count(), 2, "{out}");
         assert!(!out.contains("\"r\""));
@@ -215,7 +288,7 @@ mod tests {
     fn upstream_error_mid_stream_ends_in_band() {
         let (cell, h) = hook();
         let up = upstream(vec![Err("connection reset")]);
-        let s = relay(up, b"data: {\"model\":\"r\",\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n".to_vec(), Box::new(OpenAiSse::new("d", false)), Rc::new(NoTimer), 1000, h);
+        let s = relay(up, None, b"data: {\"model\":\"r\",\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n".to_vec(), Box::new(OpenAiSse::new("d", false)), Rc::new(NoTimer), 1000, h).into_stream();
         let out = collect(s);
         assert!(out.contains("connection reset"));
         assert!(!out.contains("[DONE]"));
@@ -226,7 +299,7 @@ mod tests {
     fn stall_hits_the_idle_deadline() {
         let (cell, h) = hook();
         let up: ByteStream = futures::stream::pending().boxed_local();
-        let s = relay(up, b"{\"model\":\"r\",\"done\":false}\n".to_vec(), Box::new(OllamaNdjson::new("d")), Rc::new(InstantTimer(std::cell::Cell::new(0))), 50, h);
+        let s = relay(up, None, b"{\"model\":\"r\",\"done\":false}\n".to_vec(), Box::new(OllamaNdjson::new("d")), Rc::new(InstantTimer(std::cell::Cell::new(0))), 50, h).into_stream();
         let out = collect(s);
         assert!(out.contains("sent nothing for 50 ms"), "{out}");
         assert!(cell.borrow().as_ref().unwrap().error.is_some());
@@ -236,7 +309,7 @@ mod tests {
     fn dropping_the_stream_settles_as_client_gone() {
         let (cell, h) = hook();
         let up: ByteStream = futures::stream::pending().boxed_local();
-        let mut s = relay(up, b"{\"model\":\"r\",\"done\":false}\n".to_vec(), Box::new(OllamaNdjson::new("d")), Rc::new(NoTimer), 1000, h);
+        let mut s = relay(up, None, b"{\"model\":\"r\",\"done\":false}\n".to_vec(), Box::new(OllamaNdjson::new("d")), Rc::new(NoTimer), 1000, h).into_stream();
         let first = futures::executor::block_on(s.next()).unwrap().unwrap();
         assert!(!first.is_empty());
         drop(s);
