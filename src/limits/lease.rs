@@ -613,7 +613,6 @@ mod tests {
 
     #[test]
     fn a_leader_that_goes_away_hands_the_sync_to_the_next_request() {
-        use std::future::Future;
         let (mut pool, fake, leases) = (LocalPool::new(), Fake::new(), Leases::default());
         let rules = day(Some(10), None);
         let (ok, _) = burst(&mut pool, &leases, &fake, &rules, 1);
