@@ -23,6 +23,9 @@ struct Ack {
     ids: Vec<String>,
 }
 
+/// Durable Object storage takes at most 128 keys per put or delete.
+const PUT_MAX: usize = 128;
+
 fn key(id: &str) -> String {
     format!("r:{id}")
 }
@@ -36,16 +39,19 @@ impl DurableObject for UsageBuffer {
         let storage = self.state.storage();
         match req.path().as_str() {
             "/append" => {
-                // A batch from one isolate: one storage write for all of them.
+                // A batch from one isolate: one storage write per PUT_MAX of them (the most
+                // key-value pairs one put takes).
                 let records: Vec<UsageRecord> = req.json().await?;
-                let entries = js_sys::Object::new();
-                for r in &records {
-                    // As JSON text: storage serialises a string far more cheaply than an object
-                    // of twenty fields.
-                    let v: wasm_bindgen::JsValue = serde_json::to_string(r)?.into();
-                    js_sys::Reflect::set(&entries, &key(&r.id).into(), &v).map_err(|_| worker::Error::RustError("batch".into()))?;
+                for chunk in records.chunks(PUT_MAX) {
+                    let entries = js_sys::Object::new();
+                    for r in chunk {
+                        // As JSON text: storage serialises a string far more cheaply than an
+                        // object of twenty fields.
+                        let v: wasm_bindgen::JsValue = serde_json::to_string(r)?.into();
+                        js_sys::Reflect::set(&entries, &key(&r.id).into(), &v).map_err(|_| worker::Error::RustError("batch".into()))?;
+                    }
+                    storage.put_multiple_raw(entries).await?;
                 }
-                storage.put_multiple_raw(entries).await?;
                 Response::from_json(&serde_json::json!({"ok": true, "stored": records.len()}))
             }
             "/drain" => {
@@ -66,7 +72,10 @@ impl DurableObject for UsageBuffer {
             "/ack" => {
                 let a: Ack = req.json().await?;
                 let keys: Vec<String> = a.ids.iter().map(|i| key(i)).collect();
-                let n = if keys.is_empty() { 0 } else { storage.delete_multiple(keys).await? };
+                let mut n = 0;
+                for chunk in keys.chunks(PUT_MAX) {
+                    n += storage.delete_multiple(chunk.to_vec()).await?;
+                }
                 Response::from_json(&serde_json::json!({"deleted": n}))
             }
             _ => Response::error("not found", 404),
