@@ -124,7 +124,7 @@ async function main() {
   }
   if (!argv.includes("--no-build")) {
     log("building the Worker (WORKER_OPT=0 keeps the wasm's function names)");
-    execFileSync("sh", ["scripts/worker-build.sh"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WORKER_OPT: "0" } });
+    execFileSync("sh", ["scripts/worker-build.sh"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WORKER_OPT: "0", MAESTRO_WASM_NAMES: "1" } });
   }
   if (!fs.existsSync(originBinary())) execFileSync("cargo", ["build", "--release", "--quiet", "--manifest-path", "bench/origin/Cargo.toml"], { cwd: ROOT, stdio: "inherit" });
   fs.mkdirSync(OUTDIR, { recursive: true });

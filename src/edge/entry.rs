@@ -4,7 +4,7 @@ use super::{admin, http, maintenance, platform::WorkerPlatform, ready, snapshot}
 use crate::ingress::render_error;
 use crate::routes::{self, Op};
 use std::rc::Rc;
-use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, web_sys, Context, Env, Result, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -12,24 +12,25 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     // Relayed streams are pumped under this event's waitUntil (see pump.rs).
     let js_ctx: wasm_bindgen::JsValue = AsRef::<wasm_bindgen::JsValue>::as_ref(ctx.as_ref()).clone();
-    let path = req.path();
+    let url = req.url();
+    let (path, query) = http::split_url(&url);
     let method = http::method(&req);
-    let dialect = routes::dialect_of(&path);
-    let endpoint = routes::resolve(&method, &path);
+    let dialect = routes::dialect_of(path);
+    let endpoint = routes::resolve(&method, path);
     // Liveness and readiness never depend on the snapshot.
     if let Ok(ep) = &endpoint {
         match ep.op {
-            Op::Health => return Response::from_json(&serde_json::json!({"status": "ok"})),
-            Op::Ready => return ready::handle(&env).await,
+            Op::Health => return http::response(crate::net::Reply::json(200, &serde_json::json!({"status": "ok"})), &js_ctx),
+            Op::Ready => return ready::handle(&env).await.map(web_sys::Response::from),
             _ => {}
         }
     }
     // The admin API works from Postgres directly, so it stays usable when no snapshot exists.
     if matches!(endpoint, Ok(ref ep) if ep.op == Op::Admin) {
-        let inbound = match http::inbound(req, ADMIN_MAX_BODY).await {
+        let inbound = match http::inbound(req, path, query, ADMIN_MAX_BODY).await {
             Ok(i) => i,
             Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
         };
@@ -40,7 +41,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         Ok(s) => s,
         Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
     };
-    let inbound = match http::inbound(req, snap.settings.max_body_bytes).await {
+    let inbound = match http::inbound(req, path, query, snap.settings.max_body_bytes).await {
         Ok(i) => i,
         Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
     };
