@@ -148,6 +148,7 @@ async function main() {
     chat_ollama: [N, chat(g, "ollama")],
     chat_openai_nolimits: [N, chat(open, "openai")],
     stream_openai: [Math.max(4, Math.round(N / 20)), chat(g, "openai", true, 200)],
+    stream_openai_1: [N, chat(g, "openai", true, 1)],
     stream_ollama: [Math.max(4, Math.round(N / 20)), chat(g, "ollama", true, 200)],
   };
   for (let i = 0; i < 100; i++) await chat(g, i % 2 ? "openai" : "ollama")();

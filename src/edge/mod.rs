@@ -3,6 +3,7 @@
 //! Durable Objects. Everything here is thin; logic lives in the core modules.
 
 mod admin;
+mod batch;
 mod durable;
 mod entry;
 mod http;

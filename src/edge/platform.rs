@@ -2,6 +2,7 @@
 //! round-robin counters in a Durable Object, isolate-local passive health, `wait_until`, and
 //! the limits store the settings chose (`backend.limits`: the Limiter Durable Object or Redis).
 
+use super::batch::{self, Batch};
 use super::durable::{counters, limiter, streams, usage_buffer};
 use super::redis::{self, Redis};
 use crate::limits::lease::{LeaseStore, Leases, Ticket};
@@ -45,54 +46,36 @@ thread_local! {
     static LEASES: Leases = Leases::default();
 }
 
-/// Usage records of concurrent requests ride to the UsageBuffer in one call per batch: the
-/// request that opens a batch keeps the isolate alive until it is stored (its `wait_until`);
-/// the others only add their record. They must not await the shared flush: a task woken by
-/// another request's timer runs in that request's context.
-/// 100 ms: at a few hundred requests per second per isolate that is one Durable Object call
-/// per dozens of requests; the records reach Postgres with the cron's next flush anyway.
+/// Usage records ride to the UsageBuffer in one call per batch (see `batch`). 100 ms: at a few
+/// hundred requests per second per isolate that is one Durable Object call per dozens of
+/// requests; the records reach Postgres with the cron's next flush anyway.
 const USAGE_BATCH_MS: u64 = 100;
-/// A batch still open this long belongs to a request context the runtime cancelled: the next
-/// record opens a new batch (usage ids make a late second send harmless).
-const USAGE_BATCH_STALE_MS: u64 = 30_000;
-
-#[derive(Default)]
-struct UsageBatch {
-    records: Vec<UsageRecord>,
-    opened_ms: Option<f64>,
-}
+/// Stream leases (start and end) ride to the Streams object the same way: a stream costs no
+/// Durable Object call of its own, and least-busy routing sees other isolates' streams at most
+/// this much (plus the counts' refresh) later.
+const STREAM_BATCH_MS: u64 = 100;
 
 thread_local! {
-    static USAGE_BATCH: RefCell<UsageBatch> = RefCell::new(UsageBatch::default());
+    static USAGE_BATCH: RefCell<Batch<UsageRecord>> = const { RefCell::new(Batch::new()) };
+    static STREAM_BATCH: RefCell<Batch<streams::LeaseMsg>> = const { RefCell::new(Batch::new()) };
 }
 
 fn buffer_usage(env: Env, record: UsageRecord) -> Option<LocalBoxFuture<'static, ()>> {
-    use futures::FutureExt;
-    let now = js_sys::Date::now();
-    USAGE_BATCH.with(|b| {
-        let mut b = b.borrow_mut();
-        b.records.push(record);
-        if b.opened_ms.is_some_and(|t| now - t < USAGE_BATCH_STALE_MS as f64) {
-            return None;
-        }
-        b.opened_ms = Some(now);
-        Some(
-            async move {
-                Delay::from(Duration::from_millis(USAGE_BATCH_MS)).await;
-                let records = USAGE_BATCH.with(|b| {
-                    let mut b = b.borrow_mut();
-                    b.opened_ms = None;
-                    std::mem::take(&mut b.records)
-                });
-                if let Err(e) = usage_buffer::append(&env, &records).await {
-                    // The one place records could be lost: say so loudly, with the records.
-                    for r in &records {
-                        worker::console_error!("usage record not buffered ({e}): {}", serde_json::to_string(r).unwrap_or_default());
-                    }
-                }
+    batch::push(&USAGE_BATCH, record, USAGE_BATCH_MS, move |records| async move {
+        if let Err(e) = usage_buffer::append(&env, &records).await {
+            // The one place records could be lost: say so loudly, with the records.
+            for r in &records {
+                worker::console_error!("usage record not buffered ({e}): {}", serde_json::to_string(r).unwrap_or_default());
             }
-            .boxed_local(),
-        )
+        }
+    })
+}
+
+fn buffer_lease(env: Env, msg: streams::LeaseMsg) -> Option<LocalBoxFuture<'static, ()>> {
+    batch::push(&STREAM_BATCH, msg, STREAM_BATCH_MS, move |ops| async move {
+        if let Err(e) = streams::send_batch(&env, &ops).await {
+            worker::console_warn!("{} stream lease changes not recorded (leases expire on their own): {e}", ops.len());
+        }
     })
 }
 
@@ -338,13 +321,10 @@ impl Platform for WorkerPlatform {
 
     fn stream_started(&self, node_id: i64, lease: &str) {
         NODES.with(|n| n.borrow_mut().entry(node_id).or_default().active_streams += 1);
-        let env = self.env.clone();
         let msg = streams::LeaseMsg { id: lease.to_string(), node_id, ttl_ms: STREAM_LEASE_MS };
-        self.background(async move {
-            if let Err(e) = streams::send(&env, "/acquire", &msg).await {
-                worker::console_warn!("stream lease not recorded: {e}");
-            }
-        });
+        if let Some(send) = buffer_lease(self.env.clone(), msg) {
+            self.background(send);
+        }
     }
 
     fn stream_ended(&self, node_id: i64, lease: &str) {
@@ -353,13 +333,10 @@ impl Platform for WorkerPlatform {
             let l = n.entry(node_id).or_default();
             l.active_streams = l.active_streams.saturating_sub(1);
         });
-        let env = self.env.clone();
         let msg = streams::LeaseMsg { id: lease.to_string(), node_id, ttl_ms: 0 };
-        self.background(async move {
-            if let Err(e) = streams::send(&env, "/release", &msg).await {
-                worker::console_warn!("stream lease not released (it will expire): {e}");
-            }
-        });
+        if let Some(send) = buffer_lease(self.env.clone(), msg) {
+            self.background(send);
+        }
     }
 
     async fn active_streams(&self) -> Result<HashMap<i64, u32>, String> {

@@ -40,6 +40,7 @@ export function pumpRelay(reader, relay, idleMs, ctx) {
   const writer = writable.getWriter();
   let stopped = null; // why reading ended early: "idle" (origin quiet) or "gone" (client)
   let reading = false;
+  let ended = false; // the origin's body ended normally
   let since = 0; // when the pending read began
   let timer;
   const stop = (why) => {
@@ -74,6 +75,7 @@ export function pumpRelay(reader, relay, idleMs, ctx) {
           reading = false;
         }
         if (stopped) break;
+        if (r.done) ended = true;
         await send(r.done ? relay.end() : relay.push(r.value));
         if (r.done) break;
       }
@@ -84,7 +86,7 @@ export function pumpRelay(reader, relay, idleMs, ctx) {
     } finally {
       clearTimeout(timer);
       if (stopped === "gone") writer.abort().catch(() => {});
-      reader.cancel().catch(() => {}); // stop the origin (a no-op once its body ended)
+      if (!ended) reader.cancel().catch(() => {}); // stop the origin (not needed once its body ended)
       try {
         relay.free(); // settles as client gone unless finished; drops the origin's abort guard
       } catch {}
@@ -136,12 +138,20 @@ impl Drop for AbortOnDrop {
 /// An origin body: its one reader, and the abort guard every holder shares.
 struct Upstream {
     reader: Reader,
-    _abort: AbortOnDrop,
+    abort: std::cell::RefCell<AbortOnDrop>,
+}
+
+impl Upstream {
+    /// The body was read to its end: nothing left to abort (aborting a finished fetch still
+    /// costs the runtime a cancellation).
+    fn ended(&self) {
+        self.abort.borrow_mut().disarm();
+    }
 }
 
 /// The origin body as both a Rust stream and the native handle `Body::Relay` can be pumped from.
 pub(super) fn upstream(stream: &JsValue, abort: AbortOnDrop) -> (ByteStream, Option<NativeBody>) {
-    let up = Rc::new(Upstream { reader: reader_of(stream), _abort: abort });
+    let up = Rc::new(Upstream { reader: reader_of(stream), abort: std::cell::RefCell::new(abort) });
     let rust = ReaderStream { up: up.clone(), pending: None, ended: false }.boxed_local();
     (rust, Some(NativeBody(Box::new(up))))
 }
@@ -168,6 +178,7 @@ impl futures::Stream for ReaderStream {
                 let r: ReadResult = v.unchecked_into();
                 if r.done() {
                     this.ended = true;
+                    this.up.ended();
                     None
                 } else {
                     Some(Ok(js_sys::Uint8Array::new(&r.value()).to_vec()))
@@ -211,6 +222,7 @@ impl EdgeRelay {
         self.take()
     }
     pub fn end(&mut self) -> Option<Vec<u8>> {
+        self._upstream.ended();
         self.core.upstream_ended(&mut self.out);
         self.take()
     }

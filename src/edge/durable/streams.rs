@@ -12,6 +12,9 @@ use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, R
 pub struct Streams {
     state: State,
     registry: RefCell<Option<Registry>>,
+    /// The alarm last set. An alarm at or before the earliest expiry is good enough (it prunes
+    /// what is due and sets the next), so saves only move it earlier: each set is a write.
+    alarm_at: std::cell::Cell<Option<u64>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -41,8 +44,9 @@ impl Streams {
             (r.clone(), r.next_expiry())
         };
         self.state.storage().put("registry", snapshot).await?;
-        if let Some(t) = next {
+        if let Some(t) = next.filter(|t| self.alarm_at.get().is_none_or(|at| at > *t)) {
             self.state.storage().set_alarm(t as i64).await?;
+            self.alarm_at.set(Some(t));
         }
         Ok(())
     }
@@ -50,12 +54,13 @@ impl Streams {
 
 impl DurableObject for Streams {
     fn new(state: State, _env: Env) -> Self {
-        Streams { state, registry: RefCell::new(None) }
+        Streams { state, registry: RefCell::new(None), alarm_at: std::cell::Cell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         self.load().await?;
         match req.path().as_str() {
+            // One lease per call: what isolates of the previous version send during a deploy.
             "/acquire" => {
                 let m: LeaseMsg = req.json().await?;
                 self.registry.borrow_mut().as_mut().expect("loaded").acquire(&m.id, m.node_id, now(), m.ttl_ms);
@@ -68,6 +73,23 @@ impl DurableObject for Streams {
                 self.save().await?;
                 Response::from_json(&serde_json::json!({"released": released}))
             }
+            "/batch" => {
+                // Starts and ends from one isolate, in order (ttl 0 = the stream ended).
+                let ops: Vec<LeaseMsg> = req.json().await?;
+                {
+                    let mut b = self.registry.borrow_mut();
+                    let r = b.as_mut().expect("loaded");
+                    for m in &ops {
+                        if m.ttl_ms > 0 {
+                            r.acquire(&m.id, m.node_id, now(), m.ttl_ms);
+                        } else {
+                            r.release(&m.id);
+                        }
+                    }
+                }
+                self.save().await?;
+                Response::from_json(&serde_json::json!({"ok": true}))
+            }
             "/counts" => {
                 let counts = self.registry.borrow().as_ref().expect("loaded").counts(now());
                 let as_strings: HashMap<String, u32> = counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
@@ -78,6 +100,7 @@ impl DurableObject for Streams {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        self.alarm_at.set(None);
         self.load().await?;
         let pruned = self.registry.borrow_mut().as_mut().expect("loaded").prune(now());
         self.save().await?;
@@ -89,11 +112,16 @@ fn stub(env: &Env) -> Result<worker::Stub> {
     env.durable_object("STREAMS")?.id_from_name("global")?.get_stub()
 }
 
-pub async fn send(env: &Env, path: &str, msg: &LeaseMsg) -> Result<()> {
+/// Lease changes in one call (see `edge::batch`).
+pub async fn send_batch(env: &Env, ops: &[LeaseMsg]) -> Result<()> {
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(serde_json::to_string(msg)?.into()));
-    let req = Request::new_with_init(&format!("https://streams{path}"), &init)?;
-    stub(env)?.fetch_with_request(req).await.map(|_| ())
+    init.with_method(Method::Post).with_body(Some(serde_json::to_string(ops)?.into()));
+    let req = Request::new_with_init("https://streams/batch", &init)?;
+    let r = stub(env)?.fetch_with_request(req).await?;
+    if r.status_code() != 200 {
+        return Err(worker::Error::RustError(format!("streams answered {}", r.status_code())));
+    }
+    Ok(())
 }
 
 pub async fn counts(env: &Env) -> Result<HashMap<i64, u32>> {
