@@ -18,6 +18,7 @@ use crate::stream::transcode::{Decoder, Transcode};
 use crate::translate::{anthropic, ollama, openai, responses, ChatResponse, StreamEncoder, ToolCall};
 use crate::types::{Dialect, FinishReason, Usage};
 use crate::usage::estimate_tokens;
+use crate::util::jsonscan;
 use futures::StreamExt;
 use serde_json::Value;
 use std::rc::Rc;
@@ -169,6 +170,9 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         Ok(b) => b,
         Err(e) => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: e },
     };
+    if !leg.translate && shaping.is_none() {
+        return passthrough_json(p, job, leg, bytes);
+    }
     let v: Value = match serde_json::from_slice(&bytes) {
         Ok(v @ Value::Object(_)) => v,
         _ => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: format!("the origin answered 200 with a body that is not JSON: {}", origins::error_text(&bytes)) },
@@ -183,7 +187,7 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
             Ok(o) => (o, passthrough::openai_usage(&v)),
             Err(e) => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: e },
         }
-    } else if leg.translate || shaping.is_some() {
+    } else {
         let decoded = match leg.api {
             Api::OllamaChat | Api::OllamaGenerate => ollama::decode_chat_response(&v),
             _ => openai::decode_response(&v),
@@ -216,19 +220,42 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
             }
         };
         (out, usage)
-    } else {
-        let mut v = v;
-        if v.get("model").is_some() {
-            v["model"] = Value::String(display.clone());
-        }
-        let usage = match leg.api {
-            Api::OllamaChat | Api::OllamaGenerate | Api::OllamaEmbed | Api::OllamaEmbeddings => passthrough::ollama_usage(&v),
-            Api::AnthropicMessages => anthropic_usage(&v),
-            _ => passthrough::openai_usage(&v),
-        };
-        (v, usage)
     };
     let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true });
+    served(p, job, usage, serde_json::to_vec(&out).unwrap_or_default())
+}
+
+/// Same dialect, nothing to repair: the origin's bytes with the model name swapped in place
+/// and the usage read from its own small field, instead of a parse of the whole answer into a
+/// tree and a re-serialisation (allocation-heavy in wasm, and proportional to the answer).
+fn passthrough_json<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, leg: Leg, bytes: Vec<u8>) -> AttemptResult {
+    // Still a full syntax check: a 200 that is not a JSON object is the origin failing.
+    if !bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{') || serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
+        return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: format!("the origin answered 200 with a body that is not JSON: {}", origins::error_text(&bytes)) };
+    }
+    if let Some(msg) = passthrough::error_message(&bytes) {
+        return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: msg };
+    }
+    let field = |key: &str| -> Option<Value> { jsonscan::top_level_value(&bytes, key).and_then(|(s, e)| serde_json::from_slice(&bytes[s..e]).ok()) };
+    let usage = match leg.api {
+        Api::OllamaChat | Api::OllamaGenerate | Api::OllamaEmbed | Api::OllamaEmbeddings => {
+            let mut counters = serde_json::Map::new();
+            for k in ["prompt_eval_count", "eval_count"] {
+                if let Some(v) = field(k) {
+                    counters.insert(k.into(), v);
+                }
+            }
+            passthrough::ollama_usage(&Value::Object(counters))
+        }
+        Api::AnthropicMessages => field("usage").and_then(|u| anthropic_usage(&serde_json::json!({ "usage": u }))),
+        _ => field("usage").and_then(|u| passthrough::openai_usage(&serde_json::json!({ "usage": u }))),
+    };
+    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true });
+    let out = jsonscan::set_top_level_str(&bytes, "model", &job.requested).unwrap_or(bytes);
+    served(p, job, usage, out)
+}
+
+fn served<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, usage: Usage, body: Vec<u8>) -> AttemptResult {
     job.record.status = 200;
     job.record.prompt_tokens = usage.prompt_tokens;
     job.record.completion_tokens = usage.completion_tokens;
@@ -236,5 +263,5 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
     job.record.duration_ms = p.now_ms() - job.started_ms;
     job.record.ttfb_ms = Some(job.record.duration_ms);
     job.finish(&**p);
-    AttemptResult::Served(Reply::json(200, &out).with_header("x-request-id", job.record.id.clone()))
+    AttemptResult::Served(Reply::json_bytes(200, body).with_header("x-request-id", job.record.id.clone()))
 }
