@@ -160,7 +160,7 @@ async function main() {
   log(`inspector targets: ${list.map((x) => x.title || x.id).join(", ")}; profiling ${t.title || t.id}`);
   const s = await cdp(t.webSocketDebuggerUrl);
   await s.send("Profiler.enable");
-  await s.send("Profiler.setSamplingInterval", { interval: 50 });
+  await s.send("Profiler.setSamplingInterval", { interval: Number(opt("--interval", 50)) });
   for (const name of KINDS) {
     const [count, fn] = kinds[name];
     if (!PROFILE) {
@@ -187,7 +187,8 @@ async function main() {
     fs.writeFileSync(file, JSON.stringify(profile));
     const top = selfTimes(profile);
     const busy = top.filter(([n]) => n !== "(idle)").reduce((x, [, us]) => x + us, 0);
-    console.log(`\n## ${name}: ${count} requests in ${(performance.now() - t0).toFixed(0)} ms; workerd process ${((b.ticks - a.ticks) / count).toFixed(0)} us/request (ticks, incl. the profiler's overhead); isolate busy (profile, excl. idle) ${(busy / count).toFixed(0)} us/request`);
+    const code = top.filter(([n]) => !["(idle)", "(program)"].includes(n)).reduce((x, [, us]) => x + us, 0);
+    console.log(`\n## ${name}: ${count} requests in ${(performance.now() - t0).toFixed(0)} ms; workerd process ${((b.ticks - a.ticks) / count).toFixed(0)} us/request (ticks, incl. the profiler's overhead); isolate busy (profile, excl. idle) ${(busy / count).toFixed(0)} us/request, of which JS + wasm + GC (excl. the runtime's own "(program)") ${(code / count).toFixed(0)} us`);
     for (const [n, us] of top.slice(0, TOP)) console.log(`${(us / count).toFixed(1).padStart(8)} us  ${((100 * us) / busy).toFixed(1).padStart(5)} %  ${n}`);
   }
   s.close();

@@ -201,7 +201,7 @@ async function idleRate(rt) {
  * totals over the rounds, and the per-round values to show the spread.
  */
 async function cpuPhase(w) {
-  const { gw: gwT, direct: gwD, open: gwO, floor: fl, floorJs: flJs } = w.targets;
+  const { gw: gwT, direct: gwD, open: gwO, floor: fl, floorJs: flJs, floorDirect: flD } = w.targets;
   log(`cpu: idle baselines ${C.idleMs} ms, then ${C.cpuRounds} rounds of ${C.cpuRequests / C.cpuRounds} requests / ${C.cpuStreams / C.cpuRounds} streams per kind at c=${C.cpuConcurrency}`);
   w.gw.idle = await idleRate(w.gw);
   if (w.floor) w.floor.idle = await idleRate(w.floor);
@@ -233,6 +233,7 @@ async function cpuPhase(w) {
     // The runtime's floor in its own workerd: a logic-free proxy, natively piped and through JS.
     kinds.push(
       ["floor_chat_openai", w.floor, req, () => chat(fl, "openai", { bench_ttft_us: 0 })],
+      ["floor_chat_openai_direct", w.floor, req, () => chat(flD, "openai", { bench_ttft_us: 0 })],
       ["floor_stream_pipe.long", w.floor, str, () => stream(fl, "openai", C.chunks)],
       ["floor_stream_pipe.short", w.floor, str, () => stream(fl, "openai", 1)],
       ["floor_stream_js.long", w.floor, str, () => stream(flJs, "openai", C.chunks)],
@@ -415,12 +416,15 @@ async function main() {
     const open = target("gateway-nolimits", w.gw.url, { token: tokens.open });
     open.model = DISPLAY_MODEL;
     // The floor: the same workerd running a logic-free proxy Worker (bench/floor-worker.mjs).
-    w.floor = await startGatewayHost({ floor: origin.url, direct: false });
+    w.floor = await startGatewayHost({ floor: origin.url, direct: true });
     const fl = target("floor", `${w.floor.url}/pipe`);
     fl.model = REAL_MODEL;
     const flJs = target("floor-js", `${w.floor.url}/js`);
     flJs.model = REAL_MODEL;
-    w.targets = { origin: o, gw: g, direct: d, open, floor: fl, floorJs: flJs };
+    // The floor through its own direct socket: no entry worker, like the gateway's direct socket.
+    const flD = target("floor-direct", `${w.floor.directUrl}/pipe`);
+    flD.model = REAL_MODEL;
+    w.targets = { origin: o, gw: g, direct: d, open, floor: fl, floorJs: flJs, floorDirect: flD };
     const all = [o, g, d, fl];
     if (!SMOKE && !flag("--no-portkey")) {
       try {
@@ -499,9 +503,20 @@ function targets(r) {
     const v = r.cpu?.[k]?.workerd_us;
     t.push({ target: `<= 500 us CPU per non-streamed request (${k})`, value: `${v} us`, pass: v != null && v <= 500 });
   }
+  // What the gateway itself adds over a Worker without logic doing the same subrequest, on the
+  // same path (the rest is the runtime's, which the targets cannot move).
+  const own = (a, b) => (r.cpu?.[a]?.workerd_us != null && r.cpu?.[b]?.workerd_us != null ? Math.round(r.cpu[a].workerd_us - r.cpu[b].workerd_us) : null);
+  for (const [a, b] of [["chat_openai", "floor_chat_openai"], ["chat_openai_direct", "floor_chat_openai_direct"]]) {
+    const v = own(a, b);
+    t.push({ target: `(context) gateway's own CPU per request above the floor Worker: ${a} - ${b}`, value: `${v} us`, pass: null });
+  }
   for (const k of ["stream_openai", "stream_ollama"]) {
     const v = r.cpu?.[k]?.workerd_us_per_chunk;
     t.push({ target: `<= 20 us CPU per streamed chunk (${k})`, value: `${v} us`, pass: v != null && v <= 20 });
+  }
+  for (const k of ["floor_stream_pipe", "floor_stream_js"]) {
+    const v = r.cpu?.[k]?.workerd_us_per_chunk;
+    if (v != null) t.push({ target: `(context) the runtime's own per-chunk CPU: ${k}`, value: `${v} us`, pass: null });
   }
   if (r.sizes) {
     const a = r.sizes.as_built.wasm.gzip;
@@ -548,6 +563,7 @@ function table(r) {
     ["health_direct", "gateway GET /health, direct socket"],
     ["chat_openai_direct", "gateway chat, OpenAI, direct socket"],
     ["floor_chat_openai", "floor Worker (no logic) chat, OpenAI"],
+    ["floor_chat_openai_direct", "floor Worker (no logic) chat, OpenAI, direct socket"],
   ]) {
     const v = c[k];
     if (v) L.push(`| ${label} | ${v.workerd_us} | ${v.workerd_sched_us} | ${v.workerd_us_per_round.join(" ")} | ${v.host_us} | ${v.rps} |`);
@@ -579,7 +595,7 @@ function table(r) {
   }
   L.push("\n| target | this run | verdict |");
   L.push("|---|---|---|");
-  for (const t of r.targets) L.push(`| ${t.target} | ${t.value} | ${r.mode === "smoke" ? "(smoke: not judged)" : t.pass ? "pass" : "MISS"} |`);
+  for (const t of r.targets) L.push(`| ${t.target} | ${t.value} | ${r.mode === "smoke" ? "(smoke: not judged)" : t.pass === null ? "context" : t.pass ? "pass" : "MISS"} |`);
   return L.join("\n");
 }
 
