@@ -250,12 +250,12 @@ impl Platform for WorkerPlatform {
             // A body of known, modest size is a finished answer, not a stream (SSE and NDJSON
             // streams come chunked): one arrayBuffer read costs one promise where a reader costs
             // one per chunk plus a lock to release, and once it is read there is nothing to abort.
-            let body = futures::stream::once(async move {
-                let buf = JsFuture::from(resp.array_buffer().map_err(js)?).await.map_err(js)?;
-                guard.disarm();
-                Ok(js_sys::Uint8Array::new(&buf).to_vec())
-            });
-            return Ok(OriginReply { status, headers, body: body.boxed_local(), native: None });
+            // Read here, under the caller's first-byte deadline, so the body is ready when the
+            // caller reads it (no second deadline timer).
+            let buf = JsFuture::from(resp.array_buffer().map_err(js)?).await.map_err(js)?;
+            guard.disarm();
+            let bytes: Result<Vec<u8>, String> = Ok(js_sys::Uint8Array::new(&buf).to_vec());
+            return Ok(OriginReply { status, headers, body: futures::stream::iter([bytes]).boxed_local(), native: None });
         }
         let (body, native): (ByteStream, _) = match resp.body() {
             Some(s) => super::pump::upstream(&s, guard),
