@@ -161,6 +161,8 @@ impl WorkerPlatform {
     }
 }
 
+const LIMITER_TIMEOUT_MS: u64 = 5_000;
+
 /// The limits store as the leases see it: the Limiter Durable Object or Redis, per settings.
 struct LimitsStore {
     env: Env,
@@ -173,7 +175,15 @@ impl LeaseStore for LimitsStore {
         let (env, limits, scope) = (self.env.clone(), self.limits.clone(), scope.to_string());
         Box::pin(async move {
             match limits {
-                Limits::DurableObjects => limiter::sync(&env, &scope, &msg).await.map_err(|e| e.to_string()),
+                Limits::DurableObjects => {
+                    // Bounded like Redis calls are: an unanswered Limiter must not hold the requests
+                    // of its scope (they wait for the lease) past a deadline.
+                    let call = std::pin::pin!(limiter::sync(&env, &scope, &msg));
+                    match futures::future::select(call, Delay::from(Duration::from_millis(LIMITER_TIMEOUT_MS))).await {
+                        futures::future::Either::Left((r, _)) => r.map_err(|e| e.to_string()),
+                        futures::future::Either::Right(_) => Err(format!("the Limiter did not answer within {LIMITER_TIMEOUT_MS} ms")),
+                    }
+                }
                 Limits::Redis(Some(r)) => crate::limits::redis::sync(&r.client, &r.prefix, &scope, &msg).await.map_err(|e| format!("redis: {e}")),
                 Limits::Redis(None) => Err(redis::NOT_CONFIGURED.to_string()),
             }

@@ -47,6 +47,8 @@ pub struct Ticket {
     pub granted_ms: u64,
 }
 
+/// A sync in flight this long is given up by the requests waiting for it.
+const SYNC_STALE_MS: u64 = 10_000;
 /// How often a request waiting for another request's sync looks again.
 const WAIT_STEP_MS: u64 = 1;
 
@@ -88,8 +90,8 @@ struct Scope {
     generation: u64,
     returns: Vec<Return>,
     tokens: u64,
-    /// The sync in flight (its sequence number), led by one request.
-    syncing: Option<u64>,
+    /// The sync in flight (its sequence number and start), led by one request.
+    syncing: Option<(u64, u64)>,
     seq: u64,
     /// The last sync that failed, and why: requests that waited for it fail with it, rather
     /// than each paying the store's deadline again.
@@ -170,7 +172,7 @@ impl Drop for Abandon {
     fn drop(&mut self) {
         let Some(msg) = self.msg.take() else { return };
         if let Ok(mut map) = self.state.try_borrow_mut() {
-            if let Some(s) = map.get_mut(&self.scope).filter(|s| s.syncing == Some(self.seq)) {
+            if let Some(s) = map.get_mut(&self.scope).filter(|s| s.syncing.is_some_and(|(seq, _)| seq == self.seq)) {
                 s.syncing = None;
                 s.restore(msg.returns, msg.tokens);
             }
@@ -189,7 +191,7 @@ impl Leases {
         // Each round admits, refuses, leads a sync, or waits a step for another request's; a
         // fresh lease is only missed when concurrent requests used it up first.
         let mut waited: Option<u64> = None;
-        for _ in 0..10_000 {
+        for _ in 0..20_000 {
             match self.take(&store, scope, rules) {
                 Take::Admitted(d, t) => return Ok((d, t)),
                 Take::Refused(d) => return Ok((d, Ticket::default())),
@@ -237,15 +239,19 @@ impl Leases {
                 return Take::Admitted(Decision { admitted: true, retry_after: 0, blocked_by: None, states: s.states(l) }, ticket);
             }
         }
-        if let Some(seq) = s.syncing {
-            return Take::Busy(seq);
+        if let Some((seq, started)) = s.syncing {
+            if now < started + SYNC_STALE_MS {
+                return Take::Busy(seq);
+            }
+            // The leader's call never came back (the stores' own deadlines are shorter): lead a
+            // new one. A late answer to the old one is still installed properly (see `sync`).
         }
         let last = s.retire();
         let want = next_want(last.as_ref());
         let (returns, tokens) = s.take_pending();
         s.rules = rules.to_vec();
         s.seq += 1;
-        s.syncing = Some(s.seq);
+        s.syncing = Some((s.seq, now));
         let msg = SyncMsg { rules: rules.to_vec(), now_ms: now, want, returns, tokens };
         let abandon = Abandon { state: self.0.clone(), scope: scope.to_string(), seq: s.seq, msg: Some(msg.clone()) };
         Take::Lead(self.sync(store.clone(), scope.to_string(), s.seq, msg), abandon)
@@ -258,12 +264,16 @@ impl Leases {
             let res = store.sync(&scope, msg.clone()).await;
             let mut map = state.borrow_mut();
             let s = map.entry(scope).or_default();
-            s.syncing = None;
+            if s.syncing.is_some_and(|(current, _)| current == seq) {
+                s.syncing = None;
+            }
             if let Err(e) = &res {
                 s.failed = Some((seq, e.clone()));
             }
             match res {
                 Ok(g) => {
+                    // Normally no lease is live here; after a stale takeover one may be.
+                    s.retire();
                     s.generation += 1;
                     s.lease = Some(Lease {
                         rules: msg.rules,
@@ -391,6 +401,8 @@ mod tests {
         windows: RefCell<HashMap<String, Window>>,
         calls: Cell<u32>,
         down: Cell<bool>,
+        /// Calls made while set never answer.
+        hang: Cell<bool>,
         now: Cell<u64>,
         sleepers: RefCell<Vec<Waker>>,
         logs: RefCell<Vec<String>>,
@@ -422,8 +434,12 @@ mod tests {
         fn sync(&self, _: &str, msg: SyncMsg) -> LocalBoxFuture<'static, Result<Grant, String>> {
             let f = self.0.clone();
             let mut yielded = false;
+            let hangs = f.hang.get();
             // Answers on the next poll, so concurrent requests really overlap with the call.
             futures::future::poll_fn(move |cx| {
+                if hangs {
+                    return Poll::Pending;
+                }
                 if !yielded {
                     yielded = true;
                     cx.waker().wake_by_ref();
@@ -627,5 +643,29 @@ mod tests {
         fake.advance(LEASE_MS + 1);
         pool.run_until_stalled();
         assert_eq!(fake.tokens(), 5, "the abandoned call's tokens were sent with a later one");
+    }
+
+    #[test]
+    fn a_store_call_that_never_answers_is_given_up_and_the_next_request_leads() {
+        let (mut pool, fake, leases) = (LocalPool::new(), Fake::new(), Leases::default());
+        let rules = day(Some(10), None);
+        fake.hang.set(true);
+        let waiting = Rc::new(Cell::new(0));
+        for _ in 0..3 {
+            let (l, st, r, w) = (leases.clone(), Rc::new(Store(fake.clone())) as Rc<dyn LeaseStore>, rules.clone(), waiting.clone());
+            pool.spawner()
+                .spawn_local(async move {
+                    let _ = l.admit(st, "user:1", &r).await;
+                    w.set(w.get() + 1);
+                })
+                .unwrap();
+        }
+        pool.run_until_stalled();
+        fake.hang.set(false);
+        fake.advance(SYNC_STALE_MS + 1);
+        pool.run_until_stalled();
+        assert_eq!(waiting.get(), 2, "the two waiters gave up; the hung leader still waits on its call");
+        let (ok, _) = burst(&mut pool, &leases, &fake, &rules, 2);
+        assert_eq!(ok.len(), 2);
     }
 }
