@@ -68,9 +68,15 @@ test("counters live in Redis under per-window keys that expire when their window
     for (let i = 0; i < 3; i++) assert.equal((await post(e.url, u.token, "/v1/chat/completions", chat)).status, 200);
     const R = new Redis({ url: srv.url, token: srv.token, retry: false, enableTelemetry: false });
     // The isolate admits from leases and sends tokens and unused requests back when a lease
-    // ends (limits::lease::LEASE_MS = 1 s), so the store is exact once the leases are over.
-    await sleep(1500);
-    const [dayKey] = await R.keys(`${prefix}lim:{user:${u.id}}:day:*`);
+    // ends (limits::lease::LEASE_MS = 1 s, then one Redis call), so the store is exact once the
+    // leases are over: wait for that (bounded), rather than a fixed sleep a loaded machine misses.
+    let dayKey;
+    for (let waited = 0; waited < 8000; waited += 250) {
+      await sleep(250);
+      [dayKey] = await R.keys(`${prefix}lim:{user:${u.id}}:day:*`);
+      const [mKey] = await R.keys(`${prefix}lim:{model:fast}:minute:*`);
+      if (dayKey && mKey && Number((await R.hgetall(dayKey))?.t) === 30 && Number((await R.hgetall(mKey))?.t) === 30) break;
+    }
     assert.ok(dayKey, "the user's daily window is a Redis key");
     const start = Number(dayKey.split(":").at(-1));
     const now = Date.now();
