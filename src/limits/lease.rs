@@ -11,6 +11,8 @@
 //! limit), and tokens reach the store up to `LEASE_MS` late, so a token limit can be overrun by
 //! what other isolates finished in that time (within one isolate it is exact). Lease sizes
 //! follow demand: an unused lease shrinks the next, a used-up one doubles it (up to `MAX_LEASE`).
+//! A call that fails may still have been applied, so its give-backs are never sent again (they
+//! stay counted) while its tokens are: every uncertainty errs on the strict side.
 //!
 //! One request leads each sync; concurrent requests of the isolate wait for it with short
 //! sleeps of their own rather than awaiting the leader's future: on Workers a task woken by
@@ -118,11 +120,12 @@ impl Scope {
         (std::mem::take(&mut self.returns), std::mem::take(&mut self.tokens))
     }
 
-    fn restore(&mut self, returns: Vec<Return>, tokens: u64) {
-        for r in returns {
-            give_back(&mut self.returns, r.granted_ms, r.units);
-        }
-        self.tokens += tokens;
+    /// A call that failed or was abandoned may still have been applied by the store. Its tokens
+    /// go again (counted twice at worst: stricter), its give-backs do not (kept counted at worst:
+    /// stricter; sent twice they could let a limit be exceeded). Returns the units kept counted.
+    fn after_failed_call(&mut self, msg: &SyncMsg) -> u64 {
+        self.tokens += msg.tokens;
+        msg.returns.iter().map(|r| r.units).sum()
     }
 
     fn pending(&self) -> bool {
@@ -174,7 +177,7 @@ impl Drop for Abandon {
         if let Ok(mut map) = self.state.try_borrow_mut() {
             if let Some(s) = map.get_mut(&self.scope).filter(|s| s.syncing.is_some_and(|(seq, _)| seq == self.seq)) {
                 s.syncing = None;
-                s.restore(msg.returns, msg.tokens);
+                s.after_failed_call(&msg);
             }
         }
     }
@@ -263,7 +266,7 @@ impl Leases {
         async move {
             let res = store.sync(&scope, msg.clone()).await;
             let mut map = state.borrow_mut();
-            let s = map.entry(scope).or_default();
+            let s = map.entry(scope.clone()).or_default();
             if s.syncing.is_some_and(|(current, _)| current == seq) {
                 s.syncing = None;
             }
@@ -286,7 +289,10 @@ impl Leases {
                     Ok(())
                 }
                 Err(e) => {
-                    s.restore(msg.returns, msg.tokens);
+                    let kept = s.after_failed_call(&msg);
+                    if kept > 0 {
+                        store.log(&format!("limits: {kept} unused requests of {scope} stay counted until their window ends (the store call failed and may have applied them): {e}"));
+                    }
                     Err(e)
                 }
             }
@@ -360,16 +366,16 @@ impl Leases {
                         failures += 1;
                         let mut map = state.borrow_mut();
                         let s = map.get_mut(&scope).expect("scopes are never removed");
+                        let kept = s.after_failed_call(&msg);
+                        if kept > 0 {
+                            store.log(&format!("limits: {kept} unused requests of {scope} stay counted until their window ends (the store call failed and may have applied them): {e}"));
+                        }
                         if failures >= FLUSH_ATTEMPTS {
-                            store.log(&format!(
-                                "limits: {} tokens and {} unused requests of {scope} not settled after {failures} attempts: {e}",
-                                msg.tokens,
-                                msg.returns.iter().map(|r| r.units).sum::<u64>()
-                            ));
+                            s.tokens -= msg.tokens;
+                            store.log(&format!("limits: {} tokens of {scope} not settled after {failures} attempts: {e}", msg.tokens));
                             s.flush = None;
                             return;
                         }
-                        s.restore(msg.returns, msg.tokens);
                     }
                 }
             }
@@ -403,6 +409,8 @@ mod tests {
         down: Cell<bool>,
         /// Calls made while set never answer.
         hang: Cell<bool>,
+        /// Calls are applied, then reported as failed (a timeout after the store did the work).
+        lost_answers: Cell<bool>,
         now: Cell<u64>,
         sleepers: RefCell<Vec<Waker>>,
         logs: RefCell<Vec<String>>,
@@ -451,6 +459,9 @@ mod tests {
                 }
                 let (g, w) = sync(&msg, |k| f.windows.borrow().get(k).copied().unwrap_or_default());
                 f.windows.borrow_mut().extend(w);
+                if f.lost_answers.get() {
+                    return Poll::Ready(Err("no answer within the deadline".into()));
+                }
                 Poll::Ready(Ok(g))
             })
             .boxed_local()
@@ -667,5 +678,28 @@ mod tests {
         assert_eq!(waiting.get(), 2, "the two waiters gave up; the hung leader still waits on its call");
         let (ok, _) = burst(&mut pool, &leases, &fake, &rules, 2);
         assert_eq!(ok.len(), 2);
+    }
+
+    #[test]
+    fn a_call_whose_answer_is_lost_never_gives_requests_back_twice() {
+        let (mut pool, fake, leases) = (LocalPool::new(), Fake::new(), Leases::default());
+        let rules = day(Some(1000), None);
+        for _ in 0..4 {
+            let (ok, _) = burst(&mut pool, &leases, &fake, &rules, 3);
+            finish_all(&mut pool, &leases, &fake, &ok, 0, false);
+        }
+        let counted = fake.requests();
+        assert!(counted > 12, "the lease holds unused requests ({counted} counted for 12 admitted)");
+        // The lease ends; its flush gives the unused requests back, but the answer is lost.
+        fake.lost_answers.set(true);
+        fake.advance(LEASE_MS + 1);
+        pool.run_until_stalled();
+        fake.lost_answers.set(false);
+        fake.advance(2 * LEASE_MS + 2);
+        pool.run_until_stalled();
+        let (ok, _) = burst(&mut pool, &leases, &fake, &rules, 1);
+        assert_eq!(ok.len(), 1);
+        assert!(fake.requests() >= 13, "never fewer counted than admitted ({} for 13)", fake.requests());
+        assert!(fake.logs.borrow().iter().any(|l| l.contains("stay counted")), "{:?}", fake.logs.borrow());
     }
 }
