@@ -18,6 +18,7 @@ pub const NODE_ROWS_SQL: &str = "SELECT COALESCE(json_agg(json_build_object(
     'id', n.id, 'name', n.name, 'code', n.code, 'kind', n.node_type, 'base_url', n.base_url,
     'api_key_sealed', n.api_key_ciphertext, 'priority', n.priority, 'weight', n.weight,
     'headers', COALESCE((SELECT json_agg(json_build_array(h.key, h.value)) FROM jsonb_each_text(n.headers) h), '[]'::json),
+    'headers_sealed', n.headers_sealed,
     'health', n.health_status, 'active', n.is_active, 'warmup', n.warmup_enabled, 'health_url', n.health_url
   ) ORDER BY n.id), '[]'::json)::text FROM nodes n WHERE ($1::bigint IS NULL OR n.id = $1::bigint)";
 
@@ -42,6 +43,13 @@ pub async fn request_json<P: Platform>(p: &P, node: &Node, method: &'static str,
 pub fn outbound<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>) -> Outbound {
     let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
     let url = if path.starts_with("http://") || path.starts_with("https://") { path.to_string() } else { origins::url(node, path) };
+    let opened;
+    let node = if node.headers_sealed {
+        opened = Node { headers: crate::auth::secrets::open_headers(&node.headers, |s| p.open_secret(s)), headers_sealed: false, ..node.clone() };
+        &opened
+    } else {
+        node
+    };
     Outbound { method, url, headers: origins::headers(node, api_key.as_deref()), body: body.map(|b| serde_json::to_vec(b).unwrap_or_default()) }
 }
 
