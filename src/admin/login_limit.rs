@@ -37,10 +37,7 @@ pub struct Lockout {
 impl Lockout {
     pub fn error(&self) -> GatewayError {
         let whom = if self.scope == "account" { "for this account" } else { "from this address" };
-        GatewayError::RateLimited {
-            message: format!("too many failed logins {whom}; try again in {} s (the ADMIN_TOKEN is not affected)", self.retry_after),
-            retry_after: self.retry_after,
-        }
+        GatewayError::RateLimited { message: format!("too many failed logins {whom}; try again in {} s (the ADMIN_TOKEN is not affected)", self.retry_after), retry_after: self.retry_after }
     }
 }
 

@@ -17,20 +17,8 @@ const MAX_VALUE: usize = 8192;
 
 /// Headers the gateway owns: the connection's own (hop-by-hop, RFC 9110 §7.6.1), the target
 /// host, and the body's framing and type. A node cannot set them.
-const REFUSED: &[&str] = &[
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "te",
-    "trailer",
-    "upgrade",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "content-length",
-    "content-type",
-];
+const REFUSED: &[&str] =
+    &["host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-authorization", "content-length", "content-type"];
 
 fn bad(message: String) -> GatewayError {
     GatewayError::bad_field("headers", message)
@@ -69,12 +57,7 @@ pub fn validate(raw: Option<&Value>) -> Result<Option<Map<String, Value>>, Gatew
 /// The stored form of `wanted`: every value sealed, a [`MASK`] value replaced by the stored one
 /// of the same name (`stored`: name -> sealed value). `open_plain` tells a stored value that is
 /// still plain text (a row not yet sealed by migration 4) so it is sealed now.
-pub fn seal_all(
-    wanted: &Map<String, Value>,
-    stored: &Map<String, Value>,
-    stored_sealed: bool,
-    seal: &dyn Fn(&str) -> String,
-) -> Result<Map<String, Value>, GatewayError> {
+pub fn seal_all(wanted: &Map<String, Value>, stored: &Map<String, Value>, stored_sealed: bool, seal: &dyn Fn(&str) -> String) -> Result<Map<String, Value>, GatewayError> {
     let mut out = Map::new();
     for (k, v) in wanted {
         let v = v.as_str().unwrap_or_default();
