@@ -16,7 +16,7 @@ before(async () => {
   A = await startOrigin({ name: "cat-a", kind: "ollama", models: ["fb-ok:latest", "fb-ok:latest", "fb-ok", "solo:1b"] });
   B = await startOrigin({ name: "hdr-b", kind: "openai", models: ["gpt-hdr"] });
   M1 = await startOrigin({ name: "m1", kind: "ollama", models: ["mock:latest"] });
-  M2 = await startOrigin({ name: "m2", kind: "ollama", models: ["mock:latest"] });
+  M2 = await startOrigin({ name: "m2", kind: "ollama", models: ["mock:latest", "extra:1b"] });
   env = await setup({ name: "hardening" });
   admin = adminClient(env.url);
   await admin.put("/settings", { "discovery.interval_minutes": 1 });
@@ -268,19 +268,19 @@ describe("small ones", () => {
   });
 
   test("a name outside the allow-list answers exactly like an unknown one: 404", async () => {
-    // solo:1b exists (node cat-a serves it) but is not on fast-caller's allow-list.
-    assert.equal((await chat(tokens.all, "solo:1b")).status, 200);
-    const hidden = await chat(tokens.fast, "solo:1b");
+    // extra:1b exists (node m2 serves it) but is not on fast-caller's allow-list.
+    assert.equal((await chat(tokens.all, "extra:1b")).status, 200);
+    const hidden = await chat(tokens.fast, "extra:1b");
     const unknown = await chat(tokens.fast, "no-such-model");
     assert.equal(hidden.status, 404);
     assert.equal(unknown.status, 404);
     assert.equal(hidden.body.error.type, unknown.body.error.type);
-    assert.equal(hidden.body.error.message.replace("solo:1b", "X"), unknown.body.error.message.replace("no-such-model", "X"));
-    const ollama = await chat(tokens.fast, "solo:1b", "/api/chat");
+    assert.equal(hidden.body.error.message.replace("extra:1b", "X"), unknown.body.error.message.replace("no-such-model", "X"));
+    const ollama = await chat(tokens.fast, "extra:1b", "/api/chat");
     assert.equal(ollama.status, 404);
-    const info = await getJson(`${env.url}/v1/models/solo:1b`, { headers: { authorization: `Bearer ${tokens.fast}` } });
+    const info = await getJson(`${env.url}/v1/models/extra:1b`, { headers: { authorization: `Bearer ${tokens.fast}` } });
     assert.equal(info.status, 404);
-    const show = await getJson(`${env.url}/api/show`, { method: "POST", headers: { authorization: `Bearer ${tokens.fast}` }, body: JSON.stringify({ model: "solo:1b" }) });
+    const show = await getJson(`${env.url}/api/show`, { method: "POST", headers: { authorization: `Bearer ${tokens.fast}` }, body: JSON.stringify({ model: "extra:1b" }) });
     assert.equal(show.status, 404);
   });
 });
