@@ -2,7 +2,7 @@
 //! upsert the catalog, mark models that vanished as not present (the admin's availability
 //! switch is left alone), and report what changed so the snapshot is republished only then.
 
-use super::{get_json, request_json};
+use super::{request_json, request_json_max};
 use crate::platform::Platform;
 use crate::state::db::{Db, DbError, Param};
 use crate::state::snapshot::{Node, NodeKind};
@@ -19,6 +19,9 @@ pub const MAX_CATALOG_MODELS: usize = 2000;
 const MAX_NAME_BYTES: usize = 256;
 /// Largest `details` object kept per model (serialised); bigger ones are dropped.
 const MAX_DETAILS_BYTES: usize = 8 << 10;
+/// Largest catalog answer read (2000 Ollama entries are about 1 MiB); a bigger one is not read
+/// at all, so an origin cannot make the isolate parse tens of megabytes.
+pub const MAX_CATALOG_BYTES: usize = 8 << 20;
 /// Context lengths outside this range are not believed (and would not fit the column).
 const MAX_CONTEXT: i64 = 1 << 30;
 
@@ -183,7 +186,7 @@ pub fn parse_show(v: &Value) -> (Option<i64>, Option<Vec<String>>) {
 pub async fn fetch_catalog<P: Platform>(p: &P, node: &Node, known: &[(String, Option<String>, bool)]) -> Result<Catalog, String> {
     match node.kind {
         NodeKind::Ollama => {
-            let mut catalog = parse_tags(&get_json(p, node, "/api/tags", 15_000).await?)?;
+            let mut catalog = parse_tags(&request_json_max(p, node, "GET", "/api/tags", None, 15_000, MAX_CATALOG_BYTES).await?)?;
             // Ask /api/show only for models that are new, changed, or still lack details.
             let mut shows = 0;
             for f in catalog.models.iter_mut() {
@@ -200,7 +203,7 @@ pub async fn fetch_catalog<P: Platform>(p: &P, node: &Node, known: &[(String, Op
             }
             Ok(catalog)
         }
-        NodeKind::Openai | NodeKind::Anthropic => parse_models(&get_json(p, node, "/v1/models", 15_000).await?),
+        NodeKind::Openai | NodeKind::Anthropic => parse_models(&request_json_max(p, node, "GET", "/v1/models", None, 15_000, MAX_CATALOG_BYTES).await?),
     }
 }
 

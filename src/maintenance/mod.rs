@@ -32,7 +32,15 @@ pub async fn get_json<P: Platform>(p: &P, node: &Node, path: &str, timeout_ms: u
 }
 
 pub async fn request_json<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<Value, String> {
-    let (status, bytes) = request_raw(p, node, method, path, body, timeout_ms).await?;
+    request_json_max(p, node, method, path, body, timeout_ms, MAX_ANSWER_BYTES).await
+}
+
+/// Largest answer maintenance reads from a node, unless a job sets a smaller bound.
+pub const MAX_ANSWER_BYTES: usize = 32 << 20;
+
+/// `request_json` with the answer bounded at `max` bytes (read no further than that).
+pub async fn request_json_max<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64, max: usize) -> Result<Value, String> {
+    let (status, bytes) = request_raw_max(p, node, method, path, body, timeout_ms, max).await?;
     if !(200..300).contains(&status) {
         return Err(format!("HTTP {status}: {}", origins::error_text(&bytes)));
     }
@@ -55,6 +63,10 @@ pub fn outbound<P: Platform>(p: &P, node: &Node, method: &'static str, path: &st
 
 /// Status and whole body (capped) of a request to a node, under a deadline; any status is Ok.
 pub async fn request_raw<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<(u16, Vec<u8>), String> {
+    request_raw_max(p, node, method, path, body, timeout_ms, MAX_ANSWER_BYTES).await
+}
+
+async fn request_raw_max<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64, max: usize) -> Result<(u16, Vec<u8>), String> {
     let out = outbound(p, node, method, path, body);
     let fut = async {
         let r = p.fetch(out).await?;
@@ -64,8 +76,8 @@ pub async fn request_raw<P: Platform>(p: &P, node: &Node, method: &'static str, 
         use futures::StreamExt;
         while let Some(chunk) = body.next().await {
             bytes.extend_from_slice(&chunk?);
-            if bytes.len() > 32 << 20 {
-                return Err("answer too large".to_string());
+            if bytes.len() > max {
+                return Err(format!("answer larger than {} KiB", max >> 10));
             }
         }
         Ok((status, bytes))

@@ -64,6 +64,7 @@ describe("catalogs are untrusted input", () => {
       { models: "fb-ok:latest" },
       { data: [] },
       { models: [1, null, "x", { name: 5 }, { name: "" }, { name: "nul\u0000name" }] },
+      `{"models": [${'{"name": "padding"},'.repeat(500_000)}{"name": "last"}]}`, // 10 MB: not read at all
     ];
     for (const c of cases) {
       A.catalog = c;
