@@ -196,6 +196,8 @@ test("node header values: set in the form, shown masked, edited by keeping or re
   await dialog.getByLabel("Extra headers").fill("X-Custom-Auth: ui-secret-7777\nX-Team: red");
   await andWait("PATCH", `/nodes/`, () => dialog.getByRole("button", { name: "Save node" }).click());
   await dialog.waitFor({ state: "detached" });
+  // A fresh load, so the form below is filled from what the API now answers.
+  await page.reload();
   await card.getByRole("button", { name: "Edit backup-ollama" }).click();
   dialog = page.getByRole("dialog", { name: "Edit node backup-ollama" });
   assert.equal(await dialog.getByLabel("Extra headers").inputValue(), "X-Custom-Auth: [redacted]\nX-Team: [redacted]");
