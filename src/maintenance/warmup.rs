@@ -70,7 +70,7 @@ pub async fn warm<D: Db, P: Platform>(db: &D, p: &P, node: &Node, s: &Settings, 
         db.json("SELECT COALESCE(json_agg(model_name), '[]'::json)::text FROM node_models WHERE node_id = $1::bigint AND is_loaded", &[Param::Int(Some(node.id))]).await?,
     )
     .unwrap_or_default();
-    let present: Vec<String> = parse_tags(&tags).into_iter().map(|f| f.name).collect();
+    let present: Vec<String> = parse_tags(&tags).map(|c| c.models).unwrap_or_default().into_iter().map(|f| f.name).collect();
     let wanted: Vec<String> = serde_json::from_value(db.json(WANTED_SQL, &[Param::Int(Some(node.id))]).await?).unwrap_or_default();
     let candidates: Vec<String> = present
         .into_iter()
