@@ -9,10 +9,12 @@
 //! Every error becomes a response in the client's dialect in exactly one place
 //! (`ingress::render_error`).
 
+pub mod cors;
 mod infer;
 mod listings;
 mod manage;
 mod respond;
+pub mod tools;
 
 use crate::auth;
 use crate::error::GatewayError;
@@ -38,27 +40,36 @@ pub async fn handle<P: Platform>(p: Rc<P>, snap: Rc<Snapshot>, req: Inbound) -> 
         Err((dialect, e)) => return ingress::render_error(dialect, &e),
     };
     let dialect = ep.dialect;
-    match dispatch(&p, &snap, &ep, &req).await {
+    let reply = match dispatch(&p, &snap, &ep, &req).await {
         Ok(reply) => reply,
         Err(e) => ingress::render_error(dialect, &e),
+    };
+    if snap.settings.cors_allowed_origins.is_empty() {
+        return reply;
     }
+    cors::decorate(&snap.settings.cors_allowed_origins, &req, reply)
 }
 
 async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, req: &Inbound) -> Result<Reply, GatewayError> {
     match &ep.op {
-        Op::Root => return Ok(Reply::json(200, &json!({"name": "Maestro Edge", "version": VERSION, "status": "ok"}))),
+        Op::Root => return Ok(tools::root(routes::tool_of(&req.path), req, VERSION)),
         Op::Health => return Ok(Reply::json(200, &json!({"status": "ok"}))),
-        Op::Preflight => return Ok(Reply::empty(204)),
+        Op::Preflight => return Ok(cors::preflight(&snap.settings.cors_allowed_origins, req)),
         Op::Ready | Op::Admin => return Err(GatewayError::Internal("handled by the edge".into())),
         _ => {}
     }
     let now_s = (p.now_ms() / 1000) as i64;
     let principal = auth::authenticate(req, snap, p.jwt_secret(), now_s)?;
     let user = principal.user;
+    let tool = routes::tool_of(&req.path);
+    let rewritten = tools::rewrite(tool, &ep.op, req, &|model| claude_name(snap, user, model))?;
+    let req = rewritten.as_ref().unwrap_or(req);
     match &ep.op {
         Op::OllamaVersion => Ok(Reply::json(200, &json!({"version": snap.settings.ollama_version}))),
         Op::OllamaTags => Ok(Reply::json(200, &ol::tags(&visible(snap, user, &Op::OllamaChat)))),
         // Anthropic SDKs list models at the same path; they announce themselves by header.
+        Op::Models if tool == Some(routes::Tool::Claude) => Ok(Reply::json(200, &tools::claude_models(&visible(snap, user, &Op::Messages), tools::is_claude_desktop(req)))),
+        Op::Models if tool == Some(routes::Tool::Codex) => Ok(Reply::json(200, &tools::codex_models(&visible(snap, user, &Op::Responses)))),
         Op::Models if req.header("anthropic-version").is_some() => Ok(Reply::json(200, &listings::anthropic_models(&visible(snap, user, &Op::Messages)))),
         Op::Models => Ok(Reply::json(200, &oa::models_list(&visible(snap, user, &Op::ChatCompletions)))),
         Op::Model(id) => {
@@ -78,6 +89,17 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
 fn visible<'a>(snap: &'a Snapshot, user: &User, op: &Op) -> Vec<Entry<'a>> {
     let kinds = crate::origins::kinds_for(op);
     catalog::entries(snap).into_iter().filter(|e| catalog::allowed(user, &e.name) && catalog::served_by(e, &kinds)).collect()
+}
+
+/// What a Claude-side model name stands for (`tools::claude_name`), among the names this user
+/// may call.
+fn claude_name(snap: &Snapshot, user: &User, model: &str) -> Option<String> {
+    let exists = |n: &str| catalog::find(snap, n).is_some();
+    if model.starts_with("claude-maestro-") {
+        let names: Vec<String> = visible(snap, user, &Op::Messages).into_iter().map(|e| e.name).collect();
+        return tools::claude_name(model, &names, &exists);
+    }
+    tools::claude_name(model, &[], &exists)
 }
 
 /// The entry for a requested name if it exists and the user may call it. Otherwise 404 with one

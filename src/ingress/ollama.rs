@@ -67,6 +67,8 @@ pub fn show(e: &Entry, origin: Option<Value>) -> Value {
         v["model_info"] = json!({});
     }
     v["model_info"][format!("{arch}.context_length")] = json!(e.context_length);
+    // OpenClaw reads capabilities from model_info (Model Maestro's /openclaw/api/show enrichment).
+    v["model_info"]["general.capabilities"] = json!(e.capabilities);
     v["capabilities"] = json!(e.capabilities);
     if let Some(o) = v.as_object_mut() {
         o.remove("remote_model");
