@@ -314,7 +314,21 @@ mod tests {
         assert_eq!(v["models"][0]["supported_reasoning_levels"], json!([]));
         assert_eq!(v["models"][0]["input_modalities"], json!(["text"]));
         // Fields Codex's ModelInfo requires (no serde default there).
-        for k in ["slug", "display_name", "supported_reasoning_levels", "shell_type", "visibility", "supported_in_api", "priority", "base_instructions", "supports_reasoning_summaries", "support_verbosity", "truncation_policy", "supports_parallel_tool_calls", "experimental_supported_tools"] {
+        for k in [
+            "slug",
+            "display_name",
+            "supported_reasoning_levels",
+            "shell_type",
+            "visibility",
+            "supported_in_api",
+            "priority",
+            "base_instructions",
+            "supports_reasoning_summaries",
+            "support_verbosity",
+            "truncation_policy",
+            "supports_parallel_tool_calls",
+            "experimental_supported_tools",
+        ] {
             assert!(m.get(k).is_some(), "{k}");
         }
     }
