@@ -23,6 +23,7 @@ use crate::net::{ByteStream, Inbound, Reply};
 use crate::platform::Platform;
 use crate::routes::{self, Endpoint, Op};
 use crate::routing::catalog::{self, Entry};
+use crate::routing::scope::{self, Scope};
 use crate::state::snapshot::{Snapshot, User};
 use crate::stream::relay::Timer;
 use futures::future::{select, Either};
@@ -88,7 +89,8 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
 /// Catalog entries the user may call that some node can serve for `op`.
 fn visible<'a>(snap: &'a Snapshot, user: &User, op: &Op) -> Vec<Entry<'a>> {
     let kinds = crate::origins::kinds_for(op);
-    catalog::entries(snap).into_iter().filter(|e| catalog::allowed(user, &e.name) && catalog::served_by(e, &kinds)).collect()
+    let scope = Scope::of(user, None);
+    catalog::entries(snap).into_iter().filter(|e| catalog::allowed(user, &e.name) && catalog::served_by(e, &kinds) && scope::reachable(snap, &scope, e, &kinds)).collect()
 }
 
 /// What a Claude-side model name stands for (`tools::claude_name`), among the names this user
@@ -106,9 +108,25 @@ fn claude_name(snap: &Snapshot, user: &User, model: &str) -> Option<String> {
 /// message whether the name is unknown or outside the user's allow-list: a different answer
 /// would confirm which hidden names exist (README, "403 or 404").
 fn callable<'a>(snap: &'a Snapshot, user: &User, name: &str) -> Result<Entry<'a>, GatewayError> {
-    match catalog::find(snap, name).filter(|_| catalog::allowed(user, name)) {
-        Some(e) => Ok(e),
-        None => Err(GatewayError::NotFound(catalog::not_callable(name))),
+    callable_in(snap, user, name, None)
+}
+
+/// `callable` within the user's node rules and a pinned node (`routing::scope`): a name no
+/// node the user may use serves is unknown to them too. A name no catalog lists yet is callable
+/// when a `route_unknown_models` node in scope takes it.
+fn callable_in<'a>(snap: &'a Snapshot, user: &User, name: &str, pin: Option<i64>) -> Result<Entry<'a>, GatewayError> {
+    let scope = Scope::of(user, pin);
+    let allowed = catalog::allowed(user, name);
+    match catalog::find(snap, name).filter(|_| allowed) {
+        Some(e) if scope::reachable(snap, &scope, &e, &[]) => Ok(e),
+        None if allowed && !scope::unknown_model_nodes(snap, &scope, name, &[]).is_empty() => Ok(Entry {
+            name: name.to_string(),
+            kind: catalog::EntryKind::Real,
+            backing: None,
+            context_length: catalog::context_length(snap, None, None, name),
+            capabilities: vec!["completion".to_string()],
+        }),
+        _ => Err(GatewayError::NotFound(catalog::not_callable(name))),
     }
 }
 

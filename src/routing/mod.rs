@@ -3,4 +3,6 @@
 
 pub mod catalog;
 pub mod needs;
+pub mod node_rules;
 pub mod plan;
+pub mod scope;

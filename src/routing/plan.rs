@@ -4,6 +4,7 @@
 //! operation) ordered by the node strategy. `Planner::next` hands out one attempt at a time and
 //! takes the previous failure into account (413 jumps to the 413-fallback member).
 
+use super::scope::{self, Scope};
 use crate::error::GatewayError;
 use crate::state::snapshot::{same_model, Group, Health, Mapping, Node, NodeKind, Snapshot, Strategy};
 use std::collections::HashMap;
@@ -107,6 +108,21 @@ impl Planner {
         draws: &mut Draws,
         now_ms: u64,
     ) -> Result<Planner, GatewayError> {
+        Self::scoped(snap, requested, needs, kinds, state, draws, now_ms, &Scope::default())
+    }
+
+    /// `new` within a scope: the user's node rules, a pinned node (`routing::scope`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn scoped(
+        snap: &Snapshot,
+        requested: &str,
+        needs: Needs,
+        kinds: &[NodeKind],
+        state: &dyn NodeState,
+        draws: &mut Draws,
+        now_ms: u64,
+        scope: &Scope,
+    ) -> Result<Planner, GatewayError> {
         let mut reasons: Vec<String> = Vec::new();
         let (group, member_names, retries): (Option<&Group>, Vec<(String, bool)>, u32) = match snap.group(requested) {
             Some(g) => {
@@ -123,7 +139,7 @@ impl Planner {
                 .map(|m| m.preferred_nodes.clone())
                 .unwrap_or_default();
             let strategy = node_strategy(snap, group, &name);
-            let nodes = order_nodes(snap, &name, &preferred, kinds, strategy, state, draws, now_ms, &mut reasons, group.is_none());
+            let nodes = order_nodes(snap, &name, &preferred, kinds, strategy, state, draws, now_ms, &mut reasons, group.is_none(), scope);
             members.push(MemberPlan { model: name, nodes, next_node: 0, is_fallback_413: fb413, tried: false });
         }
         if members.iter().all(|m| m.nodes.is_empty()) {
@@ -241,6 +257,7 @@ fn order_nodes(
     now_ms: u64,
     reasons: &mut Vec<String>,
     direct: bool,
+    scope: &Scope,
 ) -> Vec<(i64, String)> {
     let mapping = snap.mapping(model);
     // Candidates: pinned nodes in their order, else every node whose catalog has the model.
@@ -249,6 +266,9 @@ fn order_nodes(
         for id in preferred {
             if let Some(n) = snap.node(*id).filter(|n| n.active && kinds.contains(&n.kind)) {
                 let real = real_on_node(mapping, model, n);
+                if !scope.admits(n, model, real, true) {
+                    continue;
+                }
                 let loaded = n.models.iter().any(|m| m.loaded && same_model(&m.name, real));
                 cands.push((n, real.to_string(), loaded));
             }
@@ -265,9 +285,13 @@ fn order_nodes(
                 continue;
             }
             let real = real_on_node(mapping, model, n);
-            if let Some(nm) = n.models.iter().find(|nm| nm.available && same_model(&nm.name, real)) {
+            let named = mapping.is_some_and(|m| m.node_ids.contains(&n.id));
+            if let Some(nm) = n.models.iter().find(|nm| nm.available && same_model(&nm.name, real) && scope.admits(n, model, &nm.name, named)) {
                 cands.push((n, nm.name.clone(), nm.loaded));
             }
+        }
+        if cands.is_empty() && direct {
+            cands.extend(scope::unknown_model_nodes(snap, scope, model, kinds).into_iter().map(|n| (n, model.to_string(), false)));
         }
     }
     // Health: unhealthy and cooling nodes are skipped; say why so a 503 can explain itself.

@@ -58,6 +58,34 @@ pub struct User {
     pub token_limit: Option<u64>,
     #[serde(default)]
     pub can_manage_models: bool,
+    /// Nodes this user may reach (empty: every node).
+    #[serde(default)]
+    pub nodes: Vec<i64>,
+    /// Models this user may reach on a node; a node with no rule here is not limited by it.
+    #[serde(default)]
+    pub node_models: Vec<NodeModelRule>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeModelRule {
+    pub node_id: i64,
+    pub model: String,
+}
+
+fn lenient_rules<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RequestRules, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(v).unwrap_or_default())
+}
+
+/// Request rules of a node (`nodes.request_rules`): applied to every body the node receives.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RequestRules {
+    /// `max_tokens` when the request sets neither `max_tokens` nor `max_completion_tokens`.
+    #[serde(default)]
+    pub default_max_tokens: Option<u32>,
+    /// Top-level parameters removed before the request is sent.
+    #[serde(default)]
+    pub drop_params: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -119,6 +147,16 @@ pub struct Node {
     pub warmup: bool,
     #[serde(default)]
     pub health_url: Option<String>,
+    /// Serves only requests that name it (`node:{code}:{model}`), group members preferring it
+    /// and mappings restricted to it.
+    #[serde(default)]
+    pub pinned_only: bool,
+    /// Models no catalog lists yet are tried here instead of 404.
+    #[serde(default)]
+    pub route_unknown_models: bool,
+    /// A malformed value (hand-edited row) reads as no rules rather than failing the snapshot.
+    #[serde(default, deserialize_with = "lenient_rules")]
+    pub request_rules: RequestRules,
     #[serde(default)]
     pub models: Vec<NodeModel>,
 }

@@ -11,7 +11,9 @@ SELECT json_build_object(
       'can_manage_models', u.can_manage_models,
       'models', COALESCE((SELECT json_agg(um.model_name ORDER BY um.model_name) FROM user_models um WHERE um.user_id = u.id), '[]'::json),
       'request_limit', l.request_limit,
-      'token_limit', l.token_limit
+      'token_limit', l.token_limit,
+      'nodes', COALESCE((SELECT json_agg(un.node_id ORDER BY un.node_id) FROM user_nodes un WHERE un.user_id = u.id), '[]'::json),
+      'node_models', COALESCE((SELECT json_agg(json_build_object('node_id', unm.node_id, 'model', unm.model_name) ORDER BY unm.node_id, unm.model_name) FROM user_node_models unm WHERE unm.user_id = u.id), '[]'::json)
     ) ORDER BY u.id)
     FROM users u LEFT JOIN user_limits l ON l.user_id = u.id
     WHERE u.deleted_at IS NULL), '[]'::json),
@@ -31,6 +33,9 @@ SELECT json_build_object(
       'active', n.is_active,
       'warmup', n.warmup_enabled,
       'health_url', n.health_url,
+      'pinned_only', n.pinned_only,
+      'route_unknown_models', n.route_unknown_models,
+      'request_rules', n.request_rules,
       'models', COALESCE((
         SELECT json_agg(json_build_object(
           'name', m.model_name,
