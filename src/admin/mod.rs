@@ -5,6 +5,7 @@
 //! table, see `table.rs`) and `async fn route(ctx, method, segments) -> Option<Result<Reply,
 //! GatewayError>>` (None = not this resource's path).
 
+pub mod access;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
@@ -204,6 +205,9 @@ pub(crate) async fn dispatch<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &s
             .await)
         }
         _ => {}
+    }
+    if let Some(answer) = access::route(ctx, method, segs).await {
+        return Some(answer);
     }
     let first = segs.first().copied().unwrap_or("");
     let rest = segs.get(1..).unwrap_or(&[]);

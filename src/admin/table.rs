@@ -25,6 +25,7 @@ pub fn all() -> Vec<Route> {
         super::requests::ROUTES,
         super::dashboard::ROUTES,
         super::catalog::ROUTES,
+        super::access::ROUTES,
     ]
     .concat()
 }

@@ -40,10 +40,10 @@ pub fn parse(v: &Value) -> Result<RequestRules, String> {
     };
     let drop_params = match o.get("drop_params") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) if a.len() <= 100 && a.iter().all(|x| x.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 100 && s != "model" && s != "messages")) => {
+        Some(Value::Array(a)) if a.len() <= 100 && a.iter().all(|x| x.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) && s != "model" && s != "messages")) => {
             a.iter().filter_map(|x| x.as_str().map(String::from)).collect()
         }
-        Some(_) => return Err("'drop_params' must be a list of up to 100 parameter names (not 'model' or 'messages')".into()),
+        Some(_) => return Err("'drop_params' must be a list of up to 100 parameter names (A-Z, 0-9, '_', '.', '-'; not 'model' or 'messages')".into()),
     };
     Ok(RequestRules { default_max_tokens, drop_params })
 }
