@@ -263,3 +263,124 @@ describe("CORS for browser clients", () => {
     await admin.put("/settings", { "cors.allowed_origins": [] });
   });
 });
+
+describe("node routing: pinning, pinned-only nodes, per-user node access, unknown models, request rules", () => {
+  let P, U, R;
+  const ids = {};
+  const chatAs = (token, model, extra = {}) => call("POST", "/v1/chat/completions", { token, body: { model, messages: hi, stream: false, ...extra } });
+  const listed = async (token) => (await json(await call("GET", "/v1/models", { token }))).data.map((m) => m.id);
+
+  before(async () => {
+    P = await startOrigin({ name: "pinned-p", kind: "ollama", models: ["llama3:latest", "secret:1b"] });
+    U = await startOrigin({ name: "unknown-u", kind: "ollama", models: [] });
+    R = await startOrigin({ name: "rules-r", kind: "openai", models: ["gpt-r"] });
+    for (const [o, code] of [[P, "pin"], [U, "unk"], [R, "rules"]]) {
+      const n = await admin.post("/nodes", { name: o.name, node_type: o.kind, base_url: o.url, code, priority: 1 }, 201);
+      await admin.post(`/nodes/${n.id}/discover`, {}, 200);
+      ids[code] = n.id;
+    }
+    ids.o = (await admin.get("/nodes")).nodes.find((n) => n.name === "ollama-p").id;
+    let v = await admin.put(`/nodes/${ids.pin}/routing`, { pinned_only: true });
+    assert.deepEqual([v.pinned_only, v.route_unknown_models, v.code], [true, false, "pin"]);
+    await admin.patch(`/nodes/${ids.unk}/routing`, { route_unknown_models: true });
+    v = await admin.put(`/nodes/${ids.rules}/routing`, { request_rules: { default_max_tokens: 777, drop_params: ["logprobs", "user"] } });
+    assert.deepEqual(v.request_rules, { default_max_tokens: 777, drop_params: ["logprobs", "user"] });
+    tokens.acl = (await admin.post("/users", { username: "parity-acl", has_all_models: true }, 201)).token;
+    tokens.listed = (await admin.post("/users", { username: "parity-listed", models: ["llama3:latest"] }, 201)).token;
+  });
+  after(async () => {
+    for (const o of [P, U, R]) await o?.stop();
+  });
+
+  test("a pinned-only node serves only names that pin it; node:{code}:{model} routes there", async () => {
+    for (const o of [O, P]) o.reset();
+    // P has the higher priority (1 < 100) but is pinned only: plain requests go to O.
+    assert.equal((await chatAs(tokens.all, "llama3:latest")).status, 200);
+    assert.equal(P.inference().length, 0);
+    assert.equal(O.inference().length, 1);
+    assert.ok(!(await listed(tokens.all)).includes("secret:1b"), "a model only a pinned-only node has is not listed");
+    assert.equal((await chatAs(tokens.all, "secret:1b")).status, 404);
+    let r = await chatAs(tokens.all, "node:pin:secret:1b");
+    assert.equal(r.status, 200, await r.text());
+    assert.equal(lastInference(P).body.model, "secret:1b");
+    r = await chatAs(tokens.all, "node:pin:llama3:latest");
+    assert.equal(r.status, 200);
+    assert.equal(P.inference().length, 2, "the pin beats O");
+    assert.equal(O.inference().length, 1);
+    r = await call("POST", "/api/chat", { body: { model: "node:pin:llama3:latest", messages: hi, stream: false } });
+    assert.equal(r.status, 200, "pins work in every dialect");
+    r = await chatAs(tokens.all, "node:nope:llama3:latest");
+    assert.equal(r.status, 404);
+    assert.match((await json(r)).error.message, /not found, or not available to you/);
+    // The allow-list applies to the model name, not the pinned string.
+    assert.equal((await chatAs(tokens.listed, "node:pin:llama3:latest")).status, 200);
+    assert.equal((await chatAs(tokens.listed, "node:pin:secret:1b")).status, 404);
+  });
+
+  test("per-user node access limits routing and listings alike", async () => {
+    for (const o of [O, P, R]) o.reset();
+    let v = await admin.put("/users/parity-acl/nodes", { node_ids: [ids.o] });
+    assert.deepEqual(v, { username: "parity-acl", node_ids: [ids.o], node_models: [] });
+    let names = await listed(tokens.acl);
+    assert.ok(names.includes("llama3:latest") && names.includes("thinker"));
+    assert.ok(!names.includes("gpt-r") && !names.includes("gpt-p"), "models on other nodes are not listed");
+    assert.equal((await chatAs(tokens.acl, "gpt-r")).status, 404);
+    assert.equal(R.inference().length, 0);
+    assert.equal((await chatAs(tokens.acl, "llama3:latest")).status, 200);
+    assert.equal((await chatAs(tokens.acl, "node:pin:llama3:latest")).status, 404, "pinning a node the user may not use");
+    assert.equal(P.inference().length, 0);
+    // Models per node: on O only qwen3:8b (here through its mapping, "thinker").
+    v = await admin.put("/users/parity-acl/nodes", { node_ids: [], node_models: [{ node_id: ids.o, model: "qwen3:8b" }] });
+    assert.deepEqual(v.node_models, [{ node_id: ids.o, model: "qwen3:8b" }]);
+    names = await listed(tokens.acl);
+    assert.ok(names.includes("thinker"));
+    assert.ok(!names.includes("llama3:latest"), "llama3 is on O (not allowed there) and on a pinned-only node");
+    assert.ok(names.includes("gpt-r"), "nodes without rules are not limited");
+    assert.equal((await chatAs(tokens.acl, "llama3:latest")).status, 404);
+    assert.equal((await chatAs(tokens.acl, "thinker")).status, 200);
+    assert.equal((await chatAs(tokens.acl, "node:pin:llama3:latest")).status, 200, "P has no rules for this user");
+    assert.deepEqual(await admin.get("/users/parity-acl/nodes"), v);
+    await admin.put("/users/parity-acl/nodes", { node_ids: [999999] }, 400);
+    await admin.put("/users/parity-acl/nodes", { node_models: [{ node_id: ids.o }] }, 400);
+    await admin.get("/users/nobody-here/nodes", 404);
+    await admin.put("/users/parity-acl/nodes", { node_ids: [], node_models: [] });
+    assert.ok((await listed(tokens.acl)).includes("llama3:latest"), "cleared: every node again");
+  });
+
+  test("a model no catalog lists yet is tried on the node that takes unknown models", async () => {
+    U.reset();
+    U.models = ["brand-new:7b"]; // on the origin, not yet discovered
+    let r = await chatAs(tokens.all, "brand-new:7b");
+    assert.equal(r.status, 200, await r.text());
+    assert.equal(lastInference(U).body.model, "brand-new:7b");
+    r = await call("POST", "/api/chat", { body: { model: "brand-new:7b", messages: hi, stream: false } });
+    assert.equal(r.status, 200);
+    assert.equal(U.inference().length, 2);
+    assert.equal((await chatAs(tokens.listed, "brand-new:7b")).status, 404, "the allow-list still applies");
+    r = await chatAs(tokens.all, "never-heard-of:1b");
+    assert.notEqual(r.status, 200, "the node's own 404 is the answer");
+    // Known models never go there, and switching the option off restores 404.
+    assert.equal((await chatAs(tokens.all, "llama3:latest")).status, 200);
+    assert.equal(U.inference().length, 3);
+    await admin.patch(`/nodes/${ids.unk}/routing`, { route_unknown_models: false });
+    assert.equal((await chatAs(tokens.all, "brand-new:7b")).status, 404);
+  });
+
+  test("node request rules: default max_tokens and dropped parameters, what the origin receives", async () => {
+    R.reset();
+    assert.equal((await chatAs(tokens.all, "gpt-r", { logprobs: true, user: "u1", temperature: 0.3 })).status, 200);
+    let sent = lastInference(R).body;
+    assert.equal(sent.max_tokens, 777);
+    assert.equal(sent.logprobs, undefined);
+    assert.equal(sent.user, undefined);
+    assert.equal(sent.temperature, 0.3);
+    assert.equal((await chatAs(tokens.all, "gpt-r", { max_tokens: 5 })).status, 200);
+    sent = lastInference(R).body;
+    assert.equal(sent.max_tokens, 5, "the client's own value wins");
+    await admin.put(`/nodes/${ids.rules}/routing`, { request_rules: { drop_params: ["model"] } }, 400);
+    await admin.put(`/nodes/${ids.rules}/routing`, { nope: 1 }, 400);
+    await admin.get("/nodes/999999/routing", 404);
+    const v = await admin.put(`/nodes/${ids.rules}/routing`, { request_rules: null });
+    assert.deepEqual(v.request_rules, { default_max_tokens: null, drop_params: [] });
+  });
+});
