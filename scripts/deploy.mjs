@@ -85,7 +85,11 @@ async function bundle(cfgPath, cfg) {
   const dist = path.join(OUT, "dist");
   fs.rmSync(dist, { recursive: true, force: true });
   say("bundling (wrangler deploy --dry-run)");
-  const log = await sh(WRANGLER[0], [WRANGLER[1], "deploy", "--dry-run", "--outdir", dist, "--config", cfgPath], { quiet: true, env: { ...env, WRANGLER_SEND_METRICS: "false" } });
+  const log = await sh(WRANGLER[0], [WRANGLER[1], "deploy", "--dry-run", "--outdir", dist, "--config", cfgPath], {
+    quiet: true,
+    // Local only: no telemetry, no error reports, no banner (its update check asks npm).
+    env: { ...env, WRANGLER_SEND_METRICS: "false", WRANGLER_SEND_ERROR_REPORTS: "false", WRANGLER_HIDE_BANNER: "true" },
+  });
   const { raw, gz } = gzipSize(dist);
   const limit = SIZE_LIMIT[PLAN] ?? SIZE_LIMIT.free;
   say(`bundle ${mib(raw)}, ${mib(gz)} gzipped (limit on the ${PLAN} plan: ${mib(limit)} gzipped)`);
@@ -245,4 +249,4 @@ async function main() {
   else await deploy(raw, n);
 }
 
-main().catch((e) => die(e.stack && !(e instanceof cf.ApiError) ? e.message : e.message));
+main().catch((e) => die(e.message));
