@@ -1,5 +1,5 @@
 //! The cron trigger: maintenance jobs against Postgres (republishing the routing snapshot when
-//! they changed anything), then the usage flush, then retention clean-up. Each step is
+//! they changed anything), then retention clean-up, then the usage flush. Each step is
 //! independent: one failing (e.g. Postgres down) does not stop the others, and nothing is lost.
 //! Every subrequest counts against one budget (`maintenance::budget`): the steps after the
 //! jobs are reserved before the jobs spend on origins; a step that does not fit waits for the
@@ -44,15 +44,16 @@ pub async fn run(env: &Env, _ctx: ScheduleContext, scheduled_ms: u64) {
     if budget.try_take(&budget::pointer_sync(redis)) {
         snapshot::sync_redis_pointer(env).await;
     }
-    match flush_usage(env, &budget, scheduled_ms / 60_000).await {
-        Ok(n) if n > 0 => worker::console_log!("cron: flushed {n} usage records"),
-        Ok(_) => {}
-        Err(e) => worker::console_error!("cron: usage flush postponed, records stay buffered: {e}"),
-    }
     if !budget.try_take(&[budget::DB]) {
         worker::console_warn!("cron: no subrequests left for the retention clean-up (the next run does it)");
     } else if let Err(e) = retention(env).await {
         worker::console_error!("cron: retention clean-up failed: {e}");
+    }
+    // Last: the flush drains as many shards as the rest of the budget allows (one is reserved).
+    match flush_usage(env, &budget, scheduled_ms / 60_000).await {
+        Ok(n) if n > 0 => worker::console_log!("cron: flushed {n} usage records"),
+        Ok(_) => {}
+        Err(e) => worker::console_error!("cron: usage flush postponed, records stay buffered: {e}"),
     }
     let u = budget.used();
     worker::console_log!(

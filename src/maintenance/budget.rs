@@ -3,8 +3,9 @@
 //! 10,000), and a run over the cap fails its remaining calls, usage flush included. So every
 //! call is counted here, whatever it goes to: origins (fetch), KV, Durable Objects, Hyperdrive
 //! connections and Upstash Redis, all against one budget, which keeps a run under both Free
-//! caps. The steps after the maintenance jobs (publish, Redis pointer, usage flush, clean-up)
-//! are reserved before the jobs spend on origins, so they always fit.
+//! caps. The steps after the maintenance jobs (publish, Redis pointer, clean-up, one usage
+//! shard) are reserved before the jobs spend on origins, so they always fit; the usage flush
+//! then drains further shards with whatever the jobs left.
 
 use serde::Serialize;
 use std::cell::Cell;
@@ -126,9 +127,10 @@ pub fn pointer_sync(redis: bool) -> Vec<(Kind, u32)> {
 
 /// One usage shard at worst: drain, the insert's connection, the acknowledgement.
 pub const FLUSH_SHARD: [(Kind, u32); 3] = [(Kind::DurableObject, 1), DB, (Kind::DurableObject, 1)];
-/// Shards whose flush is reserved every run; more shards are drained with what is left over
-/// and in turn (the start rotates), so many shards never crowd out the health probes.
-pub const FLUSH_SHARDS_RESERVED: u32 = 4;
+/// Shards whose flush is reserved every run: the flush always makes progress, and the other
+/// shards are drained with what the jobs left, in turn (the start rotates with the minute), so
+/// neither crowds the other out.
+pub const FLUSH_SHARDS_RESERVED: u32 = 1;
 
 /// The order in which this run visits the usage shards (rotating with the minute).
 pub fn shard_order(shards: u32, minute: u64) -> Vec<u32> {
@@ -166,12 +168,13 @@ mod tests {
 
     #[test]
     fn the_reserve_covers_every_step_after_the_jobs() {
-        // No Redis, 4 shards: publish 4, flush 12, clean-up 1.
-        assert_eq!(tail_reserve(false, 4), 4 + 12 + 1);
+        // No Redis: publish 4, one usage shard 3, clean-up 1.
+        assert_eq!(tail_reserve(false, 4), 4 + 3 + 1);
         // Redis adds its pointer to the publish and the pointer check.
-        assert_eq!(tail_reserve(true, 4), 6 + 3 + 12 + 1);
-        // Many shards: only four are reserved; the rest rotate.
+        assert_eq!(tail_reserve(true, 4), 6 + 3 + 3 + 1);
+        // Many shards: one is reserved; the rest use what is left, in turn.
         assert_eq!(tail_reserve(false, 64), tail_reserve(false, 4));
+        assert_eq!(tail_reserve(false, 0), 4 + 1);
         assert_eq!(shard_order(4, 6), vec![2, 3, 0, 1]);
         assert_eq!(shard_order(0, 6), Vec::<u32>::new());
     }

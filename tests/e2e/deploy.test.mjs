@@ -57,6 +57,7 @@ function makeDeploy(extra = {}) {
     LOOPBACK_GUARD_LOG: guardLog,
     ...extra,
   };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   return new Promise((resolve, reject) => {
     const child = spawn("make", ["-s", "deploy"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -80,9 +81,10 @@ const calls = (from, method, re) => cf.state.log.slice(from).filter((e) => e.met
 let afterFirst = 0;
 let firstSecrets;
 
-test("first deploy: creates KV, Hyperdrive and the Pages project, sets secrets, uploads with migrations and cron, publishes the dashboard", async () => {
+test("first deploy (API token, account found by the API): creates KV, Hyperdrive and the Pages project, sets secrets, uploads with migrations and cron, publishes the dashboard", async () => {
   const out = await makeDeploy();
   noOutsideTraffic();
+  assert.deepEqual([...new Set(cf.state.log.map((e) => e.auth?.startsWith("Bearer ey") ? "pages-jwt" : e.auth))].sort(), ["Bearer fake-token", "pages-jwt"], "every call carries the API token (Pages uploads their upload JWT)");
   const r = conf.resources(raw);
 
   // Resources, one each, named for the environment.
@@ -147,16 +149,22 @@ test("first deploy: creates KV, Hyperdrive and the Pages project, sets secrets, 
   firstSecrets = new Map(cf.state.scripts.get(WORKER).secrets);
 });
 
-test("second deploy: finds everything, regenerates no secret, keeps an origin the operator added", async () => {
+test("second deploy (a `wrangler login` session): finds everything, regenerates no secret, keeps an origin the operator added", async () => {
   assert.ok(afterFirst > 0, "needs the first deploy");
+  // What `wrangler login` leaves behind, with a token that has not expired.
+  const auth = path.join(tmp, "config", ".wrangler", "config");
+  fs.mkdirSync(auth, { recursive: true });
+  fs.writeFileSync(path.join(auth, "default.toml"), `oauth_token = "fake-oauth-token"\nexpiration_time = "${new Date(Date.now() + 3600e3).toISOString()}"\nrefresh_token = "fake-refresh"\nscopes = ["account:read", "workers:write", "workers_kv:write", "pages:write"]\n`);
   // The operator adds an origin of their own on the Worker (the Cloudflare dashboard).
   const s = cf.state.scripts.get(WORKER);
   const origins = s.bindings.find((b) => b.name === "ADMIN_UI_ORIGINS");
   origins.text = `https://ops.example.com,${origins.text}`;
   const kvBefore = cf.state.kv.size, hdBefore = cf.state.hyperdrive.size, pagesBefore = cf.state.pages.size;
 
-  const out = await makeDeploy();
+  const out = await makeDeploy({ CLOUDFLARE_API_TOKEN: undefined });
   noOutsideTraffic();
+  const auths = new Set(cf.state.log.slice(afterFirst).filter((e) => !e.path.includes("/pages/assets/")).map((e) => e.auth));
+  assert.deepEqual([...auths], ["Bearer fake-oauth-token"], "the deploy script and wrangler both use the login session");
   assert.equal(calls(afterFirst, "POST", /\/storage\/kv\/namespaces$/).length, 0, "no second KV namespace");
   assert.equal(calls(afterFirst, "POST", /\/hyperdrive\/configs$/).length, 0, "no second Hyperdrive config");
   assert.equal(calls(afterFirst, "PUT", /\/hyperdrive\/configs\//).length, 0, "the Hyperdrive config is left alone");
