@@ -124,7 +124,8 @@ export function secretNames(root, raw) {
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith(".rs")) {
         const src = fs.readFileSync(p, "utf8");
-        for (const m of src.matchAll(/(?:\bsecret\(\s*(?:&?\w+)\s*,\s*|\.secret\(\s*|\btext\(\s*(?:&?\w+)\s*,\s*)"([A-Z][A-Z0-9_]*)"/g)) found.add(m[1]);
+        // `env.secret("X")`, and any helper called as `helper(env, "X")` (secret, text, ...).
+        for (const m of src.matchAll(/(?:\.secret\(\s*|\b\w+\(\s*&?\w*env\w*\s*,\s*)"([A-Z][A-Z0-9_]+)"/g)) found.add(m[1]);
       }
     }
   };
