@@ -166,7 +166,17 @@ async function deploy(raw, n) {
   // Secrets: those passed in the environment are set; the generated ones only when missing.
   const secrets = {};
   const generated = [];
-  for (const name of conf.secretNames(ROOT, raw)) if (env[name]) secrets[name] = env[name];
+  // Replacing an existing JWT_SECRET ends every token and session, SECRETS_KEY makes stored node
+  // keys unreadable: a value left in the shell must not do that, only ROTATE=NAME,... does.
+  const rotate = new Set((env.ROTATE ?? "").split(",").map((x) => x.trim()).filter(Boolean));
+  for (const name of conf.secretNames(ROOT, raw)) {
+    if (!env[name]) continue;
+    if (GENERATED.includes(name) && existing.has(name) && !rotate.has(name)) {
+      say(`${name} is already set on the Worker: not replaced (ROTATE=${name} replaces it: ${name === "JWT_SECRET" ? "every user token and session ends" : "stored node API keys become unreadable"})`);
+      continue;
+    }
+    secrets[name] = env[name];
+  }
   for (const name of GENERATED) {
     if (!secrets[name] && !existing.has(name)) {
       secrets[name] = secret();

@@ -161,7 +161,8 @@ test("second deploy (a `wrangler login` session): finds everything, regenerates 
   origins.text = `https://ops.example.com,${origins.text}`;
   const kvBefore = cf.state.kv.size, hdBefore = cf.state.hyperdrive.size, pagesBefore = cf.state.pages.size;
 
-  const out = await makeDeploy({ CLOUDFLARE_API_TOKEN: undefined });
+  // A JWT_SECRET left in the shell must not end every token: only ROTATE=JWT_SECRET replaces it.
+  const out = await makeDeploy({ CLOUDFLARE_API_TOKEN: undefined, JWT_SECRET: "left-in-the-shell" });
   noOutsideTraffic();
   const auths = new Set(cf.state.log.slice(afterFirst).filter((e) => !e.path.includes("/pages/assets/")).map((e) => e.auth));
   assert.deepEqual([...auths], ["Bearer fake-oauth-token"], "the deploy script and wrangler both use the login session");
@@ -182,6 +183,7 @@ test("second deploy (a `wrangler login` session): finds everything, regenerates 
   assert.ok(sent.includes(`https://${PAGES}.pages.dev`));
   assert.equal(calls(afterFirst, "POST", /\/pages\/assets\/upload$/).length, 0, "unchanged dashboard files are not uploaded again");
   assert.match(out, /generated\s+nothing/);
+  assert.match(out, /JWT_SECRET is already set on the Worker: not replaced/);
   assert.match(out, /an upgrade/);
 });
 
