@@ -178,4 +178,17 @@ mod tests {
         assert_eq!(shard_order(4, 6), vec![2, 3, 0, 1]);
         assert_eq!(shard_order(0, 6), Vec::<u32>::new());
     }
+
+    #[test]
+    fn the_redis_pointer_costs_what_is_counted() {
+        // The pointer script at its worst: NOSCRIPT (Redis restarted), then EVAL.
+        use crate::redis::client::tests::{client, Recorder};
+        let rec = Recorder::default();
+        rec.answer(400, r#"{"error":"NOSCRIPT No matching script. Please use EVAL."}"#);
+        rec.answer(200, r#"{"result":7}"#);
+        futures::executor::block_on(crate::state::snapshot_redis::publish(&client(&rec), "m:", 7, None)).unwrap();
+        let counted = |calls: Vec<(Kind, u32)>| calls.iter().filter(|c| c.0 == Kind::Redis).map(|c| c.1).sum::<u32>();
+        assert_eq!(rec.sent.borrow().len() as u32, counted(publish(true)));
+        assert_eq!(rec.sent.borrow().len() as u32, counted(pointer_sync(true)));
+    }
 }
