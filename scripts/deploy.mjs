@@ -74,7 +74,7 @@ async function buildWorker() {
 
 async function buildDashboard(apiBase, outDir) {
   say(`building the dashboard with API base ${apiBase}`);
-  await sh("npm", ["run", "build", "--silent", "--", "--outDir", outDir, "--emptyOutDir"], { cwd: path.join(ROOT, "admin-ui"), env: { ...env, VITE_API_BASE: apiBase }, quiet: true });
+  await sh("npm", ["run", "build", "--silent", "--", "--outDir", outDir, "--emptyOutDir"], { cwd: path.join(ROOT, "admin-ui"), env: { ...env, VITE_API_BASE: apiBase, npm_config_update_notifier: "false" }, quiet: true });
   const index = fs.readFileSync(path.join(outDir, "index.html"), "utf8");
   const js = fs.readdirSync(path.join(outDir, "assets")).filter((f) => f.endsWith(".js")).map((f) => fs.readFileSync(path.join(outDir, "assets", f), "utf8")).join("\n");
   if (!index.includes("<") || !js.includes(apiBase)) die(`the dashboard build does not carry its API base ${apiBase}`);
