@@ -1,7 +1,10 @@
 //! Maintenance jobs run by the cron trigger and by the admin API's "now" buttons: one file per
 //! job, each `async fn` over the `Db` and `Platform` ports, idempotent and bounded in time.
 
+pub mod budget;
 pub mod cron;
+#[cfg(test)]
+mod cron_tests;
 pub mod discovery;
 pub mod health;
 pub mod warmup;
