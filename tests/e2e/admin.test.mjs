@@ -557,7 +557,7 @@ describe("secrets", () => {
     const ts = await must(201, "POST", "/admin/tool-sets", { body: { name: "sweep", tools: ["t"] } });
     const mc = await must(201, "POST", "/admin/model-config", { body: { model_prefix: "sweep", tool_set_id: ts.id } });
     const sp = await must(201, "POST", "/admin/system-prompts", { body: { scope_type: "user", scope_value: "ana", prompt: "p" } });
-    const ids = { "/admin/tool-sets/{id}": ts.id, "/admin/model-config/{id}": mc.id, "/admin/system-prompts/{id}": sp.id, "/admin/nodes/{id}": nodes["openai-c"] };
+    const ids = { "/admin/tool-sets/{id}": ts.id, "/admin/model-config/{id}": mc.id, "/admin/system-prompts/{id}": sp.id, "/admin/nodes/{id}": nodes["openai-c"], "/admin/nodes/{id}/routing": nodes["openai-c"] };
     let swept = 0;
     for (const [template, item] of Object.entries(doc)) {
       if (!item.get || template === "/admin/openapi.json") continue;
