@@ -207,6 +207,30 @@ async fn latest_version(env: &Env, redis: Option<&Redis>, least_busy: bool) -> R
 async fn refresh(env: &Env, have: Rc<Snapshot>, least_busy: bool) {
     let store = redis_store(env, &have.settings);
     let latest = match latest_version(env, store.as_ref(), least_busy).await {
+        Ok(v) => v,
+        Err(e) => {
+            worker::console_warn!("snapshot refresh: {e}");
+            mark_checked();
+            return;
+        }
+    };
+    if latest <= have.version {
+        mark_checked();
+        return;
+    }
+    let snap = match copy_of(env, &have.settings, latest).await {
+        Some(s) => Ok(s),
+        None => build(env, false).await,
+    };
+    match snap {
+        Ok(s) => install(Rc::new(s)),
+        Err(e) => {
+            worker::console_warn!("snapshot refresh failed, keeping version {}: {e}", have.version);
+            mark_checked();
+        }
+    }
+}
+
 /// Version `v` from the store the held settings chose, then from the other one: a publish that
 /// switched `backend.cache` put its copies in the new store, which this isolate does not
 /// know about yet.

@@ -158,14 +158,14 @@ pub fn table() -> String {
     let rows: Vec<[String; 5]> = vec![
         [
             format!("`Coordinator(\"replica:k\")` ×{VERSION_REPLICAS}: version polls, node stream totals"),
-            "i / (refresh + i/r) / 32 + nodes + publishes".into(),
+            "i / (refresh + i/r) / 32 + 2·nodes + publishes".into(),
             format!("{} (before, one `global`: {})", round(l.replica()), round(l.before_coordinator())),
             iso(&|x| x.replica()),
             iso(&|x| x.before_coordinator()),
         ],
         [
             "`Coordinator(\"global\")`: publishes, node totals, cron, admin".into(),
-            "nodes + publishes + 3/60".into(),
+            "2·nodes + publishes + 3/60".into(),
             round(l.authority()),
             "any (no request-path calls)".into(),
             "(was the poll target)".into(),
@@ -179,12 +179,12 @@ pub fn table() -> String {
         ],
         [
             format!("`Streams(\"node:n:k\")` ×{STREAM_SHARDS} per node: stream starts and ends"),
-            format!("i·(1−e^(−2r/(i·nodes)))/1 s / {STREAM_SHARDS}"),
+            format!("i·(1−e^(−0.2·r/(i·nodes)))/0.1 / {STREAM_SHARDS}"),
             format!("{} (before, one `global`: {})", round(l.stream_part()), round(l.before_streams())),
             iso(&|x| x.stream_part()),
             iso(&|x| x.before_streams()),
         ],
-        ["`Streams(\"node:n\")`: part counts → one node total".into(), format!("≤ {STREAM_SHARDS} parts × 1/s"), round(l.stream_node()), "any".into(), "—".into()],
+        ["`Streams(\"node:n\")`: part counts → one node total".into(), format!("≤ {STREAM_SHARDS} parts × 2/s"), round(l.stream_node()), "any".into(), "—".into()],
         [
             "`Limiter(\"user:u\")`: one limited user".into(),
             "3 · min(user r, i / 1 s)".into(),

@@ -15,11 +15,11 @@ use std::collections::HashMap;
 
 pub const VERSION_REPLICAS: u32 = 32;
 pub const AUTHORITY: &str = "global";
-pub const STREAM_SHARDS: u32 = 32;
+pub const STREAM_SHARDS: u32 = 64;
 /// An isolate sends its stream starts and ends in one call per node per this long.
-pub const STREAM_BATCH_MS: u64 = 1_000;
+pub const STREAM_BATCH_MS: u64 = 100;
 /// A count is pushed upward at most this often while it changes...
-pub const PUSH_MS: u64 = 1_000;
+pub const PUSH_MS: u64 = 500;
 /// ...and re-sent this often while it is not zero (a restarted receiver relearns it).
 pub const HEARTBEAT_MS: u64 = 20_000;
 /// A part or node count not refreshed for this long no longer counts.

@@ -8,10 +8,10 @@
 use crate::state::db::{Db, DbError, Param};
 use crate::usage::{clean_text, UsageRecord, INSERT_SQL, TEXT_MAX_CHARS};
 
-const QUARANTINE_SQL: &str = "INSERT INTO usage_quarantine (id, shard, reason, record) VALUES ($1::text, $2::int, $3::text, $4::text) ON CONFLICT (id) DO NOTHING";
+const QUARANTINE_SQL: &str = "INSERT INTO usage_quarantine (id, shard, reason, record) VALUES ($1::text, ($2::bigint)::int, $3::text, $4::text) ON CONFLICT (id) DO NOTHING";
 
 const STATS_SQL: &str = "INSERT INTO usage_shards (shard, backlog, flushed_total, last_flush_at, last_error, updated_at)
-    VALUES ($1::int, $2::bigint, $3::bigint, CASE WHEN $4::text IS NULL THEN now() END, $4::text, now())
+    VALUES (($1::bigint)::int, $2::bigint, $3::bigint, CASE WHEN $4::text IS NULL THEN now() END, $4::text, now())
     ON CONFLICT (shard) DO UPDATE SET backlog = EXCLUDED.backlog, flushed_total = usage_shards.flushed_total + EXCLUDED.flushed_total,
       last_flush_at = COALESCE(EXCLUDED.last_flush_at, usage_shards.last_flush_at), last_error = EXCLUDED.last_error, updated_at = now()";
 
@@ -19,7 +19,7 @@ const STATS_SQL: &str = "INSERT INTO usage_shards (shard, backlog, flushed_total
 pub const STATUS_SQL: &str = "SELECT json_build_object(
     'backlog', COALESCE((SELECT sum(backlog) FROM usage_shards), 0),
     'quarantined', (SELECT count(*) FROM usage_quarantine),
-    'stalled_shards', COALESCE((SELECT json_agg(shard ORDER BY shard) FROM usage_shards WHERE backlog > 0 AND (last_flush_at IS NULL OR last_flush_at < now() - make_interval(secs => $1::int))), '[]'::json),
+    'stalled_shards', COALESCE((SELECT json_agg(shard ORDER BY shard) FROM usage_shards WHERE backlog > 0 AND (last_flush_at IS NULL OR last_flush_at < now() - $1::bigint * interval '1 second')), '[]'::json),
     'last_error', (SELECT last_error FROM usage_shards WHERE last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1))::text";
 
 /// What became of one shard's batch, by index into it.

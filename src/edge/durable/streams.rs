@@ -157,6 +157,17 @@ impl Streams {
     }
 }
 
+impl Streams {
+    /// Push at once when the pace allows (a change is seen upstream without waiting for an
+    /// alarm), else leave it to the alarm `push` sets.
+    async fn push_now(&self, role: Role) {
+        if let Err(e) = self.push(role).await {
+            worker::console_warn!("stream count push failed (the alarm retries): {e}");
+            let _ = self.arm(Some(now() + crate::state::fanout::PUSH_MS)).await;
+        }
+    }
+}
+
 impl DurableObject for Streams {
     fn new(state: State, env: Env) -> Self {
         Streams {
@@ -186,13 +197,14 @@ impl DurableObject for Streams {
                 let ops: Vec<LeaseMsg> = req.json().await?;
                 self.apply(&ops);
                 self.save(role).await?;
+                self.push_now(role).await;
                 Response::from_json(&serde_json::json!({"ok": true, "count": self.count()}))
             }
             "/part" => {
                 let p: PartCount = req.json().await?;
                 self.parts.borrow_mut().set(&p.k.to_string(), p.count, now());
                 let total = self.parts.borrow().total(now());
-                self.arm(self.pusher.get().due(total, now())).await?;
+                self.push_now(role).await;
                 Response::from_json(&serde_json::json!({"ok": true, "total": total}))
             }
             "/counts" => {

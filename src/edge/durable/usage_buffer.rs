@@ -137,7 +137,8 @@ impl UsageBuffer {
         // Records no release can read are set aside under q: (kept, counted), never retried.
         for (k, v) in &unreadable {
             worker::console_error!("usage buffer shard {shard}: unreadable record {k} set aside");
-            storage.put(&format!("q:{}", &k[2..]), v.clone()).await?;
+            let text = v.as_string().or_else(|| js_sys::JSON::stringify(v).ok().and_then(|t| t.as_string())).unwrap_or_default();
+            storage.put(&format!("q:{}", &k[2..]), text).await?;
             storage.delete(k).await?;
             stats.held += 1;
         }
