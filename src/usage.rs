@@ -130,3 +130,46 @@ pub const INSERT_SQL: &str = "
 /// Retention: delete at most a bounded batch per run so one cron invocation stays short.
 pub const RETENTION_USAGE_SQL: &str = "DELETE FROM usage_records WHERE id IN (SELECT id FROM usage_records WHERE created_at < now() - make_interval(days => ($1::bigint)::int) LIMIT 5000)";
 pub const RETENTION_AUDIT_SQL: &str = "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE created_at < now() - make_interval(days => ($1::bigint)::int) LIMIT 5000)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_made_safe_for_postgres() {
+        let mut r = UsageRecord {
+            id: "req_1".into(),
+            requested_model: "mock\0".into(),
+            resolved_model: "a\u{1b}[31mb\u{7f}\u{85}\u{2028}".into(),
+            real_model: "m".repeat(10 * 1024),
+            node_name: "é€😀".repeat(1200),
+            error: Some(format!("model 'mock\0' not found {}", "x".repeat(5000))),
+            client: "curl/8\ttab".into(),
+            prompt_tokens: u64::MAX,
+            created_at_ms: u64::MAX,
+            ..Default::default()
+        };
+        assert!(r.sanitize());
+        assert_eq!(r.requested_model, "mock\u{FFFD}");
+        assert_eq!(r.resolved_model, "a\u{FFFD}[31mb\u{FFFD}\u{FFFD}\u{FFFD}");
+        assert_eq!(r.real_model.chars().count(), NAME_MAX_CHARS);
+        assert!(r.real_model.ends_with('…'));
+        assert_eq!(r.node_name.chars().count(), NAME_MAX_CHARS);
+        assert!(r.node_name.starts_with("é€😀"), "cut on characters, not bytes");
+        let e = r.error.as_deref().unwrap();
+        assert!(!e.contains('\0') && e.chars().count() == TEXT_MAX_CHARS);
+        assert_eq!(r.client, "curl/8\ttab", "tabs are text");
+        assert!(r.prompt_tokens + r.completion_tokens <= i64::MAX as u64);
+        assert_eq!(r.created_at_ms, 253_402_300_799_999);
+        assert_eq!(r.id, "req_1");
+        // Clean records are left alone; a broken id gets a stable replacement.
+        assert!(!r.clone().sanitize());
+        let mut bad = UsageRecord { id: "x\0".into(), ..Default::default() };
+        bad.sanitize();
+        let mut again = UsageRecord { id: "x\0".into(), ..Default::default() };
+        again.sanitize();
+        assert!(bad.id.starts_with("bad_") && bad.id == again.id);
+        // The JSON that reaches Postgres holds no \u0000 escape.
+        assert!(!serde_json::to_string(&r).unwrap().contains("\\u0000"));
+    }
+}
