@@ -95,3 +95,23 @@ test("hostile model names in every dialect: each answered, each recorded once, a
   assert.deepEqual({ backlog: ready.body.checks.usage.backlog, quarantined: ready.body.checks.usage.quarantined, alert: ready.body.checks.usage.alert }, { backlog: 0, quarantined: 0, alert: false });
   assert.ok(!env.gw.logs.some((l) => /usage flush postponed/.test(l)), "no flush was postponed");
 });
+
+test("usage reaches Postgres without a cron run: each shard's alarm flushes it", async () => {
+  const u = await admin.post("/users", { username: "alarmed", has_all_models: true }, 201);
+  const chat = `{"model":"fast","messages":[{"role":"user","content":"hi"}]}`;
+  for (let i = 0; i < 20; i++) {
+    const r = await fetch(`${env.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${u.token}` }, body: chat });
+    assert.equal(r.status, 200);
+    await r.text();
+  }
+  const t0 = Date.now();
+  let n = 0;
+  while (Date.now() - t0 < 15_000) {
+    n = count("SELECT count(*) FROM usage_records WHERE username = 'alarmed'");
+    if (n === 20) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(n, 20, "every record flushed by the shards' own alarms (1 s after the first record)");
+  assert.equal(count("SELECT count(DISTINCT id) FROM usage_records WHERE username = 'alarmed'"), 20);
+  assert.ok(count("SELECT count(*) FROM usage_shards WHERE last_flush_at IS NOT NULL") > 0, "shards record their flushes");
+});

@@ -109,8 +109,11 @@ impl Streams {
     }
 
     async fn arm(&self, at: Option<u64>) -> Result<()> {
-        if let Some(t) = at.filter(|t| self.alarm_at.get().is_none_or(|at| at > *t)) {
-            self.state.storage().set_alarm(t as i64).await?;
+        // An alarm set for the past has fired or is about to: it no longer covers later work.
+        let set = self.alarm_at.get().filter(|a| *a > now());
+        if let Some(t) = at.filter(|t| set.is_none_or(|a| a > *t)) {
+            // workers-rs reads an integer as an offset from now, not as a time.
+            self.state.storage().set_alarm(t.saturating_sub(now()) as i64).await?;
             self.alarm_at.set(Some(t));
         }
         Ok(())

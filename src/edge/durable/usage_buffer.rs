@@ -80,11 +80,13 @@ impl UsageBuffer {
             Some(a) => a,
             None => self.state.storage().get_alarm().await?.map(|t| t as u64),
         };
-        if current.is_some_and(|c| c <= at) {
+        // An alarm set for the past has fired or is about to: it no longer covers later work.
+        if current.is_some_and(|c| c <= at && c > now()) {
             self.alarm_at.set(Some(current));
             return Ok(());
         }
-        self.state.storage().set_alarm(at as i64).await?;
+        // workers-rs reads an integer as an offset from now, not as a time.
+        self.state.storage().set_alarm(at.saturating_sub(now()) as i64).await?;
         self.alarm_at.set(Some(Some(at)));
         Ok(())
     }
