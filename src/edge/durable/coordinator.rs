@@ -111,13 +111,16 @@ pub async fn authority_version(env: &Env) -> Result<u64> {
     Ok(stub(env, AUTHORITY)?.fetch_with_str("https://coordinator/version").await?.json::<Polled>().await?.version)
 }
 
-/// Set the version at the authority, then at every replica (in parallel). A replica that
-/// cannot be reached is logged; the cron's `reassert` heals it within a minute.
+/// Set the version at the authority and at every replica, all in parallel (each keeps the
+/// larger of what it has and what it is sent, so order does not matter). A replica that cannot
+/// be reached is logged; the cron's `reassert` heals it within a minute.
 pub async fn set_version(env: &Env, version: u64) -> Result<u64> {
-    let mut r = post(env, AUTHORITY, "/version", &Version { version }).await?;
-    let v = r.json::<Version>().await?.version;
-    replicate(env, v).await;
-    Ok(v)
+    let authority = async {
+        let mut r = post(env, AUTHORITY, "/version", &Version { version }).await?;
+        Ok::<u64, worker::Error>(r.json::<Version>().await?.version)
+    };
+    let (v, _) = futures::join!(authority, replicate(env, version));
+    v
 }
 
 async fn replicate(env: &Env, version: u64) -> usize {
