@@ -27,17 +27,8 @@ pub struct Load {
 }
 
 /// The target: 10,000 requests/s, 5,000 isolates, 20,000 concurrent streams.
-pub const TARGET_LOAD: Load = Load {
-    rps: 10_000.0,
-    isolates: 5_000.0,
-    streams: 20_000.0,
-    nodes: 8.0,
-    refresh_s: 2.0,
-    round_robin_rps: 400.0,
-    user_rps: 20.0,
-    model_isolates: 200.0,
-    publishes_per_s: 0.1,
-};
+pub const TARGET_LOAD: Load =
+    Load { rps: 10_000.0, isolates: 5_000.0, streams: 20_000.0, nodes: 8.0, refresh_s: 2.0, round_robin_rps: 400.0, user_rps: 20.0, model_isolates: 200.0, publishes_per_s: 0.1 };
 
 /// Calls per second one isolate makes with `events_per_s` events batched for `window_s`.
 pub fn batched(events_per_s: f64, window_s: f64) -> f64 {
@@ -128,7 +119,13 @@ fn largest(lambda: f64, f: impl Fn(&Load) -> f64) -> f64 {
 }
 
 fn round(x: f64) -> String {
-    let x = if x >= 1000.0 { (x / 100.0).round() * 100.0 } else if x >= 10.0 { x.round() } else { (x * 10.0).round() / 10.0 };
+    let x = if x >= 1000.0 {
+        (x / 100.0).round() * 100.0
+    } else if x >= 10.0 {
+        x.round()
+    } else {
+        (x * 10.0).round() / 10.0
+    };
     let s = format!("{x}");
     match s.split_once('.') {
         Some((int, frac)) => format!("{}.{frac}", group(int)),
@@ -206,13 +203,7 @@ pub fn table() -> String {
             "≤ 500 req/s per round-robin name".into(),
             "same".into(),
         ],
-        [
-            "`Breakers(node)` (isolation work, as designed: every outcome, 100 ms batches)".into(),
-            "i·(1−e^(−0.1·r/(i·nodes)))/0.1".into(),
-            round(l.breaker()),
-            iso(&|x| x.breaker()),
-            "—".into(),
-        ],
+        ["`Breakers(node)` (isolation work, as designed: every outcome, 100 ms batches)".into(), "i·(1−e^(−0.1·r/(i·nodes)))/0.1".into(), round(l.breaker()), iso(&|x| x.breaker()), "—".into()],
     ];
     let mut out = String::from(
         "| object | calls/s (r requests/s, i isolates) | at 10,000 req/s, 5,000 isolates, 20,000 streams, 8 nodes | largest below 500/s (2 req/s per isolate) | before this change |\n|---|---|---|---|---|\n",

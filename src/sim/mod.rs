@@ -64,13 +64,30 @@ pub fn render(cfg: &traffic::TrafficConfig, t: &traffic::TrafficReport, l: Optio
     let _ = writeln!(
         s,
         "simulation: {} isolates, {} req/s, {:.0} concurrent streams on {} nodes, {} s virtual, refresh {} ms, publishes at {:?} s, Postgres down {:?} s",
-        cfg.isolates, cfg.rps, cfg.rps * cfg.stream_s, cfg.nodes, cfg.secs, cfg.refresh_ms, cfg.publishes, cfg.outage
+        cfg.isolates,
+        cfg.rps,
+        cfg.rps * cfg.stream_s,
+        cfg.nodes,
+        cfg.secs,
+        cfg.refresh_ms,
+        cfg.publishes,
+        cfg.outage
     );
     let _ = writeln!(s, "\n| object | objects | busiest (calls in its busiest second) | mean calls/s per object | model | limit/2 |\n|---|---|---|---|---|---|");
     for x in &t.loads {
         let _ = writeln!(s, "| {} | {} | {} | {:.1} | {:.1} | {} |", x.kind, x.objects, x.peak, x.mean, predicted(x.kind, &model), capacity::TARGET);
     }
-    let _ = writeln!(s, "\nusage: {} records made, {} flushed, {} still buffered at the end, {} lost; {} flushes; Hyperdrive {} connections in the busiest second, {} at once at most", t.generated, t.flushed, t.backlog_end, t.generated - t.flushed - t.backlog_end, t.flushes, t.hyperdrive_peak_per_s, t.hyperdrive_concurrent_max);
+    let _ = writeln!(
+        s,
+        "\nusage: {} records made, {} flushed, {} still buffered at the end, {} lost; {} flushes; Hyperdrive {} connections in the busiest second, {} at once at most",
+        t.generated,
+        t.flushed,
+        t.backlog_end,
+        t.generated - t.flushed - t.backlog_end,
+        t.flushes,
+        t.hyperdrive_peak_per_s,
+        t.hyperdrive_concurrent_max
+    );
     let _ = writeln!(s, "usage backlog (records buffered) every 10 s: {}", t.backlog.iter().map(|(sec, b)| format!("{sec}s:{b}")).collect::<Vec<_>>().join(" "));
     let _ = writeln!(s, "backlog at most {} records; back under one second of traffic {} after Postgres returned", t.backlog_max, t.drain_s.map_or("never".into(), |d| format!("{d:.0} s")));
     let _ = writeln!(

@@ -437,9 +437,7 @@ pub fn run(cfg: &TrafficConfig) -> TrafficReport {
     let parts = cfg.nodes * STREAM_SHARDS as usize;
     let objects = AUTH + 1 + SHARDS as usize + parts + cfg.nodes;
     let mut rng = Rng(cfg.seed);
-    let isos = (0..cfg.isolates)
-        .map(|_| Iso { part: rng.below(STREAM_SHARDS as u64) as u16, checked: (rng.below(cfg.refresh_ms) * MS), ..Default::default() })
-        .collect();
+    let isos = (0..cfg.isolates).map(|_| Iso { part: rng.below(STREAM_SHARDS as u64) as u16, checked: (rng.below(cfg.refresh_ms) * MS), ..Default::default() }).collect();
     let mut sim = Sim {
         cfg,
         now: 0,

@@ -102,7 +102,12 @@ fn describe(e: &DbError) -> String {
 
 /// The shard's row in `usage_shards` after a flush (`error` None: it succeeded).
 pub async fn record_stats<D: Db>(db: &D, shard: u32, backlog: u64, flushed: u64, error: Option<&str>) -> Result<(), DbError> {
-    let params = [Param::Int(Some(shard as i64)), Param::Int(Some(backlog as i64)), Param::Int(Some(flushed as i64)), Param::Text(error.map(|e| clean_text(e, TEXT_MAX_CHARS).unwrap_or_else(|| e.to_string())))];
+    let params = [
+        Param::Int(Some(shard as i64)),
+        Param::Int(Some(backlog as i64)),
+        Param::Int(Some(flushed as i64)),
+        Param::Text(error.map(|e| clean_text(e, TEXT_MAX_CHARS).unwrap_or_else(|| e.to_string()))),
+    ];
     db.exec(STATS_SQL, &params).await.map(|_| ())
 }
 
