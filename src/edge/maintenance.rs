@@ -1,47 +1,78 @@
 //! The cron trigger: maintenance jobs against Postgres (republishing the routing snapshot when
-//! they changed anything), then the usage flush, then retention clean-up. Each step is
+//! they changed anything), then retention clean-up, then the usage flush. Each step is
 //! independent: one failing (e.g. Postgres down) does not stop the others, and nothing is lost.
+//! Every subrequest counts against one budget (`maintenance::budget`): the steps after the
+//! jobs are reserved before the jobs spend on origins; a step that does not fit waits for the
+//! next run (buffered usage stays buffered).
 
 use super::durable::usage_buffer;
 use crate::state::usage_shards::{BACKLOG_ALERT, KICK_SHARDS};
 use super::pg::with_db;
 use super::platform::WorkerPlatform;
 use super::snapshot;
+use crate::maintenance::budget::{self, Budget, Kind};
+use crate::settings::Settings;
 use crate::state::db::{Db, Param};
 use crate::usage::{RETENTION_AUDIT_SQL, RETENTION_USAGE_SQL};
 use worker::{Env, ScheduleContext};
 
 pub async fn run(env: &Env, _ctx: ScheduleContext, scheduled_ms: u64) {
     let platform = WorkerPlatform::new(env.clone(), None);
-    match with_db(env, async |db| crate::maintenance::cron::run(db, &platform, scheduled_ms).await).await {
+    let redis = super::redis::from_env(env, super::redis::DEFAULT_TIMEOUT_MS).is_some();
+    // The cap is the setting, read on the first connection; until then (or without Postgres)
+    // its default.
+    let budget = Budget::new(Settings::default().subrequest_budget);
+    budget.charge(&[budget::DB]);
+    let tail = budget::tail_reserve(redis, KICK_SHARDS);
+    let jobs = with_db(env, async |db| crate::maintenance::cron::run(db, &platform, scheduled_ms, &budget, tail).await).await;
+    budget.release();
+    match jobs {
         Ok(report) => {
-            worker::console_log!("cron: {} health probes, {} discoveries, changed={}", report.health.len(), report.discovery.len(), report.changed);
+            worker::console_log!("cron: {} health probes, {} discoveries, changed={}, {} deferred to later runs", report.health.len(), report.discovery.len(), report.changed, report.deferred);
             if report.changed {
-                if let Err(e) = snapshot::publish(env).await {
+                if !budget.try_take(&budget::publish(redis)) {
+                    worker::console_error!("cron: no subrequests left to publish the snapshot (the next run republishes)");
+                } else if let Err(e) = snapshot::publish(env).await {
                     worker::console_error!("cron: publish failed: {e}");
                 }
             }
         }
         Err(e) => worker::console_error!("cron: maintenance failed: {e}"),
     }
-    snapshot::sync_redis_pointer(env).await;
-    // A Coordinator replica a publish could not reach gets the version now (33 calls).
-    if let Err(e) = super::durable::coordinator::reassert(env).await {
-        worker::console_warn!("cron: snapshot version replicas not re-asserted: {e}");
+    if budget.try_take(&budget::pointer_sync(redis)) {
+        snapshot::sync_redis_pointer(env).await;
     }
-    let flush = flush_usage(env).await;
+    if !budget.try_take(&[budget::DB]) {
+        worker::console_warn!("cron: no subrequests left for the retention clean-up (the next run does it)");
+    } else if let Err(e) = retention(env).await {
+        worker::console_error!("cron: retention clean-up failed: {e}");
+    }
+    // Last: kick as many usage shards as the rest of the budget allows (one is reserved); the
+    // shards flush themselves anyway, the kick only makes sure none waits on its alarm.
+    let flush = flush_usage(env, &budget, scheduled_ms / 60_000).await;
     if flush.flushed + flush.quarantined > 0 {
         worker::console_log!("cron: flushed {} usage records ({} quarantined)", flush.flushed, flush.quarantined);
     }
     for e in &flush.errors {
         worker::console_error!("cron: usage flush postponed, records stay buffered: {e}");
     }
+    if flush.deferred > 0 {
+        worker::console_warn!("cron: {} usage shards not kicked this run (subrequest budget; their own alarms flush them)", flush.deferred);
+    }
     if flush.backlog >= BACKLOG_ALERT {
         worker::console_error!("ALERT usage backlog {} records (alert at {BACKLOG_ALERT}): Postgres is not keeping up or is down", flush.backlog);
     }
-    if let Err(e) = retention(env).await {
-        worker::console_error!("cron: retention clean-up failed: {e}");
-    }
+    let u = budget.used();
+    worker::console_log!(
+        "cron: {} subrequests of {} (origins {}, KV {}, Durable Objects {}, Hyperdrive {}, Redis {})",
+        u.total(),
+        budget.cap(),
+        u.origin,
+        u.kv,
+        u.durable_objects,
+        u.hyperdrive,
+        u.redis
+    );
 }
 
 #[derive(Debug, Default)]
@@ -49,17 +80,28 @@ pub struct FlushSummary {
     pub flushed: usize,
     pub quarantined: usize,
     pub backlog: u64,
+    /// Shards the budget left out this run.
+    pub deferred: u32,
     /// One line per shard that could not flush (the others went ahead).
     pub errors: Vec<String>,
 }
 
-/// Kick every usage shard at once: each flushes itself (records are acknowledged only after
-/// Postgres committed them, inserts are idempotent on the id) and answers with its backlog.
-/// A shard that fails never holds back another. Costs one subrequest per shard; the records
-/// themselves travel from the shards, not through this invocation.
-pub async fn flush_usage(env: &Env) -> FlushSummary {
-    let kicks = (0..KICK_SHARDS).map(|shard| async move { (shard, usage_buffer::flush(env, shard).await) });
+/// Kick the usage shards at once, from one that rotates with the minute, as many as the budget
+/// allows (one Durable Object call each: the records travel from the shards to Postgres, not
+/// through this invocation). Each flushes now, acknowledging records only after Postgres
+/// committed them (inserts are idempotent on the id), and answers with its backlog. A shard
+/// that fails never holds back another.
+pub async fn flush_usage(env: &Env, budget: &Budget, minute: u64) -> FlushSummary {
     let mut sum = FlushSummary::default();
+    let mut shards = Vec::new();
+    for shard in budget::shard_order(KICK_SHARDS, minute) {
+        if budget.try_take(&[(Kind::DurableObject, 1)]) {
+            shards.push(shard);
+        } else {
+            sum.deferred += 1;
+        }
+    }
+    let kicks = shards.into_iter().map(|shard| async move { (shard, usage_buffer::flush(env, shard).await) });
     for (shard, r) in futures::future::join_all(kicks).await {
         match r {
             Ok(s) => {

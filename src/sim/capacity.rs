@@ -4,7 +4,7 @@
 //! simulation checks the formulas against measured rates.
 
 use crate::limits::lease::LEASE_MS;
-use crate::state::fanout::{PUSH_MS, STREAM_BATCH_MS, STREAM_SHARDS, VERSION_REPLICAS};
+use crate::state::fanout::{PULL_MS, PUSH_MS, STREAM_BATCH_MS, STREAM_SHARDS, VERSION_REPLICAS};
 use crate::state::usage_shards::{BATCH_MS, FLUSH_MAX, GATHER_MS, KICK_SHARDS, SHARDS};
 
 /// Cloudflare's soft limit for one Durable Object, and the target: below half of it.
@@ -44,10 +44,12 @@ impl Load {
         1.0 / (self.refresh_s + 1.0 / self.lambda())
     }
     pub fn replica(&self) -> f64 {
-        self.isolates * self.polls() / VERSION_REPLICAS as f64 + self.nodes * 1000.0 / PUSH_MS as f64 + self.publishes_per_s + 2.0 / 60.0
+        self.isolates * self.polls() / VERSION_REPLICAS as f64
     }
+    /// Replicas' pulls (at most one per replica per `PULL_MS`), node totals, publishes, cron.
     pub fn authority(&self) -> f64 {
-        self.nodes * 1000.0 / PUSH_MS as f64 + self.publishes_per_s + 3.0 / 60.0
+        let per_replica = self.replica().min(1000.0 / PULL_MS as f64);
+        VERSION_REPLICAS as f64 * per_replica + self.nodes * 1000.0 / PUSH_MS as f64 + self.publishes_per_s + 3.0 / 60.0
     }
     pub fn usage_shard(&self) -> f64 {
         self.isolates * batched(self.lambda(), BATCH_MS as f64 / 1000.0) / SHARDS as f64 + self.shard_flushes() + 1.0 / 60.0
@@ -154,17 +156,17 @@ pub fn table() -> String {
     };
     let rows: Vec<[String; 5]> = vec![
         [
-            format!("`Coordinator(\"replica:k\")` ×{VERSION_REPLICAS}: version polls, node stream totals"),
-            "i / (refresh + i/r) / 32 + 2·nodes + publishes".into(),
+            format!("`Coordinator(\"replica:k\")` ×{VERSION_REPLICAS}: version polls (with node stream totals)"),
+            "i / (refresh + i/r) / 32".into(),
             format!("{} (before, one `global`: {})", round(l.replica()), round(l.before_coordinator())),
             iso(&|x| x.replica()),
             iso(&|x| x.before_coordinator()),
         ],
         [
-            "`Coordinator(\"global\")`: publishes, node totals, cron, admin".into(),
-            "2·nodes + publishes + 3/60".into(),
+            "`Coordinator(\"global\")`: replica pulls, node totals, publishes, cron, admin".into(),
+            "32 · min(4, replica rate) + 2·nodes + publishes".into(),
             round(l.authority()),
-            "any (no request-path calls)".into(),
+            "any (bounded by the replica count)".into(),
             "(was the poll target)".into(),
         ],
         [
@@ -212,12 +214,11 @@ pub fn table() -> String {
         out.push_str(&format!("| {} | {} | {} | {} | {} |\n", r[0], r[1], r[2], r[3], r[4]));
     }
     out.push_str(&format!(
-        "\nOther shared resources at the same load: **KV** `snapshot:current` and `snapshot:v{{N}}` are written once per publish (KV allows one write per second per key: publishes are admin changes and cron runs that changed something, far below that), and each isolate reads `snapshot:v{{N}}` once per publish. **Hyperdrive**: {} usage flushes/s (one connection each, ~{} records per flush, {} concurrent at most), none on the request path. **Cron** (once a minute): {} UsageBuffer kicks + {} Coordinator re-asserts + one per node probe, whatever the traffic; the records no longer pass through it, so its CPU does not grow with traffic.\n",
+        "\nOther shared resources at the same load: **KV** `snapshot:current` and `snapshot:v{{N}}` are written once per publish (KV allows one write per second per key: publishes are admin changes and cron runs that changed something, far below that), and each isolate reads `snapshot:v{{N}}` once per publish. **Hyperdrive**: {} usage flushes/s (one connection each, ~{} records per flush, {} concurrent at most), none on the request path. **Cron** (once a minute): up to {} UsageBuffer kicks (one call each, as many as `maintenance.subrequest_budget` leaves after the probes) and one Coordinator call per publish, whatever the traffic; the records no longer pass through it, so its CPU does not grow with traffic.\n",
         round(l.hyperdrive_flushes()),
         round(l.rps / l.hyperdrive_flushes()),
         round((l.hyperdrive_flushes() * 0.1).ceil()),
         KICK_SHARDS,
-        VERSION_REPLICAS + 1,
     ));
     out
 }

@@ -92,8 +92,11 @@ pub fn render(cfg: &traffic::TrafficConfig, t: &traffic::TrafficReport, l: Optio
     let _ = writeln!(s, "backlog at most {} records; back under one second of traffic {} after Postgres returned", t.backlog_max, t.drain_s.map_or("never".into(), |d| format!("{d:.0} s")));
     let _ = writeln!(
         s,
-        "snapshot propagation (publish to installed, per isolate): p99 {:.0} ms, max {:.0} ms; requests served stale more than refresh + 1 s after a publish by an isolate busy in the second before: {}",
-        t.propagation_p99_ms, t.propagation_max_ms, t.stale_busy
+        "snapshot propagation (publish to installed, per isolate): p99 {:.0} ms, max {:.0} ms; requests served stale past refresh + {:.1} s after a publish by an isolate busy when its poll was due: {}",
+        t.propagation_p99_ms,
+        t.propagation_max_ms,
+        crate::state::fanout::PROPAGATION_SLACK_MS as f64 / 1000.0,
+        t.stale_busy
     );
     if let Some((c, r)) = l {
         let _ = writeln!(

@@ -1,19 +1,26 @@
 //! How shared state reaches every isolate without one object taking every call (plain policy,
 //! used by the Coordinator and Streams Durable Objects, their callers and the simulation):
-//! - the snapshot version lives in the authoritative `Coordinator("global")` and in
-//!   `VERSION_REPLICAS` copies; a publish sets all of them before it returns, and each isolate
-//!   polls a random replica every `snapshot.refresh_ms`, so polls spread over the replicas and a
-//!   change is live everywhere within `snapshot.refresh_ms` plus one poll and one KV read;
+//! - the snapshot version lives in the authoritative `Coordinator("global")`; isolates poll one
+//!   of `VERSION_REPLICAS` replicas, chosen at random per poll, every `snapshot.refresh_ms`; a
+//!   replica answers from what it holds and asks the authority again when that is older than
+//!   `PULL_MS`. A publish sets the authority only (one call), and the authority sees at most
+//!   `VERSION_REPLICAS` calls per `PULL_MS` whatever the number of isolates; a change is live
+//!   everywhere within `snapshot.refresh_ms` plus `PROPAGATION_SLACK_MS`;
 //! - stream leases go to `Streams("node:{id}:{k}")`, one of `STREAM_SHARDS` per node chosen by
 //!   the isolate (so an isolate's starts and ends for a node land on one object and batch); each
 //!   part pushes its count to the node's `Streams("node:{id}")` at most every `PUSH_MS`, which
-//!   pushes the node's total to the version replicas and the authority the same way. Isolates
-//!   get every node's count in the answer to their version poll; the cron and the admin view
-//!   read the authority.
+//!   pushes the node's total to the authority the same way; replicas carry the totals to the
+//!   isolates with the version. The cron and the admin view read the authority.
 
 use std::collections::HashMap;
 
 pub const VERSION_REPLICAS: u32 = 32;
+/// A replica's copy of the authority's answer is refreshed when older than this.
+pub const PULL_MS: u64 = 250;
+/// What a change takes beyond `snapshot.refresh_ms` to reach a busy isolate: a replica's copy
+/// (`PULL_MS`), the gap to the isolate's next request (a second at most for one that serves a
+/// request a second), one poll and one KV read.
+pub const PROPAGATION_SLACK_MS: u64 = PULL_MS + 1_000 + 150;
 pub const AUTHORITY: &str = "global";
 pub const STREAM_SHARDS: u32 = 64;
 /// An isolate sends its stream starts and ends in one call per node per this long.

@@ -1,11 +1,13 @@
 //! Coordinator: the routing-snapshot version, in the authoritative instance `"global"` and in
-//! `VERSION_REPLICAS` replicas that isolates poll (policy in `state::fanout`). A publish sets the
-//! authority and every replica before it returns; the cron re-asserts the replicas from the
-//! authority every minute, so a replica a publish missed heals by itself. The same objects
-//! carry every node's active-stream count (pushed by the node's Streams object), so an isolate
-//! learns those in the answer to its version poll, with no call of its own.
+//! `VERSION_REPLICAS` replicas that isolates poll (policy in `state::fanout`). A publish sets
+//! the authority only (one call, whatever the number of replicas); a replica answers a poll
+//! from what it holds and asks the authority again when that is more than `PULL_MS` old, so the
+//! authority sees at most `VERSION_REPLICAS` calls per `PULL_MS` however many isolates poll, and
+//! a replica can never stay behind. The same answer carries every node's active-stream count
+//! (pushed to the authority by each node's Streams object), so an isolate learns those with its
+//! version poll, with no call of its own.
 
-use crate::state::fanout::{pick_replica, replica_name, Tally, AUTHORITY, VERSION_REPLICAS};
+use crate::state::fanout::{pick_replica, replica_name, Tally, AUTHORITY, PULL_MS};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -14,8 +16,12 @@ use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, R
 #[durable_object]
 pub struct Coordinator {
     state: State,
+    env: Env,
     version: Cell<Option<u64>>,
     streams: RefCell<Tally>,
+    /// A replica: what the authority said last, and when it was asked (a pull in flight counts).
+    pulled: RefCell<HashMap<String, u32>>,
+    pulled_ms: Cell<u64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -52,14 +58,40 @@ impl Coordinator {
     }
 }
 
+    /// A replica's answer: refreshed from the authority when older than `PULL_MS`.
+    async fn replica_answer(&self, current: u64) -> Result<Polled> {
+        let t = now();
+        if t >= self.pulled_ms.get() + PULL_MS {
+            self.pulled_ms.set(t);
+            match authority_poll(&self.env).await {
+                Ok(p) => {
+                    if p.version > current {
+                        self.state.storage().put("version", p.version).await?;
+                        self.version.set(Some(p.version));
+                    }
+                    *self.pulled.borrow_mut() = p.streams;
+                }
+                Err(e) => {
+                    // Answer from what this replica holds; the next poll asks again.
+                    self.pulled_ms.set(0);
+                    worker::console_warn!("coordinator replica: authority unavailable: {e}");
+                }
+            }
+        }
+        Ok(Polled { version: self.version.get().unwrap_or(current).max(current), streams: self.pulled.borrow().clone() })
+    }
+}
+
 impl DurableObject for Coordinator {
-    fn new(state: State, _env: Env) -> Self {
-        Coordinator { state, version: Cell::new(None), streams: RefCell::new(Tally::default()) }
+    fn new(state: State, env: Env) -> Self {
+        Coordinator { state, env, version: Cell::new(None), streams: RefCell::new(Tally::default()), pulled: RefCell::new(HashMap::new()), pulled_ms: Cell::new(0) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let current = self.current().await?;
+        let replica = req.url().ok().is_some_and(|u| u.query_pairs().any(|(k, _)| k == "replica"));
         match (req.method(), req.path().as_str()) {
+            (Method::Get, "/version") if replica => Response::from_json(&self.replica_answer(current).await?),
             (Method::Get, "/streams") => Response::from_json(&self.streams.borrow().fresh(now())),
             (Method::Post, "/streams") => {
                 let c: StreamCount = req.json().await?;
@@ -99,60 +131,32 @@ async fn post<T: Serialize>(env: &Env, name: &str, path: &str, msg: &T) -> Resul
 /// One poll of a random replica: the version and the nodes' stream counts.
 pub async fn poll(env: &Env) -> Result<Polled> {
     let name = replica_name(pick_replica(js_sys::Math::random()));
-    stub(env, &name)?.fetch_with_str("https://coordinator/version").await?.json::<Polled>().await
+    stub(env, &name)?.fetch_with_str("https://coordinator/version?replica=1").await?.json::<Polled>().await
 }
 
 pub async fn version(env: &Env) -> Result<u64> {
     Ok(poll(env).await?.version)
 }
 
-/// The authority's version (the cron and publishes; never the request path).
+async fn authority_poll(env: &Env) -> Result<Polled> {
+    stub(env, AUTHORITY)?.fetch_with_str("https://coordinator/version").await?.json::<Polled>().await
+}
+
+/// The authority's version (publishes, the cron; never the request path).
 pub async fn authority_version(env: &Env) -> Result<u64> {
-    Ok(stub(env, AUTHORITY)?.fetch_with_str("https://coordinator/version").await?.json::<Polled>().await?.version)
+    Ok(authority_poll(env).await?.version)
 }
 
-/// Set the version at the authority and at every replica, all in parallel (each keeps the
-/// larger of what it has and what it is sent, so order does not matter). A replica that cannot
-/// be reached is logged; the cron's `reassert` heals it within a minute.
+/// Set the version at the authority (it keeps the larger of what it has and what it is sent);
+/// replicas pick it up within `PULL_MS` of their next poll.
 pub async fn set_version(env: &Env, version: u64) -> Result<u64> {
-    let authority = async {
-        let mut r = post(env, AUTHORITY, "/version", &Version { version }).await?;
-        Ok::<u64, worker::Error>(r.json::<Version>().await?.version)
-    };
-    let (v, _) = futures::join!(authority, replicate(env, version));
-    v
+    let mut r = post(env, AUTHORITY, "/version", &Version { version }).await?;
+    Ok(r.json::<Version>().await?.version)
 }
 
-async fn replicate(env: &Env, version: u64) -> usize {
-    let calls = (0..VERSION_REPLICAS).map(|k| async move { (k, post(env, &replica_name(k), "/version", &Version { version }).await) });
-    let mut failed = 0;
-    for (k, r) in futures::future::join_all(calls).await {
-        if let Err(e) = r {
-            failed += 1;
-            worker::console_warn!("snapshot version {version} not set at replica {k} (the cron retries): {e}");
-        }
-    }
-    failed
-}
-
-/// Cron: copy the authority's version to every replica (a no-op for those that have it).
-pub async fn reassert(env: &Env) -> Result<u64> {
-    let v = authority_version(env).await?;
-    if v > 0 {
-        replicate(env, v).await;
-    }
-    Ok(v)
-}
-
-/// A node's active streams, from its Streams object, to the authority and every replica.
-pub async fn push_streams(env: &Env, node_id: i64, count: u32) {
-    let names = std::iter::once(AUTHORITY.to_string()).chain((0..VERSION_REPLICAS).map(replica_name));
-    let calls = names.map(|name| async move { (post(env, &name, "/streams", &StreamCount { node_id, count }).await, name) });
-    for (r, name) in futures::future::join_all(calls).await {
-        if let Err(e) = r {
-            worker::console_warn!("stream count of node {node_id} not pushed to {name}: {e}");
-        }
-    }
+/// A node's active streams, from its Streams object, to the authority.
+pub async fn push_streams(env: &Env, node_id: i64, count: u32) -> Result<()> {
+    post(env, AUTHORITY, "/streams", &StreamCount { node_id, count }).await.map(|_| ())
 }
 
 /// Every node's active streams, from the authority (the cron's warm-up and the admin view).

@@ -148,7 +148,7 @@ impl Streams {
             Role::Node { node_id } => {
                 let total = self.parts.borrow().total(t);
                 if self.pusher.get().due(total, t).is_some_and(|d| d <= t) {
-                    coordinator::push_streams(&self.env, node_id, total).await;
+                    coordinator::push_streams(&self.env, node_id, total).await?;
                     let mut p = self.pusher.get();
                     p.pushed(total, t);
                     self.pusher.set(p);
