@@ -237,8 +237,11 @@ impl<'a> Sim<'a> {
                 let latest = self.published.last().copied();
                 let i = &mut self.isos[iso as usize];
                 if let Some((v, at)) = latest {
-                    // Busy when its poll was due: it served a request within a second of then.
-                    if now >= at + refresh + DO_RTT_US && now <= at + refresh + S {
+                    // Busy when its poll was due (its last poll with the old version ended by
+                    // `at + PULL_MS + 2 RTT`: a replica's copy is at most PULL_MS old): it served
+                    // a request within a second of then.
+                    let due = at + refresh + PULL_MS * MS + 2 * DO_RTT_US;
+                    if now >= due && now <= due + S {
                         i.busy_when_due = true;
                     }
                     if i.version < v && now > at + refresh + PROPAGATION_SLACK_US && i.busy_when_due {

@@ -56,7 +56,6 @@ impl Coordinator {
         self.version.set(Some(v));
         Ok(v)
     }
-}
 
     /// A replica's answer: refreshed from the authority when older than `PULL_MS`.
     async fn replica_answer(&self, current: u64) -> Result<Polled> {
