@@ -33,7 +33,7 @@ function die(msg) {
 if (!adminToken) die("set ADMIN_TOKEN (the target gateway's admin token) and ADMIN_URL");
 if (!presetsOnly && !database) die("set DATABASE=postgres://... (the Model Maestro database), or use `make presets`");
 
-/** The token CSV: created (mode 600) on the first new token, one row per token as it arrives. */
+/** The token CSV: opened (mode 600) on the first new token, one row per token as it arrives. */
 function tokenSink(file) {
   let fd = null;
   const cell = (v) => (/[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
@@ -43,9 +43,10 @@ function tokenSink(file) {
     },
     write(user) {
       if (fd === null) {
-        fd = fs.openSync(file, "wx", 0o600);
+        // Appends to a file of an earlier run rather than failing after the user was created.
+        fd = fs.openSync(file, "a", 0o600);
         fs.fchmodSync(fd, 0o600);
-        fs.writeSync(fd, "username,token,token_prefix\n");
+        if (fs.fstatSync(fd).size === 0) fs.writeSync(fd, "username,token,token_prefix\n");
       }
       // Written at once: a token lost here cannot be shown again (the gateway keeps its hash only).
       fs.writeSync(fd, `${[user.username, user.token, user.token_prefix].map(cell).join(",")}\n`);
@@ -87,6 +88,8 @@ if (!presetsOnly) {
     ["groups", () => map.mapGroups(src, nodes), (m) => sync.syncGroups(api, rep, target, m.items)],
     ["users", () => map.mapUsers(src), (m) => sync.syncUsers(api, rep, target, m.items, (u) => tokens.write(u))],
     ["system prompts", () => map.mapSystemPrompts(src, nodes), (m) => sync.syncSystemPrompts(api, rep, target, m.items)],
+    // No admin field for per-user node access yet: its notes say so for every user who had one.
+    ["per-user node access", () => map.mapNodeAccess(src, nodes), async () => {}],
   ];
   for (const [title, derive, apply] of steps) {
     say(title);

@@ -100,7 +100,11 @@ const trimUrl = (u) => (u ?? "").replace(/\/+$/, "");
 /** Nodes; new ones are discovered right away (best effort) so their models route at once. */
 export async function syncNodes(api, rep, target, items) {
   for (const n of items) {
-    const have = target.nodes.find((x) => x.name === n.name) ?? target.nodes.find((x) => trimUrl(x.base_url) === n.body.base_url && x.node_type === n.body.node_type);
+    // By name, else by base URL, but never a node another imported name already holds (the
+    // original allowed two nodes on one URL).
+    const have =
+      target.nodes.find((x) => x.name === n.name) ??
+      target.nodes.find((x) => trimUrl(x.base_url) === n.body.base_url && x.node_type === n.body.node_type && !items.some((o) => o.name === x.name));
     await attempt(rep, "node", n.name, async () => {
       if (!have) {
         const made = await api.write("POST", "/nodes", { ...n.body, ...(n.api_key ? { api_key: n.api_key } : {}) });
@@ -225,7 +229,14 @@ export async function syncSystemPrompts(api, rep, target, items) {
  * existing user keeps theirs. Inactive users of the original are created and soft-deleted here
  * (their token dies at once; reactivating issues a new one).
  */
-export async function syncUsers(api, rep, target, items, onToken) {
+export async function syncUsers(api, rep, target, items, saveToken) {
+  const onToken = (u) => {
+    try {
+      saveToken(u);
+    } catch (e) {
+      throw new Error(`the new token could not be saved (${e.message}); issue another with PUT /admin/users/${u.username}/token`);
+    }
+  };
   for (const u of items) {
     const have = target.users.find((x) => x.username === u.username);
     await attempt(rep, "user", u.username, async () => {

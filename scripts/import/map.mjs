@@ -7,7 +7,6 @@
 // apply step turns names into this gateway's ids.
 
 const note = (level, text) => ({ level, text });
-const byId = (rows) => new Map(rows.map((r) => [r.id, r]));
 const sorted = (a) => [...a].sort();
 
 /** Node types: ollama stays, vllm (any OpenAI-compatible server) becomes openai. */
@@ -54,9 +53,13 @@ export function mapNodes(src) {
       continue;
     }
     const headers = {};
-    for (const [k, v] of Object.entries(n.headers ?? {})) {
+    const given = n.headers && typeof n.headers === "object" && !Array.isArray(n.headers) ? n.headers : {};
+    if (n.headers != null && given !== n.headers) notes.push(note("skip", `node '${n.name}': headers are not a JSON object; none imported`));
+    const pending = {};
+    for (const [k, v] of Object.entries(given)) {
       const lk = k.toLowerCase();
       if (lk === "x-skip-max-tokens-injection") {
+        pending.skip_max_tokens_injection = /^(true|1|yes)$/i.test(String(v).trim());
         notes.push(note("wait", `node '${n.name}': header ${k} (the original's "do not inject max_tokens" directive) is a per-node request rule, not sent as a header; set it once per-node request rules exist`));
       } else if (REFUSED_HEADERS.has(lk) || lk.startsWith("proxy-") || !/^[A-Za-z0-9_-]+$/.test(k) || typeof v !== "string" || /[\r\n\0]/.test(v)) {
         notes.push(note("skip", `node '${n.name}': header ${k} is not allowed as a node header here (the gateway sets it, or it is not a single-line value)`));
@@ -64,9 +67,15 @@ export function mapNodes(src) {
     }
     const code = n.code && /^[a-z0-9_-]{1,30}$/.test(n.code) ? n.code : null;
     if (n.code && !code) notes.push(note("skip", `node '${n.name}': code '${n.code}' is not 1-30 characters of a-z, 0-9, '_' or '-'; imported without a code`));
+    if (n.scoped_models) pending.scoped_models = true;
     if (n.scoped_models) notes.push(note("wait", `node '${n.name}': scoped_models (serve only node-pinned requests) is not carried yet; until it is, this node also serves normal requests`));
     if (n.auto_cookie_refresh) notes.push(note("skip", `node '${n.name}': auto_cookie_refresh (WAF cookie capture) has no counterpart; a Cookie header it captured is imported as a plain header`));
     if (n.auto_sync_enabled === false) notes.push(note("info", `node '${n.name}': auto_sync_enabled=false has no counterpart; the cron discovers every active node`));
+    let health = n.health_check_url || null;
+    if (health && !/^https?:\/\/\S{2,}$/.test(health)) {
+      notes.push(note("skip", `node '${n.name}': health_check_url '${health}' is not an http(s) URL; the default probe is used`));
+      health = null;
+    }
     const priority = top - (n.priority ?? 0);
     items.push({
       name: n.name,
@@ -78,13 +87,15 @@ export function mapNodes(src) {
         weight: Math.max(0, Math.min(1_000_000, n.weight ?? 100)),
         is_active: n.is_active !== false,
         warmup_enabled: n.warmup_enabled !== false,
-        health_url: n.health_check_url || null,
+        health_url: health,
         code,
         headers,
       },
       // Write-only: sent when the node is created (or has no key here yet), never compared.
       api_key: n.api_key ? String(n.api_key).trim() || null : null,
       from_priority: n.priority ?? 0,
+      // The original's settings with no admin field here yet (see the "wait" notes).
+      pending,
     });
   }
   if (items.length) notes.push(note("info", `node priority inverted (Model Maestro: higher = preferred; here: lower is tried first): ${items.map((i) => `${i.name} ${i.from_priority}->${i.body.priority}`).join(", ")}`));
@@ -281,7 +292,6 @@ export function mapUsers(src) {
   const items = [];
   const notes = [];
   const limits = new Map(src.user_limits.map((l) => [l.user_id, l]));
-  const nodes = byId(src.ollama_nodes);
   for (const u of src.users) {
     if (!USERNAME.test(u.username)) {
       notes.push(note("skip", `user '${u.username}': usernames here are 1-64 characters of letters, digits, '.', '_', '@' or '-'; create it under a new name`));
@@ -300,10 +310,30 @@ export function mapUsers(src) {
       return v;
     };
     items.push({ username: u.username, active: u.is_active !== false, has_all_models: hasAll, models, request_limit: lim(l.request_limit, "request_limit"), token_limit: lim(l.token_limit, "token_limit") });
-    const acl = src.user_nodes.filter((x) => x.user_id === u.id).map((x) => nodes.get(x.node_id)?.name ?? x.node_id);
-    const aclModels = src.user_node_models.filter((x) => x.user_id === u.id).map((x) => `${nodes.get(x.node_id)?.name ?? x.node_id}:${x.model_name}`);
-    if (acl.length) notes.push(note("wait", `user '${u.username}': node access (user_nodes: ${acl.join(", ")}) not carried yet; until it is, the user may use every node`));
-    if (aclModels.length) notes.push(note("wait", `user '${u.username}': per-node model access (user_node_models: ${aclModels.join(", ")}) not carried yet`));
+  }
+  return { items, notes };
+}
+
+/**
+ * Per-user node access (user_nodes: no rows = every node; user_node_models: no rows = every model).
+ * Derived, by node name, for when the admin API has it; today every item is a "wait" note.
+ */
+export function mapNodeAccess(src, nodes = nodeIndex(src)) {
+  const items = [];
+  const notes = [];
+  const name = (id) => nodes.get(id)?.name ?? null;
+  for (const u of src.users) {
+    const acl = src.user_nodes.filter((x) => x.user_id === u.id);
+    const aclModels = src.user_node_models.filter((x) => x.user_id === u.id);
+    if (!acl.length && !aclModels.length) continue;
+    const item = {
+      username: u.username,
+      nodes: acl.map((x) => name(x.node_id)).filter(Boolean),
+      node_models: aclModels.filter((x) => name(x.node_id)).map((x) => ({ node: name(x.node_id), model: x.model_name })),
+    };
+    items.push(item);
+    if (acl.length) notes.push(note("wait", `user '${u.username}': node access (user_nodes: ${item.nodes.join(", ") || "only nodes not imported"}) not carried yet; until it is, the user may use every node`));
+    if (aclModels.length) notes.push(note("wait", `user '${u.username}': per-node model access (user_node_models: ${item.node_models.map((x) => `${x.node}/${x.model}`).join(", ")}) not carried yet`));
   }
   return { items, notes };
 }

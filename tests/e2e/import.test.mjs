@@ -127,6 +127,7 @@ describe("make import-maestro", () => {
     assert.equal(users.carol.is_deleted, true, "inactive there = deleted here");
     assert.deepEqual([users.dave.has_all_models, users.dave.models, users.dave.request_limit], [false, [], null]);
     assert.match(r.out, /\? user 'bob': node access \(user_nodes: gpu-a, vllm-c\) not carried yet/);
+    assert.match(r.out, /\? user 'bob': per-node model access \(user_node_models: gpu-a\/llama3:latest\) not carried yet/);
 
     // Nodes: types mapped, priority inverted (10,5,1,0 -> 0,5,9,10), key sealed, headers write-only.
     const nodes = Object.fromEntries((await admin.get("/nodes")).nodes.map((n) => [n.name, n]));
