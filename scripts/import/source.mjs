@@ -3,28 +3,30 @@
 // the session is opened read-only, so a mistake here cannot change the original.
 import { execFileSync } from "node:child_process";
 
-/** Tables the importer reads; a table an older Model Maestro lacks reads as empty. */
+/**
+ * Tables the importer reads, whole rows as JSON so that older or newer Model Maestro versions
+ * (columns added over time: code, scoped_models, group priority...) read the same way; a missing
+ * column is simply absent. What is never read: user tokens (plaintext JWTs, never reused) and the
+ * credentials of node types that are not imported. A table an older version lacks reads as empty.
+ */
 export const TABLES = {
-  users: "SELECT id, username, is_active FROM users ORDER BY id",
-  user_models: "SELECT user_id, model_display_name, has_all_models FROM user_models ORDER BY id",
-  user_limits: "SELECT user_id, request_limit, token_limit FROM user_limits ORDER BY user_id",
-  user_nodes: "SELECT user_id, node_id FROM user_nodes ORDER BY user_id, node_id",
-  user_node_models: "SELECT user_id, node_id, model_name FROM user_node_models ORDER BY user_id, node_id, model_name",
-  ollama_nodes: `SELECT id, name, base_url, api_key, priority, weight, is_active, node_type, warmup_enabled, auto_sync_enabled,
-                        code, health_check_url, headers, scoped_models, auto_cookie_refresh FROM ollama_nodes ORDER BY id`,
-  model_mappings: "SELECT id, display_name, real_name, context_length, capabilities FROM model_mappings ORDER BY id",
-  model_mapping_nodes: "SELECT mapping_id, node_id FROM model_mapping_nodes ORDER BY mapping_id, node_id",
-  model_groups: "SELECT id, name, description, strategy, is_active, list_in_catalog, priority, max_failover_retries FROM model_groups ORDER BY priority, id",
-  model_group_members: `SELECT id, group_id, model_display_name, capability_tags, weight, priority, is_fallback, is_fallback_413,
-                               is_metadata_source, is_active FROM model_group_members ORDER BY group_id, priority, id`,
-  model_group_member_nodes: "SELECT member_id, node_id, priority FROM model_group_member_nodes ORDER BY member_id, priority DESC, node_id",
-  model_config: `SELECT model_prefix, is_exact_match, allowed_tools, unsupported_params, default_context_length, max_context_length,
-                        requests_per_minute, tokens_per_minute, is_active, maintenance_mode, description, cost_multiplier::float8 AS cost_multiplier
-                 FROM model_config ORDER BY model_prefix`,
-  tool_sets: "SELECT name, tools, description FROM tool_sets ORDER BY name",
-  system_prompts: "SELECT id, scope_type, scope_value, prompt, priority, is_active, description FROM system_prompts ORDER BY id",
-  system_config: "SELECT key, value FROM system_config ORDER BY key",
+  users: { order: "id", drop: ["token"] },
+  user_models: { order: "id" },
+  user_limits: { order: "user_id" },
+  user_nodes: { order: "user_id, node_id" },
+  user_node_models: { order: "user_id, node_id, model_name" },
+  ollama_nodes: { order: "id", drop: ["oauth_tokens", "aws_secret_key", "aws_session_token"] },
+  model_mappings: { order: "id" },
+  model_mapping_nodes: { order: "mapping_id, node_id" },
+  model_groups: { order: "id" },
+  model_group_members: { order: "group_id, priority, id" },
+  model_group_member_nodes: { order: "member_id, priority DESC, node_id" },
+  model_config: { order: "model_prefix" },
+  tool_sets: { order: "name" },
+  system_prompts: { order: "id" },
+  system_config: { order: "key" },
 };
+const rowsOf = (name, { order, drop = [] }) => `(SELECT json_agg(to_jsonb(t)${drop.map((c) => ` - '${c}'`).join("")} ORDER BY ${order.split(", ").map((c) => `t.${c}`).join(", ")}) FROM ${name} t)`;
 
 function psql(url, sql) {
   try {
@@ -47,7 +49,7 @@ export function readSource(url) {
   if (!present.includes("users") || !present.includes("ollama_nodes")) {
     throw new Error("this database has no Model Maestro tables (users, ollama_nodes); check DATABASE");
   }
-  const parts = present.map((n) => `'${n}', COALESCE((SELECT json_agg(x) FROM (${TABLES[n]}) x), '[]'::json)`);
+  const parts = present.map((n) => `'${n}', COALESCE(${rowsOf(n, TABLES[n])}, '[]'::json)`);
   const data = JSON.parse(psql(url, `SELECT json_build_object(${parts.join(", ")})`).trim());
   const missing = names.filter((n) => !present.includes(n));
   for (const n of missing) data[n] = [];

@@ -265,4 +265,22 @@ describe("make import-maestro", () => {
     assert.doesNotMatch(again.out, /^[+~x] /m, again.out);
     assert.equal(await auditTotal(), before);
   });
+
+  test("an older Model Maestro (a table and columns missing) reads the same way", async () => {
+    const cl = await pg();
+    const name = uniqueName("maestro_old");
+    const url = cl.createDatabase(name);
+    execFileSync("psql", [url, "-v", "ON_ERROR_STOP=1", "-qX", "-f", path.join(FIX, "schema.sql")], { encoding: "utf8" });
+    cl.psql(
+      `DROP TABLE system_prompts; ALTER TABLE ollama_nodes DROP COLUMN code, DROP COLUMN scoped_models; ALTER TABLE model_groups DROP COLUMN max_failover_retries;
+       INSERT INTO ollama_nodes (name, base_url, priority) VALUES ('legacy', 'http://legacy.invalid:11434', 3);
+       INSERT INTO model_groups (name) VALUES ('legacy-group');
+       INSERT INTO users (username, token) VALUES ('frank', 'plaintext-frank');`,
+      name,
+    );
+    const r = await run({ DATABASE: url, DRY_RUN: "1" });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /tables not in this database \(older Model Maestro\), read as empty: system_prompts/);
+    for (const line of ["would create user frank", "would create node legacy", "would create group legacy-group"]) assert.ok(r.out.includes(line), `missing "${line}" in:\n${r.out}`);
+  });
 });
