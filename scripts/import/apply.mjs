@@ -140,15 +140,17 @@ export async function syncNodes(api, rep, target, items) {
   }
 }
 
-/** This gateway's node ids for node names (names not found are reported, and left out). */
+/**
+ * This gateway's node ids for node names. A node that is missing (its creation failed) fails the
+ * write: leaving it out would widen a node scope, or make it global. A dry run resolves nothing.
+ */
 function nodeIds(rep, target, names, what) {
-  const ids = [];
-  for (const name of names) {
+  if (rep.dryRun) return [];
+  return names.map((name) => {
     const n = target.nodes.find((x) => x.name === name);
-    if (n) ids.push(n.id);
-    else if (!rep.dryRun) rep.note({ level: "skip", text: `${what}: node '${name}' is not on the gateway; left out` });
-  }
-  return ids;
+    if (!n) throw new Error(`${what}: node '${name}' is not on the gateway (see its error above); not written, re-run once it is`);
+    return n.id;
+  });
 }
 const nodeNames = (target, ids) => ids.map((id) => target.nodes.find((n) => n.id === id)?.name ?? `#${id}`);
 

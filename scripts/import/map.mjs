@@ -20,14 +20,16 @@ const NOT_CARRIED = {
 const REFUSED_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length", "content-type"]);
 export const CAPABILITIES = ["completion", "tools", "vision", "thinking", "embedding", "insert"];
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
+const HTTP_URL = /^https?:\/\/\S{2,}$/;
 
 /** Source node id -> { name } for imported nodes, or { skipped: reason }. Built by mapNodes. */
 export function nodeIndex(src) {
   const idx = new Map();
   for (const n of src.ollama_nodes) {
     const type = (n.node_type || "ollama").toLowerCase();
-    if (NODE_TYPES[type]) idx.set(n.id, { name: n.name });
-    else idx.set(n.id, { skipped: `node '${n.name}' (${type}) is not imported` });
+    if (!NODE_TYPES[type]) idx.set(n.id, { skipped: `node '${n.name}' (${type}) is not imported` });
+    else if (!HTTP_URL.test(n.base_url ?? "")) idx.set(n.id, { skipped: `node '${n.name}' (no http(s) base URL) is not imported` });
+    else idx.set(n.id, { name: n.name });
   }
   return idx;
 }
@@ -40,7 +42,7 @@ export function nodeIndex(src) {
 export function mapNodes(src) {
   const items = [];
   const notes = [];
-  const kept = src.ollama_nodes.filter((n) => NODE_TYPES[(n.node_type || "ollama").toLowerCase()]);
+  const kept = src.ollama_nodes.filter((n) => NODE_TYPES[(n.node_type || "ollama").toLowerCase()] && HTTP_URL.test(n.base_url ?? ""));
   const top = Math.max(0, ...kept.map((n) => n.priority ?? 0));
   for (const n of src.ollama_nodes) {
     const type = (n.node_type || "ollama").toLowerCase();
@@ -48,7 +50,7 @@ export function mapNodes(src) {
       notes.push(note("skip", `node '${n.name}' (${type}): ${NOT_CARRIED[type] ?? `unknown node type '${type}'`}`));
       continue;
     }
-    if (!/^https?:\/\/\S{2,}$/.test(n.base_url ?? "")) {
+    if (!HTTP_URL.test(n.base_url ?? "")) {
       notes.push(note("skip", `node '${n.name}': base_url '${n.base_url}' is not an http(s) URL`));
       continue;
     }
@@ -72,7 +74,7 @@ export function mapNodes(src) {
     if (n.auto_cookie_refresh) notes.push(note("skip", `node '${n.name}': auto_cookie_refresh (WAF cookie capture) has no counterpart; a Cookie header it captured is imported as a plain header`));
     if (n.auto_sync_enabled === false) notes.push(note("info", `node '${n.name}': auto_sync_enabled=false has no counterpart; the cron discovers every active node`));
     let health = n.health_check_url || null;
-    if (health && !/^https?:\/\/\S{2,}$/.test(health)) {
+    if (health && !HTTP_URL.test(health)) {
       notes.push(note("skip", `node '${n.name}': health_check_url '${health}' is not an http(s) URL; the default probe is used`));
       health = null;
     }
