@@ -283,4 +283,26 @@ describe("make import-maestro", () => {
     assert.match(r.out, /tables not in this database \(older Model Maestro\), read as empty: system_prompts/);
     for (const line of ["would create user frank", "would create node legacy", "would create group legacy-group"]) assert.ok(r.out.includes(line), `missing "${line}" in:\n${r.out}`);
   });
+
+  test("a node the gateway refuses fails what is scoped to it, never widens it; re-running recovers", async () => {
+    const env2 = await setup({ name: "import2" });
+    try {
+      const admin2 = adminClient(env2.url);
+      const squatter = await admin2.post("/nodes", { name: "squatter", base_url: "http://squatter.invalid:1", code: "vllmc" }, 201);
+      const first = await run({ ADMIN_URL: env2.url, TOKENS_CSV: path.join(dir, "t-env2.csv") });
+      assert.equal(first.code, 1, first.out);
+      assert.match(first.out, /^x node vllm-c: .*409/m);
+      assert.match(first.out, /^x mapping smart: .*node 'vllm-c' is not on the gateway/m);
+      const names = (await admin2.get("/model-mappings")).mappings.map((m) => m.display_name).sort();
+      assert.deepEqual(names, ["coder", "eyes", "fast"], "smart is not made global");
+      await admin2.del(`/nodes/${squatter.id}`, 204);
+      const again = await run({ ADMIN_URL: env2.url, TOKENS_CSV: path.join(dir, "t-env2.csv") });
+      assert.equal(again.code, 0, again.out);
+      assert.match(again.out, /created node vllm-c/);
+      assert.deepEqual((await admin2.get("/model-mappings/smart")).node_names, ["vllm-c"]);
+      assert.match(again.out, /No new user tokens/, "users made by the first run keep their tokens");
+    } finally {
+      await env2.stop();
+    }
+  });
 });
