@@ -1,0 +1,107 @@
+// Claude Code (`claude -p`), the installed release, unchanged, against the built Worker on every
+// node type: plain text, --output-format stream-json, and real tool round trips (Read, Bash) on a
+// temp folder, authenticating with x-api-key (ANTHROPIC_API_KEY) and with a bearer token
+// (ANTHROPIC_AUTH_TOKEN). Telemetry, error reporting, update checks and other non-essential
+// traffic are switched off by Claude Code's own settings; HOME is a fresh temp folder.
+import { test, before, after, describe } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { bed, run, explain, nonce, workspace, BIN, KINDS, MODEL } from "./harness.mjs";
+
+let B;
+before(async () => {
+  B = await bed("claude");
+});
+after(async () => B?.stop());
+
+function claude(kind, args, { auth = "x-api-key", cwd } = {}) {
+  const env = {
+    ANTHROPIC_BASE_URL: B.url,
+    ...(auth === "x-api-key" ? { ANTHROPIC_API_KEY: B.token } : { ANTHROPIC_AUTH_TOKEN: B.token }),
+    ANTHROPIC_MODEL: MODEL[kind],
+    ANTHROPIC_DEFAULT_HAIKU_MODEL: MODEL[kind],
+    ANTHROPIC_DEFAULT_SONNET_MODEL: MODEL[kind],
+    ANTHROPIC_DEFAULT_OPUS_MODEL: MODEL[kind],
+    ANTHROPIC_SMALL_FAST_MODEL: MODEL[kind],
+    CLAUDE_CODE_SUBAGENT_MODEL: MODEL[kind],
+    DISABLE_TELEMETRY: "1",
+    DISABLE_ERROR_REPORTING: "1",
+    DISABLE_AUTOUPDATER: "1",
+    DISABLE_BUG_COMMAND: "1",
+    DISABLE_NON_ESSENTIAL_MODEL_CALLS: "1",
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+    CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY: "1",
+    CLAUDE_CODE_DISABLE_TERMINAL_TITLE: "1",
+    CLAUDE_CODE_IDE_SKIP_AUTO_INSTALL: "1",
+    API_TIMEOUT_MS: "30000",
+  };
+  return run(path.join(BIN, "claude"), ["-p", "--model", MODEL[kind], ...args], { env, cwd, timeoutMs: 120_000 });
+}
+
+const streamJson = (stdout) =>
+  stdout
+    .split("\n")
+    .filter((l) => l.trim().startsWith("{"))
+    .map((l) => JSON.parse(l));
+
+describe("Claude Code", { concurrency: 2 }, () => {
+  for (const kind of KINDS) {
+    test(`text with x-api-key on the ${kind} node`, async () => {
+      const n = nonce();
+      const r = await claude(kind, [`[[say:Hello ${n}]]`]);
+      assert.equal(r.code, 0, explain(r, B.origins[kind], n));
+      assert.equal(r.stdout.trim(), `Hello ${n}`, explain(r, B.origins[kind], n));
+      const reqs = B.origins[kind].inference(n);
+      assert.ok(reqs.length >= 1);
+      if (kind === "anthropic") {
+        const up = reqs.at(-1);
+        assert.equal(up.path, "/v1/messages");
+        assert.equal(up.headers["x-api-key"], "sk-anthropic-node-key", "the node's key, never the user's token");
+        assert.ok(!up.raw.includes(B.token) && !JSON.stringify(up.headers).includes(B.token));
+        assert.ok(up.headers["anthropic-beta"], "Claude Code's betas reach an anthropic node");
+      }
+    });
+
+    test(`stream-json with a bearer token on the ${kind} node`, async () => {
+      const n = nonce();
+      const r = await claude(kind, ["--output-format", "stream-json", "--verbose", `[[say:Streamed hello ${n}]]`], { auth: "bearer" });
+      assert.equal(r.code, 0, explain(r, B.origins[kind], n));
+      const events = streamJson(r.stdout);
+      const result = events.find((e) => e.type === "result");
+      assert.ok(result, explain(r, B.origins[kind], n));
+      assert.equal(result.is_error, false, explain(r, B.origins[kind], n));
+      assert.equal(result.result, `Streamed hello ${n}`);
+      assert.ok(events.some((e) => e.type === "assistant" && JSON.stringify(e.message.content).includes(`Streamed hello ${n}`)));
+      assert.ok(B.origins[kind].inference(n).some((q) => q.body?.stream === true || q.path === "/api/chat"), "Claude Code streams");
+    });
+
+    test(`Read tool round trip (stream-json, x-api-key) on the ${kind} node`, async () => {
+      const n = nonce();
+      const ws = workspace("claude-read");
+      const prompt = `Read notes.txt. [[tool:Read ${JSON.stringify({ file_path: ws.file })}]] ${n}`;
+      const r = await claude(kind, ["--output-format", "stream-json", "--verbose", "--allowedTools", "Read", prompt], { cwd: ws.dir });
+      assert.equal(r.code, 0, explain(r, B.origins[kind], n));
+      const events = streamJson(r.stdout);
+      const use = events.flatMap((e) => (e.type === "assistant" ? e.message.content : [])).find((b) => b.type === "tool_use");
+      assert.equal(use?.name, "Read", explain(r, B.origins[kind], n));
+      assert.equal(use.input.file_path, ws.file);
+      const toolResult = events.flatMap((e) => (e.type === "user" && Array.isArray(e.message.content) ? e.message.content : [])).find((b) => b.type === "tool_result");
+      assert.ok(JSON.stringify(toolResult).includes(ws.secret), "Claude Code ran Read on the file");
+      const result = events.find((e) => e.type === "result");
+      assert.equal(result?.is_error, false, explain(r, B.origins[kind], n));
+      assert.match(result.result, new RegExp(`Tool result: .*The password is ${ws.secret}`, "s"));
+      // The origin got the file's content back as the tool's result.
+      assert.ok(B.origins[kind].inference(n).some((q) => q.raw.includes(ws.secret)));
+    });
+
+    test(`Bash tool round trip (text, bearer) on the ${kind} node`, async () => {
+      const n = nonce();
+      const ws = workspace("claude-bash");
+      const prompt = `Show the notes. [[tool:Bash ${JSON.stringify({ command: `cat ${ws.file}`, description: "Show the notes" })}]] ${n}`;
+      const r = await claude(kind, ["--allowedTools", "Bash(cat:*)", prompt], { cwd: ws.dir, auth: "bearer" });
+      assert.equal(r.code, 0, explain(r, B.origins[kind], n));
+      assert.match(r.stdout, new RegExp(`Tool result: .*The password is ${ws.secret}`, "s"), explain(r, B.origins[kind], n));
+      assert.ok(B.origins[kind].inference(n).some((q) => q.raw.includes(ws.secret)));
+    });
+  }
+});
