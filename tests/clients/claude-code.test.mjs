@@ -11,19 +11,22 @@ import { bed, run, explain, nonce, workspace, BIN, KINDS, MODEL } from "./harnes
 let B;
 before(async () => {
   B = await bed("claude");
+  // Display names, as teams use them: Claude Code does not know these ids, and then puts its
+  // environment block in a system-role message after the first user turn.
+  for (const kind of KINDS) await B.admin.post("/model-mappings", { display_name: `team-${kind}`, real_name: MODEL[kind] }, 201);
 });
 after(async () => B?.stop());
 
-function claude(kind, args, { auth = "x-api-key", cwd } = {}) {
+function claude(kind, flags, prompt, { auth = "x-api-key", cwd, model = MODEL[kind] } = {}) {
   const env = {
     ANTHROPIC_BASE_URL: B.url,
     ...(auth === "x-api-key" ? { ANTHROPIC_API_KEY: B.token } : { ANTHROPIC_AUTH_TOKEN: B.token }),
-    ANTHROPIC_MODEL: MODEL[kind],
-    ANTHROPIC_DEFAULT_HAIKU_MODEL: MODEL[kind],
-    ANTHROPIC_DEFAULT_SONNET_MODEL: MODEL[kind],
-    ANTHROPIC_DEFAULT_OPUS_MODEL: MODEL[kind],
-    ANTHROPIC_SMALL_FAST_MODEL: MODEL[kind],
-    CLAUDE_CODE_SUBAGENT_MODEL: MODEL[kind],
+    ANTHROPIC_MODEL: model,
+    ANTHROPIC_DEFAULT_HAIKU_MODEL: model,
+    ANTHROPIC_DEFAULT_SONNET_MODEL: model,
+    ANTHROPIC_DEFAULT_OPUS_MODEL: model,
+    ANTHROPIC_SMALL_FAST_MODEL: model,
+    CLAUDE_CODE_SUBAGENT_MODEL: model,
     DISABLE_TELEMETRY: "1",
     DISABLE_ERROR_REPORTING: "1",
     DISABLE_AUTOUPDATER: "1",
@@ -35,7 +38,7 @@ function claude(kind, args, { auth = "x-api-key", cwd } = {}) {
     CLAUDE_CODE_IDE_SKIP_AUTO_INSTALL: "1",
     API_TIMEOUT_MS: "30000",
   };
-  return run(path.join(BIN, "claude"), ["-p", "--model", MODEL[kind], ...args], { env, cwd, timeoutMs: 120_000 });
+  return run(path.join(BIN, "claude"), ["-p", "--model", model, ...flags, "--", prompt], { env, cwd, timeoutMs: 120_000 });
 }
 
 const streamJson = (stdout) =>
@@ -48,7 +51,7 @@ describe("Claude Code", { concurrency: 2 }, () => {
   for (const kind of KINDS) {
     test(`text with x-api-key on the ${kind} node`, async () => {
       const n = nonce();
-      const r = await claude(kind, [`[[say:Hello ${n}]]`]);
+      const r = await claude(kind, [], `[[say:Hello ${n}]]`);
       assert.equal(r.code, 0, explain(r, B.origins[kind], n));
       assert.equal(r.stdout.trim(), `Hello ${n}`, explain(r, B.origins[kind], n));
       const reqs = B.origins[kind].inference(n);
@@ -62,9 +65,22 @@ describe("Claude Code", { concurrency: 2 }, () => {
       }
     });
 
+    test(`a display name (system-role message mid-conversation) and a Read round trip on the ${kind} node`, async () => {
+      const n = nonce();
+      const ws = workspace("claude-display");
+      const prompt = `Read notes.txt. [[tool:Read ${JSON.stringify({ file_path: ws.file })}]] ${n}`;
+      const r = await claude(kind, ["--allowedTools", "Read"], prompt, { cwd: ws.dir, model: `team-${kind}` });
+      assert.equal(r.code, 0, explain(r, B.origins[kind], n));
+      assert.match(r.stdout, new RegExp(`Tool result: .*The password is ${ws.secret}`, "s"), explain(r, B.origins[kind], n));
+      // The system message reached the origin after the user's turn, where Claude Code put it.
+      const reqs = B.origins[kind].inference(n);
+      const roles = (reqs.at(-1).body.messages ?? []).map((m) => m.role);
+      assert.ok(roles.indexOf("system", roles.indexOf("user")) > 0, `roles at the origin: ${roles}`);
+    });
+
     test(`stream-json with a bearer token on the ${kind} node`, async () => {
       const n = nonce();
-      const r = await claude(kind, ["--output-format", "stream-json", "--verbose", `[[say:Streamed hello ${n}]]`], { auth: "bearer" });
+      const r = await claude(kind, ["--output-format", "stream-json", "--verbose"], `[[say:Streamed hello ${n}]]`, { auth: "bearer" });
       assert.equal(r.code, 0, explain(r, B.origins[kind], n));
       const events = streamJson(r.stdout);
       const result = events.find((e) => e.type === "result");
@@ -79,7 +95,7 @@ describe("Claude Code", { concurrency: 2 }, () => {
       const n = nonce();
       const ws = workspace("claude-read");
       const prompt = `Read notes.txt. [[tool:Read ${JSON.stringify({ file_path: ws.file })}]] ${n}`;
-      const r = await claude(kind, ["--output-format", "stream-json", "--verbose", "--allowedTools", "Read", prompt], { cwd: ws.dir });
+      const r = await claude(kind, ["--output-format", "stream-json", "--verbose", "--allowedTools", "Read"], prompt, { cwd: ws.dir });
       assert.equal(r.code, 0, explain(r, B.origins[kind], n));
       const events = streamJson(r.stdout);
       const use = events.flatMap((e) => (e.type === "assistant" ? e.message.content : [])).find((b) => b.type === "tool_use");
@@ -98,7 +114,7 @@ describe("Claude Code", { concurrency: 2 }, () => {
       const n = nonce();
       const ws = workspace("claude-bash");
       const prompt = `Show the notes. [[tool:Bash ${JSON.stringify({ command: `cat ${ws.file}`, description: "Show the notes" })}]] ${n}`;
-      const r = await claude(kind, ["--allowedTools", "Bash(cat:*)", prompt], { cwd: ws.dir, auth: "bearer" });
+      const r = await claude(kind, ["--allowedTools", "Bash(cat:*)"], prompt, { cwd: ws.dir, auth: "bearer" });
       assert.equal(r.code, 0, explain(r, B.origins[kind], n));
       assert.match(r.stdout, new RegExp(`Tool result: .*The password is ${ws.secret}`, "s"), explain(r, B.origins[kind], n));
       assert.ok(B.origins[kind].inference(n).some((q) => q.raw.includes(ws.secret)));

@@ -9,7 +9,6 @@ import os from "node:os";
 import path from "node:path";
 import crypto from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { setup, adminClient } from "../e2e/helpers.mjs";
 import { startScriptedOrigin } from "./scripted-origin.mjs";
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -30,6 +29,7 @@ export const MODEL = Object.fromEntries(KINDS.map((k) => [k, MODELS[k].chat[0]])
 export async function bed(name) {
   const origins = {};
   for (const kind of KINDS) origins[kind] = await startScriptedOrigin({ name: `scripted-${kind}`, kind, models: MODELS[kind].chat, embedModels: MODELS[kind].embed });
+  const { setup, adminClient } = await import("../e2e/helpers.mjs");
   const env = await setup({ name: `clients_${name}` });
   const admin = adminClient(env.url);
   for (const kind of KINDS) {

@@ -10,7 +10,14 @@ import { bed, run, explain, nonce, workspace, tempHome, VENV, KINDS, MODEL, MODE
 let B;
 before(async () => {
   B = await bed("llm");
+  // OpenAI and Anthropic origins do not report capabilities, and llm-ollama refuses tools (and
+  // embeddings) for a model whose /api/show lacks them: the admin declares them on a mapping.
+  for (const kind of ["anthropic", "openai"]) await B.admin.post("/model-mappings", { display_name: `tools-${kind}`, real_name: MODEL[kind], capabilities: ["completion", "tools"] }, 201);
+  await B.admin.post("/model-mappings", { display_name: "embed-openai", real_name: MODELS.openai.embed[0], capabilities: ["embedding"] }, 201);
 });
+/** The name llm uses for a tool call on each node type (see the mappings above). */
+const TOOL_MODEL = { anthropic: "tools-anthropic", openai: "tools-openai", ollama: MODEL.ollama };
+const EMBED_MODEL = { openai: "embed-openai", ollama: MODELS.ollama.embed[0] };
 after(async () => B?.stop());
 
 function llm(args, timeoutMs = 60_000) {
@@ -21,15 +28,15 @@ function llm(args, timeoutMs = 60_000) {
 test("llm models lists every chat model of every node type, three per node", async () => {
   const r = await llm(["models", "list"]);
   assert.equal(r.code, 0, explain(r));
-  for (const kind of KINDS) for (const m of MODELS[kind].chat) assert.match(r.stdout, new RegExp(`Ollama[^\\n]*: ${m.replace(/[.:]/g, "\\$&")}(\\s|$)`, "m"), `${m} listed:\n${r.stdout}`);
+  for (const kind of KINDS) for (const m of MODELS[kind].chat) assert.match(r.stdout, new RegExp(`^Ollama: ollama/${m.replace(/[.:]/g, "\\$&")}(\\s|$)`, "m"), `${m} listed as a model of its own (llm-ollama folds models with one digest into aliases):\n${r.stdout}`);
 });
 
 describe("llm + llm-ollama", { concurrency: 3 }, () => {
   for (const kind of KINDS) {
     for (const m of MODELS[kind].chat) {
-      test(`llm -m ${m} (${kind} node) answers`, async () => {
+      test(`llm -m ollama/${m} (${kind} node) answers`, async () => {
         const n = nonce();
-        const r = await llm(["-m", m, "--no-log", `[[say:llm ${n}]]`]);
+        const r = await llm(["-m", `ollama/${m}`, "--no-log", `[[say:llm ${n}]]`]);
         assert.equal(r.code, 0, explain(r, B.origins[kind], n));
         assert.equal(r.stdout.trim(), `llm ${n}`);
       });
@@ -37,10 +44,10 @@ describe("llm + llm-ollama", { concurrency: 3 }, () => {
 
     test(`streamed and not, with a system prompt, on the ${kind} node`, async () => {
       const n = nonce();
-      const s = await llm(["-m", MODEL[kind], "--no-log", "-s", "Be brief.", `[[say:streamed llm ${n}]]`]);
+      const s = await llm(["-m", `ollama/${MODEL[kind]}`, "--no-log", "-s", "Be brief.", `[[say:streamed llm ${n}]]`]);
       assert.equal(s.code, 0, explain(s, B.origins[kind], n));
       assert.equal(s.stdout.trim(), `streamed llm ${n}`);
-      const p = await llm(["-m", MODEL[kind], "--no-log", "--no-stream", `[[say:plain llm ${n}]]`]);
+      const p = await llm(["-m", `ollama/${MODEL[kind]}`, "--no-log", "--no-stream", `[[say:plain llm ${n}]]`]);
       assert.equal(p.code, 0, explain(p, B.origins[kind], n));
       assert.equal(p.stdout.trim(), `plain llm ${n}`);
       const reqs = B.origins[kind].inference(n);
@@ -51,7 +58,7 @@ describe("llm + llm-ollama", { concurrency: 3 }, () => {
       const n = nonce();
       const ws = workspace("llm");
       const fn = 'def read_notes(path: str) -> str:\n    "Read a text file."\n    return open(path).read()\n';
-      const r = await llm(["-m", MODEL[kind], "--no-log", "--functions", fn, `Read it. [[tool:read_notes ${JSON.stringify({ path: ws.file })}]] ${n}`], 90_000);
+      const r = await llm(["-m", `ollama/${TOOL_MODEL[kind]}`, "--no-log", "--functions", fn, `Read it. [[tool:read_notes ${JSON.stringify({ path: ws.file })}]] ${n}`], 90_000);
       assert.equal(r.code, 0, explain(r, B.origins[kind], n));
       assert.match(r.stdout, new RegExp(`Tool result: The password is ${ws.secret}`), explain(r, B.origins[kind], n));
       assert.ok(B.origins[kind].inference(n).some((q) => q.raw.includes(ws.secret)));
@@ -61,7 +68,7 @@ describe("llm + llm-ollama", { concurrency: 3 }, () => {
   for (const kind of ["openai", "ollama"]) {
     test(`llm embed on the ${kind} node`, async () => {
       const n = nonce();
-      const r = await llm(["embed", "-m", MODELS[kind].embed[0], "-c", `e ${n}`]);
+      const r = await llm(["embed", "-m", `ollama/${EMBED_MODEL[kind]}`, "-c", `e ${n}`]);
       assert.equal(r.code, 0, explain(r, B.origins[kind], n));
       assert.equal(JSON.parse(r.stdout)[0], `e ${n}`.length / 100);
     });

@@ -48,7 +48,8 @@ function opencode(kind, prompt, cwd) {
       OPENCODE_DISABLE_TERMINAL_TITLE: "1",
       OPENCODE_EXPERIMENTAL_DISABLE_FILEWATCHER: "1",
     },
-    timeoutMs: 120_000,
+    // A run takes 15-20 s on a loaded 2-core machine; opencode retries a 5xx for about 90 s.
+    timeoutMs: 75_000,
   });
 }
 

@@ -56,6 +56,16 @@ export function readTurn(path, body) {
   return { tools, toolResult: null, text: textOf(last.content) };
 }
 
+/** Tool arguments as written in the prompt, also when a client quoted the prompt (`\"`). */
+function parseArgs(s) {
+  for (const candidate of [s, s.replace(/\\"/g, '"')]) {
+    try {
+      return JSON.parse(candidate);
+    } catch {}
+  }
+  return undefined;
+}
+
 /** What to answer: {text} or {tool: {name, args}}. */
 export function decide({ tools, toolResult, text }, name) {
   if (toolResult !== null) return { text: `Tool result: ${toolResult.slice(0, 4000)}` };
@@ -63,7 +73,11 @@ export function decide({ tools, toolResult, text }, name) {
   if (tool) {
     for (const alt of tool[1].split("||")) {
       const m = /^\s*([\w.-]+)\s*([\s\S]*)$/.exec(alt);
-      if (m && tools.includes(m[1])) return { tool: { name: m[1], args: JSON.parse(m[2].trim() || "{}") } };
+      if (m && tools.includes(m[1])) {
+        const args = parseArgs(m[2].trim() || "{}");
+        if (args === undefined) return { text: `Script error: cannot parse the arguments of ${m[1]}: ${m[2]}` };
+        return { tool: { name: m[1], args } };
+      }
     }
     return { text: `No scripted tool is offered; tools offered: ${tools.join(", ") || "none"}` };
   }
