@@ -6,14 +6,14 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { bed, run, explain, nonce, workspace, BIN, KINDS, MODEL } from "./harness.mjs";
+import { bed, run, explain, nonce, workspace, BIN, KINDS, MODEL, MODELS } from "./harness.mjs";
 
 let B;
 before(async () => {
   B = await bed("claude");
   // Display names, as teams use them: Claude Code does not know these ids, and then puts its
   // environment block in a system-role message after the first user turn.
-  for (const kind of KINDS) await B.admin.post("/model-mappings", { display_name: `team-${kind}`, real_name: MODEL[kind] }, 201);
+  for (const kind of KINDS) await B.admin.post("/model-mappings", { display_name: `team-${kind}`, real_name: MODELS[kind].mapped }, 201);
 });
 after(async () => B?.stop());
 

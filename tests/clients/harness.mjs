@@ -16,11 +16,15 @@ export const BIN = path.join(HERE, "node_modules/.bin");
 export const VENV = path.join(os.homedir(), ".cache/maestro-edge/venv");
 export const KINDS = ["anthropic", "openai", "ollama"];
 
-/** The models each node type serves (three chat models: llm-ollama must list all three). */
+/**
+ * The models each node type serves: three chat models called by their real names (llm-ollama
+ * must list all three), and one more that tests reach through a display name only (a mapping
+ * hides its real name from the user).
+ */
 export const MODELS = {
-  anthropic: { chat: ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"], embed: [] },
-  openai: { chat: ["gpt-4o-mini", "gpt-4.1", "o4-mini"], embed: ["text-embedding-3-small"] },
-  ollama: { chat: ["qwen3:8b", "llama3.2:3b", "mistral:7b"], embed: ["nomic-embed-text:latest"] },
+  anthropic: { chat: ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"], mapped: "claude-sonnet-4-6", embed: [] },
+  openai: { chat: ["gpt-4o-mini", "gpt-4.1", "o4-mini"], mapped: "gpt-4.1-mini", embed: ["text-embedding-3-small"] },
+  ollama: { chat: ["qwen3:8b", "llama3.2:3b", "mistral:7b"], mapped: "qwen3:14b", embed: ["nomic-embed-text:latest"] },
 };
 /** The model a client asks for on each node type. */
 export const MODEL = Object.fromEntries(KINDS.map((k) => [k, MODELS[k].chat[0]]));
@@ -28,7 +32,7 @@ export const MODEL = Object.fromEntries(KINDS.map((k) => [k, MODELS[k].chat[0]])
 /** Gateway + three origins (one per node type, each registered and discovered) + a user token. */
 export async function bed(name) {
   const origins = {};
-  for (const kind of KINDS) origins[kind] = await startScriptedOrigin({ name: `scripted-${kind}`, kind, models: MODELS[kind].chat, embedModels: MODELS[kind].embed });
+  for (const kind of KINDS) origins[kind] = await startScriptedOrigin({ name: `scripted-${kind}`, kind, models: [...MODELS[kind].chat, MODELS[kind].mapped], embedModels: MODELS[kind].embed });
   const { setup, adminClient } = await import("../e2e/helpers.mjs");
   const env = await setup({ name: `clients_${name}` });
   const admin = adminClient(env.url);
