@@ -17,9 +17,16 @@ before(async () => {
 });
 after(async () => B?.stop());
 
+/** What the SDK sent the gateway (request bodies), so a test can show the case it covers. */
+const sent = [];
+const recording = (url, init) => {
+  sent.push(typeof init?.body === "string" ? init.body : "");
+  return fetch(url, init);
+};
+
 const PROVIDERS = {
   "openai chat": () => createOpenAI({ baseURL: `${B.url}/v1`, apiKey: B.token }).chat,
-  "openai responses": () => createOpenAI({ baseURL: `${B.url}/v1`, apiKey: B.token }).responses,
+  "openai responses": () => createOpenAI({ baseURL: `${B.url}/v1`, apiKey: B.token, fetch: recording }).responses,
   anthropic: () => createAnthropic({ baseURL: `${B.url}/v1`, apiKey: B.token }).messages,
   ollama: () => createOllama({ baseURL: `${B.url}/api`, headers: { authorization: `Bearer ${B.token}` } }).chat,
 };
@@ -72,6 +79,11 @@ for (const [label, provider] of Object.entries(PROVIDERS)) {
         const messages = [{ role: "user", content: `[[say:first ${n}]]` }, ...t1.response.messages, { role: "user", content: `[[say:second ${n}]]` }];
         const t2 = await generateText({ model: model(), messages, maxRetries: 0 });
         assert.equal(t2.text, `second ${n}`);
+        if (label === "openai responses") {
+          // The SDK's default (store: true) sends turn 1's answer back as an item reference.
+          const turn2 = sent.filter((b) => b.includes(`second ${n}`));
+          assert.ok(turn2.length > 0 && turn2.every((b) => b.includes('"item_reference"')), turn2.join("\n"));
+        }
         const s2 = streamText({ model: model(), messages, maxRetries: 0 });
         assert.equal(await collect(s2), `second ${n}`);
         assert.equal(await s2.finishReason, "stop");
