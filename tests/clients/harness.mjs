@@ -56,16 +56,27 @@ export async function bed(name) {
 /** A fresh nonce for a prompt, so a test finds its own requests at a shared origin. */
 export const nonce = () => `n${crypto.randomBytes(5).toString("hex")}`;
 
+// Every temp folder a test made (client homes hold sessions, caches and logs) goes at exit.
+const made = [];
+process.on("exit", () => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
+const tempDir = (name) => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), name));
+  made.push(d);
+  return d;
+};
+
 /** A temp folder with a file holding a secret only a real tool run can read. */
 export function workspace(prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `maestro-${prefix}-`));
+  const dir = tempDir(`maestro-${prefix}-`);
   const secret = `secret-${crypto.randomBytes(6).toString("hex")}`;
   fs.writeFileSync(path.join(dir, "notes.txt"), `The password is ${secret}\n`);
   return { dir, secret, file: path.join(dir, "notes.txt") };
 }
 
 export function tempHome(prefix) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `maestro-${prefix}-home-`));
+  return tempDir(`maestro-${prefix}-home-`);
 }
 
 /** Nothing but loopback: proxies that refuse (port 9 is closed) for every other address. */
