@@ -1,5 +1,5 @@
 # Maestro Edge. The two commands: `make dev` and `make test` (see README.md).
-.PHONY: dev test build setup unit bench profile clean clients-latest
+.PHONY: dev test build setup unit bench profile clean clients-latest deploy
 
 setup:
 	@bash scripts/setup.sh
@@ -28,6 +28,11 @@ profile: setup
 # suite and show how the pins moved (README, "Clients tested").
 clients-latest:
 	@bash scripts/clients-latest.sh
+
+# The Worker, its resources and the dashboard on Cloudflare, idempotently (README, "Deploying"):
+#   make deploy DATABASE_URL=postgres://...   [ENV=staging] [DRY_RUN=1] [PLAN=paid]
+deploy:
+	@node scripts/deploy.mjs
 
 clean:
 	rm -rf build target .dev
