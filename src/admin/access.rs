@@ -112,12 +112,7 @@ async fn set_user_nodes<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, username: &str)
 }
 
 async fn node_view<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: i64) -> Result<Value, GatewayError> {
-    let v = ctx
-        .json(
-            "SELECT row_to_json(x)::text FROM (SELECT id, name, code, pinned_only, route_unknown_models, request_rules FROM nodes WHERE id = $1::bigint) x",
-            &[Param::Int(Some(id))],
-        )
-        .await?;
+    let v = ctx.json("SELECT row_to_json(x)::text FROM (SELECT id, name, code, pinned_only, route_unknown_models, request_rules FROM nodes WHERE id = $1::bigint) x", &[Param::Int(Some(id))]).await?;
     if v.is_null() {
         return Err(not_found(&format!("node {id}")));
     }

@@ -69,7 +69,8 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
         Op::OllamaVersion => Ok(Reply::json(200, &json!({"version": snap.settings.ollama_version}))),
         Op::OllamaTags => Ok(Reply::json(200, &ol::tags(&visible(snap, user, &Op::OllamaChat)))),
         // Anthropic SDKs list models at the same path; they announce themselves by header.
-        Op::Models if tool == Some(routes::Tool::Claude) => Ok(Reply::json(200, &tools::claude_models(&visible(snap, user, &Op::Messages), tools::is_claude_desktop(req)))),
+        Op::Models if tool == Some(routes::Tool::Claude) && tools::is_claude_desktop(req) => Ok(Reply::json(200, &tools::claude_desktop_models(&visible(snap, user, &Op::Messages)))),
+        Op::Models if tool == Some(routes::Tool::Claude) => Ok(Reply::json(200, &listings::anthropic_models(&visible(snap, user, &Op::Messages)))),
         Op::Models if tool == Some(routes::Tool::Codex) => Ok(Reply::json(200, &tools::codex_models(&visible(snap, user, &Op::Responses)))),
         Op::Models if req.header("anthropic-version").is_some() => Ok(Reply::json(200, &listings::anthropic_models(&visible(snap, user, &Op::Messages)))),
         Op::Models => Ok(Reply::json(200, &oa::models_list(&visible(snap, user, &Op::ChatCompletions)))),

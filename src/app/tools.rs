@@ -58,25 +58,24 @@ fn supported(b: bool) -> Value {
     json!({ "supported": b })
 }
 
-/// Anthropic's `capabilities` object for an entry, from what the gateway knows of the model.
-/// Desktop gets the list it needs to offer a model (citations, code execution, context
+/// Anthropic's `capabilities` object for an entry, from what the gateway knows of the model,
+/// plus the list Claude Desktop needs to offer a model (citations, code execution, context
 /// management), as Model Maestro sent it.
-fn capabilities(e: &Entry, desktop: bool) -> Value {
+fn desktop_capabilities(e: &Entry) -> Value {
     let has = |c: &str| e.capabilities.iter().any(|x| x == c);
-    let embedding = e.name.contains("embed") || has("embedding");
-    let thinking = has("thinking") && !embedding;
-    let vision = has("vision") && !embedding;
-    let chat = !embedding;
+    let chat = !(e.name.contains("embed") || has("embedding"));
+    let thinking = has("thinking") && chat;
+    let vision = has("vision") && chat;
     let big = thinking && (e.name.contains("opus") || e.name.contains("thinking"));
     json!({
         "batch": supported(false),
-        "citations": supported(desktop && chat),
-        "code_execution": supported(desktop && chat),
+        "citations": supported(chat),
+        "code_execution": supported(chat),
         "context_management": {
-            "supported": desktop && chat,
-            "clear_thinking_20251015": supported(desktop && thinking),
-            "clear_tool_uses_20250919": supported(desktop && chat),
-            "compact_20260112": supported(desktop && chat),
+            "supported": chat,
+            "clear_thinking_20251015": supported(thinking),
+            "clear_tool_uses_20250919": supported(chat),
+            "compact_20260112": supported(chat),
         },
         "effort": {
             "supported": thinking,
@@ -90,26 +89,25 @@ fn capabilities(e: &Entry, desktop: bool) -> Value {
         "structured_outputs": supported(chat),
         "thinking": {
             "supported": thinking,
-            "types": { "enabled": supported(thinking), "adaptive": supported(thinking && desktop) },
+            "types": { "enabled": supported(thinking), "adaptive": supported(thinking) },
         },
     })
 }
 
-/// `GET /claude/v1/models`: Anthropic's list shape; Desktop gets opaque ids with the real name
-/// as `display_name`.
-pub(super) fn claude_models(entries: &[Entry], desktop: bool) -> Value {
+/// `GET /claude/v1/models` for Claude Desktop: Anthropic's list shape with opaque ids, the real
+/// name as `display_name`. (Other clients get `listings::anthropic_models`.)
+pub(super) fn claude_desktop_models(entries: &[Entry]) -> Value {
     let data: Vec<Value> = entries
         .iter()
         .map(|e| {
-            let id = if desktop { desktop_id(&e.name) } else { e.name.clone() };
             json!({
                 "type": "model",
-                "id": id,
+                "id": desktop_id(&e.name),
                 "display_name": e.name,
                 "created_at": "1970-01-01T00:00:00Z",
                 "max_input_tokens": e.context_length,
                 "max_tokens": 8192u32.min(e.context_length),
-                "capabilities": capabilities(e, desktop),
+                "capabilities": desktop_capabilities(e),
             })
         })
         .collect();
@@ -334,18 +332,17 @@ mod tests {
     }
 
     #[test]
-    fn claude_models_for_desktop_use_opaque_ids() {
+    fn claude_desktop_models_use_opaque_ids() {
         let s = snap();
         let entries = crate::routing::catalog::entries(&s);
-        let v = claude_models(&entries, true);
+        let v = claude_desktop_models(&entries);
         assert_eq!(v["data"][1]["id"], desktop_id("think:latest"));
         assert_eq!(v["data"][1]["display_name"], "think:latest");
         assert_eq!(v["data"][1]["capabilities"]["thinking"]["supported"], true);
         assert_eq!(v["data"][1]["capabilities"]["image_input"]["supported"], true);
         assert_eq!(v["data"][0]["capabilities"]["image_input"]["supported"], false);
-        let v = claude_models(&entries, false);
-        assert_eq!(v["data"][0]["id"], "plain:latest");
-        assert_eq!(v["last_id"], "think:latest");
+        assert_eq!(v["data"][0]["capabilities"]["context_management"]["supported"], true);
+        assert_eq!(v["last_id"], desktop_id("think:latest"));
     }
 
     #[test]

@@ -26,6 +26,11 @@ pub fn apply(body: &mut Map<String, Value>, rules: &RequestRules, api: Api) {
     }
 }
 
+/// A top-level parameter name a node may drop (never the model or the conversation).
+fn param_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) && s != "model" && s != "messages"
+}
+
 /// Check rules as the admin sent them; the error names what is wrong.
 pub fn parse(v: &Value) -> Result<RequestRules, String> {
     let o = v.as_object().ok_or("'request_rules' must be an object")?;
@@ -40,9 +45,7 @@ pub fn parse(v: &Value) -> Result<RequestRules, String> {
     };
     let drop_params = match o.get("drop_params") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) if a.len() <= 100 && a.iter().all(|x| x.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) && s != "model" && s != "messages")) => {
-            a.iter().filter_map(|x| x.as_str().map(String::from)).collect()
-        }
+        Some(Value::Array(a)) if a.len() <= 100 && a.iter().all(|x| x.as_str().is_some_and(param_name)) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
         Some(_) => return Err("'drop_params' must be a list of up to 100 parameter names (A-Z, 0-9, '_', '.', '-'; not 'model' or 'messages')".into()),
     };
     Ok(RequestRules { default_max_tokens, drop_params })

@@ -199,9 +199,7 @@ mod tests {
         let solo = user(&s, "solo-on-a");
         assert_eq!(nodes_for(&s, Scope::of(solo, None), "solo"), [1]);
         assert_eq!(nodes_for(&s, Scope::of(solo, None), "mock"), Vec::<i64>::new(), "a has rules and mock is not in them");
-        let listed = |u: &User| -> Vec<String> {
-            catalog::entries(&s).into_iter().filter(|e| reachable(&s, &Scope::of(u, None), e, &kinds)).map(|e| e.name).collect()
-        };
+        let listed = |u: &User| -> Vec<String> { catalog::entries(&s).into_iter().filter(|e| reachable(&s, &Scope::of(u, None), e, &kinds)).map(|e| e.name).collect() };
         assert_eq!(listed(user(&s, "free")), ["g", "mock:latest", "solo"], "bonly lives only on a pinned-only node");
         assert_eq!(listed(solo), ["g", "solo"], "node b has no rules for this user, so g (preferring b) stays");
         assert_eq!(listed(only_b), ["g"]);
