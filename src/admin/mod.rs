@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod dashboard;
 pub mod groups;
 pub mod input;
+pub mod keys;
 pub mod mappings;
 pub mod model_config;
 pub mod node_ops;
@@ -23,6 +24,7 @@ pub mod requests;
 pub mod settings;
 pub mod system_prompts;
 pub mod table;
+pub mod teams;
 pub mod tool_sets;
 pub mod user_usage;
 pub mod users;
@@ -201,7 +203,11 @@ pub(crate) async fn dispatch<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &s
     let first = segs.first().copied().unwrap_or("");
     let rest = segs.get(1..).unwrap_or(&[]);
     match first {
-        "users" => users::route(ctx, method, rest).await,
+        "users" => match keys::route(ctx, method, rest).await {
+            Some(answer) => Some(answer),
+            None => users::route(ctx, method, rest).await,
+        },
+        "teams" => teams::route(ctx, method, rest).await,
         "nodes" => nodes::route(ctx, method, rest).await,
         "model-mappings" => mappings::route(ctx, method, rest).await,
         "model-groups" => groups::route(ctx, method, rest).await,

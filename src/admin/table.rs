@@ -13,6 +13,8 @@ pub fn all() -> Vec<Route> {
         super::ROUTES,
         super::users::ROUTES,
         super::user_usage::ROUTES,
+        super::keys::ROUTES,
+        super::teams::ROUTES,
         super::nodes::ROUTES,
         super::node_ops::ROUTES,
         super::mappings::ROUTES,

@@ -1,6 +1,6 @@
 //! `#[event]` handlers: fetch (gateway, admin, readiness) and scheduled (maintenance).
 
-use super::{admin, http, maintenance, platform::WorkerPlatform, ready, snapshot};
+use super::{admin, http, maintenance, me, platform::WorkerPlatform, ready, snapshot};
 use crate::ingress::render_error;
 use crate::routes::{self, Op};
 use std::rc::Rc;
@@ -46,6 +46,9 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
     };
     let platform = Rc::new(WorkerPlatform::new(env, ctx).with_settings(&snap.settings));
+    if matches!(endpoint, Ok(ref ep) if ep.op == Op::Me) {
+        return http::response(me::handle(&platform, &snap, &inbound).await, &js_ctx);
+    }
     let reply = crate::app::handle(platform, snap, inbound).await;
     http::response(reply, &js_ctx)
 }

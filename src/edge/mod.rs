@@ -8,6 +8,7 @@ mod durable;
 mod entry;
 mod http;
 mod maintenance;
+mod me;
 mod pg;
 mod platform;
 mod pump;
