@@ -81,4 +81,12 @@ CREATE TABLE IF NOT EXISTS team_members (
 );
 CREATE INDEX IF NOT EXISTS team_members_user_idx ON team_members (user_id);
 
+-- Admins who sign in through Cloudflare Access: the email Access vouches for (lower case) and
+-- its scope (NULL = every resource; a team = only that team's members, their keys and usage).
+CREATE TABLE IF NOT EXISTS admin_emails (
+  email       text PRIMARY KEY CHECK (email = lower(email) AND email LIKE '%_@_%' AND length(email) <= 320),
+  team_id     bigint REFERENCES teams(id) ON DELETE CASCADE,
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+
 INSERT INTO schema_migrations (version, name) VALUES (5, 'keys_teams') ON CONFLICT (version) DO NOTHING;

@@ -2,6 +2,7 @@
 //! snapshot holds only SHA-256(jti), so refreshing or deleting a user revokes the old token as
 //! soon as the next snapshot is live. `authenticate` is the whole user check.
 
+pub mod access;
 pub mod keys;
 pub mod secrets;
 pub mod token;

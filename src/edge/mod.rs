@@ -15,6 +15,7 @@ mod pump;
 mod ready;
 mod redis;
 mod snapshot;
+mod webcrypto;
 
 // The Durable Object classes must be exported from the crate root for the runtime to find them.
 pub use durable::{coordinator::Coordinator, counters::Counters, limiter::Limiter, streams::Streams, usage_buffer::UsageBuffer};

@@ -380,6 +380,10 @@ impl Platform for WorkerPlatform {
         leases.admit(self.limits_store(), scope, rules).await
     }
 
+    async fn verify_rs256(&self, n: &str, e: &str, message: &[u8], signature: &[u8]) -> Result<bool, String> {
+        super::webcrypto::verify_rs256(n, e, message, signature).await
+    }
+
     fn finish(&self, record: UsageRecord, settle: Vec<Settlement>) {
         let tokens = record.prompt_tokens + record.completion_tokens;
         let release = !record.reached_origin;
