@@ -29,3 +29,11 @@ pub async fn handle(platform: &WorkerPlatform, snap: &Snapshot, req: &Inbound) -
         Err(e) => render_error(Dialect::OpenAi, &e),
     }
 }
+
+pub fn with_cors(mut reply: Reply) -> Reply {
+    reply.set_header("access-control-allow-origin", "*");
+    reply.set_header("access-control-allow-headers", "authorization, x-api-key");
+    reply.set_header("access-control-allow-methods", "GET, OPTIONS");
+    reply.set_header("access-control-max-age", "600");
+    reply
+}
