@@ -370,7 +370,7 @@ test("API keys: created and shown once, rotated with a grace period, revoked", a
   await page.getByRole("button", { name: `Rotate key ${hint}` }).click();
   const rot = page.getByRole("dialog", { name: /^Rotate key/ });
   await rot.getByLabel("Grace period (minutes)").fill("5");
-  await andWait("POST", "/rotate", () => rot.getByRole("button", { name: "Rotate key" }).click());
+  await andWait("POST", "/users/alice-ui/keys/", () => rot.getByRole("button", { name: "Rotate key" }).click());
   const fresh = await page.getByRole("dialog", { name: "Key for alice-ui" }).getByLabel("New API key").inputValue();
   assert.notEqual(fresh, key);
   await page.getByRole("button", { name: "Done, I copied it" }).click();

@@ -180,7 +180,7 @@ function MeView({ apiKey, onSignOut }: { apiKey: string; onSignOut: () => void }
                 {(["today", "month"] as const).map((p) => (
                   <div class="stat" key={p}>
                     <div class="stat-label">{p === "today" ? "Today" : "This month"}</div>
-                    <div class="stat-value">{fmtNum(m.usage[p].requests)} requests</div>
+                    <div class="stat-value">{fmtNum(m.usage[p].requests)} {m.usage[p].requests === 1 ? "request" : "requests"}</div>
                     <div class="stat-sub">{fmtNum(m.usage[p].total_tokens)} tokens</div>
                   </div>
                 ))}
