@@ -36,13 +36,18 @@ WHERE NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.user_id = u.id AND k.is_prima
 
 CREATE OR REPLACE FUNCTION api_keys_follow_user_token() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  -- Deleting a user revokes every key of theirs: a later reactivation issues a new own token
+  -- and must not bring old keys back.
+  IF TG_OP = 'UPDATE' AND NEW.deleted_at IS NOT NULL AND OLD.deleted_at IS NULL THEN
+    UPDATE api_keys SET revoked_at = now(), updated_at = now() WHERE user_id = NEW.id AND revoked_at IS NULL AND NOT is_primary;
+  END IF;
   IF TG_OP = 'UPDATE' AND NEW.token_hash IS NOT DISTINCT FROM OLD.token_hash THEN
     RETURN NEW;
   END IF;
   -- A new token (create, refresh, reactivate, delete's dead hash) replaces the primary key:
   -- the old token ends at once, exactly as before keys existed.
   UPDATE api_keys SET key_hash = NEW.token_hash, key_prefix = NEW.token_prefix, revoked_at = NULL, expires_at = NULL,
-                      created_at = now(), updated_at = now()
+                      rotated_to = NULL, created_at = now(), updated_at = now()
   WHERE user_id = NEW.id AND is_primary;
   IF NOT FOUND THEN
     INSERT INTO api_keys (user_id, label, key_hash, key_prefix, is_primary) VALUES (NEW.id, 'default', NEW.token_hash, NEW.token_prefix, true);
@@ -50,7 +55,7 @@ BEGIN
   RETURN NEW;
 END $$;
 DROP TRIGGER IF EXISTS users_token_to_api_keys ON users;
-CREATE TRIGGER users_token_to_api_keys AFTER INSERT OR UPDATE OF token_hash ON users
+CREATE TRIGGER users_token_to_api_keys AFTER INSERT OR UPDATE OF token_hash, deleted_at ON users
   FOR EACH ROW EXECUTE FUNCTION api_keys_follow_user_token();
 
 -- Last use of a key is derived from usage records (no write per request).

@@ -73,6 +73,12 @@ describe("keys", () => {
     await admin.del("/users/kate", 204);
     assert.equal((await openai(k.key)).status, 401);
     assert.equal((await openai(fresh.token)).status, 401);
+    // Reactivating issues a new own token and does not bring the old keys back.
+    const back = await admin.post("/users/kate/reactivate", {}, 200);
+    assert.equal((await openai(back.token)).status, 200);
+    assert.equal((await openai(k.key)).status, 401);
+    assert.match((await openai(k.key)).body.error.message, /revoked/);
+    assert.equal((await openai(fresh.token)).status, 401);
   });
 
   test("revoked and expired keys get a 401 that says which, in the client's dialect", async () => {
