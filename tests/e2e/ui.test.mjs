@@ -463,6 +463,46 @@ test("every other page renders; screenshots", async () => {
   await shot("20-nodes-load");
 });
 
+test("single sign-on: behind Cloudflare Access the dashboard signs in from the assertion, scoped to the team", async () => {
+  // Access itself cannot run here: a JWKS server on loopback holds the team's key, and the
+  // browser's admin calls get the assertion added on the way, as Access's edge would.
+  const { default: http } = await import("node:http");
+  const { default: crypto } = await import("node:crypto");
+  const pair = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = pair.publicKey.export({ format: "jwk" });
+  const certs = http.createServer((_, res) => res.end(JSON.stringify({ keys: [{ kid: "ui", alg: "RS256", use: "sig", ...jwk }] })));
+  await new Promise((r) => certs.listen(0, "127.0.0.1", r));
+  try {
+    await admin.put("/settings", { "access.team_domain": "ui.cloudflareaccess.com", "access.audience": "ui-aud", "access.certs_url": `http://127.0.0.1:${certs.address().port}/certs` }, 200);
+    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const head = b64({ alg: "RS256", kid: "ui" });
+    const body = b64({ aud: ["ui-aud"], email: "lead@example.com", exp: Math.floor(Date.now() / 1000) + 600, iss: "https://ui.cloudflareaccess.com" });
+    const assertion = `${head}.${body}.${crypto.sign("sha256", Buffer.from(`${head}.${body}`), pair.privateKey).toString("base64url")}`;
+    await page.evaluate(() => sessionStorage.clear());
+    await page.route(`${env.url}/admin/**`, (route) => route.continue({ headers: { ...route.request().headers(), "cf-access-jwt-assertion": assertion } }));
+    await go("/login");
+    await page.getByRole("button", { name: "Continue with Cloudflare Access" }).click();
+    await heading("Dashboard").waitFor();
+    await page.getByText("lead@example.com (team ui-team)").waitFor();
+    assert.equal(await page.evaluate(() => JSON.parse(sessionStorage.getItem("maestro.session")).token), "", "no token: Access vouches for every call");
+    await go("/users/alice-ui");
+    await page.getByRole("table", { name: "API keys" }).getByText("me-page").waitFor();
+    await shot("28-access-team-admin");
+    await go("/nodes");
+    await page.getByRole("alert").filter({ hasText: /team admin of 'ui-team'/ }).first().waitFor();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByText("You signed out.").waitFor();
+  } finally {
+    await page.unroute(`${env.url}/admin/**`);
+    certs.close();
+  }
+  // Back to a password session for the tests after this one.
+  await page.getByLabel("Username").fill(ADMIN_USERNAME);
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByText(`Signed in as ${ADMIN_USERNAME}`).waitFor();
+});
+
 test("sign out, and a rejected session returns to login with a message", async () => {
   await go("/dashboard");
   await page.getByRole("button", { name: "Sign out" }).click();
