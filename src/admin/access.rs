@@ -37,7 +37,8 @@ struct Config {
     certs_url: String,
 }
 
-const SETTINGS_SQL: &str = "SELECT COALESCE(json_object_agg(key, value), '{}'::json)::text FROM settings WHERE key IN ('access.team_domain', 'access.audience', 'access.certs_url', 'admin.password_login')";
+const SETTINGS_SQL: &str =
+    "SELECT COALESCE(json_object_agg(key, value), '{}'::json)::text FROM settings WHERE key IN ('access.team_domain', 'access.audience', 'access.certs_url', 'admin.password_login')";
 
 fn text(v: &Value) -> Option<String> {
     v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)

@@ -126,14 +126,7 @@ fn restrictions(input: &super::input::Input, now_s: i64, extra: &[&str]) -> Resu
             return Err(GatewayError::bad_request("a key's lists hold at most 256 entries of at most 200 characters"));
         }
     }
-    Ok(Restrictions {
-        label,
-        expires_at,
-        models,
-        ip_allow,
-        request_limit: input.nullable_int_in("request_limit", 0, i64::MAX)?,
-        token_limit: input.nullable_int_in("token_limit", 0, i64::MAX)?,
-    })
+    Ok(Restrictions { label, expires_at, models, ip_allow, request_limit: input.nullable_int_in("request_limit", 0, i64::MAX)?, token_limit: input.nullable_int_in("token_limit", 0, i64::MAX)? })
 }
 
 /// A new key for `username`: (the key, hash of its jti, display hint: its last 6 characters).

@@ -100,7 +100,8 @@ mod tests {
 
     #[test]
     fn levels_show_what_remains() {
-        let l = Level { scope: "team:7".into(), states: Some(vec![RuleState { name: "day".into(), max_requests: Some(50), max_tokens: None, used_requests: 20, used_tokens: 999, reset_ms: 86_400_000 }]) };
+        let l =
+            Level { scope: "team:7".into(), states: Some(vec![RuleState { name: "day".into(), max_requests: Some(50), max_tokens: None, used_requests: 20, used_tokens: 999, reset_ms: 86_400_000 }]) };
         let v = level(&l);
         assert_eq!(v["level"], "team");
         assert_eq!(v["rules"][0]["requests_remaining"], 30);
