@@ -1,149 +1,145 @@
-//! Node access and node routing options (Model Maestro's `user_nodes`, `user_node_models`,
-//! `scoped_models`; see `routing::scope`):
-//! - `/admin/users/{username}/nodes`: the nodes a user may reach (empty: all) and, per node,
-//!   the models they may reach there (a node without rules: all its models);
-//! - `/admin/nodes/{id}/routing`: `pinned_only`, `route_unknown_models`, `request_rules`.
+//! Single sign-on for the admin API and dashboard through Cloudflare Access. When Access is
+//! configured (settings `access.team_domain` and `access.audience`) and a request carries
+//! `Cf-Access-Jwt-Assertion` but no `Authorization` header, the assertion decides: RS256 against
+//! the team's keys (fetched from `access.certs_url`, default the team's
+//! `/cdn-cgi/access/certs`, cached per isolate for 10 minutes and refetched at most every 30 s
+//! for an unknown `kid`), the audience, the expiry, and the email must be in `admin_emails`.
+//! A bad, expired or foreign token is 401; a valid one for an email with no admin entry is 403.
+//! `ADMIN_TOKEN` and password sessions keep working (an `Authorization` header takes
+//! precedence); `admin.password_login = false` turns the password login off.
 
-use super::input::as_int;
-use super::mappings::check_nodes;
-use super::{not_found, ok, Ctx};
+use crate::auth::access::{self, AccessError, Expect, RsaKey};
 use crate::error::GatewayError;
-use crate::net::Reply;
+use crate::net::{Inbound, Outbound};
 use crate::platform::Platform;
-use crate::routing::node_rules;
 use crate::state::db::{Db, Param};
-use serde_json::{json, Value};
+use futures::StreamExt;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
-pub const ROUTES: &[super::table::Route] = &[
-    ("GET", "/admin/users/{username}/nodes"),
-    ("PUT", "/admin/users/{username}/nodes"),
-    ("GET", "/admin/nodes/{id}/routing"),
-    ("PUT", "/admin/nodes/{id}/routing"),
-    ("PATCH", "/admin/nodes/{id}/routing"),
-];
+pub const HEADER: &str = "cf-access-jwt-assertion";
+const KEYS_TTL_MS: u64 = 10 * 60_000;
+const REFETCH_MIN_MS: u64 = 30_000;
+const FETCH_DEADLINE_MS: u64 = 5_000;
+const MAX_CERTS_BYTES: usize = 256 * 1024;
 
-/// `segs`: the whole path after `/admin`. None: not one of these routes.
-pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
-    Some(match (method, segs) {
-        ("GET", ["users", username, "nodes"]) => user_view(ctx, username).await.and_then(ok),
-        ("PUT", ["users", username, "nodes"]) => set_user_nodes(ctx, username).await,
-        ("GET", ["nodes", id, "routing"]) => match node_id(id) {
-            Ok(id) => node_view(ctx, id).await.and_then(ok),
-            Err(e) => Err(e),
-        },
-        ("PUT", ["nodes", id, "routing"]) | ("PATCH", ["nodes", id, "routing"]) => match node_id(id) {
-            Ok(id) => set_node_routing(ctx, id).await,
-            Err(e) => Err(e),
-        },
-        _ => return None,
-    })
+/// An admin who signed in through Access: the email and, for a team admin, the team.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessAdmin {
+    pub email: String,
+    pub team: Option<(i64, String)>,
 }
 
-fn node_id(s: &str) -> Result<i64, GatewayError> {
-    s.parse().map_err(|_| GatewayError::NotFound(format!("node '{s}' not found (ids are numbers)")))
+struct Config {
+    team_domain: String,
+    audience: String,
+    certs_url: String,
 }
 
-async fn user_id<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, username: &str) -> Result<i64, GatewayError> {
-    ctx.json("SELECT to_json(id) FROM users WHERE username = $1::text AND deleted_at IS NULL", &[Param::Text(Some(username.into()))])
-        .await?
-        .as_i64()
-        .ok_or_else(|| not_found(&format!("user '{username}'")))
+const SETTINGS_SQL: &str =
+    "SELECT COALESCE(json_object_agg(key, value), '{}'::json)::text FROM settings WHERE key IN ('access.team_domain', 'access.audience', 'access.certs_url', 'admin.password_login')";
+
+fn text(v: &Value) -> Option<String> {
+    v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
-async fn user_view<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, username: &str) -> Result<Value, GatewayError> {
-    let id = user_id(ctx, username).await?;
-    let v = ctx
-        .json(
-            "SELECT json_build_object(
-               'node_ids', COALESCE((SELECT json_agg(node_id ORDER BY node_id) FROM user_nodes WHERE user_id = $1::bigint), '[]'::json),
-               'node_models', COALESCE((SELECT json_agg(json_build_object('node_id', node_id, 'model', model_name) ORDER BY node_id, model_name) FROM user_node_models WHERE user_id = $1::bigint), '[]'::json)
-             )::text",
-            &[Param::Int(Some(id))],
-        )
-        .await?;
-    Ok(json!({"username": username, "node_ids": v["node_ids"], "node_models": v["node_models"]}))
-}
-
-/// Replace what is given: `node_ids` (the nodes the user may reach; `[]`: all) and/or
-/// `node_models` (`[{node_id, model}]`; `[]`: no per-node model rules).
-async fn set_user_nodes<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, username: &str) -> Result<Reply, GatewayError> {
-    let input = ctx.input()?;
-    input.only(&["node_ids", "node_models"])?;
-    let id = user_id(ctx, username).await?;
-    let node_ids = input.int_list("node_ids")?;
-    let node_models = match input.raw("node_models") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(a)) => {
-            let bad = || GatewayError::bad_field("node_models", "'node_models' must be a list of {\"node_id\": integer, \"model\": non-empty string}");
-            let mut out = Vec::new();
-            for r in a {
-                let o = r.as_object().filter(|o| o.keys().all(|k| k == "node_id" || k == "model")).ok_or_else(bad)?;
-                let node = o.get("node_id").and_then(as_int).ok_or_else(bad)?;
-                let model = o.get("model").and_then(Value::as_str).filter(|m| !m.trim().is_empty() && m.len() <= 255 && !m.contains('\0')).ok_or_else(bad)?;
-                out.push((node, model.to_string()));
-            }
-            Some(out)
+async fn config<D: Db>(db: &D) -> Result<(Option<Config>, bool), GatewayError> {
+    let s = db.json(SETTINGS_SQL, &[]).await?;
+    let password_login = s["admin.password_login"].as_bool().unwrap_or(true);
+    let cfg = match (text(&s["access.team_domain"]), text(&s["access.audience"])) {
+        (Some(team_domain), Some(audience)) => {
+            let certs_url = text(&s["access.certs_url"]).unwrap_or_else(|| access::certs_url(&team_domain));
+            Some(Config { team_domain, audience, certs_url })
         }
-        Some(_) => return Err(GatewayError::bad_field("node_models", "'node_models' must be a list")),
+        _ => None,
     };
-    if let Some(ids) = &node_ids {
-        check_nodes(ctx, "node_ids", ids).await?;
-        ctx.exec("DELETE FROM user_nodes WHERE user_id = $1::bigint", &[Param::Int(Some(id))]).await?;
-        ctx.exec(
-            "INSERT INTO user_nodes (user_id, node_id) SELECT DISTINCT $1::bigint, i FROM unnest($2::text[]::bigint[]) i",
-            &[Param::Int(Some(id)), Param::TextArray(Some(ids.iter().map(i64::to_string).collect()))],
-        )
-        .await?;
-    }
-    if let Some(rules) = &node_models {
-        let ids: Vec<i64> = rules.iter().map(|(n, _)| *n).collect();
-        check_nodes(ctx, "node_models", &ids).await?;
-        ctx.exec("DELETE FROM user_node_models WHERE user_id = $1::bigint", &[Param::Int(Some(id))]).await?;
-        ctx.exec(
-            "INSERT INTO user_node_models (user_id, node_id, model_name)
-             SELECT $1::bigint, r.node_id, r.model FROM json_to_recordset($2::text::json) AS r(node_id bigint, model text) ON CONFLICT DO NOTHING",
-            &[Param::Int(Some(id)), Param::Text(Some(Value::Array(rules.iter().map(|(n, m)| json!({"node_id": n, "model": m})).collect()).to_string()))],
-        )
-        .await?;
-    }
-    let view = user_view(ctx, username).await?;
-    ctx.audit("user.nodes", "user", Some(username), &json!({"node_ids": view["node_ids"], "node_models": view["node_models"]})).await?;
-    ok(view)
+    Ok((cfg, password_login))
 }
 
-async fn node_view<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: i64) -> Result<Value, GatewayError> {
-    let v = ctx.json("SELECT row_to_json(x)::text FROM (SELECT id, name, code, pinned_only, route_unknown_models, request_rules FROM nodes WHERE id = $1::bigint) x", &[Param::Int(Some(id))]).await?;
-    if v.is_null() {
-        return Err(not_found(&format!("node {id}")));
+/// 403 when the setting `admin.password_login` is false.
+pub async fn password_login_allowed<D: Db>(db: &D) -> Result<(), GatewayError> {
+    match config(db).await?.1 {
+        true => Ok(()),
+        false => Err(GatewayError::Forbidden("password login is turned off (admin.password_login); sign in through Cloudflare Access".into())),
     }
-    let rules = node_rules::parse(&v["request_rules"]).unwrap_or_default();
-    Ok(json!({
-        "id": v["id"],
-        "name": v["name"],
-        "code": v["code"],
-        "pinned_only": v["pinned_only"],
-        "route_unknown_models": v["route_unknown_models"],
-        "request_rules": {"default_max_tokens": rules.default_max_tokens, "drop_params": rules.drop_params},
-    }))
 }
 
-async fn set_node_routing<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: i64) -> Result<Reply, GatewayError> {
-    let input = ctx.input()?;
-    input.only(&["pinned_only", "route_unknown_models", "request_rules"])?;
-    node_view(ctx, id).await?;
-    let rules = match input.raw("request_rules") {
-        None => None,
-        Some(Value::Null) => Some(Default::default()),
-        Some(v) => Some(node_rules::parse(v).map_err(|m| GatewayError::bad_field("request_rules", m))?),
+thread_local! {
+    /// certs URL -> (fetched at ms, keys).
+    static KEYS: RefCell<HashMap<String, (u64, Vec<RsaKey>)>> = RefCell::new(HashMap::new());
+}
+
+/// The key `kid` from the cache, or after a (rate-limited) fetch.
+async fn key<P: Platform>(platform: &P, url: &str, kid: &str) -> Result<RsaKey, AccessError> {
+    let now = platform.now_ms();
+    let cached = KEYS.with(|k| k.borrow().get(url).cloned());
+    if let Some((at, keys)) = &cached {
+        let fresh = now.saturating_sub(*at) < KEYS_TTL_MS;
+        if let Some(k) = keys.iter().find(|k| k.kid == kid).filter(|_| fresh) {
+            return Ok(k.clone());
+        }
+        if now.saturating_sub(*at) < REFETCH_MIN_MS {
+            return Err(AccessError::UnknownKey(kid.chars().take(64).collect()));
+        }
+    }
+    let keys = fetch_keys(platform, url).await?;
+    KEYS.with(|k| k.borrow_mut().insert(url.to_string(), (now, keys.clone())));
+    keys.into_iter().find(|k| k.kid == kid).ok_or_else(|| AccessError::UnknownKey(kid.chars().take(64).collect()))
+}
+
+async fn fetch_keys<P: Platform>(platform: &P, url: &str) -> Result<Vec<RsaKey>, AccessError> {
+    let work = async {
+        let reply = platform.fetch(Outbound { method: "GET", url: url.to_string(), headers: vec![("accept".into(), "application/json".into())], body: None }).await.map_err(AccessError::Keys)?;
+        if reply.status != 200 {
+            return Err(AccessError::Keys(format!("{url} answered {}", reply.status)));
+        }
+        let mut body = reply.body;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.next().await {
+            bytes.extend_from_slice(&chunk.map_err(AccessError::Keys)?);
+            if bytes.len() > MAX_CERTS_BYTES {
+                return Err(AccessError::Keys("the certs document is too large".into()));
+            }
+        }
+        access::parse_jwks(&bytes)
     };
-    let rules_json = rules.map(|r: crate::state::snapshot::RequestRules| json!({"default_max_tokens": r.default_max_tokens, "drop_params": r.drop_params}));
-    ctx.exec(
-        "UPDATE nodes SET pinned_only = COALESCE($2::boolean, pinned_only), route_unknown_models = COALESCE($3::boolean, route_unknown_models),
-                request_rules = COALESCE($4::jsonb, request_rules), updated_at = now() WHERE id = $1::bigint",
-        &[Param::Int(Some(id)), Param::Bool(input.bool("pinned_only")?), Param::Bool(input.bool("route_unknown_models")?), Param::Json(rules_json)],
-    )
-    .await?;
-    let view = node_view(ctx, id).await?;
-    ctx.audit("node.routing", "node", Some(&id.to_string()), &view).await?;
-    ok(view)
+    let work = std::pin::pin!(work);
+    match futures::future::select(work, platform.sleep(FETCH_DEADLINE_MS)).await {
+        futures::future::Either::Left((r, _)) => r,
+        futures::future::Either::Right(_) => Err(AccessError::Keys(format!("{url} did not answer within {FETCH_DEADLINE_MS} ms"))),
+    }
+}
+
+/// `None` when the request is not an Access sign-in (no assertion, an `Authorization` header,
+/// or Access not configured); otherwise the admin, or the reason it is refused.
+pub async fn authenticate<D: Db, P: Platform>(db: &D, platform: &P, req: &Inbound, now_s: i64) -> Result<Option<AccessAdmin>, GatewayError> {
+    let Some(assertion) = req.header(HEADER).map(str::trim).filter(|a| !a.is_empty()) else { return Ok(None) };
+    if req.header("authorization").is_some() {
+        return Ok(None);
+    }
+    let Some(cfg) = config(db).await?.0 else { return Ok(None) };
+    let unauthorized = |e: AccessError| match e {
+        AccessError::Keys(_) => GatewayError::Dependency(e.to_string()),
+        _ => GatewayError::Unauthorized(e.to_string()),
+    };
+    let issuer = access::issuer(&cfg.team_domain);
+    let a = access::decode(assertion, &Expect { audience: &cfg.audience, issuer: &issuer, now_s }).map_err(unauthorized)?;
+    let k = key(platform, &cfg.certs_url, &a.kid).await.map_err(unauthorized)?;
+    match platform.verify_rs256(&k.n, &k.e, &a.signed, &a.signature).await {
+        Ok(true) => {}
+        Ok(false) => return Err(unauthorized(AccessError::BadSignature)),
+        Err(e) => return Err(GatewayError::Dependency(format!("cannot verify Access tokens here: {e}"))),
+    }
+    let row = db
+        .json(
+            "SELECT json_build_object('email', a.email, 'team_id', a.team_id, 'team', t.name) FROM admin_emails a LEFT JOIN teams t ON t.id = a.team_id WHERE a.email = $1::text",
+            &[Param::Text(Some(a.email.clone()))],
+        )
+        .await?;
+    if row.is_null() {
+        return Err(GatewayError::Forbidden(format!("{} has no admin access here; an admin can add it under admin accounts", a.email)));
+    }
+    let team = row["team_id"].as_i64().map(|id| (id, row["team"].as_str().unwrap_or_default().to_string()));
+    Ok(Some(AccessAdmin { email: a.email, team }))
 }

@@ -13,6 +13,7 @@ pub mod cors;
 mod infer;
 mod listings;
 mod manage;
+pub mod me;
 mod respond;
 pub mod tools;
 
@@ -56,12 +57,12 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
         Op::Root => return Ok(tools::root(routes::tool_of(&req.path), req, VERSION)),
         Op::Health => return Ok(Reply::json(200, &json!({"status": "ok"}))),
         Op::Preflight => return Ok(cors::preflight(&snap.settings.cors_allowed_origins, req)),
-        Op::Ready | Op::Admin => return Err(GatewayError::Internal("handled by the edge".into())),
+        Op::Ready | Op::Admin | Op::Me => return Err(GatewayError::Internal("handled by the edge".into())),
         _ => {}
     }
     let now_s = (p.now_ms() / 1000) as i64;
     let principal = auth::authenticate(req, snap, p.jwt_secret(), now_s)?;
-    let user = principal.user;
+    let user: &User = &principal.user;
     let tool = routes::tool_of(&req.path);
     let rewritten = tools::rewrite(tool, &ep.op, req, &|model| claude_name(snap, user, model))?;
     let req = rewritten.as_ref().unwrap_or(req);
