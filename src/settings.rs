@@ -55,6 +55,8 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "warmup.skip_cloud_models", default: v!(true), kind: Kind::Bool, doc: "Never warm models whose names end in -cloud or :cloud (they cost upstream quota)." },
     Definition { key: "retention.usage_days", default: v!(90), kind: Kind::Int { min: 1, max: 3650 }, doc: "Usage records older than this are deleted by the cron clean-up." },
     Definition { key: "retention.audit_days", default: v!(365), kind: Kind::Int { min: 1, max: 3650 }, doc: "Audit records older than this are deleted by the cron clean-up." },
+    Definition { key: "responses.retention_days", default: v!(30), kind: Kind::Int { min: 1, max: 365 }, doc: "Stored Responses (`store: true` on /v1/responses) are deleted this long after they were created." },
+    Definition { key: "responses.max_per_user", default: v!(1000), kind: Kind::Int { min: 10, max: 100_000 }, doc: "Stored Responses kept per user; beyond it (or 64 MiB) the oldest go first." },
     Definition { key: "snapshot.refresh_ms", default: v!(2000), kind: Kind::Int { min: 200, max: 60000 }, doc: "How often an isolate checks for a newer routing snapshot (bounds how fast admin changes apply)." },
 ];
 
@@ -124,11 +126,20 @@ pub struct Settings {
     pub retention_usage_days: u32,
     pub retention_audit_days: u32,
     pub snapshot_refresh_ms: u64,
+    pub responses_retention_days: u32,
+    pub responses_max_per_user: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings::from_raw(&HashMap::new())
+    }
+}
+
+impl Settings {
+    /// The bounds of each user's Responses store.
+    pub fn responses_bounds(&self) -> crate::state::response_store::Bounds {
+        crate::state::response_store::Bounds { retention_ms: self.responses_retention_days as u64 * 86_400_000, max_responses: self.responses_max_per_user as usize }
     }
 }
 
@@ -216,6 +227,8 @@ impl Settings {
             retention_usage_days: int("retention.usage_days") as u32,
             retention_audit_days: int("retention.audit_days") as u32,
             snapshot_refresh_ms: int("snapshot.refresh_ms"),
+            responses_retention_days: int("responses.retention_days") as u32,
+            responses_max_per_user: int("responses.max_per_user") as u32,
         }
     }
 }

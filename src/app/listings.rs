@@ -94,6 +94,10 @@ pub(super) async fn ps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User)
                     let mut entry = m.clone();
                     entry["name"] = json!(e.name);
                     entry["model"] = json!(e.name);
+                    // A mapped name is its own model to clients that group by digest.
+                    if matches!(e.kind, catalog::EntryKind::Mapping(_)) {
+                        entry["digest"] = json!(ol::digest(e));
+                    }
                     models.push(entry);
                 }
             }

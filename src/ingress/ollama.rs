@@ -4,17 +4,43 @@
 use crate::routing::catalog::{Entry, EntryKind};
 use crate::state::snapshot::NodeKind;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The digest a listing shows for an entry: the origin's own for a real model on an Ollama
+/// node, otherwise a stable one derived from the node, the real model and the name (64 hex
+/// digits, as Ollama writes them). Clients such as llm-ollama group models by digest, so two
+/// names never share one unless Ollama itself says they are the same model.
+pub fn digest(e: &Entry) -> String {
+    if let (EntryKind::Real, Some((n, m))) = (&e.kind, e.backing) {
+        if n.kind == NodeKind::Ollama {
+            if let Some(d) = m.digest.as_deref().filter(|d| !d.is_empty()) {
+                return d.to_string();
+            }
+        }
+    }
+    let (node, real) = match e.backing {
+        Some((n, m)) => (n.id.to_string(), m.name.as_str()),
+        None => (String::new(), ""),
+    };
+    let kind = match e.kind {
+        EntryKind::Mapping(_) => "mapping",
+        EntryKind::Group(_) => "group",
+        EntryKind::Real => "model",
+    };
+    let h = Sha256::digest(format!("maestro-edge\0{kind}\0{node}\0{real}\0{}", e.name).as_bytes());
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 pub fn tag(e: &Entry) -> Value {
-    let (size, digest, modified, details) = match e.backing {
+    let (size, modified, details) = match e.backing {
         Some((n, m)) if n.kind == NodeKind::Ollama => (
             m.size.unwrap_or(0),
-            m.digest.clone().unwrap_or_default(),
             m.modified_at.clone().unwrap_or_default(),
             if m.details.is_object() { m.details.clone() } else { synthetic_details("") },
         ),
-        _ => (0, String::new(), String::new(), synthetic_details("")),
+        _ => (0, String::new(), synthetic_details("")),
     };
+    let digest = digest(e);
     let details = match e.kind {
         EntryKind::Group(_) => synthetic_details("model_group"),
         _ => details,
@@ -55,8 +81,12 @@ pub fn show(e: &Entry, origin: Option<Value>) -> Value {
             "template": "{{ .Prompt }}",
             "details": synthetic_details(""),
             "model_info": {},
+            "modified_at": "1970-01-01T00:00:00Z",
         })
     });
+    if v.get("modified_at").is_none() {
+        v["modified_at"] = json!(e.backing.and_then(|(_, m)| m.modified_at.clone()).unwrap_or_else(|| "1970-01-01T00:00:00Z".into()));
+    }
     let arch = v
         .get("model_info")
         .and_then(|mi| mi.get("general.architecture"))
@@ -73,4 +103,39 @@ pub fn show(e: &Entry, origin: Option<Value>) -> Value {
         o.remove("remote_host");
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::snapshot::{Mapping, Node, NodeModel};
+
+    #[test]
+    fn digests_are_unique_stable_and_ollama_shaped() {
+        let ollama = Node { id: 1, kind: NodeKind::Ollama, ..Default::default() };
+        let openai = Node { id: 2, kind: NodeKind::Openai, ..Default::default() };
+        let real = NodeModel { name: "llama3:latest".into(), digest: Some("abc123".into()), ..Default::default() };
+        let bare = NodeModel { name: "llama3:latest".into(), ..Default::default() };
+        let gpt = NodeModel { name: "gpt-4o".into(), ..Default::default() };
+        let mini = NodeModel { name: "gpt-4o-mini".into(), ..Default::default() };
+        let (m1, m2) = (Mapping { display: "fast".into(), real: "llama3:latest".into(), ..Default::default() }, Mapping { display: "quick".into(), real: "llama3:latest".into(), ..Default::default() });
+        let entry = |name: &str, kind, backing| Entry { name: name.into(), kind, backing, context_length: 0, capabilities: vec![] };
+        let es = [
+            entry("llama3:latest", EntryKind::Real, Some((&ollama, &real))),
+            entry("fast", EntryKind::Mapping(&m1), Some((&ollama, &real))),
+            entry("quick", EntryKind::Mapping(&m2), Some((&ollama, &real))),
+            entry("gpt-4o", EntryKind::Real, Some((&openai, &gpt))),
+            entry("gpt-4o-mini", EntryKind::Real, Some((&openai, &mini))),
+            entry("llama3:latest", EntryKind::Real, Some((&openai, &bare))),
+        ];
+        let ds: Vec<String> = es.iter().map(digest).collect();
+        assert_eq!(ds[0], "abc123", "an Ollama node's own digest is kept for its real model");
+        for d in &ds[1..] {
+            assert!(d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()), "{d}");
+        }
+        let unique: std::collections::HashSet<&String> = ds.iter().collect();
+        assert_eq!(unique.len(), ds.len(), "no two names share a digest, mappings of one model included");
+        assert_eq!(ds, es.iter().map(digest).collect::<Vec<_>>(), "stable");
+        assert_eq!(tag(&es[3])["digest"], ds[3]);
+    }
 }

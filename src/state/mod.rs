@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod migrations;
+pub mod response_store;
 pub mod snapshot;
 pub mod snapshot_redis;
 pub mod streams;
