@@ -239,7 +239,7 @@ pub fn record(turn: &Turn, response: &Value, created_ms: u64) -> Option<StoredRe
 
 /// Walk a lookup through records at hand (the isolate's cache): what was found, and what is
 /// left to ask the store for.
-pub fn resolve_with(l: &Lookup, get: impl Fn(&str) -> Option<Rc<StoredResponse>>) -> (Vec<Rc<StoredResponse>>, Lookup) {
+pub fn resolve_with(l: &Lookup, mut get: impl FnMut(&str) -> Option<Rc<StoredResponse>>) -> (Vec<Rc<StoredResponse>>, Lookup) {
     let mut found: Vec<Rc<StoredResponse>> = Vec::new();
     let mut rest = Lookup::default();
     for id in &l.ids {
