@@ -36,7 +36,7 @@ pub fn tag(e: &Entry) -> Value {
         Some((n, m)) if n.kind == NodeKind::Ollama => (
             m.size.unwrap_or(0),
             m.modified_at.clone().unwrap_or_default(),
-            if m.details.is_object() { m.details.clone() } else { synthetic_details("") },
+            complete_details(&m.details),
         ),
         _ => (0, String::new(), synthetic_details("")),
     };
@@ -53,6 +53,17 @@ pub fn tag(e: &Entry) -> Value {
         "digest": digest,
         "details": details,
     })
+}
+
+/// The node's `details` with every key Ollama always sends filled in (strict clients read them).
+fn complete_details(d: &Value) -> Value {
+    let mut out = synthetic_details("");
+    if let (Some(o), Some(d)) = (out.as_object_mut(), d.as_object()) {
+        for (k, v) in d {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 pub fn synthetic_details(family: &str) -> Value {
