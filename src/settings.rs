@@ -56,7 +56,7 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "retention.usage_days", default: v!(90), kind: Kind::Int { min: 1, max: 3650 }, doc: "Usage records older than this are deleted by the cron clean-up." },
     Definition { key: "retention.audit_days", default: v!(365), kind: Kind::Int { min: 1, max: 3650 }, doc: "Audit records older than this are deleted by the cron clean-up." },
     Definition { key: "responses.retention_days", default: v!(30), kind: Kind::Int { min: 1, max: 365 }, doc: "Stored Responses (`store: true` on /v1/responses) are deleted this long after they were created." },
-    Definition { key: "responses.max_per_user", default: v!(1000), kind: Kind::Int { min: 10, max: 100_000 }, doc: "Stored Responses kept per user; beyond it (or 64 MiB) the oldest go first." },
+    Definition { key: "responses.max_per_user", default: v!(1000), kind: Kind::Int { min: 10, max: 10_000 }, doc: "Stored Responses kept per user; beyond it (or 64 MiB) the oldest go first." },
     Definition { key: "snapshot.refresh_ms", default: v!(2000), kind: Kind::Int { min: 200, max: 60000 }, doc: "How often an isolate checks for a newer routing snapshot (bounds how fast admin changes apply)." },
 ];
 

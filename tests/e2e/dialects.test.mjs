@@ -3,7 +3,7 @@
 // origin; streamed tool calls; each dialect's errors in its own shape. Official SDKs included.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { setup, adminClient, getJson, ndjson, python } from "./helpers.mjs";
+import { setup, adminClient, getJson, ndjson, python, sseEvents } from "./helpers.mjs";
 import { startOrigin } from "./fake-origin.mjs";
 
 let env, admin, OL, OA, AN, token;
@@ -236,6 +236,14 @@ describe("open lists on same-dialect legs (issue 16)", () => {
     assert.deepEqual(up.vendor_extension, body.vendor_extension);
     assert.equal(up.reasoning_effort, "medium");
     assert.equal(up.model, "gpt-4o-mini");
+    // And the answer's unknown fields come back untouched, streamed and not.
+    OA.extra = { system_fingerprint: "fp_x", provider_fields: { cached: true } };
+    const again = await post("/v1/chat/completions", body);
+    assert.deepEqual(again.body.provider_fields, { cached: true });
+    assert.equal(again.body.model, "gpt");
+    const s = await fetch(`${env.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ ...body, stream: true }) });
+    const chunks = sseEvents(await s.text()).filter((c) => c !== "[DONE]");
+    assert.ok(chunks.length > 1 && chunks.every((c) => c.provider_fields?.cached === true && c.model === "gpt"));
   });
 
   test("Ollama chat to an Ollama node: unknown fields pass untouched; the origin's error body decides", async () => {
@@ -247,6 +255,12 @@ describe("open lists on same-dialect legs (issue 16)", () => {
     assert.deepEqual(up.messages, body.messages);
     assert.equal(up.future_option, "v");
     assert.equal(up.options.mirostat, 1);
+    OL.extra = { future_metric: 42 };
+    const whole = await post("/api/chat", body);
+    assert.equal(whole.body.future_metric, 42);
+    const s = await fetch(`${env.url}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ ...body, stream: true }) });
+    const lines = ndjson(await s.text());
+    assert.ok(lines.every((l) => l.future_metric === 42 && l.model === "fast"));
     OL.mode = "status:400";
     const e = await post("/api/chat", body);
     assert.equal(e.status, 400);
