@@ -81,13 +81,28 @@ fn input_items(r: &StoredResponse, asc: bool, limit: usize) -> Value {
     })
 }
 
+/// A reference another isolate may have written a moment ago (its batch is sent 50 ms after
+/// the answer) is looked up once more after this long before it counts as unknown.
+const RETRY_MS: u64 = 200;
+
 /// Before a Responses request is decoded: load the records it refers to and expand its input
 /// (see `state::response_store::expand`). The store is only asked when the request refers to
 /// something; a self-contained request costs nothing here.
 pub(super) async fn prepare<P: Platform>(p: &P, user: &User, body: &mut serde_json::Map<String, Value>) -> Result<Turn, GatewayError> {
     let l = store::lookup(body)?;
-    let found = if l.is_empty() { Vec::new() } else { p.load_responses(user.id, &l).await.map_err(GatewayError::Dependency)? };
-    store::expand(body, &found)
+    if l.is_empty() {
+        return store::expand(body, &[]);
+    }
+    let found = p.load_responses(user.id, &l).await.map_err(GatewayError::Dependency)?;
+    match store::expand(body, &found) {
+        // `expand` changes the body only when it succeeds, so it can simply run again.
+        Err(_) => {
+            p.sleep(RETRY_MS).await;
+            let found = p.load_responses(user.id, &l).await.map_err(GatewayError::Dependency)?;
+            store::expand(body, &found)
+        }
+        ok => ok,
+    }
 }
 
 /// After the answer: keep the response object the client received, when the turn is stored.

@@ -161,7 +161,8 @@ impl Turn {
 
 /// Resolve the request against the records found: item references become the stored items,
 /// `previous_response_id` becomes the conversation before this turn, so the body that goes on
-/// to the decoder is self-contained. Unknown ids are a 400 naming the field.
+/// to the decoder is self-contained. Unknown ids are a 400 naming the field. The body is only
+/// changed when the expansion succeeds.
 pub fn expand(body: &mut Map<String, Value>, found: &[Rc<StoredResponse>]) -> Result<Turn, GatewayError> {
     let store = store_flag(body)?;
     let previous = previous_id(body)?;
@@ -464,7 +465,9 @@ mod tests {
         assert_eq!(turn.input, *input, "the own input is stored resolved");
         // Unknown ids: a 400 naming the item.
         let mut bad = obj(json!({"model": "m", "input": [{"type": "item_reference", "id": "msg_zz_0"}]}));
+        let before = bad.clone();
         let e = expand(&mut bad, &found).unwrap_err();
+        assert_eq!(bad, before, "a failed expansion leaves the body as it was (it may be retried)");
         assert_eq!((e.status(), e.field()), (400, Some("input[0].id")));
         assert!(e.message().contains("msg_zz_0"));
         let e = lookup(&obj(json!({"model": "m", "input": [{"type": "item_reference", "id": "nope"}]}))).unwrap_err();

@@ -4,15 +4,20 @@
 // nothing. Every test checks what the client saw and what reached the origin.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { setup, adminClient, getJson, sseEvents, sleep, python } from "./helpers.mjs";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { setup, adminClient, getJson, sseEvents, sleep, python, defaultVars } from "./helpers.mjs";
 import { startOrigin } from "./fake-origin.mjs";
+import { startGateway } from "../../devtools/gateway.mjs";
 
-let env, admin, OL, OA, alice, bob;
+let env, admin, OL, OA, alice, bob, persistTo, restarted;
 
 before(async () => {
   OL = await startOrigin({ name: "ollama", kind: "ollama", models: ["llama3:latest"] });
   OA = await startOrigin({ name: "openai", kind: "openai", models: ["gpt-4o-mini"] });
-  env = await setup({ name: "responses_state" });
+  persistTo = fs.mkdtempSync(path.join(os.tmpdir(), "responses-state-"));
+  env = await setup({ name: "responses_state", persistTo });
   admin = adminClient(env.url);
   for (const o of [OL, OA]) {
     const n = await admin.post("/nodes", { name: o.name, node_type: o.kind, base_url: o.url }, 201);
@@ -24,7 +29,9 @@ before(async () => {
   bob = await admin.post("/users", { username: "bob", has_all_models: true }, 201);
 });
 after(async () => {
-  await env?.stop();
+  if (restarted) await restarted.stop();
+  else await env?.stop();
+  if (persistTo) fs.rmSync(persistTo, { recursive: true, force: true });
   for (const o of [OL, OA]) await o?.stop();
 });
 
@@ -193,4 +200,23 @@ describe("the official OpenAI Python SDK", () => {
       assert.deepEqual(conv.map(([role]) => role), ["user", "assistant", "user", "assistant", "user"]);
     });
   }
+});
+
+describe("durability", () => {
+  test("a fresh runtime (empty isolate cache) reads and continues responses from the Durable Object", async () => {
+    OA.reset();
+    const t1 = await create(alice, { model: "gpt", input: "remember this" });
+    assert.equal(t1.status, 200);
+    await sleep(300); // the batched write lands
+    await env.stop();
+    restarted = await startGateway({ databaseUrl: env.databaseUrl, vars: defaultVars, persistTo });
+    const base = restarted.url;
+    const got = await getJson(`${base}/v1/responses/${t1.body.id}`, { headers: auth(alice) });
+    assert.equal(got.status, 200, JSON.stringify(got.body));
+    assert.deepEqual(got.body.output, t1.body.output);
+    assert.equal((await getJson(`${base}/v1/responses/${t1.body.id}`, { headers: auth(bob) })).status, 404);
+    const r = await fetch(`${base}/v1/responses`, { method: "POST", headers: auth(alice), body: JSON.stringify({ model: "gpt", previous_response_id: t1.body.id, input: "and now?" }) });
+    assert.equal(r.status, 200, await r.clone().text());
+    assert.deepEqual(lastConversation("gpt"), [["user", "remember this"], ["assistant", reply("gpt")], ["user", "and now?"]]);
+  });
 });
