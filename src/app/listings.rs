@@ -91,13 +91,9 @@ pub(super) async fn ps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User)
                     catalog::EntryKind::Group(_) => false,
                 };
                 if hit && !models.iter().any(|x| x["name"] == e.name.as_str()) {
-                    let mut entry = m.clone();
+                    let mut entry = ol::ps_entry(m, e);
                     entry["name"] = json!(e.name);
                     entry["model"] = json!(e.name);
-                    // A mapped name is its own model to clients that group by digest.
-                    if matches!(e.kind, catalog::EntryKind::Mapping(_)) {
-                        entry["digest"] = json!(ol::digest(e));
-                    }
                     models.push(entry);
                 }
             }

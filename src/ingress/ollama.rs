@@ -77,6 +77,23 @@ pub fn synthetic_details(family: &str) -> Value {
     })
 }
 
+/// One `/api/ps` row from an Ollama node's, under a name the client may call, with every key
+/// Ollama sends present; a mapped name gets its own digest (clients group by digest).
+pub fn ps_entry(origin: &Value, e: &Entry) -> Value {
+    let mut v = if origin.is_object() { origin.clone() } else { json!({}) };
+    let own_digest = v.get("digest").and_then(Value::as_str).filter(|d| !d.is_empty()).is_some();
+    if matches!(e.kind, EntryKind::Mapping(_)) || !own_digest {
+        v["digest"] = json!(digest(e));
+    }
+    v["details"] = complete_details(v.get("details").unwrap_or(&Value::Null));
+    for (k, d) in [("size", json!(0)), ("size_vram", json!(0)), ("expires_at", json!("0001-01-01T00:00:00Z")), ("context_length", json!(e.context_length))] {
+        if v.get(k).is_none_or(Value::is_null) {
+            v[k] = d;
+        }
+    }
+    v
+}
+
 pub fn tags(entries: &[Entry]) -> Value {
     json!({ "models": entries.iter().map(tag).collect::<Vec<_>>() })
 }
@@ -148,5 +165,17 @@ mod tests {
         assert_eq!(unique.len(), ds.len(), "no two names share a digest, mappings of one model included");
         assert_eq!(ds, es.iter().map(digest).collect::<Vec<_>>(), "stable");
         assert_eq!(tag(&es[3])["digest"], ds[3]);
+        // /api/ps rows: the node's digest for its real model, a derived one for a mapping,
+        // and every key Ollama sends.
+        let row = json!({"name": "llama3:latest", "model": "llama3:latest", "digest": "abc123", "size": 5, "details": {"family": "llama"}});
+        assert_eq!(ps_entry(&row, &es[0])["digest"], "abc123");
+        let mapped = ps_entry(&row, &es[1]);
+        assert_eq!(mapped["digest"], ds[1]);
+        assert_eq!(mapped["size"], 5);
+        assert_eq!(mapped["details"]["family"], "llama");
+        for k in ["size_vram", "expires_at", "context_length"] {
+            assert!(mapped.get(k).is_some(), "{k}");
+        }
+        assert!(mapped["details"].get("quantization_level").is_some());
     }
 }
