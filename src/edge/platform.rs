@@ -442,7 +442,7 @@ impl Platform for WorkerPlatform {
     }
 
     fn store_response(&self, user_id: i64, record: StoredResponse) {
-        let bytes = record.to_json().len();
+        let bytes = if record.size > 0 { record.size } else { record.to_json().len() };
         RECENT_RESPONSES.with(|c| c.borrow_mut().insert(user_id, Rc::new(record.clone()), bytes, self.now_ms()));
         if let Some(send) = buffer_response(self.env.clone(), (user_id, self.responses_bounds, record)) {
             self.background(send);

@@ -57,6 +57,9 @@ pub struct StoredResponse {
     pub input_complete: bool,
     /// The response object as the client received it (`GET /v1/responses/{id}`).
     pub response: Value,
+    /// Its size as JSON when `record` made it (0 = not measured); not stored.
+    #[serde(skip)]
+    pub size: usize,
 }
 
 impl StoredResponse {
@@ -227,11 +230,13 @@ pub fn record(turn: &Turn, response: &Value, created_ms: u64) -> Option<StoredRe
         return None;
     }
     let id = response.get("id").and_then(Value::as_str)?.to_string();
-    let mut rec = StoredResponse { id, created_ms, previous_response_id: turn.previous_response_id.clone(), input: turn.input.clone(), input_complete: true, response: response.clone() };
-    if rec.to_json().len() > MAX_RECORD_BYTES {
+    let mut rec = StoredResponse { id, created_ms, previous_response_id: turn.previous_response_id.clone(), input: turn.input.clone(), input_complete: true, response: response.clone(), size: 0 };
+    rec.size = rec.to_json().len();
+    if rec.size > MAX_RECORD_BYTES {
         rec.input.clear();
         rec.input_complete = false;
-        if rec.to_json().len() > MAX_RECORD_BYTES {
+        rec.size = rec.to_json().len();
+        if rec.size > MAX_RECORD_BYTES {
             return None;
         }
     }
@@ -429,6 +434,7 @@ mod tests {
             input: input.as_array().unwrap().clone(),
             input_complete: true,
             response: json!({"id": id, "object": "response", "output": output}),
+            size: 0,
         })
     }
 
