@@ -96,16 +96,19 @@ impl DurableObject for ResponseStore {
             "/put" => {
                 let m: PutMsg = req.json().await?;
                 let mut entries = Vec::with_capacity(m.records.len());
+                // Ages by this object's clock (when the write arrived, ~50 ms after the answer),
+                // so retention never depends on an isolate's clock.
+                let arrived = now();
                 for chunk in m.records.chunks(KEYS_MAX) {
                     let obj = js_sys::Object::new();
                     for r in chunk {
                         let text = r.to_json();
-                        entries.push(IndexEntry { id: r.id.clone(), created_ms: r.created_ms, bytes: text.len() as u64 });
+                        entries.push(IndexEntry { id: r.id.clone(), created_ms: arrived, bytes: text.len() as u64 });
                         js_sys::Reflect::set(&obj, &key(&r.id).into(), &text.into()).map_err(|_| worker::Error::RustError("batch".into()))?;
                     }
                     self.state.storage().put_multiple_raw(obj).await?;
                 }
-                let gone = self.index.borrow_mut().as_mut().expect("loaded").add(entries, &m.bounds, now());
+                let gone = self.index.borrow_mut().as_mut().expect("loaded").add(entries, &m.bounds, arrived);
                 self.delete(gone).await?;
                 self.save_index().await?;
                 Response::from_json(&serde_json::json!({"stored": m.records.len()}))
