@@ -203,6 +203,22 @@ describe("the official OpenAI Python SDK", () => {
 });
 
 describe("durability", () => {
+  test("responses.max_per_user bounds a user's store: the oldest go first", async () => {
+    await admin.put("/settings", { "responses.max_per_user": 10 });
+    const carol = await admin.post("/users", { username: "carol", has_all_models: true }, 201);
+    const ids = [];
+    for (let i = 0; i < 12; i++) {
+      ids.push((await create(carol, { model: "gpt", input: `n${i}` })).body.id);
+      await sleep(80); // separate batches, so the bound applies as they arrive
+    }
+    await sleep(300);
+    const ns = await env.gw.mf.getDurableObjectNamespace("RESPONSES");
+    const r = await ns.get(ns.idFromName(`user:${carol.id}`)).fetch("https://responses/load", { method: "POST", body: JSON.stringify({ ids }) });
+    const kept = (await r.json()).map((x) => x.id);
+    assert.deepEqual(kept, ids.slice(2));
+    await admin.put("/settings", { "responses.max_per_user": 1000 });
+  });
+
   test("a fresh runtime (empty isolate cache) reads and continues responses from the Durable Object", async () => {
     OA.reset();
     const t1 = await create(alice, { model: "gpt", input: "remember this" });
