@@ -77,6 +77,34 @@ pub fn synthetic_details(family: &str) -> Value {
     })
 }
 
+/// Capabilities as Ollama clients read them from `/api/show` (llm-ollama and Copilot refuse
+/// tools, or skip embedding models, when they are missing). Declared capabilities (a mapping's,
+/// or what an Ollama node reports) are shown as they are. A model on another node type whose
+/// node declares nothing would otherwise show only `completion`; it is shown as
+/// `["completion", "tools"]` (what OpenAI-compatible and Anthropic chat models support), or as
+/// `["embedding"]` when its real name says it is an embedding model (`embed`, `bge`).
+pub fn show_capabilities(e: &Entry) -> Vec<String> {
+    let declared = match e.kind {
+        EntryKind::Mapping(m) if !m.capabilities.is_empty() => true,
+        _ => e.backing.is_some_and(|(_, m)| !m.capabilities.is_empty()),
+    };
+    let Some((node, model)) = e.backing else { return e.capabilities.clone() };
+    if declared || node.kind == NodeKind::Ollama {
+        return e.capabilities.clone();
+    }
+    let real = model.name.to_ascii_lowercase();
+    if real.contains("embed") || real.starts_with("bge") || real.contains("/bge") {
+        return vec!["embedding".into()];
+    }
+    let mut caps = e.capabilities.clone();
+    for c in ["completion", "tools"] {
+        if !caps.iter().any(|x| x == c) {
+            caps.push(c.into());
+        }
+    }
+    caps
+}
+
 /// One `/api/ps` row from an Ollama node's, under a name the client may call, with every key
 /// Ollama sends present; a mapped name gets its own digest (clients group by digest).
 pub fn ps_entry(origin: &Value, e: &Entry) -> Value {
@@ -125,7 +153,7 @@ pub fn show(e: &Entry, origin: Option<Value>) -> Value {
         v["model_info"] = json!({});
     }
     v["model_info"][format!("{arch}.context_length")] = json!(e.context_length);
-    v["capabilities"] = json!(e.capabilities);
+    v["capabilities"] = json!(show_capabilities(e));
     if let Some(o) = v.as_object_mut() {
         o.remove("remote_model");
         o.remove("remote_host");
@@ -177,5 +205,23 @@ mod tests {
             assert!(mapped.get(k).is_some(), "{k}");
         }
         assert!(mapped["details"].get("quantization_level").is_some());
+    }
+
+    #[test]
+    fn show_capabilities_for_models_whose_node_declares_none() {
+        let openai = Node { id: 2, kind: NodeKind::Openai, ..Default::default() };
+        let ollama = Node { id: 1, kind: NodeKind::Ollama, ..Default::default() };
+        let chat = NodeModel { name: "gpt-4o-mini".into(), ..Default::default() };
+        let emb = NodeModel { name: "text-embedding-3-small".into(), ..Default::default() };
+        let local = NodeModel { name: "llama3:latest".into(), capabilities: vec!["completion".into()], ..Default::default() };
+        let declared = Mapping { display: "g".into(), real: "gpt-4o-mini".into(), capabilities: vec!["completion".into()], ..Default::default() };
+        let e = |name: &str, kind, backing| Entry { name: name.into(), kind, backing, context_length: 8192, capabilities: vec!["completion".into()] };
+        assert_eq!(show_capabilities(&e("gpt-4o-mini", EntryKind::Real, Some((&openai, &chat)))), ["completion", "tools"]);
+        assert_eq!(show_capabilities(&e("text-embedding-3-small", EntryKind::Real, Some((&openai, &emb)))), ["embedding"]);
+        assert_eq!(show_capabilities(&e("llama3:latest", EntryKind::Real, Some((&ollama, &local)))), ["completion"], "an Ollama node's own word");
+        assert_eq!(show_capabilities(&e("g", EntryKind::Mapping(&declared), Some((&openai, &chat)))), ["completion"], "a mapping's declaration");
+        let v = show(&e("gpt-4o-mini", EntryKind::Real, Some((&openai, &chat))), None);
+        assert_eq!(v["capabilities"], json!(["completion", "tools"]));
+        assert_eq!(v["model_info"]["general.context_length"], 8192);
     }
 }

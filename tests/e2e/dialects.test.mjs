@@ -214,6 +214,9 @@ describe("Ollama answers carry every field Ollama's own do (issue 16)", () => {
     assert.deepEqual(b.body.models.map((m) => m.digest), digests, "stable");
     const show = await post("/api/show", { model: "gpt" });
     for (const k of ["modelfile", "parameters", "template", "details", "model_info", "capabilities", "modified_at"]) assert.ok(k in show.body, k);
+    // An OpenAI node declares no capabilities: Ollama clients still see a chat model with tools
+    // (llm-ollama and Copilot refuse tools otherwise; FINDINGS 2026-12-04 19:15).
+    assert.deepEqual(show.body.capabilities, ["completion", "tools"]);
     const v = await getJson(`${env.url}/api/version`, { headers: { authorization: `Bearer ${token}` } });
     assert.match(v.body.version, /^\d+\.\d+\.\d+/);
   });
