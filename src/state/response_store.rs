@@ -130,6 +130,9 @@ pub fn lookup(body: &Map<String, Value>) -> Result<Lookup, GatewayError> {
     let mut l = Lookup { chain_from: previous_id(body)?, ids: Vec::new() };
     for (i, it) in input_items(body).iter().enumerate() {
         if let Some(id) = reference_id(it) {
+            if id.is_empty() {
+                return Err(GatewayError::bad_field(format!("input[{i}].id"), format!("`input[{i}].id` is required")));
+            }
             let resp = response_of_item(id).ok_or_else(|| not_found_item(i, id))?;
             if !l.ids.contains(&resp) {
                 l.ids.push(resp);

@@ -223,7 +223,9 @@ describe("durability", () => {
     OA.reset();
     const t1 = await create(alice, { model: "gpt", input: "remember this" });
     assert.equal(t1.status, 200);
-    await sleep(300); // the batched write lands
+    const t2 = await create(alice, { model: "gpt", input: "second", previous_response_id: t1.body.id });
+    assert.equal(t2.status, 200);
+    await sleep(300); // the batched writes land
     await env.stop();
     restarted = await startGateway({ databaseUrl: env.databaseUrl, vars: defaultVars, persistTo });
     const base = restarted.url;
@@ -234,5 +236,12 @@ describe("durability", () => {
     const r = await fetch(`${base}/v1/responses`, { method: "POST", headers: auth(alice), body: JSON.stringify({ model: "gpt", previous_response_id: t1.body.id, input: "and now?" }) });
     assert.equal(r.status, 200, await r.clone().text());
     assert.deepEqual(lastConversation("gpt"), [["user", "remember this"], ["assistant", reply("gpt")], ["user", "and now?"]]);
+    // A chain and a reference into it in one request, both loaded from the store.
+    const both = await fetch(`${base}/v1/responses`, { method: "POST", headers: auth(alice), body: JSON.stringify({ model: "gpt", previous_response_id: t2.body.id, input: [{ type: "item_reference", id: t2.body.output[0].id }, { role: "user", content: "last" }] }) });
+    assert.equal(both.status, 200, await both.clone().text());
+    // (Consecutive assistant items form one assistant message: the referenced one joins turn 2's.)
+    const conv = lastConversation("gpt");
+    assert.deepEqual(conv.map(([role]) => role), ["user", "assistant", "user", "assistant", "user"]);
+    assert.equal(conv[3][1].split(reply("gpt")).length - 1, 2);
   });
 });

@@ -123,10 +123,13 @@ impl DurableObject for ResponseStore {
                 let mut steps = 0;
                 while let Some(id) = cur.take() {
                     steps += 1;
-                    if steps > MAX_CHAIN + 1 || out.iter().any(|r| r.id == id) {
+                    if steps > MAX_CHAIN + 1 {
                         break;
                     }
-                    if let Some(r) = self.get(&id).await? {
+                    // Already loaded (also named in `ids`): follow its link all the same.
+                    if let Some(r) = out.iter().find(|r| r.id == id) {
+                        cur = r.previous_response_id.clone();
+                    } else if let Some(r) = self.get(&id).await? {
                         cur = r.previous_response_id.clone();
                         out.push(r);
                     }
