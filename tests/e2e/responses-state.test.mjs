@@ -98,6 +98,32 @@ describe("a stored conversation", () => {
     }
   }
 
+  for (const model of ["gpt", "fast"]) {
+    for (const stream of [false, true]) {
+      test(`a tool round trip by item_reference, as the AI SDK sends it ('${model}', ${stream ? "streamed" : "not streamed"})`, async () => {
+        const origin = originFor(model);
+        origin.reset();
+        origin.toolCalls = [{ function: { name: "get_weather", arguments: { city: "Paris" } } }];
+        const tools = [{ type: "function", name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } }];
+        const t1 = await create(alice, { model, stream, tools, input: "weather?" });
+        origin.toolCalls = null;
+        assert.equal(t1.status, 200, JSON.stringify(t1.body));
+        const call = t1.body.output.find((o) => o.type === "function_call");
+        assert.equal(call.name, "get_weather");
+        const input = [{ role: "user", content: "weather?" }, ...t1.body.output.map((o) => ({ type: "item_reference", id: o.id })), { type: "function_call_output", call_id: call.call_id, output: "sunny" }];
+        const t2 = await create(alice, { model, stream, tools, input });
+        assert.equal(t2.status, 200, JSON.stringify(t2.body));
+        const msgs = origin.inference().at(-1).body.messages;
+        const asked = msgs.find((m) => m.role === "assistant");
+        assert.equal(asked.tool_calls[0].function.name, "get_weather");
+        const result = msgs.find((m) => m.role === "tool");
+        assert.equal(result.content, "sunny");
+        if (model === "gpt") assert.equal(result.tool_call_id, asked.tool_calls[0].id);
+        else assert.equal(result.tool_name, "get_weather");
+      });
+    }
+  }
+
   test("the records reach the user's ResponseStore Durable Object (not only this isolate's cache)", async () => {
     const t = await create(alice, { model: "gpt", input: "keep me" });
     const ns = await env.gw.mf.getDurableObjectNamespace("RESPONSES");
