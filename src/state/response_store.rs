@@ -282,6 +282,7 @@ pub fn resolve_with(l: &Lookup, mut get: impl FnMut(&str) -> Option<Rc<StoredRes
 
 /// Records written by this isolate, kept for a while so a next turn that arrives before the
 /// batched write reached the store still finds them. Bounded in entries, bytes and age.
+#[derive(Default)]
 pub struct RecentCache {
     map: HashMap<(i64, String), (Rc<StoredResponse>, u64, usize)>,
     order: VecDeque<(i64, String)>,
@@ -291,12 +292,6 @@ pub struct RecentCache {
 pub const CACHE_MAX_ENTRIES: usize = 512;
 pub const CACHE_MAX_BYTES: usize = 16 << 20;
 pub const CACHE_TTL_MS: u64 = 10 * 60 * 1000;
-
-impl Default for RecentCache {
-    fn default() -> Self {
-        RecentCache { map: HashMap::new(), order: VecDeque::new(), bytes: 0 }
-    }
-}
 
 impl RecentCache {
     pub fn insert(&mut self, user: i64, rec: Rc<StoredResponse>, bytes: usize, now_ms: u64) {

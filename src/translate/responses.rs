@@ -481,8 +481,11 @@ pub struct StreamEncoder {
     /// Extra top-level fields of every response object (`store`, `previous_response_id`).
     meta: Map<String, Value>,
     /// Called with the final response object of a completed or incomplete stream (storing it).
-    on_done: Option<Box<dyn FnOnce(&Value)>>,
+    on_done: Option<OnDone>,
 }
+
+/// Receives the final response object of a finished stream.
+pub type OnDone = Box<dyn FnOnce(&Value)>;
 
 impl StreamEncoder {
     pub fn new(display: &str, response_id: &str, created: i64) -> Self {
@@ -512,7 +515,7 @@ impl StreamEncoder {
         self
     }
 
-    pub fn on_done(mut self, f: Box<dyn FnOnce(&Value)>) -> Self {
+    pub fn on_done(mut self, f: OnDone) -> Self {
         self.on_done = Some(f);
         self
     }
