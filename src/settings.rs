@@ -57,6 +57,10 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "retention.audit_days", default: v!(365), kind: Kind::Int { min: 1, max: 3650 }, doc: "Audit records older than this are deleted by the cron clean-up." },
     Definition { key: "responses.retention_days", default: v!(30), kind: Kind::Int { min: 1, max: 365 }, doc: "Stored Responses (`store: true` on /v1/responses) are deleted this long after they were created." },
     Definition { key: "responses.max_per_user", default: v!(1000), kind: Kind::Int { min: 10, max: 10_000 }, doc: "Stored Responses kept per user; beyond it (or 64 MiB) the oldest go first." },
+    Definition { key: "access.team_domain", default: v!(null), kind: Kind::OptStr, doc: "Cloudflare Access team domain (myteam or myteam.cloudflareaccess.com); with access.audience set, a Cf-Access-Jwt-Assertion signs admins in (see Single sign-on)." },
+    Definition { key: "access.audience", default: v!(null), kind: Kind::OptStr, doc: "The Access application's audience (AUD) tag; assertions for any other audience are refused." },
+    Definition { key: "access.certs_url", default: v!(null), kind: Kind::OptStr, doc: "Where Access's signing keys are fetched; null = https://<team domain>/cdn-cgi/access/certs. Set it only to reach the keys through a proxy, or in tests." },
+    Definition { key: "admin.password_login", default: v!(true), kind: Kind::Bool, doc: "Whether POST /admin/auth/login (ADMIN_USERNAME / ADMIN_PASSWORD) is allowed; false leaves Access and ADMIN_TOKEN." },
     Definition { key: "snapshot.refresh_ms", default: v!(2000), kind: Kind::Int { min: 200, max: 60000 }, doc: "How often an isolate checks for a newer routing snapshot (bounds how fast admin changes apply)." },
 ];
 
