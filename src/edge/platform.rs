@@ -72,7 +72,7 @@ thread_local! {
 
 /// Stored Responses ride to their users' ResponseStore objects like usage records: one call
 /// per user per batch, after the answer.
-const RESPONSE_BATCH_MS: u64 = 50;
+const RESPONSE_BATCH_MS: u64 = crate::state::response_store::BATCH_MS;
 
 fn buffer_response(env: Env, item: (i64, Bounds, StoredResponse)) -> Option<LocalBoxFuture<'static, ()>> {
     batch::push(&RESPONSE_BATCH, item, RESPONSE_BATCH_MS, move |items| async move {

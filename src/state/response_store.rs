@@ -17,6 +17,9 @@ use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
+/// Records ride from an isolate to their users' ResponseStore objects in batches this long (one
+/// call per user per batch, after the answer; see `edge::platform`).
+pub const BATCH_MS: u64 = 50;
 /// `previous_response_id` links followed at most (a longer chain is refused, not cut).
 pub const MAX_CHAIN: usize = 1000;
 /// Largest record kept whole (Durable Object values may be up to 2 MiB). A larger one keeps
