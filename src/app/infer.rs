@@ -46,6 +46,8 @@ pub(super) struct Job<'a> {
     /// Limit scopes this request was admitted into (settled exactly once, in `finish`).
     pub settle: Vec<Settlement>,
     pub finished: bool,
+    /// Responses only: what the request said about stored state (`super::stored`).
+    pub responses: Option<crate::state::response_store::Turn>,
 }
 
 impl Job<'_> {
@@ -111,6 +113,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
         started_ms,
         settle: Vec::new(),
         finished: false,
+        responses: None,
     };
     let mut limit_headers = Vec::new();
     let mut reply = match steps(p, snap, user, req, &mut job, &mut limit_headers).await {
@@ -141,6 +144,10 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     let stream = stream_flag(&body, job.op)?;
     job.record.stream = stream;
     job.body = body;
+    // Stored Responses: item references and previous_response_id resolved into the input.
+    if *job.op == Op::Responses {
+        job.responses = Some(super::stored::prepare(&**p, user, &mut job.body).await?);
+    }
     // Anthropic and Responses requests are always validated up front (their shapes are strict).
     if matches!(job.op, Op::Messages | Op::Responses) {
         job.ir()?;
