@@ -17,7 +17,7 @@ pub mod auth;
 #[cfg(target_arch = "wasm32")]
 mod edge;
 #[cfg(target_arch = "wasm32")]
-pub use edge::{Coordinator, Counters, Limiter, Streams, UsageBuffer};
+pub use edge::{Breakers, Coordinator, Counters, Limiter, Streams, UsageBuffer};
 pub mod error;
 pub mod ingress;
 pub mod limits;

@@ -41,11 +41,13 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         Ok(s) => s,
         Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
     };
+    // Aborted when the client hangs up (`enable_request_signal`): ends attempts before the first byte.
+    let signal = js_sys::Reflect::get(req.as_ref(), &wasm_bindgen::JsValue::from_str("signal")).ok();
     let inbound = match http::inbound(req, path, query, snap.settings.max_body_bytes).await {
         Ok(i) => i,
         Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
     };
-    let platform = Rc::new(WorkerPlatform::new(env, ctx).with_settings(&snap.settings));
+    let platform = Rc::new(WorkerPlatform::new(env, ctx).with_settings(&snap.settings).with_client_signal(signal));
     let reply = crate::app::handle(platform, snap, inbound).await;
     http::response(reply, &js_ctx)
 }

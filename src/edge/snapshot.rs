@@ -85,7 +85,9 @@ pub async fn current(env: &Env, ctx: &Context) -> Result<Rc<Snapshot>, GatewayEr
             let env = env.clone();
             let have = snap.clone();
             let least_busy = snap.uses_least_busy();
+            let every = snap.settings.snapshot_refresh_ms;
             ctx.wait_until(async move {
+                super::breakers::refresh(&env, every).await;
                 refresh(&env, have).await;
                 if least_busy {
                     super::platform::refresh_streams(&env).await;

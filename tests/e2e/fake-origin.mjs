@@ -2,7 +2,10 @@
 // and OpenAI (/v1/*), records every request, and misbehaves on demand via `origin.mode`:
 //   ok | status:<code>[:<retry-after>] | hang | delay:<ms> | cut0 (reset after the first chunk
 //   is written, usually before it is read) | cut (reset after two chunks) | stall | malformed | nodone |
-//   html | reset | firstbyte:<ms> (headers at once, first chunk after ms)
+//   html | reset | firstbyte:<ms> (headers at once, first chunk after ms) | empty (200 with no
+//   body) | ping (a stream: one SSE comment / blank NDJSON line, then the end, no event)
+// `origin.modelModes[model]` overrides the mode for one (real) model name: one node serving a
+// good and a failing model.
 // Model management (Ollama): `POST /api/pull` streams progress and adds the model; `origin.pullMode`
 // is ok | cut (reset after two lines) | error (an {"error"} line after one) | refuse (HTTP 500 at once).
 // `DELETE /api/delete {model}` removes a model (404 when unknown).
@@ -15,6 +18,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     models,
     ps,
     mode: "ok",
+    modelModes: {},
     pullMode: "ok",
     chunks: 3,
     chunkDelay: 5,
@@ -44,7 +48,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     const rec = { method: req.method, path: req.url, headers: req.headers, body, raw };
     o.requests.push(rec);
     const path = req.url.split("?")[0];
-    const mode = o.mode;
+    const mode = (typeof body?.model === "string" && o.modelModes[body.model]) || o.mode;
 
     // Probes and catalog always answer unless the node is "down".
     if (mode === "down" || mode === "reset") return req.socket.destroy();
@@ -119,6 +123,10 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       const [, code, retry] = mode.split(":");
       return reply(res, Number(code), { error: { message: `${o.name} says ${code}` } }, retry ? { "retry-after": retry } : {});
     }
+    if (mode === "empty") {
+      res.writeHead(200, { "content-type": "application/json", "content-length": "0" });
+      return res.end();
+    }
     if (mode === "html") {
       res.writeHead(200, { "content-type": "text/html" });
       return res.end("<html><body>502 Bad Gateway</body></html>");
@@ -150,6 +158,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     }
     // Streaming.
     res.writeHead(200, { "content-type": native ? "application/x-ndjson" : "text/event-stream" });
+    if (mode === "ping") return res.end(native ? "\n" : ": keep-alive\n\n");
     if (mode.startsWith("firstbyte:")) await sleep(Number(mode.split(":")[1]));
     const parts = words();
     const n = Math.max(parts.length, o.chunks);
@@ -193,6 +202,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
   o.reset = () => {
     o.requests = [];
     o.mode = "ok";
+    o.modelModes = {};
     o.pullMode = "ok";
   };
   o.stop = () =>
