@@ -14,8 +14,8 @@ use crate::origins::{self, Api, Leg};
 use crate::platform::{Platform, Settlement};
 use crate::policy::{self, Shape, Target};
 use crate::routes::{Endpoint, Op};
-use crate::routing::needs;
 use crate::routing::breaker::Outcome;
+use crate::routing::needs;
 use crate::routing::plan::{self, Attempt, Draws, FailureClass, Planner};
 use crate::state::snapshot::{NodeKind, Snapshot, User};
 use crate::translate::{anthropic, ollama, openai, responses, ChatRequest};
@@ -49,6 +49,8 @@ pub(super) struct Job<'a> {
     /// Limit scopes this request was admitted into (settled exactly once, in `finish`).
     pub settle: Vec<Settlement>,
     pub finished: bool,
+    /// The attempts left; a recoverable stream takes it along (see `respond::stream`).
+    pub planner: Option<Planner>,
 }
 
 impl Job<'_> {
@@ -61,7 +63,7 @@ impl Job<'_> {
     }
 
     /// The client's request in the IR (decoded on first use; errors are the client's 400s).
-    fn ir(&mut self) -> Result<&ChatRequest, GatewayError> {
+    pub(super) fn ir(&mut self) -> Result<&ChatRequest, GatewayError> {
         if self.ir.is_none() {
             let ir = match self.op {
                 Op::OllamaChat => ollama::decode_chat_request(&self.body)?,
@@ -113,6 +115,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
         started_ms,
         settle: Vec::new(),
         finished: false,
+        planner: None,
     };
     let mut limit_headers = Vec::new();
     let mut reply = match steps(p, snap, user, req, &mut job, &mut limit_headers).await {
@@ -154,7 +157,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     }
     let kinds = origins::kinds_for(job.op);
     let mut draws = Draws { counters: p.counters(&plan::counter_keys(snap, &requested)).await, random: (0..8).map(|_| p.random()).collect() };
-    let mut planner = Planner::new(snap, &requested, needs::of(&job.body), &kinds, p.nodes(), &mut draws, p.now_ms())?;
+    let planner = Planner::new(snap, &requested, needs::of(&job.body), &kinds, p.nodes(), &mut draws, p.now_ms())?;
 
     // Admission last: requests refused before this point never touch the user's quota.
     let now = p.now_ms();
@@ -181,11 +184,13 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
 
     job.requested = requested;
     job.stream = stream;
+    let forced_because = planner.forced_because().map(String::from);
+    job.planner = Some(planner);
     let mut failures: Vec<String> = Vec::new();
     let mut last: Option<FailureClass> = None;
     let mut last_status = 502;
     let mut maintenance_only = true;
-    while let Some(attempt) = planner.next(last) {
+    while let Some(attempt) = job.planner.as_mut().and_then(|pl| pl.next(last)) {
         let node = snap.node(attempt.node_id).map(|n| n.name.clone()).unwrap_or_else(|| "?".into());
         if p.client_gone() {
             return Err(abandoned(p, job, &attempt));
@@ -244,7 +249,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
         }
     }
     let mut summary = format!("all {} attempt(s) for '{}' failed: {}", failures.len(), job.requested, failures.join("; "));
-    if let Some(why) = planner.forced_because() {
+    if let Some(why) = forced_because {
         summary = format!("every candidate for '{}' is failing ({why}); tried the one that failed longest ago: {}", job.requested, failures.join("; "));
     }
     if maintenance_only && !failures.is_empty() {
@@ -280,7 +285,7 @@ fn finish_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, e:
     job.finish(&**p);
 }
 
-fn shape_of(api: Api) -> Shape {
+pub(super) fn shape_of(api: Api) -> Shape {
     match api {
         Api::OpenAiChat | Api::OllamaChat => Shape::Chat,
         Api::OllamaGenerate => Shape::Generate,
@@ -363,7 +368,7 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     job.record.reached_origin = true;
     let shaping = respond::shaping_for(leg, &target);
     if job.stream {
-        respond::stream(p, snap, job, attempt, leg, shaping, reply, remaining, strip_usage).await
+        respond::stream(p, snap, user, job, attempt, leg, shaping, reply, remaining, strip_usage).await
     } else {
         respond::json(p, snap, job, leg, shaping, reply, remaining).await
     }

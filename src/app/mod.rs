@@ -9,9 +9,12 @@
 //! Every error becomes a response in the client's dialect in exactly one place
 //! (`ingress::render_error`).
 
+#[cfg(test)]
+mod hangup_tests;
 mod infer;
 mod listings;
 mod manage;
+mod recover;
 mod respond;
 
 use crate::auth;

@@ -12,7 +12,7 @@ use crate::policy::Target;
 use crate::routes::Op;
 use crate::routing::plan::Attempt;
 use crate::shaping::{self, Piece, Pipeline};
-use crate::state::snapshot::Snapshot;
+use crate::state::snapshot::{Snapshot, User};
 use crate::stream::passthrough::{self, AnthropicSse, OllamaNdjson, OpenAiSse, Transform};
 use crate::stream::relay::{self, Finished, Timer};
 use crate::stream::transcode::{Decoder, Transcode};
@@ -67,7 +67,7 @@ fn content_type(d: Dialect) -> &'static str {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job<'_>, attempt: &Attempt, leg: Leg, shaping: Option<Pipeline>, mut reply: OriginReply, remaining: u64, strip_usage: bool) -> AttemptResult {
+pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, job: &mut Job<'_>, attempt: &Attempt, leg: Leg, shaping: Option<Pipeline>, mut reply: OriginReply, remaining: u64, strip_usage: bool) -> AttemptResult {
     // Failover is still possible until the first event: read up to it under the TTFB
     // deadline. A stream that closes (or breaks) before one moves to the next candidate.
     let deadline = p.now_ms() + remaining;
@@ -86,12 +86,16 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
     }
     let ttfb_ms = p.now_ms() - job.started_ms;
     let display = job.requested.clone();
-    let transform: Box<dyn Transform> = if leg.translate || shaping.is_some() {
+    // Recoverable streams are transcoded even between the same dialects: continuing one needs
+    // the client encoder's state (id, open blocks, the text so far).
+    let recover = snap.settings.stream_recover && super::recover::applies(job, leg.api);
+    let transform: Box<dyn Transform> = if leg.translate || shaping.is_some() || recover {
         let decoder = match leg.api {
             Api::OllamaChat | Api::OllamaGenerate => Decoder::Ollama(ollama::StreamDecoder::new()),
             _ => Decoder::OpenAi(openai::StreamDecoder::new()),
         };
-        Box::new(Transcode::new(decoder, shaping, encoder(&**p, job)))
+        let t = Transcode::new(decoder, shaping, encoder(&**p, job));
+        Box::new(if recover { t.recoverable(prompt_estimate(job)) } else { t })
     } else {
         match leg.api {
             Api::OllamaChat | Api::OllamaGenerate => Box::new(OllamaNdjson::new(&display)),
@@ -99,9 +103,11 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
             _ => Box::new(OpenAiSse::new(&display, strip_usage)),
         }
     };
-    let node_id = attempt.node_id;
+    // The node the stream comes from (a recovery moves it, and its stream lease with it).
+    let node = Rc::new(std::cell::Cell::new(attempt.node_id));
+    let node_id = node.clone();
     let lease = job.record.id.clone();
-    p.stream_started(node_id, &lease);
+    p.stream_started(attempt.node_id, &lease);
     let hook_p = p.clone();
     let mut record = job.record.clone();
     record.ttfb_ms = Some(ttfb_ms);
@@ -111,10 +117,18 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
     let started = job.started_ms;
     let prompt_estimate = prompt_estimate(job);
     let hook = Box::new(move |f: Finished| {
-        hook_p.stream_ended(node_id, &lease);
+        hook_p.stream_ended(node_id.get(), &lease);
         record.duration_ms = hook_p.now_ms() - started;
         record.status = if f.completed { 200 } else if f.client_gone { 499 } else { 502 };
         record.error = f.error;
+        if !f.recovered.is_empty() {
+            // The usage record says the answer was continued elsewhere (and why).
+            let note = format!("recovered mid-stream: {}", f.recovered.join("; "));
+            record.error = Some(match record.error.take() {
+                Some(e) => format!("{e} ({note})"),
+                None => note,
+            });
+        }
         let usage = f.usage.unwrap_or(Usage { prompt_tokens: prompt_estimate, completion_tokens: f.frames, estimated: true });
         record.prompt_tokens = usage.prompt_tokens;
         record.completion_tokens = usage.completion_tokens;
@@ -122,7 +136,12 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
         hook_p.finish(record, settle);
     });
     let timer: Rc<dyn Timer> = p.clone();
-    let body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook);
+    let mut body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook);
+    if recover {
+        if let Some(r) = super::recover::continuation(p, snap, user, job, node) {
+            body = body.with_recovery(r);
+        }
+    }
     AttemptResult::Served(Reply {
         status: 200,
         headers: vec![
@@ -142,7 +161,7 @@ const FIRST_EVENT_MAX: usize = 1 << 20;
 
 /// The buffer holds a complete line that carries an event: an SSE `data:` line or, for NDJSON,
 /// any non-blank line (SSE comments, `event:` names and keep-alive blank lines are not events).
-fn has_event(buf: &[u8]) -> bool {
+pub(super) fn has_event(buf: &[u8]) -> bool {
     let Some(end) = buf.iter().rposition(|b| *b == b'\n') else { return false };
     buf[..end].split(|b| *b == b'\n').any(|line| {
         let line = line.strip_suffix(b"\r").unwrap_or(line);

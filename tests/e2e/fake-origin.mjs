@@ -6,6 +6,8 @@
 //   body) | ping (a stream: one SSE comment / blank NDJSON line, then the end, no event)
 // `origin.modelModes[model]` overrides the mode for one (real) model name: one node serving a
 // good and a failing model.
+// A chat whose last message is the assistant's (a prefill) is continued: the answer is what
+// follows that text in the origin's answer. `origin.rejectPrefill` answers such a chat 400.
 // Model management (Ollama): `POST /api/pull` streams progress and adds the model; `origin.pullMode`
 // is ok | cut (reset after two lines) | error (an {"error"} line after one) | refuse (HTTP 500 at once).
 // `DELETE /api/delete {model}` removes a model (404 when unknown).
@@ -19,6 +21,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     ps,
     mode: "ok",
     modelModes: {},
+    rejectPrefill: false,
     pullMode: "ok",
     chunks: 3,
     chunkDelay: 5,
@@ -35,7 +38,11 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     res.writeHead(status, { "content-type": "application/json", ...headers });
     res.end(typeof body === "string" ? body : JSON.stringify(body));
   };
-  const words = () => (o.text ?? `Hello from ${o.name}`).split(/(?<= )/);
+  // The answer, or its rest after an assistant prefill the answer starts with.
+  const words = (prefill = "") => {
+    const full = o.text ?? `Hello from ${o.name}`;
+    return (prefill && full.startsWith(prefill) ? full.slice(prefill.length) : full).split(/(?<= )/);
+  };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
   o.server = http.createServer(async (req, res) => {
@@ -48,6 +55,9 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     const rec = { method: req.method, path: req.url, headers: req.headers, body, raw };
     o.requests.push(rec);
     const path = req.url.split("?")[0];
+    const last = Array.isArray(body?.messages) ? body.messages.at(-1) : null;
+    const prefill = last?.role === "assistant" && typeof last.content === "string" ? last.content : "";
+    if (prefill && o.rejectPrefill) return reply(res, 400, { error: { message: `${o.name} does not continue an assistant message`, type: "invalid_request_error" } });
     const mode = (typeof body?.model === "string" && o.modelModes[body.model]) || o.mode;
 
     // Probes and catalog always answer unless the node is "down".
@@ -145,7 +155,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     const isChat = path === "/api/chat" || path === "/v1/chat/completions";
     const native = path.startsWith("/api/");
     if (!stream) {
-      const text = words().join("");
+      const text = words(prefill).join("");
       if (native) {
         const out = { model, created_at: new Date().toISOString(), done: true, done_reason: "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) };
         if (isChat) out.message = { role: "assistant", content: text, ...(o.toolCalls ? { tool_calls: o.toolCalls } : {}) };
@@ -160,7 +170,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     res.writeHead(200, { "content-type": native ? "application/x-ndjson" : "text/event-stream" });
     if (mode === "ping") return res.end(native ? "\n" : ": keep-alive\n\n");
     if (mode.startsWith("firstbyte:")) await sleep(Number(mode.split(":")[1]));
-    const parts = words();
+    const parts = words(prefill);
     const n = Math.max(parts.length, o.chunks);
     const send = (obj) => res.write(native ? JSON.stringify(obj) + "\n" : `data: ${JSON.stringify(obj)}\n\n`);
     for (let i = 0; i < n; i++) {
