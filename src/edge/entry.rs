@@ -30,7 +30,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     }
     // The admin API works from Postgres directly, so it stays usable when no snapshot exists.
     if matches!(endpoint, Ok(ref ep) if ep.op == Op::Admin) {
-        let inbound = match http::inbound(req, path, query, ADMIN_MAX_BODY).await {
+        let inbound = match http::inbound(req, path, query, ADMIN_MAX_BODY, http::client_ip_header(&env).as_deref()).await {
             Ok(i) => i,
             Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
         };
@@ -43,7 +43,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     };
     // Aborted when the client hangs up (`enable_request_signal`): ends attempts before the first byte.
     let signal = js_sys::Reflect::get(req.as_ref(), &wasm_bindgen::JsValue::from_str("signal")).ok();
-    let inbound = match http::inbound(req, path, query, snap.settings.max_body_bytes).await {
+    let inbound = match http::inbound(req, path, query, snap.settings.max_body_bytes, http::client_ip_header(&env).as_deref()).await {
         Ok(i) => i,
         Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
     };

@@ -143,7 +143,7 @@ impl Planner {
                 .unwrap_or_default();
             let strategy = node_strategy(snap, group, &name);
             let mut out = Skips { skipped: &mut skipped, reasons: &mut open_reasons };
-            let nodes = order_nodes(snap, &name, &preferred, kinds, strategy, state, draws, now_ms, &mut reasons, &mut out);
+            let nodes = order_nodes(snap, &name, &preferred, kinds, strategy, state, draws, now_ms, &mut reasons, group.is_none(), &mut out);
             members.push(MemberPlan { model: name, nodes, next_node: 0, is_fallback_413: fb413, tried: false });
         }
         let mut forced_because = None;
@@ -282,6 +282,7 @@ fn order_nodes(
     draws: &mut Draws,
     now_ms: u64,
     reasons: &mut Vec<String>,
+    direct: bool,
     skips: &mut Skips<'_>,
 ) -> Vec<(i64, String)> {
     let mapping = snap.mapping(model);
@@ -301,6 +302,10 @@ fn order_nodes(
                 if !m.node_ids.is_empty() && !m.node_ids.contains(&n.id) {
                     continue;
                 }
+            } else if direct && crate::routing::catalog::hidden_on(snap, n, model) {
+                // A real name asked for directly is served only where no mapping hides it (a
+                // group member is the admin's own choice and goes wherever the model is).
+                continue;
             }
             let real = real_on_node(mapping, model, n);
             if let Some(nm) = n.models.iter().find(|nm| nm.available && same_model(&nm.name, real)) {
