@@ -90,7 +90,7 @@ async fn once<P: Platform>(ctx: &Ctx<P>, attempt: &Attempt, partial: &str, why: 
         return Err(None);
     }
     let target = Target { snap, user: &ctx.user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, shape: shape_of(leg.api) };
-    if policy::in_maintenance(&target) || !p.attempt_begins(node.id, &attempt.real, attempt.forced) {
+    if policy::in_maintenance(&target) {
         return Err(None);
     }
     let mut ir = ctx.ir.clone();
@@ -111,6 +111,10 @@ async fn once<P: Platform>(ctx: &Ctx<P>, attempt: &Attempt, partial: &str, why: 
     };
     let Value::Object(mut body) = v else { return Err(None) };
     policy::apply(&mut body, &target);
+    // Claimed last: every path after this reports an outcome (a half-open probe is never lost).
+    if !p.attempt_begins(node.id, &attempt.real, attempt.forced) {
+        return Err(None);
+    }
     let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
     let out = Outbound { method: "POST", url: origins::url(node, leg.api.path()), headers: origins::headers(node, api_key.as_deref()), body: Some(serde_json::to_vec(&body).unwrap_or_default()) };
     let ttfb = snap.settings.ttfb_ms;
