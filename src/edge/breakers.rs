@@ -1,12 +1,13 @@
 //! This isolate's circuit breakers (the fast path: routing reads them, no call per request)
-//! and their link to the shared view in the Breakers Durable Object: outcomes ride to it in
-//! one call per 100 ms (`batch`), its answer (what is open anywhere, admin clears) is adopted
-//! here, and a background refresh with the snapshot check keeps a quiet isolate current.
+//! and their link to the shared view in the Breakers Durable Object: their state changes ride
+//! to it in one call per 100 ms (`batch`; none while nothing changes), its answer (what is open
+//! anywhere, admin clears) is adopted here, and a background refresh with the snapshot check
+//! keeps every isolate current.
 
 use super::batch::{self, Batch};
-use super::durable::breakers::{self as shared, Report, ReportMsg, View};
+use super::durable::breakers::{self as shared, View};
 use crate::origins::failure::Scope;
-use crate::routing::breaker::{Breakers, Config, Gate, Outcome};
+use crate::routing::breaker::{Breakers, Change, Config, Gate, Outcome};
 use crate::settings::Settings;
 use futures::future::LocalBoxFuture;
 use std::cell::{Cell, RefCell};
@@ -19,7 +20,7 @@ thread_local! {
     static LOCAL: RefCell<Breakers> = RefCell::new(Breakers::default());
     /// The latest admin clear applied here, per node.
     static CLEARED: RefCell<HashMap<i64, u64>> = RefCell::new(HashMap::new());
-    static REPORTS: RefCell<Batch<Report>> = const { RefCell::new(Batch::new()) };
+    static REPORTS: RefCell<Batch<Change>> = const { RefCell::new(Batch::new()) };
     /// When this isolate last heard the shared view (a report's answer counts).
     static SYNCED_MS: Cell<f64> = const { Cell::new(0.0) };
 }
@@ -48,18 +49,22 @@ pub fn claim(node: i64, model: &str, now: u64, force: bool) -> bool {
     LOCAL.with(|l| l.borrow_mut().claim(node, model, now, force))
 }
 
-/// Record here at once; the returned future (for the request that opens a batch) sends it.
+/// Record here at once; a state change is queued for the shared view, and the returned
+/// future (for the change that opens a batch) sends the batch.
 pub fn record(env: &Env, node: i64, model: &str, scope: Scope, outcome: &Outcome, now: u64) -> Option<LocalBoxFuture<'static, ()>> {
-    LOCAL.with(|l| l.borrow_mut().record(node, model, scope, outcome, now));
-    let report = Report { node_id: node, model: model.to_string(), scope, outcome: outcome.clone(), at_ms: now };
-    let env = env.clone();
-    batch::push(&REPORTS, report, REPORT_BATCH_MS, move |reports| async move {
-        let cfg = LOCAL.with(|l| l.borrow().cfg);
-        match shared::report(&env, &ReportMsg { cfg, reports }).await {
-            Ok(view) => adopt(view),
-            Err(e) => worker::console_warn!("circuit-breaker reports not shared (this isolate still uses them): {e}"),
-        }
-    })
+    let changes = LOCAL.with(|l| l.borrow_mut().record_changes(node, model, scope, outcome, now));
+    let mut send = None;
+    for change in changes {
+        let env = env.clone();
+        let opened = batch::push(&REPORTS, change, REPORT_BATCH_MS, move |changes| async move {
+            match shared::report(&env, &changes).await {
+                Ok(view) => adopt(view),
+                Err(e) => worker::console_warn!("{} circuit-breaker changes not shared (this isolate still uses them): {e}", changes.len()),
+            }
+        });
+        send = send.or(opened);
+    }
+    send
 }
 
 fn adopt(view: View) {
@@ -87,7 +92,8 @@ fn adopt(view: View) {
     });
 }
 
-/// Background: what other isolates learnt, unless a report's answer told us recently.
+/// Background, with the snapshot check: what other isolates learnt, unless a report's answer
+/// told us recently.
 pub async fn refresh(env: &Env, every_ms: u64) {
     let now = js_sys::Date::now();
     if now - SYNCED_MS.with(|s| s.get()) < every_ms as f64 {

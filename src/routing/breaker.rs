@@ -196,6 +196,15 @@ pub struct OpenEntry {
     pub reason: String,
 }
 
+/// A breaker changing state, as an isolate tells the shared view (only these are shared, not
+/// traffic: the shared view costs calls per state change, not per request).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Change {
+    Opened(OpenEntry),
+    /// A probe (or a forced attempt) succeeded: closed as of `at_ms`.
+    Closed { key: Key, at_ms: u64 },
+}
+
 /// Bound on tracked breakers (pairs come from catalogs, so this is generous).
 const MAX_BREAKERS: usize = 10_000;
 
@@ -269,6 +278,39 @@ impl Breakers {
         };
         self.apply(Key::Node(node), &on_node, now);
         self.apply(pair, &on_pair, now);
+    }
+
+    /// Where a key stands: (open until, not closed).
+    fn standing(&mut self, key: &Key, now: u64) -> (Option<u64>, bool) {
+        let cfg = self.cfg;
+        match self.map.get_mut(key) {
+            Some(b) => {
+                b.tick(now, &cfg);
+                let until = if let State::Open { until } = b.state { Some(until) } else { None };
+                (until, b.state != State::Closed)
+            }
+            None => (None, false),
+        }
+    }
+
+    /// `record`, returning the state changes it caused (what the shared view needs to hear).
+    pub fn record_changes(&mut self, node: i64, model: &str, scope: crate::origins::failure::Scope, outcome: &Outcome, now: u64) -> Vec<Change> {
+        let keys = [Key::Node(node), Key::Pair(node, model.to_string())];
+        let before: Vec<_> = keys.iter().map(|k| self.standing(k, now)).collect();
+        self.record(node, model, scope, outcome, now);
+        let mut changes = Vec::new();
+        for (k, (was_until, was_troubled)) in keys.into_iter().zip(before) {
+            let (until, troubled) = self.standing(&k, now);
+            match until {
+                Some(u) if was_until != Some(u) => {
+                    let b = &self.map[&k];
+                    changes.push(Change::Opened(OpenEntry { key: k, until_ms: u, failed_at_ms: b.failed_at_ms, reason: b.reason.clone() }));
+                }
+                None if was_troubled && !troubled => changes.push(Change::Closed { key: k, at_ms: now }),
+                _ => {}
+            }
+        }
+        changes
     }
 
     /// Forget everything about a node and its pairs (an admin health check or toggle).
@@ -391,6 +433,21 @@ mod tests {
         b.record(1, "m", Scope::Pair, &fail("HTTP 500"), 10_031);
         assert!(matches!(b.gate(1, "m", 10_032), Gate::Blocked { .. }), "the pair is open");
         assert_eq!(b.gate(1, "m2", 10_032), Gate::Closed, "but the node answered, so it closed");
+    }
+
+    #[test]
+    fn only_state_changes_are_shared() {
+        let mut b = Breakers::new(Config { min_requests: 2, ..cfg() });
+        for t in 0..2 {
+            assert!(b.record_changes(1, "m", Scope::Pair, &Outcome::Success, t).is_empty(), "traffic is not shared");
+        }
+        assert!(b.record_changes(1, "m", Scope::Pair, &fail("HTTP 500"), 1).is_empty(), "1 of 3 failed: no change");
+        let opened = b.record_changes(1, "m", Scope::Pair, &fail("HTTP 500"), 2);
+        assert!(matches!(&opened[..], [Change::Opened(OpenEntry { key: Key::Pair(1, m), until_ms: 10_002, .. })] if m == "m"), "{opened:?}");
+        assert!(b.claim(1, "m", 10_002, false));
+        let closed = b.record_changes(1, "m", Scope::Pair, &Outcome::Success, 10_003);
+        assert_eq!(closed, vec![Change::Closed { key: Key::Pair(1, "m".into()), at_ms: 10_003 }]);
+        assert!(b.record_changes(1, "m", Scope::Pair, &Outcome::Success, 10_004).is_empty());
     }
 
     #[test]

@@ -38,6 +38,13 @@ async function reset() {
   for (const id of Object.values(nodes)) await admin.post(`/nodes/${id}/health-check`, {}, 200);
 }
 
+/** The shared view in the Breakers Durable Object (what every isolate adopts). */
+async function sharedView() {
+  const ns = await env.gw.mf.getDurableObjectNamespace("BREAKERS");
+  const r = await ns.get(ns.idFromName("global")).fetch("https://breakers/view");
+  return r.json();
+}
+
 async function chat(model, { stream = false, path = "/v1/chat/completions", signal } = {}) {
   const r = await fetch(`${env.url}${path}`, { method: "POST", signal, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ model, stream, messages: [{ role: "user", content: "x" }] }) });
   const text = await r.text();
@@ -198,12 +205,21 @@ describe("Retry-After is bounded and operable", () => {
       G.modelModes = {};
       assert.equal(answer(await chat("duo"), {}), "Hello from spare", "cooling for minutes");
       const id = nodes["gpu-box"];
+      // The opening reached the shared view (other isolates adopt it from there)...
+      await sleep(300);
+      const open = (await sharedView()).open.filter((e) => JSON.stringify(e.key) === JSON.stringify({ Pair: [id, "duo:latest"] }));
+      assert.equal(open.length, 1, JSON.stringify(await sharedView()));
+      assert.match(open[0].reason, /HTTP 429/);
       if (how === "health-check") await admin.post(`/nodes/${id}/health-check`, {}, 200);
       else {
         await admin.patch(`/nodes/${id}/toggle`, {}, 200);
         await admin.patch(`/nodes/${id}/toggle`, {}, 200);
       }
       assert.equal(answer(await chat("duo"), {}), "Hello from gpu-box");
+      // ...and so did the clear: no isolate adopts the opening again.
+      const view = await sharedView();
+      assert.equal(view.open.filter((e) => JSON.stringify(e.key).includes(`[${id},`)).length, 0, JSON.stringify(view));
+      assert.ok(view.clears[String(id)] > 0);
     });
   }
 });

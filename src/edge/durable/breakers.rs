@@ -1,32 +1,17 @@
-//! Breakers (one instance, "global"): the circuit breakers as every isolate saw them. Isolates
-//! send their attempt outcomes in one call per 100 ms (the same batches as stream leases, see
-//! `edge::batch`) and get back what is open now, so one isolate's failures protect the others;
-//! the state machine is `routing::breaker`. State is in memory only: breakers are soft state
-//! that rebuilds from traffic within a window, and an evicted object costs nothing but that.
-//! An admin health check or node toggle clears a node here and, through the answers, in every
-//! isolate (`clears`: node -> when).
+//! Breakers (one instance, "global"): which circuit breakers are open anywhere. Each isolate
+//! runs the state machine (`routing::breaker`) on its own traffic and tells this object only
+//! its breakers' state changes (opened until when and why, closed by a probe), batched per
+//! 100 ms (`edge::batch`); it gets back what is open now, so one isolate's knowledge protects
+//! the others. Calls scale with state changes, not with requests. State is in memory only: soft
+//! state, rebuilt by the isolates' next failures if the object is evicted. An admin health
+//! check or node toggle clears a node here and, through the answers, in every isolate
+//! (`clears`: node -> when).
 
-use crate::origins::failure::Scope;
-use crate::routing::breaker::{Breakers as Machine, Config, OpenEntry, Outcome};
+use crate::routing::breaker::{Change, Key, OpenEntry};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, State};
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Report {
-    pub node_id: i64,
-    pub model: String,
-    pub scope: Scope,
-    pub outcome: Outcome,
-    pub at_ms: u64,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct ReportMsg {
-    pub cfg: Config,
-    pub reports: Vec<Report>,
-}
 
 /// The shared view: open breakers and the latest clear per node.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -37,7 +22,7 @@ pub struct View {
 
 #[durable_object]
 pub struct Breakers {
-    machine: RefCell<Machine>,
+    open: RefCell<HashMap<Key, OpenEntry>>,
     clears: RefCell<HashMap<String, u64>>,
 }
 
@@ -47,32 +32,48 @@ fn now() -> u64 {
 
 impl Breakers {
     fn view(&self) -> View {
-        View { open: self.machine.borrow_mut().open_entries(now()), clears: self.clears.borrow().clone() }
+        let now = now();
+        let mut open = self.open.borrow_mut();
+        open.retain(|_, e| e.until_ms > now);
+        View { open: open.values().cloned().collect(), clears: self.clears.borrow().clone() }
+    }
+
+    fn apply(&self, change: Change) {
+        let mut open = self.open.borrow_mut();
+        match change {
+            Change::Opened(e) => {
+                if open.get(&e.key).is_none_or(|old| old.until_ms < e.until_ms) {
+                    open.insert(e.key.clone(), e);
+                }
+            }
+            // A close ends what was opened before it, not a newer opening by another isolate.
+            Change::Closed { key, at_ms } => {
+                if open.get(&key).is_some_and(|e| e.failed_at_ms <= at_ms) {
+                    open.remove(&key);
+                }
+            }
+        }
     }
 }
 
 impl DurableObject for Breakers {
     fn new(_state: State, _env: Env) -> Self {
-        Breakers { machine: RefCell::new(Machine::default()), clears: RefCell::new(HashMap::new()) }
+        Breakers { open: RefCell::new(HashMap::new()), clears: RefCell::new(HashMap::new()) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         match req.path().as_str() {
             "/report" => {
-                let msg: ReportMsg = req.json().await?;
-                {
-                    let mut m = self.machine.borrow_mut();
-                    m.cfg = msg.cfg;
-                    for r in &msg.reports {
-                        m.record(r.node_id, &r.model, r.scope, &r.outcome, r.at_ms);
-                    }
+                let changes: Vec<Change> = req.json().await?;
+                for c in changes {
+                    self.apply(c);
                 }
                 Response::from_json(&self.view())
             }
             "/view" => Response::from_json(&self.view()),
             "/clear" => {
                 let node: i64 = req.json().await?;
-                self.machine.borrow_mut().clear_node(node);
+                self.open.borrow_mut().retain(|k, _| k.node_id() != node);
                 self.clears.borrow_mut().insert(node.to_string(), now());
                 Response::from_json(&self.view())
             }
@@ -96,8 +97,8 @@ async fn post(env: &Env, path: &str, body: String) -> Result<View> {
     r.json().await
 }
 
-pub async fn report(env: &Env, msg: &ReportMsg) -> Result<View> {
-    post(env, "/report", serde_json::to_string(msg)?).await
+pub async fn report(env: &Env, changes: &[Change]) -> Result<View> {
+    post(env, "/report", serde_json::to_string(changes)?).await
 }
 
 pub async fn view(env: &Env) -> Result<View> {
