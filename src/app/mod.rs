@@ -10,10 +10,13 @@
 //! (`ingress::render_error`).
 
 pub mod cors;
+#[cfg(test)]
+mod hangup_tests;
 mod infer;
 mod listings;
 mod manage;
 pub mod me;
+mod recover;
 mod respond;
 mod stored;
 pub mod tools;
