@@ -40,6 +40,9 @@ pub(super) struct Job<'a> {
     /// The client body in the internal representation, decoded once when a leg needs it.
     pub ir: Option<ChatRequest>,
     pub headers: Vec<(String, String)>,
+    /// The client's body and query as received: same-dialect legs forward them (`origins::wire_body`).
+    pub raw: &'a [u8],
+    pub query: &'a str,
     pub record: UsageRecord,
     pub started_ms: u64,
     /// Limit scopes this request was admitted into (settled exactly once, in `finish`).
@@ -105,6 +108,8 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
         body: Map::new(),
         ir: None,
         headers: req.headers.clone(),
+        raw: &req.body,
+        query: &req.query,
         record,
         started_ms,
         settle: Vec::new(),
@@ -139,8 +144,10 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     let stream = stream_flag(&body, job.op)?;
     job.record.stream = stream;
     job.body = body;
-    // Anthropic and Responses requests are always validated up front (their shapes are strict).
-    if matches!(job.op, Op::Messages | Op::Responses) {
+    // Responses requests are validated up front (their shape is strict). Anthropic requests are
+    // not: a same-dialect leg forwards what it does not need to read, and the origin judges it;
+    // a translated leg decodes them when it is chosen.
+    if matches!(job.op, Op::Responses) {
         job.ir()?;
     }
     callable(snap, user, &requested)?;
@@ -250,6 +257,11 @@ fn upstream_body(job: &mut Job<'_>, leg: Leg, real: &str) -> Result<(Map<String,
             ir.stream = stream;
             ollama::encode_chat_request(&ir, real)?
         }
+        Api::AnthropicMessages => {
+            let mut ir = job.ir()?.clone();
+            ir.stream = stream;
+            anthropic::encode_request(&ir, real)
+        }
         other => return Err(GatewayError::Internal(format!("no translation to {other:?}"))),
     };
     match v {
@@ -276,7 +288,12 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     policy::apply(&mut body, &target);
     let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
     let headers = if node.kind == NodeKind::Anthropic { origins::anthropic_headers(node, api_key.as_deref(), &job.headers) } else { origins::headers(node, api_key.as_deref()) };
-    let out = Outbound { method: "POST", url: origins::url(node, leg.api.path()), headers, body: Some(serde_json::to_vec(&body).unwrap_or_default()) };
+    let wire = if leg.translate { serde_json::to_vec(&body).unwrap_or_default() } else { origins::wire_body(job.raw, &job.body, &body) };
+    let mut url = origins::url(node, leg.api.path());
+    if let Some(q) = origins::forwarded_query(leg, job.query) {
+        url = format!("{url}?{q}");
+    }
+    let out = Outbound { method: "POST", url, headers, body: Some(wire) };
     let ttfb = snap.settings.ttfb_ms;
     let sent_at = p.now_ms();
     let reply = match within(&**p, ttfb, p.fetch(out)).await {
@@ -296,7 +313,9 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
         class => {
             let status = reply.status;
             let retry_after = origins::retry_after_ms(reply.header("retry-after"));
-            let text = read_all(&**p, reply.body, remaining, 1 << 20).await.map(|b| origins::error_text(&b)).unwrap_or_default();
+            let content_type = reply.header("content-type").map(str::to_string);
+            let raw = read_all(&**p, reply.body, remaining, 1 << 20).await.unwrap_or_default();
+            let text = origins::error_text(&raw);
             let message = format!("HTTP {status}: {text}");
             return match class {
                 StatusClass::Retry => {
@@ -306,6 +325,8 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
                     AttemptResult::Failed { class: FailureClass::NextNode, status, message }
                 }
                 StatusClass::TooLarge if attempt.group.is_some() => AttemptResult::Failed { class: FailureClass::TooLarge, status, message },
+                // Same dialect: the origin's own error, status and body word for word.
+                _ if respond::verbatim_errors(leg) => respond::origin_error(p, job, attempt, status, content_type, raw, text),
                 _ => AttemptResult::Final(GatewayError::Upstream { status, message: text }),
             };
         }

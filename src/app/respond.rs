@@ -85,6 +85,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
     let transform: Box<dyn Transform> = if leg.translate || shaping.is_some() {
         let decoder = match leg.api {
             Api::OllamaChat | Api::OllamaGenerate => Decoder::Ollama(ollama::StreamDecoder::new()),
+            Api::AnthropicMessages => Decoder::Anthropic(anthropic::StreamDecoder::new()),
             _ => Decoder::OpenAi(openai::StreamDecoder::new()),
         };
         Box::new(Transcode::new(decoder, shaping, encoder(&**p, job)))
@@ -190,6 +191,7 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
     } else {
         let decoded = match leg.api {
             Api::OllamaChat | Api::OllamaGenerate => ollama::decode_chat_response(&v),
+            Api::AnthropicMessages => anthropic::decode_response(&v),
             _ => openai::decode_response(&v),
         };
         let mut resp = match decoded {
@@ -253,6 +255,26 @@ fn passthrough_json<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, leg: Leg, bytes: 
     let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true });
     let out = jsonscan::set_top_level_str(&bytes, "model", &job.requested).unwrap_or(bytes);
     served(p, job, usage, out)
+}
+
+/// Origins whose error answers reach the client as they are: same-dialect Anthropic legs
+/// (Claude Code recognises "prompt is too long", thinking and beta errors by their wording).
+pub(super) fn verbatim_errors(leg: Leg) -> bool {
+    leg.api == Api::AnthropicMessages && !leg.translate
+}
+
+/// The origin's client error, status and body unchanged, recorded like any final error.
+pub(super) fn origin_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, status: u16, content_type: Option<String>, body: Vec<u8>, text: String) -> AttemptResult {
+    job.record.status = status;
+    job.record.error = Some(format!("HTTP {status}: {text}"));
+    job.record.resolved_model = attempt.model.clone();
+    job.record.real_model = attempt.real.clone();
+    job.record.node_id = Some(attempt.node_id);
+    job.record.duration_ms = p.now_ms() - job.started_ms;
+    job.record.reached_origin = true;
+    job.finish(&**p);
+    let ct = content_type.filter(|c| origins::header_safe(c)).unwrap_or_else(|| "application/json".into());
+    AttemptResult::Served(Reply { status, headers: vec![("content-type".into(), ct), ("x-request-id".into(), job.record.id.clone())], body: Body::Full(body) })
 }
 
 fn served<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, usage: Usage, body: Vec<u8>) -> AttemptResult {

@@ -41,7 +41,8 @@ pub trait Transform {
     fn frames(&self) -> u64;
     /// SSE payloads arrive as `data:` lines; NDJSON as whole lines.
     fn sse(&self) -> bool;
-    /// Every line, blank and `event:` lines included (for SSE relayed event by event).
+    /// The upstream bytes as they came, unframed: the transform frames them itself and owns
+    /// every byte the client gets (a byte-identical passthrough).
     fn raw(&self) -> bool {
         false
     }
@@ -286,75 +287,160 @@ pub fn anthropic_error_event(message: &str) -> Vec<u8> {
     out
 }
 
-/// Anthropic Messages SSE from an Anthropic-type origin, relayed line by line. The model name
-/// lives inside `message_start`, the one event parsed and rewritten; usage comes from
-/// `message_start` and `message_delta`; `message_stop` is the success terminator.
+/// Anthropic Messages SSE from an Anthropic-type origin, forwarded byte for byte: the origin's
+/// bytes go out as they came (line endings, blank lines, comments, unknown events), except the
+/// `model` inside `message_start`, spliced in place. The transform frames lines itself, holding
+/// back only an unfinished line, so a stream that ends has given the client exactly the
+/// origin's bytes (with or without a final newline). Usage comes from `message_start` and
+/// `message_delta`; `message_stop` is the success terminator, but the answer counts as done
+/// only when the blank line closing that event went out too (or the origin ended): a client's
+/// SSE parser dispatches an event on that blank line, so without it `message_stop` is never
+/// seen (the @ai-sdk/anthropic "interrupted" bug).
 pub struct AnthropicSse {
     display: String,
     state: State,
     prompt: Option<u64>,
     completion: Option<u64>,
     frames: u64,
+    /// The unfinished line (bytes after the last `\n`).
+    partial: Vec<u8>,
+    /// A line of the current event went out (an error must first close it).
     mid_event: bool,
+    /// `message_stop` (Done) or an `error` event (Failed) went out; the state to enter once the
+    /// blank line closing that event has gone out too.
+    closing: Option<State>,
 }
 
 impl AnthropicSse {
     pub fn new(display: &str) -> Self {
-        AnthropicSse { display: display.to_string(), state: State::Open, prompt: None, completion: None, frames: 0, mid_event: false }
+        AnthropicSse { display: display.to_string(), state: State::Open, prompt: None, completion: None, frames: 0, partial: Vec::new(), mid_event: false, closing: None }
     }
-}
 
-impl Transform for AnthropicSse {
-    fn frame(&mut self, line: &[u8], out: &mut Vec<u8>) {
-        if self.state != State::Open {
+    /// One whole line, `line` including its terminator (`\n`, `\r\n`, or none at the very end).
+    fn line(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        if body.is_empty() {
+            out.extend_from_slice(line);
+            self.mid_event = false;
+            if let Some(end) = self.closing.take() {
+                self.state = end;
+            }
             return;
         }
-        self.mid_event = !line.is_empty();
-        let Some(payload) = super::lines::sse_data(line) else {
+        let Some(payload) = super::lines::sse_data(body) else {
             out.extend_from_slice(line);
-            out.push(b'\n');
+            self.mid_event = true;
             return;
         };
         if !is_json(payload) {
             self.fail("the origin sent a malformed event", out);
             return;
         }
+        self.mid_event = true;
         let kind = jsonscan::top_level_str(payload, "type").unwrap_or(b"");
-        let mut rewritten = None;
         match kind {
             b"message_start" => {
-                if let Ok(mut v) = serde_json::from_slice::<Value>(payload) {
-                    self.prompt = v["message"]["usage"]["input_tokens"].as_u64();
-                    if v["message"].is_object() {
-                        v["message"]["model"] = Value::String(self.display.clone());
+                if let Some((s, e)) = jsonscan::top_level_value(payload, "message") {
+                    let message = &payload[s..e];
+                    self.prompt = usage_field(message, "input_tokens");
+                    if let Some(renamed) = jsonscan::set_top_level_str(message, "model", &self.display) {
+                        // `payload` ends `body`, which starts `line`.
+                        let start = body.len() - payload.len();
+                        out.extend_from_slice(&line[..start + s]);
+                        out.extend_from_slice(&renamed);
+                        out.extend_from_slice(&line[start + e..]);
+                        return;
                     }
-                    rewritten = serde_json::to_vec(&v).ok();
                 }
             }
             b"message_delta" => {
-                if let Ok(v) = serde_json::from_slice::<Value>(payload) {
-                    self.completion = v["usage"]["output_tokens"].as_u64().or(self.completion);
-                    self.prompt = v["usage"]["input_tokens"].as_u64().or(self.prompt);
-                }
+                self.completion = usage_field(payload, "output_tokens").or(self.completion);
+                self.prompt = usage_field(payload, "input_tokens").or(self.prompt);
             }
-            b"message_stop" => self.state = State::Done,
-            b"error" => self.state = State::Failed(error_message(payload).unwrap_or_else(|| "origin error".into())),
+            b"message_stop" => self.closing = Some(State::Done),
+            b"error" => self.closing = Some(State::Failed(error_message(payload).unwrap_or_else(|| "origin error".into()))),
             b"content_block_delta" => self.frames += 1,
             _ => {}
         }
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(rewritten.as_deref().unwrap_or(payload));
-        out.push(b'\n');
+        out.extend_from_slice(line);
+    }
+}
+
+/// A number in the top-level `usage` object of an Anthropic event or message.
+fn usage_field(json: &[u8], key: &str) -> Option<u64> {
+    let (s, e) = jsonscan::top_level_value(json, "usage")?;
+    let (ks, ke) = jsonscan::top_level_value(&json[s..e], key)?;
+    std::str::from_utf8(&json[s + ks..s + ke]).ok()?.parse().ok()
+}
+
+impl Transform for AnthropicSse {
+    fn frame(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        let mut rest = bytes;
+        while self.state == State::Open {
+            let Some(pos) = memchr::memchr(b'\n', rest) else { break };
+            let (line, tail) = rest.split_at(pos + 1);
+            rest = tail;
+            if self.partial.is_empty() {
+                self.line(line, out);
+            } else {
+                let mut whole = std::mem::take(&mut self.partial);
+                whole.extend_from_slice(line);
+                self.line(&whole, out);
+            }
+        }
+        if self.state != State::Open {
+            return;
+        }
+        self.partial.extend_from_slice(rest);
+        if self.partial.len() > super::lines::DEFAULT_MAX_LINE {
+            self.fail(&format!("the origin sent a line longer than {} bytes", super::lines::DEFAULT_MAX_LINE), out);
+        }
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) -> bool {
+        if self.state == State::Open && !self.partial.is_empty() {
+            // The origin's last line, without a terminator: forwarded as it is.
+            let last = std::mem::take(&mut self.partial);
+            self.line(&last, out);
+        }
+        if let Some(end) = self.closing.take().filter(|_| self.state == State::Open) {
+            // `message_stop` (or an error event) came and the origin ended without the blank
+            // line after it: the client has had every byte the origin sent.
+            self.state = end;
+        }
+        match self.state {
+            State::Done => true,
+            State::Failed(_) => false,
+            State::Open => {
+                self.fail("the origin closed the stream before the answer was complete", out);
+                false
+            }
+        }
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
-        if self.state == State::Open {
-            if self.mid_event {
-                out.push(b'\n');
-            }
-            out.extend_from_slice(&anthropic_error_event(message));
-            self.state = State::Failed(message.to_string());
+        if self.state != State::Open {
+            return;
         }
+        if let Some(end) = self.closing.take() {
+            // The last event (`message_stop`, or the origin's error) went out and only its
+            // closing blank line is missing: close it, so the client's parser dispatches it,
+            // and add nothing else.
+            self.partial.clear();
+            out.push(b'\n');
+            self.state = end;
+            return;
+        }
+        if !self.partial.is_empty() {
+            // An unfinished line never reaches the client: it could be half a JSON payload.
+            self.partial.clear();
+        }
+        if self.mid_event {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(&anthropic_error_event(message));
+        self.state = State::Failed(message.to_string());
     }
 
     fn state(&self) -> &State {
@@ -520,41 +606,108 @@ mod tests {
         assert_eq!(t.usage(), Some(Usage { prompt_tokens: 11, completion_tokens: 3, estimated: false }));
     }
 
-    #[test]
-    fn anthropic_relays_events_and_rewrites_the_model() {
-        let mut t = AnthropicSse::new("claude-fast");
+    const ANTHROPIC_STREAM: &str = concat!(
+        "event: message_start\n",
+        r#"data: {"type":"message_start","message":{"id":"m","type":"message","model":"claude-real-1","content":[],"usage":{"input_tokens":12,"output_tokens":1}}}"#,
+        "\n\n",
+        "event: ping\ndata: {\"type\": \"ping\"}\n\n",
+        ": a comment\n\n",
+        "event: content_block_start\r\n",
+        r#"data: {"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}"#,
+        "\r\n\r\n",
+        "event: content_block_delta\n",
+        r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"RXVh\/+=="}}"#,
+        "\n\n",
+        "event: brand_new_event\ndata: {\"type\":\"brand_new_event\",\"x\":\"\\u00e9\"}\n\n",
+        "event: content_block_delta\n",
+        r#"data: {"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"hi \"model\":\"x\""}}"#,
+        "\n\n",
+        "event: message_delta\n",
+        r#"data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":5}}"#,
+        "\n\n",
+        "event: message_stop\n",
+        r#"data: {"type":"message_stop"}"#,
+    );
+
+    /// Feed `pieces` through the relay core (as the edge does) and return the client's bytes.
+    fn relay_pieces(pieces: &[&[u8]]) -> (Vec<u8>, Option<crate::stream::relay::Finished>) {
+        use crate::stream::relay::RelayCore;
+        let done = std::rc::Rc::new(std::cell::RefCell::new(None));
+        let d2 = done.clone();
+        let mut core = RelayCore::new(pieces[0].to_vec(), Box::new(AnthropicSse::new("claude-fast")), Box::new(move |f| *d2.borrow_mut() = Some(f)));
         let mut out = Vec::new();
-        for l in [
-            "event: message_start",
-            r#"data: {"type":"message_start","message":{"id":"m","model":"claude-real-1","usage":{"input_tokens":12,"output_tokens":1}}}"#,
-            "",
-            "event: content_block_delta",
-            r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}"#,
-            "",
-            "event: message_delta",
-            r#"data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":5}}"#,
-            "",
-            "event: message_stop",
-            r#"data: {"type":"message_stop"}"#,
-            "",
-        ] {
-            t.frame(l.as_bytes(), &mut out);
+        core.start(&mut out);
+        for p in &pieces[1..] {
+            core.push(p, &mut out);
         }
-        assert!(t.end(&mut out));
-        let s = String::from_utf8(out).unwrap();
-        assert!(s.contains("claude-fast") && !s.contains("claude-real-1"));
-        assert!(s.contains("event: content_block_delta\ndata: "));
-        assert_eq!(t.usage(), Some(Usage { prompt_tokens: 12, completion_tokens: 5, estimated: false }));
+        core.upstream_ended(&mut out);
+        let f = done.borrow().clone();
+        (out, f)
+    }
+
+    #[test]
+    fn anthropic_passthrough_is_byte_identical_at_every_split() {
+        for ending in ["\n\n", "\n", "", "\r\n\r\n"] {
+            let origin = format!("{ANTHROPIC_STREAM}{ending}");
+            let want = origin.replace(r#""model":"claude-real-1""#, r#""model":"claude-fast""#);
+            let bytes = origin.as_bytes();
+            for i in 0..=bytes.len() {
+                let (out, f) = relay_pieces(&[&bytes[..i], &bytes[i..]]);
+                assert_eq!(String::from_utf8_lossy(&out), want, "ending {ending:?}, split at {i}");
+                let f = f.expect("settled");
+                assert!(f.completed && f.error.is_none(), "split at {i}: {f:?}");
+                assert_eq!(f.usage, Some(Usage { prompt_tokens: 12, completion_tokens: 5, estimated: false }));
+            }
+            // One byte at a time.
+            let singles: Vec<&[u8]> = bytes.chunks(1).collect();
+            assert_eq!(String::from_utf8_lossy(&relay_pieces(&singles).0), want);
+        }
+    }
+
+    #[test]
+    fn anthropic_message_stop_is_closed_by_its_blank_line() {
+        let mut t = AnthropicSse::new("m");
+        let mut out = Vec::new();
+        t.frame(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n", &mut out);
+        assert_eq!(*t.state(), State::Open, "done only once the event is closed");
+        t.frame(b"\n", &mut out);
+        assert_eq!(*t.state(), State::Done);
+        assert!(out.ends_with(b"{\"type\":\"message_stop\"}\n\n"));
+        // A stall after message_stop closes the event instead of adding an error.
+        let mut t = AnthropicSse::new("m");
+        let mut out = Vec::new();
+        t.frame(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n", &mut out);
+        t.fail("the origin sent nothing for 5 ms", &mut out);
+        assert_eq!(*t.state(), State::Done);
+        assert!(out.ends_with(b"}\n\n") && !out.windows(5).any(|w| w == b"error"));
     }
 
     #[test]
     fn anthropic_cut_mid_event_ends_with_an_error_event() {
         let mut t = AnthropicSse::new("m");
         let mut out = Vec::new();
-        t.frame(b"event: content_block_delta", &mut out);
+        t.frame(b"event: content_block_delta\ndata: {\"type\":\"content_bl", &mut out);
         assert!(!t.end(&mut out));
         let s = String::from_utf8(out).unwrap();
-        assert!(s.ends_with("}\n\n") && s.contains("\n\nevent: error\n"), "{s:?}");
+        assert!(s.starts_with("event: content_block_delta\n\nevent: error\n"), "{s:?}");
+        assert!(!s.contains("content_bl\""), "the half line never goes out: {s:?}");
+        let mut t = AnthropicSse::new("m");
+        let mut out = Vec::new();
+        t.frame(b"event: x\ndata: {not json}\n\n", &mut out);
+        assert!(matches!(t.state(), State::Failed(_)));
+        assert!(!String::from_utf8(out).unwrap().contains("not json"));
+    }
+
+    #[test]
+    fn anthropic_origin_error_event_is_forwarded_and_final() {
+        let mut t = AnthropicSse::new("m");
+        let mut out = Vec::new();
+        let ev = b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        t.frame(&ev[..ev.len() - 1], &mut out);
+        assert_eq!(*t.state(), State::Open, "failed once the event is closed");
+        t.frame(b"\n", &mut out);
+        assert_eq!(*t.state(), State::Failed("Overloaded".into()));
+        assert_eq!(out, ev, "the client gets the whole error event");
     }
 
     #[test]
