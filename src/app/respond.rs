@@ -26,7 +26,10 @@ use std::rc::Rc;
 /// Output repair for this attempt, if any: tool-call repair for models that need it, think
 /// splitting for thinking models, and always when translating (we are re-encoding anyway).
 pub(super) fn shaping_for(leg: Leg, t: &Target) -> Option<Pipeline> {
-    if !matches!(leg.api, Api::OpenAiChat | Api::OllamaChat | Api::OllamaGenerate) {
+    // A same-dialect Anthropic leg is never repaired: its bytes are the origin's. A translated
+    // one is re-encoded anyway (Anthropic-compatible endpoints also serve DeepSeek or Kimi).
+    let chat = matches!(leg.api, Api::OpenAiChat | Api::OllamaChat | Api::OllamaGenerate);
+    if !chat && !(leg.api == Api::AnthropicMessages && leg.translate) {
         return None;
     }
     let p = shaping::for_model(t.real);

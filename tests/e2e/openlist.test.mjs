@@ -30,6 +30,8 @@ before(async () => {
   await admin.post("/model-mappings", { display_name: "fast", real_name: "llama3:latest" }, 201);
   await admin.post("/model-mappings", { display_name: "gpt", real_name: "gpt-4o-mini" }, 201);
   await admin.post("/model-mappings", { display_name: "claude", real_name: "claude-sonnet-4-5" }, 201);
+  await admin.post("/model-mappings", { display_name: "claude-team", real_name: "claude-sonnet-4-5" }, 201);
+  await admin.post("/system-prompts", { scope_type: "mapping", scope_value: "claude-team", prompt: "Team rules." }, 201);
   token = (await admin.post("/users", { username: "cc", has_all_models: true }, 201)).token;
 });
 after(async () => {
@@ -140,6 +142,19 @@ describe("Claude Code 2.1.332 on every node type", () => {
 });
 
 describe("same-dialect: the origin decides", () => {
+  test("a policy edit (a system prompt) changes only its own field: the rest keeps the client's bytes", async () => {
+    reset();
+    const raw = ccBody("claude-team", false);
+    const r = await fetch(`${env.url}/v1/messages?beta=true`, { method: "POST", headers: { ...CC_HEADERS, "x-api-key": token }, body: raw });
+    assert.equal(r.status, 200, await r.text());
+    const up = AN.inference().at(-1);
+    assert.equal(up.body.system[0].text, "Team rules.");
+    assert.deepEqual(up.body.system[1], { type: "text", text: "You are Claude Code, Anthropic's CLI.", cache_control: { type: "ephemeral", ttl: "1h" } });
+    const untouched = raw.slice(raw.indexOf(`"messages":`));
+    assert.ok(up.raw.endsWith(untouched), `messages, thinking signature, tools, betas byte for byte:\n${up.raw}`);
+    assert.ok(up.raw.startsWith(`{"model": "claude-sonnet-4-5","max_tokens":32000, "stream":false,`));
+  });
+
   test("the origin's error reaches the client word for word, with its status", async () => {
     reset();
     const body = `{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"},"request_id":"req_011"}`;

@@ -341,8 +341,17 @@ fn decode_tools(o: &Obj, req: &mut ChatRequest) -> Result<(), GatewayError> {
 /// `IMAGE_TOKENS` per image; at least 1. The body is validated like `/v1/messages` except
 /// that `max_tokens` is not required.
 pub fn count_tokens(body: &JsonMap) -> Result<u64, GatewayError> {
-    let req = decode_inner(&Obj::root(body))?;
-    Ok(estimate_input_tokens(&req))
+    match decode_inner(&Obj::root(body)) {
+        Ok(req) => Ok(estimate_input_tokens(&req)),
+        // Content only an Anthropic origin understands (a PDF, a file reference...) still gets
+        // an estimate: characters / 4 of what the request carries. A body without messages is
+        // refused, as the API does.
+        Err(e) if body.get("messages").is_none_or(|m| !m.is_array()) || body.get("model").is_none_or(|m| !m.is_string()) => Err(e),
+        Err(_) => {
+            let chars: usize = ["system", "messages", "tools"].iter().filter_map(|k| body.get(*k)).map(|v| v.to_string().chars().count()).sum();
+            Ok((chars as u64).div_ceil(4).max(1))
+        }
+    }
 }
 
 /// The same estimate over a decoded request (also a fair `input_tokens_estimate` for

@@ -225,6 +225,8 @@ fn count_tokens_estimate() {
     assert_eq!(count_tokens(&obj(body)).unwrap(), 4 + IMAGE_TOKENS);
     assert_eq!(count_tokens(&obj(json!({"model": "m", "messages": []}))).unwrap(), 1);
     assert_eq!(count_tokens(&obj(json!({"model": "m"}))).unwrap_err().field(), Some("messages"));
+    let pdf = json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQK"}}]}]});
+    assert!(count_tokens(&obj(pdf)).unwrap() > 1, "untranslatable content is still estimated");
 }
 
 #[test]
