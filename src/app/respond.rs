@@ -161,11 +161,9 @@ fn repair(resp: &mut ChatResponse, mut p: Pipeline) {
     }
 }
 
+/// Prompt tokens include cache reads and writes (what the origin processed), as on every leg.
 fn anthropic_usage(v: &Value) -> Option<Usage> {
-    let u = v.get("usage")?;
-    let p = u.get("input_tokens").and_then(Value::as_u64);
-    let c = u.get("output_tokens").and_then(Value::as_u64);
-    (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false })
+    v.get("usage").and_then(anthropic::origin::usage_from)
 }
 
 pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job<'_>, leg: Leg, shaping: Option<Pipeline>, reply: OriginReply, remaining: u64) -> AttemptResult {

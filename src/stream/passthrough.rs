@@ -343,7 +343,7 @@ impl AnthropicSse {
             b"message_start" => {
                 if let Some((s, e)) = jsonscan::top_level_value(payload, "message") {
                     let message = &payload[s..e];
-                    self.prompt = usage_field(message, "input_tokens");
+                    self.prompt = prompt_tokens(message);
                     if let Some(renamed) = jsonscan::set_top_level_str(message, "model", &self.display) {
                         // `payload` ends `body`, which starts `line`.
                         let start = body.len() - payload.len();
@@ -356,7 +356,7 @@ impl AnthropicSse {
             }
             b"message_delta" => {
                 self.completion = usage_field(payload, "output_tokens").or(self.completion);
-                self.prompt = usage_field(payload, "input_tokens").or(self.prompt);
+                self.prompt = prompt_tokens(payload).or(self.prompt);
             }
             b"message_stop" => self.closing = Some(State::Done),
             b"error" => self.closing = Some(State::Failed(error_message(payload).unwrap_or_else(|| "origin error".into()))),
@@ -365,6 +365,13 @@ impl AnthropicSse {
         }
         out.extend_from_slice(line);
     }
+}
+
+/// Prompt tokens of an Anthropic event or message: uncached input plus cache reads and writes
+/// (what the origin processed), None when it reports none of them.
+fn prompt_tokens(json: &[u8]) -> Option<u64> {
+    let parts = ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].map(|k| usage_field(json, k));
+    parts.iter().any(Option::is_some).then(|| parts.iter().flatten().sum())
 }
 
 /// A number in the top-level `usage` object of an Anthropic event or message.
@@ -608,7 +615,7 @@ mod tests {
 
     const ANTHROPIC_STREAM: &str = concat!(
         "event: message_start\n",
-        r#"data: {"type":"message_start","message":{"id":"m","type":"message","model":"claude-real-1","content":[],"usage":{"input_tokens":12,"output_tokens":1}}}"#,
+        r#"data: {"type":"message_start","message":{"id":"m","type":"message","model":"claude-real-1","content":[],"usage":{"input_tokens":2,"cache_read_input_tokens":10,"output_tokens":1}}}"#,
         "\n\n",
         "event: ping\ndata: {\"type\": \"ping\"}\n\n",
         ": a comment\n\n",

@@ -14,7 +14,10 @@
 //!   another origin family would be rejected); reasoning controls become `thinking` with a
 //!   budget of at least 1024 tokens and below `max_tokens` (else no thinking), and then no
 //!   `temperature`/`top_p`, which the API refuses with thinking on;
-//! - `max_tokens` is required by Anthropic: `DEFAULT_MAX_TOKENS` when the client set none;
+//! - `max_tokens` is required by Anthropic: when the client set none, `DEFAULT_MAX_TOKENS` plus
+//!   the thinking budget (at most `MAX_DEFAULT_TOKENS`); whitespace-only stop sequences (which
+//!   the API refuses) are left out; `temperature` is capped at 1 and `top_p` sent only without
+//!   it (recent models refuse both);
 //! - dropped (no Messages counterpart): `seed`, penalties, `response_format`, and the other
 //!   dialect's extra fields.
 
@@ -27,6 +30,8 @@ use serde_json::{json, Map, Value};
 pub const DEFAULT_MAX_TOKENS: u64 = 8192;
 /// The smallest thinking budget the Messages API accepts.
 pub const MIN_THINKING_BUDGET: u64 = 1024;
+/// The largest `max_tokens` the gateway picks by itself (thinking budget plus an answer).
+pub const MAX_DEFAULT_TOKENS: u64 = 32_000;
 
 // ============================================================================================
 // IR -> origin request
@@ -36,7 +41,9 @@ pub const MIN_THINKING_BUDGET: u64 = 1024;
 pub fn encode_request(req: &ChatRequest, real_model: &str) -> Value {
     let mut out = Map::new();
     out.insert("model".into(), json!(real_model));
-    let max_tokens = req.max_tokens.filter(|m| *m > 0).unwrap_or(DEFAULT_MAX_TOKENS);
+    // Without a client limit, room for the thinking budget on top of the default answer.
+    let wanted = req.reasoning.and_then(|r| wanted_budget(&r)).unwrap_or(0);
+    let max_tokens = req.max_tokens.filter(|m| *m > 0).unwrap_or((DEFAULT_MAX_TOKENS + wanted).min(MAX_DEFAULT_TOKENS));
     out.insert("max_tokens".into(), json!(max_tokens));
     if !req.system.is_empty() {
         out.insert("system".into(), json!(req.system.join("\n\n")));
@@ -51,17 +58,23 @@ pub fn encode_request(req: &ChatRequest, real_model: &str) -> Value {
             out.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": budget}));
         }
         None => {
-            if let Some(t) = req.temperature {
-                // OpenAI allows up to 2, Anthropic up to 1.
-                out.insert("temperature".into(), json!(t.clamp(0.0, 1.0)));
-            }
-            if let Some(t) = req.top_p {
-                out.insert("top_p".into(), json!(t));
+            // OpenAI allows temperatures up to 2, Anthropic up to 1; recent Claude models refuse
+            // temperature and top_p together, so top_p goes only alone.
+            match (req.temperature, req.top_p) {
+                (Some(t), _) => {
+                    out.insert("temperature".into(), json!(t.clamp(0.0, 1.0)));
+                }
+                (None, Some(p)) => {
+                    out.insert("top_p".into(), json!(p));
+                }
+                (None, None) => {}
             }
         }
     }
-    if !req.stop.is_empty() {
-        out.insert("stop_sequences".into(), json!(req.stop));
+    // The API refuses whitespace-only stop sequences (OpenAI clients send "\n").
+    let stops: Vec<&String> = req.stop.iter().filter(|s| !s.trim().is_empty()).collect();
+    if !stops.is_empty() {
+        out.insert("stop_sequences".into(), json!(stops));
     }
     if !req.tools.is_empty() {
         let tools: Vec<Value> = req.tools.iter().map(tool_json).collect();
@@ -82,18 +95,21 @@ pub fn encode_request(req: &ChatRequest, real_model: &str) -> Value {
     Value::Object(out)
 }
 
+/// The budget a reasoning request asks for: the client's, else one per effort level.
+fn wanted_budget(r: &Reasoning) -> Option<u64> {
+    r.enabled.then(|| {
+        r.budget_tokens.unwrap_or(match r.effort {
+            Some(Effort::Minimal) | Some(Effort::Low) => 2048,
+            Some(Effort::Medium) | None => 8192,
+            Some(Effort::High) => 16_384,
+            Some(Effort::XHigh) => 24_576,
+        })
+    })
+}
+
 /// The thinking budget for a reasoning request, or None (thinking off, or no room for it).
 fn thinking_budget(r: &Reasoning, max_tokens: u64) -> Option<u64> {
-    if !r.enabled {
-        return None;
-    }
-    let wanted = r.budget_tokens.unwrap_or(match r.effort {
-        Some(Effort::Minimal) | Some(Effort::Low) => 2048,
-        Some(Effort::Medium) | None => 8192,
-        Some(Effort::High) => 16_384,
-        Some(Effort::XHigh) => 32_768,
-    });
-    let budget = wanted.max(MIN_THINKING_BUDGET).min(max_tokens.saturating_sub(1));
+    let budget = wanted_budget(r)?.max(MIN_THINKING_BUDGET).min(max_tokens.saturating_sub(1));
     (budget >= MIN_THINKING_BUDGET).then_some(budget)
 }
 
@@ -228,7 +244,8 @@ fn prompt_tokens(u: &Value) -> Option<u64> {
     parts.iter().any(Option::is_some).then(|| parts.iter().flatten().sum())
 }
 
-fn usage_from(u: &Value) -> Option<Usage> {
+/// An Anthropic `usage` object (message, or `message_delta`) as IR usage.
+pub fn usage_from(u: &Value) -> Option<Usage> {
     let p = prompt_tokens(u);
     let c = u.get("output_tokens").and_then(Value::as_u64);
     (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false })

@@ -64,6 +64,13 @@ fn thinking_budget_rules() {
     assert_eq!(thinking_budget(&r(Some(500), None), 32_000), Some(1024), "raised to the minimum");
     assert_eq!(thinking_budget(&r(None, Some(Effort::Low)), 32_000), Some(2048));
     assert_eq!(thinking_budget(&r(Some(50_000), None), 8_000), Some(7_999));
+    let ir = ChatRequest { reasoning: Some(r(None, Some(Effort::High))), stop: vec!["\n".into(), "END".into()], messages: vec![Message::text(Role::User, "q")], ..Default::default() };
+    let b = encode_request(&ir, "m");
+    assert_eq!(b["max_tokens"], DEFAULT_MAX_TOKENS + 16_384, "room for the answer after thinking");
+    assert_eq!(b["thinking"]["budget_tokens"], 16_384);
+    assert_eq!(b["stop_sequences"], json!(["END"]));
+    let xhigh = ChatRequest { reasoning: Some(r(None, Some(Effort::XHigh))), ..ir.clone() };
+    assert_eq!(encode_request(&xhigh, "m")["max_tokens"], MAX_DEFAULT_TOKENS);
     assert_eq!(thinking_budget(&r(None, None), 1_000), None, "no room: no thinking");
     assert_eq!(thinking_budget(&Reasoning { enabled: false, effort: None, budget_tokens: None }, 9_000), None);
     let mut ir = ChatRequest { temperature: Some(0.3), top_p: Some(0.9), ..Default::default() };
@@ -71,6 +78,7 @@ fn thinking_budget_rules() {
     let b = encode_request(&ir, "m");
     assert_eq!(b["max_tokens"], DEFAULT_MAX_TOKENS);
     assert_eq!(b["temperature"], 0.3);
+    assert!(b.get("top_p").is_none(), "not both");
     assert!(b.get("thinking").is_none() && b.get("stream").is_none() && b.get("tools").is_none() && b.get("tool_choice").is_none());
 }
 
