@@ -7,6 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setup, ADMIN_TOKEN } from "./helpers.mjs";
@@ -37,7 +38,10 @@ test("schemathesis: the admin API matches its OpenAPI document and never answers
     "--request-timeout", "20",
   ];
   const { code, out } = await new Promise((resolve) => {
-    execFile(bin, args, { timeout: 540_000, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: "1", SCHEMATHESIS_TELEMETRY: "false" } }, (err, stdout, stderr) =>
+    // schemathesis keeps a crash cache under ./.schemathesis: run it in a scratch folder so a
+    // test run never modifies the tree.
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), "maestro-contract-"));
+    execFile(bin, args, { cwd, timeout: 540_000, maxBuffer: 64 << 20, env: { ...process.env, NO_COLOR: "1", SCHEMATHESIS_TELEMETRY: "false" } }, (err, stdout, stderr) =>
       resolve({ code: err ? err.code ?? 1 : 0, out: `${stdout}\n${stderr}` }),
     );
   });
