@@ -326,7 +326,7 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
                 }
                 StatusClass::TooLarge if attempt.group.is_some() => AttemptResult::Failed { class: FailureClass::TooLarge, status, message },
                 // Same dialect: the origin's own error, status and body word for word.
-                _ if respond::verbatim_errors(leg) => respond::origin_error(p, job, attempt, status, content_type, raw, text),
+                _ if respond::verbatim_errors(leg) && !raw.is_empty() => respond::origin_error(p, job, attempt, status, content_type, raw, text),
                 _ => AttemptResult::Final(GatewayError::Upstream { status, message: text }),
             };
         }

@@ -309,7 +309,8 @@ fn decode_tools(o: &Obj, req: &mut ChatRequest) -> Result<(), GatewayError> {
             description: t.str("description")?.map(str::to_string),
             parameters: match t.get("input_schema") {
                 Some(s @ Value::Object(_)) => s.clone(),
-                None => return Err(t.err("input_schema", "is required")),
+                // A tool without a schema takes no arguments; nothing is lost.
+                None => json!({"type": "object", "properties": {}}),
                 Some(_) => return Err(t.err("input_schema", "must be a JSON schema object")),
             },
         });

@@ -175,7 +175,7 @@ fn request_errors_name_the_field() {
         ),
         (
             Box::new(|v| {
-                v["tools"][0].as_object_mut().unwrap().remove("input_schema");
+                v["tools"][0]["input_schema"] = json!("a schema");
             }),
             "tools[0].input_schema",
         ),
