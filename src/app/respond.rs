@@ -28,8 +28,12 @@ use std::rc::Rc;
 pub(super) fn shaping_for(leg: Leg, t: &Target) -> Option<Pipeline> {
     // A same-dialect Anthropic leg is never repaired: its bytes are the origin's. A translated
     // one is re-encoded anyway (Anthropic-compatible endpoints also serve DeepSeek or Kimi).
-    let chat = matches!(leg.api, Api::OpenAiChat | Api::OllamaChat | Api::OllamaGenerate);
-    if !chat && !(leg.api == Api::AnthropicMessages && leg.translate) {
+    let eligible = match leg.api {
+        Api::OpenAiChat | Api::OllamaChat | Api::OllamaGenerate => true,
+        Api::AnthropicMessages => leg.translate,
+        _ => false,
+    };
+    if !eligible {
         return None;
     }
     let p = shaping::for_model(t.real);
