@@ -40,7 +40,8 @@ pub(super) struct Job<'a> {
     /// The client body in the internal representation, decoded once when a leg needs it.
     pub ir: Option<ChatRequest>,
     pub headers: Vec<(String, String)>,
-    /// The client's body and query as received: same-dialect legs forward them (`origins::wire_body`).
+    /// The client's body and query as received: same-dialect legs forward them (`origins::wire_body`),
+    /// so `body` stays the parse of `raw` (edits go into each attempt's upstream body).
     pub raw: &'a [u8],
     pub query: &'a str,
     pub record: UsageRecord,

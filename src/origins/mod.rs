@@ -103,8 +103,10 @@ pub fn forwarded_query(leg: Leg, query: &str) -> Option<&str> {
 /// The bytes of a same-dialect upstream body: the client's own bytes with only what the gateway
 /// changed (the model name, policy edits) spliced in (`jsonscan::splice_object`), so unknown
 /// fields, thinking signatures and `cache_control` reach the origin byte for byte. Falls back
-/// to serialising `shaped` when the client's bytes cannot be matched.
+/// to serialising `shaped` when the client's bytes cannot be matched. `client` must be the parse
+/// of `client_raw` (edits belong in `shaped`), or an edit made to `client` would be lost.
 pub fn wire_body(client_raw: &[u8], client: &Map<String, Value>, shaped: &Map<String, Value>) -> Vec<u8> {
+    debug_assert!(serde_json::from_slice::<Map<String, Value>>(client_raw).is_ok_and(|m| m == *client), "wire_body: the client body was edited after parsing");
     crate::util::jsonscan::splice_object(client_raw, client, shaped).unwrap_or_else(|| serde_json::to_vec(shaped).unwrap_or_default())
 }
 
@@ -310,7 +312,10 @@ mod tests {
         let (shaped, _) = body(&Op::Messages, &client, "claude-real", false);
         let out = wire_body(raw, &client, &shaped);
         assert_eq!(out, String::from_utf8(raw.to_vec()).unwrap().replace("\"claude\"", "\"claude-real\"").into_bytes());
-        assert_eq!(wire_body(b"{\"model\":1,\"model\":2}", &client, &shaped), serde_json::to_vec(&shaped).unwrap());
+        let dup = b"{\"model\":1,\"model\":2}";
+        let parsed: Map<String, Value> = serde_json::from_slice(dup).unwrap();
+        let (renamed, _) = body(&Op::Messages, &parsed, "x", false);
+        assert_eq!(wire_body(dup, &parsed, &renamed), serde_json::to_vec(&renamed).unwrap(), "duplicate keys: serialised whole");
     }
 
     #[test]
