@@ -22,7 +22,7 @@ before(async () => {
   AN = await startOrigin({ name: "anthropic", kind: "anthropic", models: ["claude-sonnet-4-5"] });
   env = await setup({ name: "openlist" });
   admin = adminClient(env.url);
-  await admin.put("/settings", { "timeouts.stream_idle_ms": 2000 });
+  await admin.put("/settings", { "timeouts.stream_idle_ms": 2000, "routing.cooldown_ms": 1 });
   for (const [o, extra] of [[OL, {}], [OA, { api_key: "sk-openai-node" }], [AN, { api_key: "sk-ant-node" }]]) {
     const n = await admin.post("/nodes", { name: o.name, node_type: o.kind, base_url: o.url, ...extra }, 201);
     await admin.post(`/nodes/${n.id}/discover`, {}, 200);
@@ -287,6 +287,21 @@ describe("OpenAI chat, Responses and Ollama clients on an anthropic node", () =>
     });
   }
 
+  test("Ollama /api/generate, streamed and not", async () => {
+    reset();
+    const g = await getJson(`${env.url}/api/generate`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ model: "claude", system: "Be brief.", prompt: "hi", stream: false }) });
+    assert.equal(g.body.response, "Hello from anthropic");
+    assert.equal(g.body.done, true);
+    assert.deepEqual([g.body.prompt_eval_count, g.body.eval_count], [7, 3]);
+    const up = AN.inference().at(-1).body;
+    assert.equal(up.system, "Be brief.");
+    assert.deepEqual(up.messages, [{ role: "user", content: [{ type: "text", text: "hi" }] }]);
+    const r = await post("/api/generate", { model: "claude", prompt: "hi" });
+    const lines = ndjson(await r.text());
+    assert.equal(lines.map((l) => l.response ?? "").join(""), "Hello from anthropic");
+    assert.equal(lines.at(-1).done, true);
+  });
+
   test("listings offer anthropic-node models to every dialect", async () => {
     const oa = await getJson(`${env.url}/v1/models`, { headers: { authorization: `Bearer ${token}` } });
     assert.ok(oa.body.data.some((m) => m.id === "claude"));
@@ -300,5 +315,19 @@ describe("OpenAI chat, Responses and Ollama clients on an anthropic node", () =>
     const r = await getJson(`${env.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ model: "claude", messages: [{ role: "user", content: "hi" }] }) });
     assert.equal(r.status, 400);
     assert.equal(r.body.error.message, "max_tokens: too large");
+  });
+
+  // Last: the cut streams cool the node down.
+  test("a cut Anthropic stream ends with the client's own in-band error", async () => {
+    reset();
+    AN.mode = "cut";
+    const r = await post("/v1/chat/completions", { model: "claude", stream: true, messages: [{ role: "user", content: "hi" }] });
+    const text = await r.text();
+    assert.match(text, /"error"/);
+    assert.doesNotMatch(text, /\[DONE\]/);
+    const o = await post("/api/chat", { model: "claude", messages: [{ role: "user", content: "hi" }] });
+    const lines = ndjson(await o.text());
+    assert.ok(lines.at(-1).error, "an Ollama error line");
+    assert.ok(!lines.some((l) => l.done === true));
   });
 });
