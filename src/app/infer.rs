@@ -314,7 +314,7 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
         class => {
             let status = reply.status;
             let retry_after = origins::retry_after_ms(reply.header("retry-after"));
-            let content_type = reply.header("content-type").map(str::to_string);
+            let kept = respond::origin_headers(leg, &reply.headers);
             let raw = read_all(&**p, reply.body, remaining, 1 << 20).await.unwrap_or_default();
             let text = origins::error_text(&raw);
             let message = format!("HTTP {status}: {text}");
@@ -327,7 +327,7 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
                 }
                 StatusClass::TooLarge if attempt.group.is_some() => AttemptResult::Failed { class: FailureClass::TooLarge, status, message },
                 // Same dialect: the origin's own error, status and body word for word.
-                _ if respond::verbatim_errors(leg) && !raw.is_empty() => respond::origin_error(p, job, attempt, status, content_type, raw, text),
+                _ if respond::verbatim_errors(leg) && !raw.is_empty() => respond::origin_error(p, job, attempt, status, kept, raw, text),
                 _ => AttemptResult::Final(GatewayError::Upstream { status, message: text }),
             };
         }

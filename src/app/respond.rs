@@ -126,19 +126,18 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
         hook_p.finish(record, settle);
     });
     let timer: Rc<dyn Timer> = p.clone();
+    let request_id = origin_request_id(leg, &reply);
     let body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook);
-    AttemptResult::Served(Reply {
-        status: 200,
-        headers: vec![
-            ("content-type".into(), content_type(job.dialect).into()),
-            ("cache-control".into(), "no-cache".into()),
-            // Nothing between us and the client may compress (and so buffer) a stream.
-            ("content-encoding".into(), "identity".into()),
-            ("x-accel-buffering".into(), "no".into()),
-            ("x-request-id".into(), job.record.id.clone()),
-        ],
-        body: Body::Relay(body),
-    })
+    let mut headers = vec![
+        ("content-type".into(), content_type(job.dialect).into()),
+        ("cache-control".into(), "no-cache".into()),
+        // Nothing between us and the client may compress (and so buffer) a stream.
+        ("content-encoding".into(), "identity".into()),
+        ("x-accel-buffering".into(), "no".into()),
+        ("x-request-id".into(), job.record.id.clone()),
+    ];
+    headers.extend(request_id);
+    AttemptResult::Served(Reply { status: 200, headers, body: Body::Relay(body) })
 }
 
 fn prompt_estimate(job: &Job<'_>) -> u64 {
@@ -172,12 +171,19 @@ fn anthropic_usage(v: &Value) -> Option<Usage> {
 
 pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job<'_>, leg: Leg, shaping: Option<Pipeline>, reply: OriginReply, remaining: u64) -> AttemptResult {
     let idle = remaining.max(snap.settings.stream_idle_ms);
+    let request_id = origin_request_id(leg, &reply);
     let bytes = match read_all(&**p, reply.body, idle, 256 << 20).await {
         Ok(b) => b,
         Err(e) => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: e },
     };
     if !leg.translate && shaping.is_none() {
-        return passthrough_json(p, job, leg, bytes);
+        return match passthrough_json(p, job, leg, bytes) {
+            AttemptResult::Served(mut r) => {
+                r.headers.extend(request_id);
+                AttemptResult::Served(r)
+            }
+            other => other,
+        };
     }
     let v: Value = match serde_json::from_slice(&bytes) {
         Ok(v @ Value::Object(_)) => v,
@@ -269,7 +275,25 @@ pub(super) fn verbatim_errors(leg: Leg) -> bool {
 }
 
 /// The origin's client error, status and body unchanged, recorded like any final error.
-pub(super) fn origin_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, status: u16, content_type: Option<String>, body: Vec<u8>, text: String) -> AttemptResult {
+/// Origin answer headers a same-dialect Anthropic client gets too: `request-id` (quoted in bug
+/// reports), and on errors their content type and `retry-after`. Nothing for other legs.
+pub(super) fn origin_headers(leg: Leg, headers: &[(String, String)]) -> Vec<(String, String)> {
+    if !verbatim_errors(leg) {
+        return Vec::new();
+    }
+    headers
+        .iter()
+        .filter(|(k, v)| matches!(k.to_ascii_lowercase().as_str(), "request-id" | "content-type" | "retry-after") && origins::header_safe(v))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect()
+}
+
+/// `request-id` of a same-dialect Anthropic answer (see `origin_headers`).
+fn origin_request_id(leg: Leg, reply: &OriginReply) -> Option<(String, String)> {
+    origin_headers(leg, &reply.headers).into_iter().find(|(k, _)| k == "request-id")
+}
+
+pub(super) fn origin_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, status: u16, kept: Vec<(String, String)>, body: Vec<u8>, text: String) -> AttemptResult {
     job.record.status = status;
     job.record.error = Some(format!("HTTP {status}: {text}"));
     job.record.resolved_model = attempt.model.clone();
@@ -278,8 +302,12 @@ pub(super) fn origin_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &
     job.record.duration_ms = p.now_ms() - job.started_ms;
     job.record.reached_origin = true;
     job.finish(&**p);
-    let ct = content_type.filter(|c| origins::header_safe(c)).unwrap_or_else(|| "application/json".into());
-    AttemptResult::Served(Reply { status, headers: vec![("content-type".into(), ct), ("x-request-id".into(), job.record.id.clone())], body: Body::Full(body) })
+    let mut headers = kept;
+    if !headers.iter().any(|(k, _)| k == "content-type") {
+        headers.push(("content-type".into(), "application/json".into()));
+    }
+    headers.push(("x-request-id".into(), job.record.id.clone()));
+    AttemptResult::Served(Reply { status, headers, body: Body::Full(body) })
 }
 
 fn served<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, usage: Usage, body: Vec<u8>) -> AttemptResult {

@@ -122,8 +122,8 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       const calls = o.toolCalls && !results.length ? o.toolCalls.map((t, i) => ({ type: "tool_use", id: `toolu_${i}`, name: t.function.name, input: t.function.arguments })) : [];
       const stop = calls.length ? "tool_use" : "end_turn";
       if (!body?.stream)
-        return reply(res, 200, { id: "msg_up", type: "message", role: "assistant", model, content: [{ type: "text", text }, ...calls], stop_reason: stop, stop_sequence: null, usage: { input_tokens: o.usage.prompt, output_tokens: o.usage.completion } });
-      res.writeHead(200, { "content-type": "text/event-stream" });
+        return reply(res, 200, { id: "msg_up", type: "message", role: "assistant", model, content: [{ type: "text", text }, ...calls], stop_reason: stop, stop_sequence: null, usage: { input_tokens: o.usage.prompt, output_tokens: o.usage.completion } }, { "request-id": "req_up" });
+      res.writeHead(200, { "content-type": "text/event-stream", "request-id": "req_up" });
       const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
       ev("message_start", { message: { id: "msg_up", type: "message", role: "assistant", model, content: [], stop_reason: null, usage: { input_tokens: o.usage.prompt, output_tokens: 1 } } });
       ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } });

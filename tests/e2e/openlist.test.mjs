@@ -94,6 +94,7 @@ describe("Claude Code 2.1.332 on every node type", () => {
       const r = await fetch(`${env.url}/v1/messages?beta=true`, { method: "POST", headers: { ...CC_HEADERS, "x-api-key": token }, body: raw });
       const text = await r.text();
       assert.equal(r.status, 200, text);
+      assert.equal(r.headers.get("request-id"), "req_up", "the origin's request id");
       if (stream) {
         const names = dispatched(text).map((e) => e.event);
         assert.equal(names.at(-1), "message_stop");
@@ -162,6 +163,7 @@ describe("same-dialect: the origin decides", () => {
     const r = await post("/v1/messages", { model: "claude", max_tokens: 10, messages: [{ role: "user", content: "hi" }] }, { "anthropic-version": "2023-06-01" });
     assert.equal(r.status, 400);
     assert.equal(await r.text(), body);
+    assert.equal(r.headers.get("request-id"), "req_011");
     AN.anthropicError = { status: 400, body: `{"type":"error","error":{"type":"invalid_request_error","message":"messages.1.content.0: Invalid \`signature\` in \`thinking\` block"}}` };
     const r2 = await post("/v1/messages", { model: "claude", max_tokens: 10, stream: true, messages: [{ role: "user", content: "hi" }] });
     assert.equal(r2.status, 400);
@@ -219,6 +221,7 @@ describe("OpenAI chat, Responses and Ollama clients on an anthropic node", () =>
       assert.equal(call.name, "get_weather");
       assert.deepEqual(JSON.parse(call.arguments), { city: "Paris" });
       assert.equal(finish, "tool_calls");
+      assert.equal(r.headers.get("request-id"), null, "another dialect: the origin's ids stay behind the gateway");
       if (usage) assert.deepEqual([usage.prompt_tokens, usage.completion_tokens], [7, 3]);
       const first = AN.inference().at(-1);
       assert.equal(first.path, "/v1/messages");
