@@ -207,12 +207,9 @@ fn encode_messages(req: &ChatRequest) -> Vec<Value> {
             blocks.sort_by_key(|b| b["type"] != "tool_result");
         }
         if blocks.is_empty() {
-            if role == "system" {
-                continue;
-            }
-            // An empty turn (e.g. an assistant message with nothing we can send) keeps the
-            // alternation with a minimal text the API accepts.
-            blocks.push(json!({"type": "text", "text": "(empty)"}));
+            // A turn with nothing the API can take (e.g. only unsigned reasoning) is left out
+            // rather than given invented text; the API joins the turns around it.
+            continue;
         }
         if role == "system" {
             let text: Vec<&str> = blocks.iter().filter_map(|b| b["text"].as_str()).collect();

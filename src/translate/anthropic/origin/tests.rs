@@ -97,6 +97,12 @@ fn unsigned_thinking_is_not_replayed_and_signed_is() {
     let m = b["messages"].as_array().unwrap();
     assert_eq!(m.len(), 3, "consecutive assistant messages merge: {m:?}");
     assert_eq!(m[1]["content"], json!([{"type": "text", "text": "a"}, {"type": "thinking", "thinking": "ok", "signature": "sig"}]));
+    let only_unsigned = ChatRequest {
+        messages: vec![Message::text(Role::User, "q"), Message { role: Role::Assistant, parts: vec![Part::Thinking { text: "hm".into(), signature: None }] }, Message::text(Role::User, "q2")],
+        ..Default::default()
+    };
+    let m = encode_request(&only_unsigned, "m")["messages"].clone();
+    assert_eq!(m.as_array().unwrap().len(), 2, "an empty turn is left out, never given invented text: {m}");
 }
 
 #[test]
