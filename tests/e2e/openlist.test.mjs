@@ -142,6 +142,14 @@ describe("Claude Code 2.1.332 on every node type", () => {
   }
 });
 
+test("count_tokens takes the same body (an estimate, no origin call)", async () => {
+  reset();
+  const r = await getJson(`${env.url}/v1/messages/count_tokens?beta=true`, { method: "POST", headers: { ...CC_HEADERS, "x-api-key": token }, body: ccBody("claude", false) });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.ok(r.body.input_tokens > 50);
+  assert.equal(AN.inference().length, 0);
+});
+
 describe("same-dialect: the origin decides", () => {
   test("a policy edit (a system prompt) changes only its own field: the rest keeps the client's bytes", async () => {
     reset();
