@@ -11,7 +11,9 @@
 //! - tool-call arguments become an `input` object (text that is not an object is kept under
 //!   `_raw_arguments`, never lost); tool parameters become `input_schema` (an object schema);
 //! - thinking from an earlier turn is sent back only with its signature (unsigned reasoning from
-//!   another origin family would be rejected); reasoning controls become `thinking` with a
+//!   another origin family would be rejected), and a request whose last assistant turn made tool
+//!   calls without signed thinking goes without thinking (the API requires it in an open tool
+//!   loop); otherwise reasoning controls become `thinking` with a
 //!   budget of at least 1024 tokens and below `max_tokens` (else no thinking), and then no
 //!   `temperature`/`top_p`, which the API refuses with thinking on;
 //! - `max_tokens` is required by Anthropic: when the client set none, `DEFAULT_MAX_TOKENS` plus
@@ -48,11 +50,18 @@ pub fn encode_request(req: &ChatRequest, real_model: &str) -> Value {
     if !req.system.is_empty() {
         out.insert("system".into(), json!(req.system.join("\n\n")));
     }
-    out.insert("messages".into(), Value::Array(encode_messages(req)));
+    let messages = encode_messages(req);
+    // With thinking on, the API wants the assistant turn of an open tool loop to start with its
+    // signed thinking; another dialect's history cannot carry one, so such a turn goes without.
+    let loop_without_thinking = messages.iter().rev().find(|m| m["role"] == "assistant").is_some_and(|m| {
+        let blocks = m["content"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        blocks.iter().any(|b| b["type"] == "tool_use") && blocks.first().is_none_or(|b| b["type"] != "thinking")
+    });
+    out.insert("messages".into(), Value::Array(messages));
     if req.stream {
         out.insert("stream".into(), json!(true));
     }
-    let thinking = req.reasoning.and_then(|r| thinking_budget(&r, max_tokens));
+    let thinking = req.reasoning.filter(|_| !loop_without_thinking).and_then(|r| thinking_budget(&r, max_tokens));
     match thinking {
         Some(budget) => {
             out.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": budget}));

@@ -38,8 +38,14 @@ fn openai_chat_to_messages() {
     assert_eq!(b["max_tokens"], 4000);
     assert_eq!(b["system"], "You are terse.");
     assert_eq!(b["stream"], true);
-    assert_eq!(b["thinking"], json!({"type": "enabled", "budget_tokens": 3999}), "budget below max_tokens");
-    assert!(b.get("temperature").is_none() && b.get("seed").is_none(), "no temperature with thinking; no seed at all");
+    assert!(b.get("thinking").is_none(), "an open tool loop without signed thinking goes without thinking");
+    let mut fresh = ir.clone();
+    fresh.messages.truncate(1);
+    let b1 = encode_request(&fresh, "claude-sonnet-4-5");
+    assert_eq!(b1["thinking"], json!({"type": "enabled", "budget_tokens": 3999}), "budget below max_tokens");
+    assert!(b1.get("temperature").is_none(), "no temperature with thinking");
+    assert!(b.get("seed").is_none(), "no seed at all");
+    assert_eq!(b["temperature"], 1.0, "capped at 1");
     assert_eq!(b["tool_choice"], json!({"type": "any", "disable_parallel_tool_use": true}));
     assert_eq!(b["tools"][0]["input_schema"], json!({"type": "object", "properties": {"path": {"type": "string"}}}));
     let m = b["messages"].as_array().unwrap();
