@@ -13,7 +13,8 @@
 //! - thinking from an earlier turn is sent back only with its signature (unsigned reasoning from
 //!   another origin family would be rejected), and a request whose last assistant turn made tool
 //!   calls without signed thinking goes without thinking (the API requires it in an open tool
-//!   loop); otherwise reasoning controls become `thinking` with a
+//!   loop), as does one that forces a tool (`tool_choice` required or named); otherwise
+//!   reasoning controls become `thinking` with a
 //!   budget of at least 1024 tokens and below `max_tokens` (else no thinking), and then no
 //!   `temperature`/`top_p`, which the API refuses with thinking on;
 //! - `max_tokens` is required by Anthropic: when the client set none, `DEFAULT_MAX_TOKENS` plus
@@ -61,7 +62,9 @@ pub fn encode_request(req: &ChatRequest, real_model: &str) -> Value {
     if req.stream {
         out.insert("stream".into(), json!(true));
     }
-    let thinking = req.reasoning.filter(|_| !loop_without_thinking).and_then(|r| thinking_budget(&r, max_tokens));
+    // Nor does it take thinking with a forced tool choice.
+    let forced = !req.tools.is_empty() && matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_)));
+    let thinking = req.reasoning.filter(|_| !loop_without_thinking && !forced).and_then(|r| thinking_budget(&r, max_tokens));
     match thinking {
         Some(budget) => {
             out.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": budget}));

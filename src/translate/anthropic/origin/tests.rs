@@ -41,8 +41,11 @@ fn openai_chat_to_messages() {
     assert!(b.get("thinking").is_none(), "an open tool loop without signed thinking goes without thinking");
     let mut fresh = ir.clone();
     fresh.messages.truncate(1);
+    assert!(encode_request(&fresh, "m").get("thinking").is_none(), "no thinking with a forced tool choice");
+    fresh.tool_choice = Some(ToolChoice::Auto);
     let b1 = encode_request(&fresh, "claude-sonnet-4-5");
     assert_eq!(b1["thinking"], json!({"type": "enabled", "budget_tokens": 3999}), "budget below max_tokens");
+    assert_eq!(b1["tool_choice"], json!({"type": "auto", "disable_parallel_tool_use": true}));
     assert!(b1.get("temperature").is_none(), "no temperature with thinking");
     assert!(b.get("seed").is_none(), "no seed at all");
     assert_eq!(b["temperature"], 1.0, "capped at 1");
