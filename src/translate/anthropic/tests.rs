@@ -1,6 +1,7 @@
 //! Client-side Anthropic tests: request decoding (open list), count_tokens, answer encoders.
 use super::*;
-use crate::translate::{ollama, openai};
+use crate::translate::{ollama, openai, StreamEncoder as _};
+use crate::types::{FinishReason, Usage};
 
 fn obj(v: Value) -> JsonMap {
     v.as_object().unwrap().clone()
