@@ -56,8 +56,11 @@ if (!databaseUrl) {
 }
 
 const vars = { ...readVars(path.join(ROOT, ".dev.vars")), ...readVars(path.join(ROOT, ".dev.vars.local")), DEFAULT_OLLAMA_URL: OLLAMA };
-for (const k of ["JWT_SECRET", "ADMIN_TOKEN", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRETS_KEY", "ADMIN_UI_ORIGINS", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "UPSTASH_REDIS_PREFIX"])
+for (const k of ["JWT_SECRET", "ADMIN_TOKEN", "ADMIN_USERNAME", "ADMIN_PASSWORD", "SECRETS_KEY", "ADMIN_UI_ORIGINS", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN", "UPSTASH_REDIS_PREFIX", "CLIENT_IP_HEADER"])
   if (process.env[k]) vars[k] = process.env[k];
+// Local miniflare passes a client's own CF-Connecting-IP through (it sets one only when absent),
+// so make dev trusts no address header unless told otherwise (README, "Login limits").
+vars.CLIENT_IP_HEADER ??= "none";
 let localRedis;
 if (process.env.MAESTRO_REDIS === "1" && !vars.UPSTASH_REDIS_REST_URL) {
   const dir = path.join(DEV, "redis");

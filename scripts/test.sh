@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: native unit tests, one wasm build, one dashboard build, then the e2e suites
+# `make test`: native unit tests, one wasm build, one dashboard build, the deploy dry run, then
+# the e2e suites
 # (the browser test of the dashboard among them) against the built Worker in workerd, a real
 # Postgres and a real redis-server (behind the Upstash REST bridge) this script starts (and
 # always stops, also on failure).
@@ -18,6 +19,16 @@ WORKER_OPT=0 sh scripts/worker-build.sh >/dev/null 2>build.log || { cat build.lo
 
 t "build the admin dashboard (once)"
 (cd admin-ui && npm run build --silent) >build.log 2>&1 || { cat build.log; exit 1; }
+
+t "deploy dry run (bundle, size, generated config, dashboard; nothing leaves the machine)"
+DEPLOY_TMP=$(mktemp -d /tmp/maestro-test-deploy.XXXXXX)
+if ! SETUP=0 BUILD=0 DRY_RUN=1 DEPLOY_DIR="$DEPLOY_TMP/out" LOOPBACK_GUARD_LOG="$DEPLOY_TMP/guard.log" \
+    NODE_OPTIONS="--require $ROOT/tests/e2e/loopback-guard.cjs" node scripts/deploy.mjs >build.log 2>&1 \
+    || [ -s "$DEPLOY_TMP/guard.log" ]; then
+  cat build.log "$DEPLOY_TMP/guard.log" 2>/dev/null; rm -rf "$DEPLOY_TMP"; exit 1
+fi
+grep -E 'gzipped \(limit|Dry run passed' build.log
+rm -rf "$DEPLOY_TMP"
 
 t "start Postgres and Redis"
 PGDIR=$(mktemp -d /tmp/maestro-test-pg.XXXXXX)

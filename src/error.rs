@@ -10,7 +10,8 @@ pub enum GatewayError {
     BadRequest { message: String, field: Option<String> },
     /// Missing, invalid, expired or revoked credentials.
     Unauthorized(String),
-    /// Authenticated but not allowed (model not on the allow-list, management denied).
+    /// Authenticated but not allowed (model management denied; a model outside the allow-list is
+    /// a 404, see `app::callable`).
     Forbidden(String),
     NotFound(String),
     /// `allow` is the Allow header value; owned when a route table computes it per path.

@@ -42,6 +42,17 @@ pub struct Inbound {
     pub client_ip: Option<String>,
 }
 
+/// The client address from the value of the header the runtime (or a proxy the operator
+/// controls) sets: one IP address, or a list (`X-Forwarded-For`) whose last entry is the one the
+/// nearest proxy added. Anything else is not an address and is ignored.
+pub fn client_address(value: &str) -> Option<String> {
+    let last = value.rsplit(',').next()?.trim();
+    if last.len() > 64 {
+        return None;
+    }
+    last.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
+}
+
 impl Inbound {
     /// Case-insensitive header lookup (names are stored lowercase by the edge, but tests may not).
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -116,5 +127,20 @@ pub struct OriginReply {
 impl OriginReply {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+
+    #[test]
+    fn only_ip_addresses_become_client_addresses() {
+        assert_eq!(client_address("203.0.113.7").as_deref(), Some("203.0.113.7"));
+        assert_eq!(client_address(" 2001:DB8::1 ").as_deref(), Some("2001:db8::1"));
+        assert_eq!(client_address("198.51.100.1, 10.0.0.2").as_deref(), Some("10.0.0.2"));
+        for junk in ["", "x".repeat(3000).as_str(), "1.2.3.4.5", "localhost", "1.2.3.4\r\nX: y", "::ffff:zz"] {
+            assert_eq!(client_address(junk), None, "{junk}");
+        }
     }
 }

@@ -50,6 +50,9 @@ export interface Node {
   last_health_check: string | null;
   last_error: string | null;
   latency_ms: number | null;
+  /** Why the last discovery kept the previous catalog, or what it dropped from the new one. */
+  discovery_error?: string | null;
+  discovered_at?: string | null;
   created_at: string;
   updated_at: string;
   model_count: number;

@@ -1,10 +1,13 @@
 //! Admin authentication. Automation uses the static `ADMIN_TOKEN` (constant-time compare);
 //! people log in with `ADMIN_USERNAME`/`ADMIN_PASSWORD` and get a short-lived signed session
 //! token backed by an `admin_sessions` row, so logout and expiry hold server-side. Failed logins
-//! are audited and rate-limited per source IP.
+//! are audited and limited per client address and per account (`login_limit`). Admin
+//! credentials are accepted in `Authorization: Bearer` only (never `x-api-key`, which is the
+//! gateway's Anthropic-style header for user tokens).
 
 use super::audit::{self, Actor};
 use super::input::Input;
+use super::login_limit;
 use crate::auth::token;
 use crate::error::GatewayError;
 use crate::net::{Inbound, Reply};
@@ -13,8 +16,6 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 pub const SESSION_SECS: i64 = 8 * 3600;
-const MAX_FAILED_LOGINS: i64 = 10;
-const FAILED_LOGIN_WINDOW_SECS: i64 = 15 * 60;
 
 fn ct_eq(a: &str, b: &str) -> bool {
     // Compare digests so the lengths leak nothing either.
@@ -23,7 +24,11 @@ fn ct_eq(a: &str, b: &str) -> bool {
 }
 
 fn bearer(req: &Inbound) -> Result<&str, GatewayError> {
-    crate::auth::credential(req).map_err(|_| GatewayError::Unauthorized("admin credentials required: Authorization: Bearer <admin token or session token>".into()))
+    let missing = || GatewayError::Unauthorized("admin credentials required: Authorization: Bearer <admin token or session token> (x-api-key is not accepted here)".into());
+    if req.header("authorization").is_none() {
+        return Err(missing());
+    }
+    crate::auth::credential(req).map_err(|_| missing())
 }
 
 /// The actor name for an authenticated admin request.
@@ -51,18 +56,12 @@ pub async fn login<D: Db>(db: &D, env: &super::AdminEnv<'_>, req: &Inbound) -> R
     let (Some(want_user), Some(want_pass)) = (env.admin_username.as_deref().filter(|s| !s.is_empty()), env.admin_password.as_deref().filter(|s| !s.is_empty())) else {
         return Err(GatewayError::Dependency("admin login is not configured: set the ADMIN_USERNAME and ADMIN_PASSWORD secrets".into()));
     };
+    let username = login_limit::account(&username);
     let actor = Actor { name: username.clone(), ip: req.client_ip.clone() };
-    let failures = db
-        .json(
-            "SELECT to_json(count(*)) FROM audit_log WHERE action = 'admin.login_failed' AND source_ip IS NOT DISTINCT FROM $1::text AND created_at > now() - make_interval(secs => $2::bigint)",
-            &[Param::Text(req.client_ip.clone()), Param::Int(Some(FAILED_LOGIN_WINDOW_SECS))],
-        )
-        .await?
-        .as_i64()
-        .unwrap_or(0);
-    if failures >= MAX_FAILED_LOGINS {
-        audit::record(db, &actor, "admin.login_blocked", "admin_session", None, &json!({"username": username, "recent_failures": failures})).await?;
-        return Err(GatewayError::RateLimited { message: "too many failed logins from this address; try again later".into(), retry_after: FAILED_LOGIN_WINDOW_SECS as u64 });
+    if let Some(lock) = login_limit::check(db, req.client_ip.as_deref(), &username).await? {
+        let details = json!({"username": username, "scope": lock.scope, "recent_failures": lock.failures, "retry_after": lock.retry_after});
+        audit::record(db, &actor, "admin.login_blocked", "admin_session", None, &details).await?;
+        return Err(lock.error());
     }
     // Evaluate both comparisons: no early exit that would time the username.
     let user_ok = ct_eq(&username, want_user);

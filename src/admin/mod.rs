@@ -12,9 +12,11 @@ pub mod catalog;
 pub mod dashboard;
 pub mod groups;
 pub mod input;
+pub mod login_limit;
 pub mod mappings;
 pub mod model_config;
 pub mod node_ops;
+pub mod node_headers;
 pub mod node_pull;
 pub mod nodes;
 pub mod openapi;
@@ -158,7 +160,12 @@ pub async fn handle<D: Db, P: Platform>(db: &D, platform: &P, env: &AdminEnv<'_>
         // Routes that take no input still refuse a body that is not a JSON object, so garbage
         // is never mistaken for a valid call.
         input::Input::parse(&req.body)?;
-        db.batch("BEGIN").await?;
+        // Discovery writes one self-contained statement per node and must keep what it records
+        // when it fails (the node's discovery_error, the audit row), so it runs without the
+        // transaction an error would roll back.
+        if !nodes::discovers(method, &segs) {
+            db.batch("BEGIN").await?;
+        }
     }
     let result = route(&ctx, method, &segs).await;
     if !mutating {

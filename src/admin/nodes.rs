@@ -1,7 +1,9 @@
-//! `/admin/nodes`: origins. The API key is write-only (sealed at rest; responses only say
-//! whether one is set) and sensitive custom-header values are never shown back.
+//! `/admin/nodes`: origins. The API key and every custom header value are write-only (sealed
+//! at rest; responses say whether a key is set and which headers exist, never a value; see
+//! `node_headers`).
 
 use super::input::{as_int, Input};
+use super::node_headers;
 use super::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::maintenance::{self, discovery, health};
@@ -15,7 +17,7 @@ const NODE_VIEW: &str = "
     SELECT n.id, n.name, n.code, n.node_type, n.base_url, n.api_key_ciphertext IS NOT NULL AS api_key_set,
            n.priority, n.weight, n.headers, n.health_url, n.warmup_enabled, n.is_active, n.health_status,
            n.consecutive_failures, n.consecutive_successes, n.last_health_check, n.last_error, n.latency_ms,
-           n.created_at, n.updated_at,
+           n.discovery_error, n.discovered_at, n.created_at, n.updated_at,
            (SELECT count(*) FROM node_models m WHERE m.node_id = n.id AND m.is_present) AS model_count,
            COALESCE((SELECT json_agg(json_build_object('model_name', m.model_name, 'is_available', m.is_available, 'is_present', m.is_present,
                       'is_loaded', m.is_loaded, 'context_length', m.context_length, 'capabilities', m.capabilities, 'size', m.size_bytes,
@@ -24,9 +26,8 @@ const NODE_VIEW: &str = "
     FROM nodes n";
 
 fn present(mut v: Value) -> Value {
-    // Header values such as Authorization or cookies are secrets too.
     if let Some(h) = v.get("headers").cloned() {
-        v["headers"] = super::audit::redact(&h);
+        v["headers"] = node_headers::masked(&h);
     }
     v
 }
@@ -37,20 +38,7 @@ fn valid_url(field: &str, u: &str) -> Result<(), GatewayError> {
 }
 
 fn headers_input(input: &Input) -> Result<Option<Map<String, Value>>, GatewayError> {
-    match input.raw("headers") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(m)) => {
-            for (k, v) in m {
-                let name_ok = !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
-                let val_ok = v.as_str().is_some_and(header_safe);
-                if !name_ok || !val_ok {
-                    return Err(GatewayError::bad_field("headers", format!("header '{k}' must have a token name and a single-line string value")));
-                }
-            }
-            Ok(Some(m.clone()))
-        }
-        Some(_) => Err(GatewayError::bad_field("headers", "'headers' must be an object of header name to value")),
-    }
+    node_headers::validate(input.raw("headers"))
 }
 
 fn node_type(input: &Input) -> Result<Option<String>, GatewayError> {
@@ -166,6 +154,7 @@ async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, Gatewa
         return Err(GatewayError::bad_field("api_key", "'api_key' must be a single line"));
     }
     let headers = headers_input(&input)?.unwrap_or_default();
+    let sealed_headers = node_headers::seal_all(&headers, &Map::new(), true, &|v| ctx.env.seal(v))?;
     let health_url = input.str("health_url")?.filter(|u| !u.is_empty());
     if let Some(u) = &health_url {
         valid_url("health_url", u)?;
@@ -173,8 +162,8 @@ async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, Gatewa
     let code = code(&input)?.flatten();
     let id = ctx
         .json(
-            "INSERT INTO nodes (name, code, node_type, base_url, api_key_ciphertext, priority, weight, headers, health_url, warmup_enabled, is_active)
-             VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, COALESCE($6::bigint, 100), COALESCE($7::bigint, 100), $8::jsonb, $9::text, COALESCE($10::boolean, false), COALESCE($11::boolean, true))
+            "INSERT INTO nodes (name, code, node_type, base_url, api_key_ciphertext, priority, weight, headers, headers_sealed, health_url, warmup_enabled, is_active)
+             VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, COALESCE($6::bigint, 100), COALESCE($7::bigint, 100), $8::jsonb, true, $9::text, COALESCE($10::boolean, false), COALESCE($11::boolean, true))
              RETURNING to_json(id)",
             &[
                 Param::Text(Some(name.clone())),
@@ -184,7 +173,7 @@ async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, Gatewa
                 Param::Text(api_key.as_deref().map(|k| ctx.env.seal(k))),
                 Param::Int(input.int_in("priority", -1_000_000, 1_000_000)?),
                 Param::Int(input.int_in("weight", 0, 1_000_000)?),
-                Param::Json(Some(Value::Object(headers.clone()))),
+                Param::Json(Some(Value::Object(sealed_headers))),
                 Param::Text(health_url),
                 Param::Bool(input.bool("warmup_enabled")?),
                 Param::Bool(input.bool("is_active")?),
@@ -194,7 +183,7 @@ async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, Gatewa
         .map_err(conflict)?
         .as_i64()
         .unwrap_or_default();
-    ctx.audit("node.create", "node", Some(&id.to_string()), &json!({"name": name, "node_type": kind, "base_url": base_url, "code": code, "api_key_set": api_key.is_some(), "headers": headers})).await?;
+    ctx.audit("node.create", "node", Some(&id.to_string()), &json!({"name": name, "node_type": kind, "base_url": base_url, "code": code, "api_key_set": api_key.is_some(), "headers": node_headers::masked(&Value::Object(headers))})).await?;
     created(get_node(ctx, id).await?)
 }
 
@@ -206,7 +195,14 @@ async fn update<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Rep
     if let Some(u) = &base_url {
         valid_url("base_url", u)?;
     }
-    let headers = headers_input(&input)?;
+    let headers = match headers_input(&input)? {
+        Some(wanted) => {
+            let stored = ctx.json("SELECT json_build_array(headers, headers_sealed)::text FROM nodes WHERE id = $1::bigint", &[Param::Int(Some(id))]).await?;
+            let current = stored[0].as_object().cloned().unwrap_or_default();
+            Some(node_headers::seal_all(&wanted, &current, stored[1].as_bool().unwrap_or(false), &|v| ctx.env.seal(v))?)
+        }
+        None => None,
+    };
     // api_key: absent = keep, null or "" = clear, string = replace.
     let (set_key, key) = match input.raw("api_key") {
         None => (false, None),
@@ -229,6 +225,7 @@ async fn update<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Rep
            priority = COALESCE($7::bigint, priority),
            weight = COALESCE($8::bigint, weight),
            headers = COALESCE($9::jsonb, headers),
+           headers_sealed = headers_sealed OR $9::jsonb IS NOT NULL,
            health_url = CASE WHEN $10::boolean THEN NULLIF($11::text, '') ELSE health_url END,
            warmup_enabled = COALESCE($12::boolean, warmup_enabled),
            is_active = COALESCE($13::boolean, is_active),
@@ -256,6 +253,10 @@ async fn update<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Rep
     .await
     .map_err(conflict)?;
     let mut details = input.0.clone();
+    if let Some(h) = details.get("headers").filter(|h| h.is_object()) {
+        let shown = node_headers::masked(h);
+        details.insert("headers".into(), shown);
+    }
     if details.contains_key("api_key") {
         details.insert("api_key_set".into(), json!(set_key && details.get("api_key").is_some_and(|k| k.as_str().is_some_and(|s| !s.is_empty()))));
     }
@@ -307,13 +308,18 @@ async fn batch_priority<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply
     list(ctx).await
 }
 
+/// The discovery routes (they run outside the admin transaction, see `admin::handle`).
+pub fn discovers(method: &str, segs: &[&str]) -> bool {
+    method == "POST" && matches!(segs, ["nodes", "sync-all" | "discover"] | ["nodes", _, "discover" | "sync-models"])
+}
+
 async fn discover_one<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Reply, GatewayError> {
     let id = parse_id(id)?;
     let node = rows(ctx.db, Some(id)).await?.into_iter().next().ok_or_else(|| not_found(&format!("node {id}")))?;
     let report = discovery::discover(ctx.db, ctx.platform, &node).await?;
-    ctx.audit("node.discover", "node", Some(&id.to_string()), &json!({"models": report.models, "added": report.added, "vanished": report.vanished, "error": report.error})).await?;
+    ctx.audit("node.discover", "node", Some(&id.to_string()), &json!({"models": report.models, "added": report.added, "vanished": report.vanished, "error": report.error, "warning": report.warning})).await?;
     if let Some(e) = &report.error {
-        return Err(GatewayError::Upstream { status: 502, message: format!("discovery on node '{}' failed: {e}", node.name) });
+        return Err(GatewayError::Upstream { status: 502, message: format!("discovery on node '{}' failed, its last good catalog is kept: {e}", node.name) });
     }
     ok(serde_json::to_value(&report).unwrap_or_default())
 }

@@ -87,7 +87,7 @@ pub(super) async fn ps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User)
                     catalog::EntryKind::Mapping(map) => {
                         same_model(&map.real, real) && (map.node_ids.is_empty() || map.node_ids.contains(&node.id))
                     }
-                    catalog::EntryKind::Real => same_model(&e.name, real),
+                    catalog::EntryKind::Real => same_model(&e.name, real) && !catalog::hidden_on(snap, node, real),
                     catalog::EntryKind::Group(_) => false,
                 };
                 if hit && !models.iter().any(|x| x["name"] == e.name.as_str()) {

@@ -80,13 +80,13 @@ fn visible<'a>(snap: &'a Snapshot, user: &User, op: &Op) -> Vec<Entry<'a>> {
     catalog::entries(snap).into_iter().filter(|e| catalog::allowed(user, &e.name) && catalog::served_by(e, &kinds)).collect()
 }
 
-/// The entry for a requested name if it exists and the user may call it: 404 / 403 otherwise.
+/// The entry for a requested name if it exists and the user may call it. Otherwise 404 with one
+/// message whether the name is unknown or outside the user's allow-list: a different answer
+/// would confirm which hidden names exist (README, "403 or 404").
 fn callable<'a>(snap: &'a Snapshot, user: &User, name: &str) -> Result<Entry<'a>, GatewayError> {
-    let entry = catalog::find(snap, name);
-    match (entry, catalog::allowed(user, name)) {
-        (Some(e), true) => Ok(e),
-        (Some(_), false) => Err(GatewayError::Forbidden(format!("you are not allowed to use model '{name}'"))),
-        (None, _) => Err(GatewayError::NotFound(format!("model '{name}' not found"))),
+    match catalog::find(snap, name).filter(|_| catalog::allowed(user, name)) {
+        Some(e) => Ok(e),
+        None => Err(GatewayError::NotFound(catalog::not_callable(name))),
     }
 }
 

@@ -39,9 +39,28 @@ impl Sealer {
     }
 }
 
+/// Sealed custom-header values opened for an origin request. A value that is not in the sealed
+/// format is plain text (written before sealing, e.g. by an older Worker during a deploy) and
+/// is sent as is; a sealed one that does not open (SECRETS_KEY changed) is dropped, never sent
+/// as ciphertext.
+pub fn open_headers(headers: &[(String, String)], open: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| if v.starts_with("v1.") { open(v).map(|p| (k.clone(), p)) } else { Some((k.clone(), v.clone())) })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_values_open_and_never_go_out_sealed() {
+        let s = Sealer::new(b"k");
+        let h = vec![("X-Auth".to_string(), s.seal("hdr-secret", [1; 12])), ("X-Plain".to_string(), "legacy".to_string()), ("X-Lost".to_string(), Sealer::new(b"old").seal("x", [2; 12]))];
+        let open = open_headers(&h, |v| s.open(v));
+        assert_eq!(open, vec![("X-Auth".to_string(), "hdr-secret".to_string()), ("X-Plain".to_string(), "legacy".to_string())]);
+    }
 
     #[test]
     fn round_trip_and_tamper_detection() {

@@ -66,11 +66,17 @@ pub fn verify(token: &str, secret: &[u8], typ: &str, now_secs: i64) -> Result<To
             jwt_compact::ValidationError::InvalidSignature => "bad signature".to_string(),
             _ => "invalid token".to_string(),
         })?;
-    // Expiry is checked against the caller's clock (injectable in tests), not the system one.
+    // Expiry and `nbf` are checked against the caller's clock (injectable in tests), not the
+    // system one; `jwt-compact` checks neither unless asked.
     let claims = checked.claims();
     if let Some(exp) = claims.expiration {
         if exp.timestamp() <= now_secs {
             return Err("token expired".into());
+        }
+    }
+    if let Some(nbf) = claims.not_before {
+        if nbf.timestamp() > now_secs {
+            return Err("token not yet valid (nbf)".into());
         }
     }
     if claims.custom.typ != typ {
@@ -104,6 +110,16 @@ mod tests {
         let t = issue(S, ADMIN_TYP, "root", "s1", 1000, Some(1500)).unwrap();
         assert!(verify(&t, S, ADMIN_TYP, 1499).is_ok());
         assert_eq!(verify(&t, S, ADMIN_TYP, 1500).unwrap_err(), "token expired");
+    }
+
+    #[test]
+    fn not_before_is_enforced_with_the_given_clock() {
+        let mut claims = Claims::new(TokenClaims { sub: "alice".into(), jti: "j1".into(), typ: USER_TYP.into() });
+        claims.not_before = chrono::DateTime::from_timestamp(2000, 0);
+        let t = Hs256.token(&Header::empty(), &claims, &key(S, USER_TYP)).unwrap();
+        assert_eq!(verify_user(&t, S, 1999).unwrap_err(), "token not yet valid (nbf)");
+        assert!(verify_user(&t, S, 2000).is_ok());
+        assert!(verify_user(&t, S, 5000).is_ok());
     }
 
     #[test]

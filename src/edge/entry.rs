@@ -30,7 +30,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     }
     // The admin API works from Postgres directly, so it stays usable when no snapshot exists.
     if matches!(endpoint, Ok(ref ep) if ep.op == Op::Admin) {
-        let inbound = match http::inbound(req, path, query, ADMIN_MAX_BODY).await {
+        let inbound = match http::inbound(req, path, query, ADMIN_MAX_BODY, http::client_ip_header(&env).as_deref()).await {
             Ok(i) => i,
             Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
         };
@@ -41,7 +41,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         Ok(s) => s,
         Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
     };
-    let inbound = match http::inbound(req, path, query, snap.settings.max_body_bytes).await {
+    let inbound = match http::inbound(req, path, query, snap.settings.max_body_bytes, http::client_ip_header(&env).as_deref()).await {
         Ok(i) => i,
         Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
     };

@@ -34,15 +34,34 @@ fn js_error(e: JsValue) -> String {
     worker::Error::from(e).to_string()
 }
 
+thread_local! {
+    static IP_HEADER: std::cell::OnceCell<Option<String>> = const { std::cell::OnceCell::new() };
+}
+
+/// The request header holding the client's address, as the deployment vouches for it:
+/// `CLIENT_IP_HEADER` (wrangler.toml sets `cf-connecting-ip`, which Cloudflare always sets and
+/// overwrites; a runtime elsewhere passes a client's own value through, so there it must name
+/// the header the operator's proxy sets, or be `none`). Absent or `none`: no header is trusted.
+/// Read once per isolate (vars change only with a deployment).
+pub fn client_ip_header(env: &worker::Env) -> Option<String> {
+    IP_HEADER.with(|c| {
+        c.get_or_init(|| {
+            let v = env.var("CLIENT_IP_HEADER").map(|v| v.to_string()).unwrap_or_default().trim().to_ascii_lowercase();
+            (!v.is_empty() && v != "none").then_some(v)
+        })
+        .clone()
+    })
+}
+
 /// Read a request with its body capped at `max` bytes (413 before reading when the
-/// Content-Length already says too much).
-pub async fn inbound(req: web_sys::Request, path: &str, query: &str, max: usize) -> Result<Inbound, GatewayError> {
+/// Content-Length already says too much). `ip_header`: see `client_ip_header`.
+pub async fn inbound(req: web_sys::Request, path: &str, query: &str, max: usize, ip_header: Option<&str>) -> Result<Inbound, GatewayError> {
     let raw_headers = req.headers();
     let declared = raw_headers.get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > max) {
         return Err(GatewayError::PayloadTooLarge { limit: max });
     }
-    let client_ip = raw_headers.get("cf-connecting-ip").ok().flatten();
+    let client_ip = ip_header.and_then(|h| raw_headers.get(h).ok().flatten()).and_then(|v| crate::net::client_address(&v));
     let headers: Vec<(String, String)> = worker::Headers(raw_headers).entries().collect();
     let method = method(&req);
     let unreadable = |e: String| GatewayError::bad_request(format!("could not read the request body: {e}"));

@@ -65,6 +65,10 @@ pub async fn with_db<T>(env: &Env, work: impl AsyncFnOnce(&Pg<'_>) -> Result<T, 
         let result = async {
             if !MIGRATED.with(Cell::get) {
                 migrate(&client).await.map_err(GatewayError::from)?;
+                if let Err(e) = seal_node_headers(&client, env).await {
+                    // Readers still send plain values, so this only postpones the sealing.
+                    worker::console_error!("sealing node header values failed, retried by the next isolate: {e:?}");
+                }
                 if let Some(url) = default_node_url(env) {
                     bootstrap_default_node(&client, &url).await.map_err(GatewayError::from)?;
                 }
@@ -109,6 +113,34 @@ async fn migrate(client: &Client) -> Result<(), DbError> {
             Err(e)
         }
     }
+}
+
+/// Migration 4 marks node rows whose header values are plain text; seal them (the key is a
+/// Worker secret, so SQL cannot). Each row is replaced only if nobody changed it meanwhile.
+async fn seal_node_headers(client: &Client, env: &Env) -> Result<(), DbError> {
+    let rows = client.query("SELECT id, headers::text FROM nodes WHERE NOT headers_sealed", &[]).await.map_err(classify)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sealer = super::admin::sealer(env);
+    let seal = |v: &str| {
+        let mut nonce = [0u8; 12];
+        nonce.copy_from_slice(&super::admin::random_bytes(12));
+        sealer.seal(v, nonce)
+    };
+    let count = rows.len();
+    for row in rows {
+        let (id, text): (i64, String) = (row.get(0), row.get(1));
+        let plain: serde_json::Map<String, Value> = serde_json::from_str(&text).unwrap_or_default();
+        let sealed: serde_json::Map<String, Value> = plain.iter().map(|(k, v)| (k.clone(), Value::String(seal(v.as_str().unwrap_or_default())))).collect();
+        let sealed = Value::Object(sealed).to_string();
+        client
+            .execute("UPDATE nodes SET headers = $2::text::jsonb, headers_sealed = true WHERE id = $1 AND NOT headers_sealed AND headers = $3::text::jsonb", &[&id, &sealed, &text])
+            .await
+            .map_err(classify)?;
+    }
+    worker::console_log!("sealed the custom header values of {count} node(s)");
+    Ok(())
 }
 
 /// `DEFAULT_OLLAMA_URL` (set by `make dev`) registers a first Ollama node on a fresh database.

@@ -42,6 +42,23 @@ fn kv_key(version: u64) -> String {
     format!("snapshot:v{version}")
 }
 
+/// The snapshot as this isolate holds it: node header values opened (copies in KV, Redis and
+/// Postgres keep them sealed; only memory holds them open, as it does the opened API key).
+fn opened(env: &Env, mut snap: Snapshot) -> Snapshot {
+    if snap.nodes.iter().any(|n| n.headers_sealed && !n.headers.is_empty()) {
+        let sealer = super::admin::sealer(env);
+        for n in snap.nodes.iter_mut().filter(|n| n.headers_sealed) {
+            let before = n.headers.len();
+            n.headers = crate::auth::secrets::open_headers(&n.headers, |v| sealer.open(v));
+            n.headers_sealed = false;
+            if n.headers.len() < before {
+                worker::console_error!("node '{}': {} header value(s) could not be opened (was SECRETS_KEY changed?); they are not sent", n.name, before - n.headers.len());
+            }
+        }
+    }
+    snap
+}
+
 fn install(snap: Rc<Snapshot>) {
     let now = js_sys::Date::now();
     CACHE.with(|c| {
@@ -94,7 +111,7 @@ pub async fn current(env: &Env, ctx: &Context) -> Result<Rc<Snapshot>, GatewayEr
         }
         return Ok(snap);
     }
-    let snap = Rc::new(cold_load(env).await?);
+    let snap = Rc::new(opened(env, cold_load(env).await?));
     install(snap.clone());
     Ok(snap)
 }
@@ -213,7 +230,7 @@ async fn refresh(env: &Env, have: Rc<Snapshot>) {
         None => build(env, false).await,
     };
     match snap {
-        Ok(s) => install(Rc::new(s)),
+        Ok(s) => install(Rc::new(opened(env, s))),
         Err(e) => {
             worker::console_warn!("snapshot refresh failed, keeping version {}: {e}", have.version);
             mark_checked();
@@ -327,7 +344,7 @@ pub async fn sync_redis_pointer(env: &Env) {
 
 /// Publish a new snapshot version after a change in Postgres; returns the new version.
 pub async fn publish(env: &Env) -> Result<u64, GatewayError> {
-    let snap = Rc::new(build(env, true).await?);
+    let snap = Rc::new(opened(env, build(env, true).await?));
     let v = snap.version;
     install(snap);
     Ok(v)

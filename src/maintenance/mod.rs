@@ -1,7 +1,10 @@
 //! Maintenance jobs run by the cron trigger and by the admin API's "now" buttons: one file per
 //! job, each `async fn` over the `Db` and `Platform` ports, idempotent and bounded in time.
 
+pub mod budget;
 pub mod cron;
+#[cfg(test)]
+mod cron_tests;
 pub mod discovery;
 pub mod health;
 pub mod warmup;
@@ -18,6 +21,7 @@ pub const NODE_ROWS_SQL: &str = "SELECT COALESCE(json_agg(json_build_object(
     'id', n.id, 'name', n.name, 'code', n.code, 'kind', n.node_type, 'base_url', n.base_url,
     'api_key_sealed', n.api_key_ciphertext, 'priority', n.priority, 'weight', n.weight,
     'headers', COALESCE((SELECT json_agg(json_build_array(h.key, h.value)) FROM jsonb_each_text(n.headers) h), '[]'::json),
+    'headers_sealed', n.headers_sealed,
     'health', n.health_status, 'active', n.is_active, 'warmup', n.warmup_enabled, 'health_url', n.health_url
   ) ORDER BY n.id), '[]'::json)::text FROM nodes n WHERE ($1::bigint IS NULL OR n.id = $1::bigint)";
 
@@ -31,7 +35,15 @@ pub async fn get_json<P: Platform>(p: &P, node: &Node, path: &str, timeout_ms: u
 }
 
 pub async fn request_json<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<Value, String> {
-    let (status, bytes) = request_raw(p, node, method, path, body, timeout_ms).await?;
+    request_json_max(p, node, method, path, body, timeout_ms, MAX_ANSWER_BYTES).await
+}
+
+/// Largest answer maintenance reads from a node, unless a job sets a smaller bound.
+pub const MAX_ANSWER_BYTES: usize = 32 << 20;
+
+/// `request_json` with the answer bounded at `max` bytes (read no further than that).
+pub async fn request_json_max<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64, max: usize) -> Result<Value, String> {
+    let (status, bytes) = request_raw_max(p, node, method, path, body, timeout_ms, max).await?;
     if !(200..300).contains(&status) {
         return Err(format!("HTTP {status}: {}", origins::error_text(&bytes)));
     }
@@ -42,11 +54,22 @@ pub async fn request_json<P: Platform>(p: &P, node: &Node, method: &'static str,
 pub fn outbound<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>) -> Outbound {
     let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
     let url = if path.starts_with("http://") || path.starts_with("https://") { path.to_string() } else { origins::url(node, path) };
+    let opened;
+    let node = if node.headers_sealed {
+        opened = Node { headers: crate::auth::secrets::open_headers(&node.headers, |s| p.open_secret(s)), headers_sealed: false, ..node.clone() };
+        &opened
+    } else {
+        node
+    };
     Outbound { method, url, headers: origins::headers(node, api_key.as_deref()), body: body.map(|b| serde_json::to_vec(b).unwrap_or_default()) }
 }
 
 /// Status and whole body (capped) of a request to a node, under a deadline; any status is Ok.
 pub async fn request_raw<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<(u16, Vec<u8>), String> {
+    request_raw_max(p, node, method, path, body, timeout_ms, MAX_ANSWER_BYTES).await
+}
+
+async fn request_raw_max<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64, max: usize) -> Result<(u16, Vec<u8>), String> {
     let out = outbound(p, node, method, path, body);
     let fut = async {
         let r = p.fetch(out).await?;
@@ -56,8 +79,8 @@ pub async fn request_raw<P: Platform>(p: &P, node: &Node, method: &'static str, 
         use futures::StreamExt;
         while let Some(chunk) = body.next().await {
             bytes.extend_from_slice(&chunk?);
-            if bytes.len() > 32 << 20 {
-                return Err("answer too large".to_string());
+            if bytes.len() > max {
+                return Err(format!("answer larger than {} KiB", max >> 10));
             }
         }
         Ok((status, bytes))

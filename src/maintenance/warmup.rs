@@ -6,6 +6,7 @@
 //! is recorded by the health probe each run (routing prefers nodes with the model in memory);
 //! warm-up reads that record instead of asking again.
 
+use super::budget::{Budget, Kind};
 use super::discovery::parse_tags;
 use super::{get_json, request_json};
 use crate::platform::Platform;
@@ -43,8 +44,8 @@ const WANTED_SQL: &str = "SELECT COALESCE(json_agg(DISTINCT name), '[]'::json)::
     UNION SELECT real_model FROM usage_records WHERE node_id = $1::bigint AND created_at > now() - interval '1 day' AND real_model <> ''
   ) x";
 
-/// One node. `busy` = its active streams now; `budget` = origin calls left for this run.
-pub async fn warm<D: Db, P: Platform>(db: &D, p: &P, node: &Node, s: &Settings, busy: u32, budget: &mut u32) -> Result<Report, DbError> {
+/// One node. `busy` = its active streams now; `budget` = this run's subrequests.
+pub async fn warm<D: Db, P: Platform>(db: &D, p: &P, node: &Node, s: &Settings, busy: u32, budget: &Budget) -> Result<Report, DbError> {
     let mut r = Report { node_id: node.id, node_name: node.name.clone(), ..Default::default() };
     if node.kind != NodeKind::Ollama || !node.warmup {
         r.skipped = Some("warm-up is off for this node".into());
@@ -54,11 +55,10 @@ pub async fn warm<D: Db, P: Platform>(db: &D, p: &P, node: &Node, s: &Settings, 
         r.skipped = Some(format!("serving {busy} stream(s)"));
         return Ok(r);
     }
-    if *budget < 1 {
+    if !budget.try_take(&[(Kind::Origin, 1)]) {
         r.skipped = Some("subrequest budget exhausted for this run".into());
         return Ok(r);
     }
-    *budget -= 1;
     let tags = match get_json(p, node, "/api/tags", 10_000).await {
         Ok(t) => t,
         Err(e) => {
@@ -70,7 +70,7 @@ pub async fn warm<D: Db, P: Platform>(db: &D, p: &P, node: &Node, s: &Settings, 
         db.json("SELECT COALESCE(json_agg(model_name), '[]'::json)::text FROM node_models WHERE node_id = $1::bigint AND is_loaded", &[Param::Int(Some(node.id))]).await?,
     )
     .unwrap_or_default();
-    let present: Vec<String> = parse_tags(&tags).into_iter().map(|f| f.name).collect();
+    let present: Vec<String> = parse_tags(&tags).map(|c| c.models).unwrap_or_default().into_iter().map(|f| f.name).collect();
     let wanted: Vec<String> = serde_json::from_value(db.json(WANTED_SQL, &[Param::Int(Some(node.id))]).await?).unwrap_or_default();
     let candidates: Vec<String> = present
         .into_iter()
@@ -81,10 +81,9 @@ pub async fn warm<D: Db, P: Platform>(db: &D, p: &P, node: &Node, s: &Settings, 
         .collect();
     let keep_alive = s.ollama_keep_alive.clone().unwrap_or_else(|| json!("10m"));
     for model in candidates {
-        if *budget == 0 {
+        if !budget.try_take(&[(Kind::Origin, 1)]) {
             break;
         }
-        *budget -= 1;
         // An empty prompt loads the model without generating anything.
         match request_json(p, node, "POST", "/api/generate", Some(&json!({"model": model, "prompt": "", "stream": false, "keep_alive": keep_alive})), 120_000).await {
             Ok(_) => {

@@ -2,6 +2,9 @@
 //! listings show": mapping display names whose real model some active node has, active groups
 //! listed in the catalog, and real names that no mapping hides. Listings and calls use the same
 //! function, so a user sees exactly the names they can call.
+//!
+//! A mapping hides its real model only where it applies: on the nodes it is pinned to (every
+//! node when it has none). The same real name on another node stays callable and listed.
 
 use crate::state::snapshot::{same_model, Group, Mapping, Node, NodeKind, NodeModel, Snapshot, User};
 
@@ -26,9 +29,10 @@ fn node_has<'a>(node: &'a Node, model: &str) -> Option<&'a NodeModel> {
     node.models.iter().find(|m| m.available && same_model(&m.name, model))
 }
 
-/// Real names hidden behind a mapping are not callable by their real name.
-fn hidden_by_mapping(snap: &Snapshot, real: &str) -> bool {
-    snap.mappings.iter().any(|m| same_model(&m.real, real))
+/// Whether `real` on `node` is hidden behind a mapping (then it is callable only through the
+/// mapping's display name there).
+pub fn hidden_on(snap: &Snapshot, node: &Node, real: &str) -> bool {
+    snap.mappings.iter().any(|m| same_model(&m.real, real) && (m.node_ids.is_empty() || m.node_ids.contains(&node.id)))
 }
 
 fn mapping_backing<'a>(snap: &'a Snapshot, m: &'a Mapping) -> Option<(&'a Node, &'a NodeModel)> {
@@ -92,7 +96,7 @@ pub fn entries(snap: &Snapshot) -> Vec<Entry<'_>> {
     }
     for n in snap.nodes.iter().filter(|n| n.active) {
         for nm in n.models.iter().filter(|nm| nm.available) {
-            if hidden_by_mapping(snap, &nm.name)
+            if hidden_on(snap, n, &nm.name)
                 || snap.group(&nm.name).is_some()
                 || models.iter().any(|e| e.name == nm.name)
             {
@@ -117,10 +121,7 @@ pub fn resolve_model<'a>(snap: &'a Snapshot, name: &str) -> Option<(Option<&'a M
     if let Some(m) = snap.mapping(name) {
         return Some((Some(m), mapping_backing(snap, m)));
     }
-    if hidden_by_mapping(snap, name) {
-        return None;
-    }
-    snap.nodes.iter().filter(|n| n.active).find_map(|n| node_has(n, name).map(|nm| (None, Some((n, nm)))))
+    snap.nodes.iter().filter(|n| n.active && !hidden_on(snap, n, name)).find_map(|n| node_has(n, name).map(|nm| (None, Some((n, nm)))))
 }
 
 /// The catalog entry a requested name denotes, if it is callable at all.
@@ -137,6 +138,11 @@ pub fn find<'a>(snap: &'a Snapshot, name: &str) -> Option<Entry<'a>> {
     })
 }
 
+/// The answer to a name that is unknown or not on the caller's allow-list: the same for both.
+pub fn not_callable(name: &str) -> String {
+    format!("model '{name}' not found, or not available to you")
+}
+
 /// The allow-list check, on the name the client sent.
 pub fn allowed(user: &User, name: &str) -> bool {
     user.all_models || user.models.iter().any(|m| same_model(m, name))
@@ -147,5 +153,70 @@ pub fn served_by(entry: &Entry, kinds: &[NodeKind]) -> bool {
     match entry.backing {
         Some((n, _)) => kinds.contains(&n.kind),
         None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn snap() -> Snapshot {
+        // "fast" maps to mock:latest on node 1 only; node 2 serves mock:latest under its own name.
+        let v = json!({
+            "nodes": [
+                {"id": 1, "name": "a", "base_url": "http://a", "active": true, "health": "healthy", "models": [{"name": "mock:latest", "available": true}]},
+                {"id": 2, "name": "b", "base_url": "http://b", "active": true, "health": "healthy", "models": [{"name": "mock:latest", "available": true}, {"name": "solo", "available": true}]}
+            ],
+            "mappings": [{"display": "fast", "real": "mock:latest", "node_ids": [1]}]
+        });
+        Snapshot::from_json(v.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_pinned_mapping_hides_its_real_name_only_on_its_nodes() {
+        let s = snap();
+        let names: Vec<String> = entries(&s).into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["fast", "mock:latest", "solo"]);
+        let real = find(&s, "mock").unwrap();
+        assert_eq!(real.backing.unwrap().0.id, 2, "the real name is backed by the node no mapping hides it on");
+        assert!(hidden_on(&s, s.node(1).unwrap(), "mock:latest"));
+        assert!(!hidden_on(&s, s.node(2).unwrap(), "mock:latest"));
+    }
+
+    #[test]
+    fn a_real_name_called_directly_routes_only_where_it_is_not_hidden() {
+        use crate::routing::plan::{Draws, FailureClass, Needs, NodeState, Planner};
+        struct Calm;
+        impl NodeState for Calm {
+            fn cooling_until(&self, _: i64) -> Option<u64> {
+                None
+            }
+            fn active_streams(&self, _: i64) -> u32 {
+                0
+            }
+        }
+        let s = snap();
+        let kinds = [NodeKind::Ollama];
+        let mut p = Planner::new(&s, "mock:latest", Needs::default(), &kinds, &Calm, &mut Draws::default(), 0).unwrap();
+        assert_eq!(p.next(None).map(|a| a.node_id), Some(2));
+        assert_eq!(p.next(Some(FailureClass::NextNode)), None);
+        let mut p = Planner::new(&s, "fast", Needs::default(), &kinds, &Calm, &mut Draws::default(), 0).unwrap();
+        assert_eq!(p.next(None).map(|a| (a.node_id, a.real)), Some((1, "mock:latest".to_string())));
+        assert_eq!(p.next(Some(FailureClass::NextNode)), None);
+    }
+
+    #[test]
+    fn a_global_mapping_hides_its_real_name_everywhere() {
+        let mut v = serde_json::to_value(snap()).unwrap();
+        v["mappings"][0]["node_ids"] = json!([]);
+        let s = Snapshot::from_json(v.to_string().as_bytes()).unwrap();
+        assert!(find(&s, "mock:latest").is_none());
+        assert!(find(&s, "fast").is_some());
+    }
+
+    #[test]
+    fn unknown_and_not_allowed_read_the_same() {
+        assert_eq!(not_callable("x"), "model 'x' not found, or not available to you");
     }
 }

@@ -123,7 +123,7 @@ impl Planner {
                 .map(|m| m.preferred_nodes.clone())
                 .unwrap_or_default();
             let strategy = node_strategy(snap, group, &name);
-            let nodes = order_nodes(snap, &name, &preferred, kinds, strategy, state, draws, now_ms, &mut reasons);
+            let nodes = order_nodes(snap, &name, &preferred, kinds, strategy, state, draws, now_ms, &mut reasons, group.is_none());
             members.push(MemberPlan { model: name, nodes, next_node: 0, is_fallback_413: fb413, tried: false });
         }
         if members.iter().all(|m| m.nodes.is_empty()) {
@@ -240,6 +240,7 @@ fn order_nodes(
     draws: &mut Draws,
     now_ms: u64,
     reasons: &mut Vec<String>,
+    direct: bool,
 ) -> Vec<(i64, String)> {
     let mapping = snap.mapping(model);
     // Candidates: pinned nodes in their order, else every node whose catalog has the model.
@@ -258,6 +259,10 @@ fn order_nodes(
                 if !m.node_ids.is_empty() && !m.node_ids.contains(&n.id) {
                     continue;
                 }
+            } else if direct && crate::routing::catalog::hidden_on(snap, n, model) {
+                // A real name asked for directly is served only where no mapping hides it (a
+                // group member is the admin's own choice and goes wherever the model is).
+                continue;
             }
             let real = real_on_node(mapping, model, n);
             if let Some(nm) = n.models.iter().find(|nm| nm.available && same_model(&nm.name, real)) {

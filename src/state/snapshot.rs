@@ -106,6 +106,11 @@ pub struct Node {
     pub weight: i32,
     #[serde(default)]
     pub headers: Vec<(String, String)>,
+    /// Header values are sealed like the API key (every row once migration 4 ran and the Worker
+    /// sealed them; false in older snapshots, whose values are plain text). Opened when the
+    /// isolate installs the snapshot or maintenance builds a request; never shown.
+    #[serde(default)]
+    pub headers_sealed: bool,
     #[serde(default)]
     pub health: Health,
     #[serde(default)]

@@ -26,6 +26,7 @@ SELECT json_build_object(
       'priority', n.priority,
       'weight', n.weight,
       'headers', COALESCE((SELECT json_agg(json_build_array(h.key, h.value)) FROM jsonb_each_text(n.headers) h), '[]'::json),
+      'headers_sealed', n.headers_sealed,
       'health', n.health_status,
       'active', n.is_active,
       'warmup', n.warmup_enabled,

@@ -515,7 +515,7 @@ describe("audit trail", () => {
     assert.equal(e.details.api_key, "[redacted]");
     assert.equal(e.details.api_key_set, true);
     assert.equal(e.details.headers.Authorization, "[redacted]");
-    assert.equal(e.details.headers["X-Team"], "blue");
+    assert.equal(e.details.headers["X-Team"], "[redacted]", "every header value is a secret, whatever its name");
     await must(200, "POST", "/admin/users/ben/limits", { body: { request_limit: 100, token_limit: 5000 } });
     const lim = (await must(200, "GET", "/admin/audit-logs?action=user.limits_set&limit=1")).logs[0];
     assert.deepEqual(lim.details, { request_limit: 100, token_limit: 5000 });

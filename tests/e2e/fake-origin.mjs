@@ -27,6 +27,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     noUsage: false, // true: report no token counts at all (the gateway must estimate)
     text: null,
     toolCalls: null,
+    catalog: null, // set: /api/tags and /v1/models answer this raw (a string or an object) instead of `models`
     requests: [],
     server: null,
     url: "",
@@ -54,6 +55,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     // Probes and catalog always answer unless the node is "down".
     if (mode === "down" || mode === "reset") return req.socket.destroy();
     if (path === "/api/version" && req.method === "GET") return reply(res, 200, { version: "0.13.0" });
+    if ((path === "/api/tags" || path === "/v1/models") && req.method === "GET" && o.catalog !== null) return reply(res, 200, o.catalog);
     if (path === "/api/tags") return reply(res, 200, { models: o.models.map((m) => ({ name: m, model: m, modified_at: "2026-01-01T00:00:00Z", size: 1000, digest: `sha256:${m}`, details: { family: "llama", format: "gguf", parameter_size: "8B", quantization_level: "Q4_0" } })) });
     if (path === "/api/ps") return reply(res, 200, { models: o.ps.map((m) => ({ name: m, model: m, size: 1000, size_vram: 1000, expires_at: "2026-12-01T00:00:00Z" })) });
     if (path === "/api/show") {

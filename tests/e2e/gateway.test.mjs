@@ -128,16 +128,16 @@ describe("allow-lists and listings", () => {
     assert.ok(atags.body.models.some((m) => m.name === "gpt-4o-mini"));
   });
 
-  test("calling outside the allow-list is 403, an unknown name 404, a hidden real name 404", async () => {
+  test("calling outside the allow-list is 404 like an unknown name (nothing confirms a hidden name), a hidden real name 404", async () => {
     const r = await openai("bob", chat("gpt-4o-mini"));
-    assert.equal(r.status, 403);
-    assert.equal(r.body.error.type, "permission_error");
+    assert.equal(r.status, 404);
+    assert.equal(r.body.error.message, "model 'gpt-4o-mini' not found, or not available to you");
     assert.equal((await openai("alice", chat("no-such-model"))).status, 404);
     assert.equal((await openai("alice", chat("llama3:latest"))).status, 404);
     const m = await getJson(`${env.url}/v1/models/fast`, { headers: { authorization: `Bearer ${tokens.bob}` } });
     assert.equal(m.status, 200);
     assert.equal(m.body.id, "fast");
-    assert.equal((await getJson(`${env.url}/v1/models/gpt-4o-mini`, { headers: { authorization: `Bearer ${tokens.bob}` } })).status, 403);
+    assert.equal((await getJson(`${env.url}/v1/models/gpt-4o-mini`, { headers: { authorization: `Bearer ${tokens.bob}` } })).status, 404);
   });
 });
 
@@ -385,7 +385,7 @@ describe("Ollama surface", () => {
     assert.equal(r.body.model_info["llama.context_length"], 131072);
     assert.deepEqual(r.body.capabilities, ["completion", "tools"]);
     const denied = await getJson(`${env.url}/api/show`, { method: "POST", headers: { authorization: `Bearer ${tokens.bob}` }, body: JSON.stringify({ model: "chatty" }) });
-    assert.equal(denied.status, 403);
+    assert.equal(denied.status, 404);
   });
 
   test("/api/ps lists loaded models under callable names; /api/version answers", async () => {

@@ -67,11 +67,12 @@ export async function setup({ vars = {}, name = "e2e", persistTo, onLog } = {}) 
 const b64 = (buf) => Buffer.from(buf).toString("base64url");
 
 /** Sign a token exactly as src/auth/token.rs does (domain-separated HS256 key). */
-export function signToken({ sub, jti, typ = "user", exp, secret = JWT_SECRET, alg = "HS256" }) {
+export function signToken({ sub, jti, typ = "user", exp, nbf, secret = JWT_SECRET, alg = "HS256" }) {
   const key = crypto.createHash("sha256").update(`maestro-edge/${typ}/`).update(secret).digest();
   const header = b64(JSON.stringify({ alg }));
   const claims = { sub, jti, typ, iat: Math.floor(Date.now() / 1000) };
   if (exp) claims.exp = exp;
+  if (nbf) claims.nbf = nbf;
   const payload = b64(JSON.stringify(claims));
   const sig = crypto.createHmac("sha256", key).update(`${header}.${payload}`).digest();
   return `${header}.${payload}.${b64(sig)}`;

@@ -187,6 +187,36 @@ test("add a node pointing at the fake origin, discover its models, reorder prior
   await shot("06-nodes-distribution");
 });
 
+test("node header values: set in the form, shown masked, edited by keeping or replacing a line", async () => {
+  await go("/nodes");
+  await page.getByRole("tab", { name: "Nodes", exact: true }).click();
+  const card = page.getByRole("group", { name: "Node backup-ollama" });
+  await card.getByRole("button", { name: "Edit backup-ollama" }).click();
+  let dialog = page.getByRole("dialog", { name: "Edit node backup-ollama" });
+  await dialog.getByLabel("Extra headers").fill("X-Custom-Auth: ui-secret-7777\nX-Team: red");
+  await andWait("PATCH", `/nodes/`, () => dialog.getByRole("button", { name: "Save node" }).click());
+  await dialog.waitFor({ state: "detached" });
+  // A fresh load, so the form below is filled from what the API now answers.
+  await page.reload();
+  await card.getByRole("button", { name: "Edit backup-ollama" }).click();
+  dialog = page.getByRole("dialog", { name: "Edit node backup-ollama" });
+  assert.equal(await dialog.getByLabel("Extra headers").inputValue(), "X-Custom-Auth: [redacted]\nX-Team: [redacted]");
+  await dialog.getByLabel("Extra headers").fill("X-Custom-Auth: [redacted]\nX-Team: blue");
+  await andWait("PATCH", `/nodes/`, () => dialog.getByRole("button", { name: "Save node" }).click());
+  await dialog.waitFor({ state: "detached" });
+  const node = (await admin.get("/nodes")).nodes.find((n) => n.name === "backup-ollama");
+  assert.deepEqual(node.headers, { "X-Custom-Auth": "[redacted]", "X-Team": "[redacted]" });
+  await go(`/nodes/${node.id}`);
+  await page.getByText("X-Custom-Auth: [redacted]").waitFor();
+  assert.ok(!(await page.content()).includes("ui-secret-7777"), "the value is never shown");
+  await shot("05c-node-headers");
+  // The origin gets the kept value and the replaced one.
+  await admin.post(`/nodes/${node.id}/discover`, {}, 200);
+  const sent = backup.requests.filter((q) => q.path === "/api/tags").at(-1).headers;
+  assert.equal(sent["x-custom-auth"], "ui-secret-7777");
+  assert.equal(sent["x-team"], "blue");
+});
+
 test("create a mapping and a group with a member", async () => {
   await go("/mappings");
   await page.getByText("No mappings").waitFor();

@@ -119,6 +119,12 @@ export function NodePage({ id }: { id: number }) {
                     <dd class="bad-text">{n.last_error}</dd>
                   </>
                 )}
+                {n.discovery_error && (
+                  <>
+                    <dt>Discovery</dt>
+                    <dd class="bad-text">{n.discovery_error}</dd>
+                  </>
+                )}
               </dl>
             </Section>
             <NodeModels node={n} onChanged={node.reload} />

@@ -243,8 +243,8 @@ export function NodeForm({ node, onClose, onSaved }: { node?: Node; onClose: () 
       if (f.code.trim() || node) body.code = f.code.trim() || null;
       if (f.priority.trim()) body.priority = Number(f.priority);
       if (f.weight.trim()) body.weight = Number(f.weight);
-      // Headers come back with secret values redacted: only send them when the admin edited
-      // the field, or the "[redacted]" placeholders would overwrite the real values.
+      // Header values are write-only and come back as "[redacted]"; only send the field when
+      // the admin edited it. A line still reading "[redacted]" keeps its stored value.
       if (!node || headersTouched) {
         const h: Record<string, string> = {};
         for (const line of f.headers.split("\n")) {
@@ -302,7 +302,7 @@ export function NodeForm({ node, onClose, onSaved }: { node?: Node; onClose: () 
         <Field label="Health URL" hint="Optional; default probe is the API's own version/models endpoint" error={fieldError(error, "health_url")}>
           <input type="url" value={f.health_url} onInput={set("health_url")} />
         </Field>
-        <Field label="Extra headers" hint={node ? "One “Name: value” per line. Secret values show as [redacted]: retype them if you edit this field." : "One “Name: value” per line"} error={fieldError(error, "headers")}>
+        <Field label="Extra headers" hint={node ? "One “Name: value” per line. Values are write-only and show as [redacted]: leave a line as it is to keep its value, type a new value to replace it, delete the line to remove the header." : "One “Name: value” per line. Values are stored sealed and never shown again."} error={fieldError(error, "headers")}>
           <textarea
             rows={3}
             value={f.headers}
