@@ -1,5 +1,5 @@
 # Maestro Edge. The two commands: `make dev` and `make test` (see README.md).
-.PHONY: dev test build setup unit bench profile clean deploy
+.PHONY: dev test build setup unit bench profile clean deploy import-maestro presets
 
 setup:
 	@bash scripts/setup.sh
@@ -31,3 +31,13 @@ deploy:
 
 clean:
 	rm -rf build target .dev
+
+# A Model Maestro installation into this gateway through its admin API (README, "Importing a
+# Model Maestro database"). New user tokens go to a mode-600 CSV; re-running changes nothing.
+#   make import-maestro DATABASE=postgres://... ADMIN_URL=https://gw.example ADMIN_TOKEN=... [DRY_RUN=1] [PRESETS=1] [TOKENS_CSV=file]
+import-maestro:
+	@node scripts/import-maestro.mjs
+
+# Only the original's seed tool sets and model configs (create-only): make presets ADMIN_URL=... ADMIN_TOKEN=... [DRY_RUN=1]
+presets:
+	@node scripts/import-maestro.mjs --presets-only
