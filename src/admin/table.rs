@@ -161,4 +161,33 @@ mod tests {
             }
         }
     }
+
+    /// `SettingsInput` documents exactly the settings `settings::DEFINITIONS` accepts, with the
+    /// same type and bounds: a setting added in Rust and not in the document fails here.
+    #[test]
+    fn openapi_settings_input_matches_the_definitions() {
+        use crate::settings::{Kind, DEFINITIONS};
+        let doc: Value = serde_json::from_str(super::super::openapi::DOCUMENT).unwrap();
+        let props = doc.pointer("/components/schemas/SettingsInput/properties").and_then(Value::as_object).expect("SettingsInput.properties");
+        for d in DEFINITIONS {
+            let p = props.get(d.key).unwrap_or_else(|| panic!("setting {} missing from SettingsInput in src/admin/openapi.json", d.key));
+            let ty = &p["type"];
+            match d.kind {
+                Kind::Int { min, max } => {
+                    assert_eq!(ty, "integer", "{}", d.key);
+                    assert_eq!((p["minimum"].as_i64(), p["maximum"].as_i64()), (Some(min), Some(max)), "{}: bounds", d.key);
+                }
+                Kind::Bool => assert_eq!(ty, "boolean", "{}", d.key),
+                Kind::Str => assert_eq!(ty, "string", "{}", d.key),
+                Kind::StrList => assert_eq!(ty, "array", "{}", d.key),
+                Kind::OptStr => {
+                    let types: Vec<&str> = ty.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                    assert!(types.contains(&"string") && types.contains(&"null"), "{}: {ty}", d.key);
+                }
+            }
+        }
+        let known: BTreeSet<&str> = DEFINITIONS.iter().map(|d| d.key).collect();
+        let phantom: Vec<&String> = props.keys().filter(|k| !known.contains(k.as_str())).collect();
+        assert!(phantom.is_empty(), "documented settings that do not exist: {phantom:?}");
+    }
 }
