@@ -1,5 +1,5 @@
 # Maestro Edge. The two commands: `make dev` and `make test` (see README.md).
-.PHONY: dev test build setup unit bench profile clean deploy import-maestro presets
+.PHONY: dev test build setup unit bench profile clean clients-latest deploy import-maestro presets
 
 setup:
 	@bash scripts/setup.sh
@@ -23,6 +23,11 @@ bench: setup
 # Where the Worker's CPU goes, by function (V8 profiles of the isolate; see bench/profile.mjs).
 profile: setup
 	@node bench/profile.mjs
+
+# Move the real clients of tests/clients to their newest releases, reinstall, run the client
+# suite and show how the pins moved (README, "Clients tested").
+clients-latest:
+	@bash scripts/clients-latest.sh
 
 # The Worker, its resources and the dashboard on Cloudflare, idempotently (README, "Deploying"):
 #   make deploy DATABASE_URL=postgres://...   [ENV=staging] [DRY_RUN=1] [PLAN=paid]

@@ -41,6 +41,14 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# The real clients the client suite drives (tests/clients: Claude Code, Codex, opencode, the AI
+# SDK, the Ollama JS client), at the versions its own lockfile pins, kept out of the root
+# package.json (they are large, and `make clients-latest` moves them on their own).
+if [ ! -f tests/clients/node_modules/.package-lock.json ] || [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; then
+  say "npm ci (tests/clients)"
+  (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 # PostgreSQL server binaries (tests start their own cluster; psql drives fixtures).
 if ! command -v psql >/dev/null || { ! [ -x /usr/local/bin/initdb ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then
   say "installing postgresql (Debian)"
@@ -71,6 +79,14 @@ for req in tests/sdk/requirements.txt devtools/requirements.txt; do
     cp "$req" "$mark"
   fi
 done
+# The Python clients of the client suite (LangChain, llm + llm-ollama), in the same venv, held
+# to the SDK pins above (again when either file changed).
+mark="$VENV/.requirements-clients"
+if ! cat tests/clients/requirements.txt tests/sdk/requirements.txt | cmp -s - "$mark" 2>/dev/null; then
+  say "installing Python packages from tests/clients/requirements.txt"
+  "$VENV/bin/pip" install -q -r tests/clients/requirements.txt -c tests/sdk/requirements.txt
+  cat tests/clients/requirements.txt tests/sdk/requirements.txt >"$mark"
+fi
 
 # Admin dashboard (admin-ui/): its own lockfile, installed exactly as locked.
 if [ ! -f admin-ui/node_modules/.package-lock.json ] || [ admin-ui/package-lock.json -nt admin-ui/node_modules/.package-lock.json ]; then

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: native unit tests, one wasm build, one dashboard build, the deploy dry run, then
-# the e2e suites
-# (the browser test of the dashboard among them) against the built Worker in workerd, a real
-# Postgres and a real redis-server (behind the Upstash REST bridge) this script starts (and
-# always stops, also on failure).
+# the e2e suites (the browser test of the dashboard among them) and the real-client suite
+# against the built Worker in workerd, a real Postgres and a real redis-server (behind the
+# Upstash REST bridge) this script starts (and always stops, also on failure).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -51,6 +50,13 @@ t "e2e: Worker in workerd + Postgres + Redis"
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
 node --require ./devtools/wrangler-guard.cjs --test --test-concurrency=1 --test-reporter=spec tests/e2e/ 2>&1 | tee tests/e2e.log | grep -v '^\s*$' | tail -n 400
 rc=${PIPESTATUS[0]}
+
+# The real clients (tests/clients: Claude Code, Codex, opencode, the AI SDK, LangChain, llm,
+# the Ollama JS client, at the pins setup installed) against the same built Worker, two files
+# at a time; each client call has its own time bound.
+t "clients: real clients against the built Worker"
+node --require ./devtools/wrangler-guard.cjs --test --test-concurrency=2 --test-reporter=spec tests/clients/*.test.mjs 2>&1 | tee tests/clients.log | grep -v '^\s*$' | tail -n 300
+[ "${PIPESTATUS[0]}" = 0 ] || rc=1
 
 # Every benchmark phase with a handful of requests against this run's Postgres: the harness keeps
 # working (answers are checked, processes are stopped); no timing is asserted.
