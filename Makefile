@@ -1,5 +1,5 @@
 # Maestro Edge. The two commands: `make dev` and `make test` (see README.md).
-.PHONY: dev test build setup unit bench profile clean clients-latest deploy import-maestro presets
+.PHONY: dev test build setup unit bench sim profile clean clients-latest deploy import-maestro presets
 
 setup:
 	@bash scripts/setup.sh
@@ -17,8 +17,13 @@ unit:
 	@cargo test
 
 # What the gateway adds over calling the origin directly (bench/README in README.md, "Benchmarks").
-bench: setup
+bench: setup sim
 	@node bench/run.mjs
+
+# The scale simulation at the target load (README, "Capacity model"): per-object call rates,
+# usage backlog over a Postgres outage, limit accuracy, snapshot propagation.
+sim:
+	@cargo test --lib sim_full -- --ignored --nocapture
 
 # Where the Worker's CPU goes, by function (V8 profiles of the isolate; see bench/profile.mjs).
 profile: setup

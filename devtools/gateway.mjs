@@ -70,10 +70,11 @@ export async function startGateway(o) {
       const worker = await mf.getWorker();
       return worker.scheduled({ cron, scheduledTime });
     },
-    /** Active-stream counts as the Streams Durable Object holds them (tests). */
+    /** Active-stream counts per node as the Coordinator authority holds them, pushed there by
+     * each node's Streams objects (what the cron and the admin load view read; tests). */
     async streamCounts() {
-      const ns = await mf.getDurableObjectNamespace("STREAMS");
-      const r = await ns.get(ns.idFromName("global")).fetch("https://streams/counts");
+      const ns = await mf.getDurableObjectNamespace("COORDINATOR");
+      const r = await ns.get(ns.idFromName("global")).fetch("https://coordinator/streams");
       return r.json();
     },
     async stop() {

@@ -31,6 +31,8 @@ pub mod routes;
 pub mod routing;
 pub mod settings;
 pub mod shaping;
+#[cfg(test)]
+pub mod sim;
 pub mod state;
 pub mod stream;
 pub mod translate;

@@ -53,7 +53,8 @@ async fn stats<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, Gateway
     ctx.json("SELECT to_json(1)", &[]).await?;
     let latency = ctx.platform.now_ms().saturating_sub(t0);
     let mut v = ctx.json(&format!("{DAYS} {STATS}"), &[]).await?;
-    v["dependencies"] = json!({"database": {"up": true, "latency_ms": latency}});
+    let usage = ctx.json(crate::state::usage_flush::STATUS_SQL, &[Param::Int(Some(crate::state::usage_shards::STALL_S as i64))]).await?;
+    v["dependencies"] = json!({"database": {"up": true, "latency_ms": latency}, "usage": usage});
     ok(v)
 }
 

@@ -5,18 +5,16 @@
 //! jobs are reserved before the jobs spend on origins; a step that does not fit waits for the
 //! next run (buffered usage stays buffered).
 
-use super::durable::usage_buffer::{self, SHARDS};
+use super::durable::usage_buffer;
+use crate::state::usage_shards::{BACKLOG_ALERT, KICK_SHARDS};
 use super::pg::with_db;
 use super::platform::WorkerPlatform;
 use super::snapshot;
 use crate::maintenance::budget::{self, Budget, Kind};
 use crate::settings::Settings;
 use crate::state::db::{Db, Param};
-use crate::usage::{INSERT_SQL, RETENTION_AUDIT_SQL, RETENTION_USAGE_SQL};
+use crate::usage::{RETENTION_AUDIT_SQL, RETENTION_USAGE_SQL};
 use worker::{Env, ScheduleContext};
-
-/// Records moved per shard per run: bounds one invocation's work.
-const FLUSH_BATCH: usize = 500;
 
 pub async fn run(env: &Env, _ctx: ScheduleContext, scheduled_ms: u64) {
     let platform = WorkerPlatform::new(env.clone(), None);
@@ -25,7 +23,7 @@ pub async fn run(env: &Env, _ctx: ScheduleContext, scheduled_ms: u64) {
     // its default.
     let budget = Budget::new(Settings::default().subrequest_budget);
     budget.charge(&[budget::DB]);
-    let tail = budget::tail_reserve(redis, SHARDS);
+    let tail = budget::tail_reserve(redis, KICK_SHARDS);
     let jobs = with_db(env, async |db| crate::maintenance::cron::run(db, &platform, scheduled_ms, &budget, tail).await).await;
     budget.release();
     match jobs {
@@ -49,11 +47,20 @@ pub async fn run(env: &Env, _ctx: ScheduleContext, scheduled_ms: u64) {
     } else if let Err(e) = retention(env).await {
         worker::console_error!("cron: retention clean-up failed: {e}");
     }
-    // Last: the flush drains as many shards as the rest of the budget allows (one is reserved).
-    match flush_usage(env, &budget, scheduled_ms / 60_000).await {
-        Ok(n) if n > 0 => worker::console_log!("cron: flushed {n} usage records"),
-        Ok(_) => {}
-        Err(e) => worker::console_error!("cron: usage flush postponed, records stay buffered: {e}"),
+    // Last: kick as many usage shards as the rest of the budget allows (one is reserved); the
+    // shards flush themselves anyway, the kick only makes sure none waits on its alarm.
+    let flush = flush_usage(env, &budget, scheduled_ms / 60_000).await;
+    if flush.flushed + flush.quarantined > 0 {
+        worker::console_log!("cron: flushed {} usage records ({} quarantined)", flush.flushed, flush.quarantined);
+    }
+    for e in &flush.errors {
+        worker::console_error!("cron: usage flush postponed, records stay buffered: {e}");
+    }
+    if flush.deferred > 0 {
+        worker::console_warn!("cron: {} usage shards not kicked this run (subrequest budget; their own alarms flush them)", flush.deferred);
+    }
+    if flush.backlog >= BACKLOG_ALERT {
+        worker::console_error!("ALERT usage backlog {} records (alert at {BACKLOG_ALERT}): Postgres is not keeping up or is down", flush.backlog);
     }
     let u = budget.used();
     worker::console_log!(
@@ -68,30 +75,47 @@ pub async fn run(env: &Env, _ctx: ScheduleContext, scheduled_ms: u64) {
     );
 }
 
-/// Move buffered usage records into Postgres. A shard's records are acknowledged (deleted
-/// from the buffer) only after the insert committed; the insert is idempotent on the id.
-/// Shards are visited from one that rotates with the minute, each only when its worst case
-/// (drain, insert, ack) fits the budget; the others wait for the next run.
-pub async fn flush_usage(env: &Env, budget: &Budget, minute: u64) -> Result<usize, String> {
-    let mut total = 0;
-    for shard in budget::shard_order(SHARDS, minute) {
-        if !budget.try_take(&budget::FLUSH_SHARD) {
-            worker::console_warn!("cron: usage shard {shard} and later wait for the next run (subrequest budget)");
-            break;
+#[derive(Debug, Default)]
+pub struct FlushSummary {
+    pub flushed: usize,
+    pub quarantined: usize,
+    pub backlog: u64,
+    /// Shards the budget left out this run.
+    pub deferred: u32,
+    /// One line per shard that could not flush (the others went ahead).
+    pub errors: Vec<String>,
+}
+
+/// Kick the usage shards at once, from one that rotates with the minute, as many as the budget
+/// allows (one Durable Object call each: the records travel from the shards to Postgres, not
+/// through this invocation). Each flushes now, acknowledging records only after Postgres
+/// committed them (inserts are idempotent on the id), and answers with its backlog. A shard
+/// that fails never holds back another.
+pub async fn flush_usage(env: &Env, budget: &Budget, minute: u64) -> FlushSummary {
+    let mut sum = FlushSummary::default();
+    let mut shards = Vec::new();
+    for shard in budget::shard_order(KICK_SHARDS, minute) {
+        if budget.try_take(&[(Kind::DurableObject, 1)]) {
+            shards.push(shard);
+        } else {
+            sum.deferred += 1;
         }
-        let records = usage_buffer::drain(env, shard, FLUSH_BATCH).await.map_err(|e| e.to_string())?;
-        if records.is_empty() {
-            budget.refund(Kind::Hyperdrive, 1);
-            budget.refund(Kind::DurableObject, 1);
-            continue;
-        }
-        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-        let batch = serde_json::to_value(&records).map_err(|e| e.to_string())?;
-        with_db(env, async |db| Ok(db.exec(INSERT_SQL, &[Param::Json(Some(batch))]).await?)).await.map_err(|e| e.to_string())?;
-        usage_buffer::ack(env, shard, ids).await.map_err(|e| e.to_string())?;
-        total += records.len();
     }
-    Ok(total)
+    let kicks = shards.into_iter().map(|shard| async move { (shard, usage_buffer::flush(env, shard).await) });
+    for (shard, r) in futures::future::join_all(kicks).await {
+        match r {
+            Ok(s) => {
+                sum.flushed += s.flushed;
+                sum.quarantined += s.quarantined;
+                sum.backlog += s.backlog;
+                if let Some(e) = s.error {
+                    sum.errors.push(format!("shard {shard}: {e}"));
+                }
+            }
+            Err(e) => sum.errors.push(format!("shard {shard}: {e}")),
+        }
+    }
+    sum
 }
 
 async fn retention(env: &Env) -> Result<(), String> {

@@ -36,7 +36,7 @@ struct NodeLive {
 const STREAM_LEASE_MS: u64 = 15 * 60 * 1000;
 
 thread_local! {
-    /// Cross-isolate active-stream counts, refreshed in the background (see `refresh_streams`).
+    /// Cross-isolate active-stream counts, from the version polls (see `set_global_streams`).
     static GLOBAL_STREAMS: RefCell<HashMap<i64, u32>> = RefCell::new(HashMap::new());
     // Passive health and stream counts seen by this isolate. The cron's probes are the
     // cross-isolate view (snapshot health); this makes a failing node drop out immediately here.
@@ -46,14 +46,19 @@ thread_local! {
     static LEASES: Leases = Leases::default();
 }
 
-/// Usage records ride to the UsageBuffer in one call per batch (see `batch`). 100 ms: at a few
-/// hundred requests per second per isolate that is one Durable Object call per dozens of
-/// requests; the records reach Postgres with the cron's next flush anyway.
-const USAGE_BATCH_MS: u64 = 100;
-/// Stream leases (start and end) ride to the Streams object the same way: a stream costs no
-/// Durable Object call of its own, and least-busy routing sees other isolates' streams at most
-/// this much (plus the counts' refresh) later.
-const STREAM_BATCH_MS: u64 = 100;
+/// Usage records ride to the UsageBuffer in one call per batch (see `batch`): 100 ms, or 1 s
+/// while the shard last written reported a large backlog (`state::usage_shards`), so a
+/// struggling pipeline gets ten times fewer calls for the same records.
+static USAGE_SLOW: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Stream leases (start and end) ride to the Streams objects the same way, one call per node per
+/// `fanout::STREAM_BATCH_MS`, to this isolate's part of the node (`ISOLATE_PART`): a stream
+/// costs no Durable Object call of its own, and an isolate's starts and ends for a node share
+/// a call.
+const STREAM_BATCH_MS: u64 = crate::state::fanout::STREAM_BATCH_MS;
+
+thread_local! {
+    static ISOLATE_PART: u32 = (js_sys::Math::random() * crate::state::fanout::STREAM_SHARDS as f64) as u32;
+}
 
 thread_local! {
     static USAGE_BATCH: RefCell<Batch<UsageRecord>> = const { RefCell::new(Batch::new()) };
@@ -61,11 +66,15 @@ thread_local! {
 }
 
 fn buffer_usage(env: Env, record: UsageRecord) -> Option<LocalBoxFuture<'static, ()>> {
-    batch::push(&USAGE_BATCH, record, USAGE_BATCH_MS, move |records| async move {
-        if let Err(e) = usage_buffer::append(&env, &records).await {
-            // The one place records could be lost: say so loudly, with the records.
-            for r in &records {
-                worker::console_error!("usage record not buffered ({e}): {}", serde_json::to_string(r).unwrap_or_default());
+    let delay = crate::state::usage_shards::batch_ms(USAGE_SLOW.load(std::sync::atomic::Ordering::Relaxed));
+    batch::push(&USAGE_BATCH, record, delay, move |records| async move {
+        match usage_buffer::append(&env, &records).await {
+            Ok(slow) => USAGE_SLOW.store(slow, std::sync::atomic::Ordering::Relaxed),
+            Err(e) => {
+                // The one place records could be lost: say so loudly, with the records.
+                for r in &records {
+                    worker::console_error!("usage record not buffered ({e}): {}", serde_json::to_string(r).unwrap_or_default());
+                }
             }
         }
     })
@@ -73,8 +82,9 @@ fn buffer_usage(env: Env, record: UsageRecord) -> Option<LocalBoxFuture<'static,
 
 fn buffer_lease(env: Env, msg: streams::LeaseMsg) -> Option<LocalBoxFuture<'static, ()>> {
     batch::push(&STREAM_BATCH, msg, STREAM_BATCH_MS, move |ops| async move {
-        if let Err(e) = streams::send_batch(&env, &ops).await {
-            worker::console_warn!("{} stream lease changes not recorded (leases expire on their own): {e}", ops.len());
+        let n = ops.len();
+        if let Err(e) = streams::send_batch(&env, ISOLATE_PART.with(|p| *p), ops).await {
+            worker::console_warn!("{n} stream lease changes not recorded (leases expire on their own): {e}");
         }
     })
 }
@@ -92,12 +102,9 @@ impl NodeState for IsolateNodes {
     }
 }
 
-/// Background: pull the global stream counts for the least-busy strategy.
-pub async fn refresh_streams(env: &Env) {
-    match streams::counts(env).await {
-        Ok(c) => GLOBAL_STREAMS.with(|g| *g.borrow_mut() = c),
-        Err(e) => worker::console_warn!("stream counts unavailable, using this isolate's: {e}"),
-    }
+/// Every node's stream count across isolates, as the last version poll brought it.
+pub fn set_global_streams(counts: HashMap<String, u32>) {
+    GLOBAL_STREAMS.with(|g| *g.borrow_mut() = counts.into_iter().filter_map(|(k, v)| k.parse().ok().map(|k| (k, v))).collect());
 }
 
 pub struct WorkerPlatform {
@@ -380,7 +387,8 @@ impl Platform for WorkerPlatform {
             let store = self.limits_store();
             LEASES.with(|l| flushes.extend(settle.iter().filter_map(|s| l.finish(store.clone(), &s.scope, s.ticket, tokens, release))));
         }
-        flushes.extend(buffer_usage(self.env.clone(), record));
+        // Postgres refuses NUL and overlong index keys: a record is made safe before it is stored.
+        flushes.extend(buffer_usage(self.env.clone(), record.sanitized()));
         if !flushes.is_empty() {
             self.background(async move {
                 futures::future::join_all(flushes).await;

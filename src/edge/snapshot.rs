@@ -1,6 +1,7 @@
 //! The routing snapshot at the edge: isolate memory first, then the cache store, then Postgres.
 //! The cache store is chosen by `backend.cache`:
-//! - `kv` (default): copies in KV; the Coordinator Durable Object holds the version number.
+//! - `kv` (default): copies in KV; the Coordinator Durable Objects hold the version number (the
+//!   authority and the replicas isolates poll, `state::fanout`).
 //! - `redis`: copies and the version pointer in Redis (`state::snapshot_redis`).
 //!
 //! An isolate checks the version at most every `snapshot.refresh_ms` (default 2 s) in the
@@ -103,10 +104,7 @@ pub async fn current(env: &Env, ctx: &Context) -> Result<Rc<Snapshot>, GatewayEr
             let have = snap.clone();
             let least_busy = snap.uses_least_busy();
             ctx.wait_until(async move {
-                refresh(&env, have).await;
-                if least_busy {
-                    super::platform::refresh_streams(&env).await;
-                }
+                refresh(&env, have, least_busy).await;
             });
         }
         return Ok(snap);
@@ -199,21 +197,33 @@ async fn redis_cold(r: &Redis) -> Result<Option<Snapshot>, crate::redis::Error> 
     Ok(snap.filter(|s| s.version > 0 && s.version >= pointer && s.settings.cache_backend == CacheBackend::Redis))
 }
 
-/// The newest version number from the store the held snapshot's settings chose; the
-/// Coordinator when Redis cannot answer (it is always set on publish).
-async fn latest_version(env: &Env, redis: Option<&Redis>) -> Result<u64, String> {
+/// The newest version number from the store the held snapshot's settings chose; a Coordinator
+/// replica when Redis cannot answer (replicas are always set on publish). A replica's answer
+/// also carries every node's stream count (least-busy routing): with Redis, a replica is asked
+/// for those only when the snapshot routes by them.
+async fn latest_version(env: &Env, redis: Option<&Redis>, least_busy: bool) -> Result<u64, String> {
     if let Some(r) = redis {
         match snapshot_redis::pointer(&r.client, &r.prefix).await {
-            Ok(v) => return Ok(v),
+            Ok(v) => {
+                if least_busy {
+                    match coordinator::poll(env).await {
+                        Ok(p) => super::platform::set_global_streams(p.streams),
+                        Err(e) => worker::console_warn!("stream counts unavailable, using this isolate's: {e}"),
+                    }
+                }
+                return Ok(v);
+            }
             Err(e) => worker::console_warn!("snapshot refresh: Redis unreachable, asking the Coordinator: {e}"),
         }
     }
-    coordinator::version(env).await.map_err(|e| format!("coordinator unavailable: {e}"))
+    let p = coordinator::poll(env).await.map_err(|e| format!("coordinator unavailable: {e}"))?;
+    super::platform::set_global_streams(p.streams);
+    Ok(p.version)
 }
 
-async fn refresh(env: &Env, have: Rc<Snapshot>) {
+async fn refresh(env: &Env, have: Rc<Snapshot>, least_busy: bool) {
     let store = redis_store(env, &have.settings);
-    let latest = match latest_version(env, store.as_ref()).await {
+    let latest = match latest_version(env, store.as_ref(), least_busy).await {
         Ok(v) => v,
         Err(e) => {
             worker::console_warn!("snapshot refresh: {e}");
@@ -330,7 +340,7 @@ async fn store_copies(env: &Env, snap: &Snapshot, json: &str) {
 /// Redis), so isolates polling Redis never stay behind for long.
 pub async fn sync_redis_pointer(env: &Env) {
     let Some(r) = redis::from_env(env, redis::DEFAULT_TIMEOUT_MS) else { return };
-    let version = match coordinator::version(env).await {
+    let version = match coordinator::authority_version(env).await {
         Ok(v) if v > 0 => v,
         Ok(_) => return,
         Err(e) => return worker::console_warn!("cron: snapshot pointer sync skipped, coordinator unavailable: {e}"),
