@@ -40,6 +40,12 @@ pub trait Platform: Timer + 'static {
     /// no origin was reached) and queue the usage record. Must not block the client: the
     /// Worker runs it under `wait_until`.
     fn finish(&self, record: UsageRecord, settle: Vec<Settlement>);
+    /// Verify an RS256 signature (RSASSA-PKCS1-v1_5, SHA-256) of `message` with the RSA public
+    /// key given as a JWK's base64url modulus and exponent (Cloudflare Access assertions).
+    /// `Err` = this platform cannot verify (the Worker uses WebCrypto).
+    async fn verify_rs256(&self, _n: &str, _e: &str, _message: &[u8], _signature: &[u8]) -> Result<bool, String> {
+        Err("RS256 verification is not available on this platform".into())
+    }
 }
 
 /// A scope a request was admitted into, to settle when it ends.

@@ -35,6 +35,8 @@ pub enum Op {
     OllamaCopy,
     OllamaDelete,
     OllamaCreate,
+    /// `GET /v1/me`: the caller's own view (answered by the edge, which reads usage).
+    Me,
     // admin API: the admin router matches the rest of the path itself
     Admin,
     /// CORS preflight for any path.
@@ -74,6 +76,7 @@ impl Op {
             Op::OllamaCopy => "api/copy",
             Op::OllamaDelete => "api/delete",
             Op::OllamaCreate => "api/create",
+            Op::Me => "v1/me",
             Op::Admin => "admin",
             Op::Preflight => "preflight",
         }
@@ -144,6 +147,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Endpoint, (Dialect, GatewayEr
         ("/v1/completions", "POST", Op::Completions),
         ("/v1/embeddings", "POST", Op::Embeddings),
         ("/v1/models", "GET", Op::Models),
+        ("/v1/me", "GET", Op::Me),
         ("/v1/messages", "POST", Op::Messages),
         ("/v1/messages/count_tokens", "POST", Op::CountTokens),
         ("/v1/responses", "POST", Op::Responses),

@@ -55,6 +55,10 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "warmup.skip_cloud_models", default: v!(true), kind: Kind::Bool, doc: "Never warm models whose names end in -cloud or :cloud (they cost upstream quota)." },
     Definition { key: "retention.usage_days", default: v!(90), kind: Kind::Int { min: 1, max: 3650 }, doc: "Usage records older than this are deleted by the cron clean-up." },
     Definition { key: "retention.audit_days", default: v!(365), kind: Kind::Int { min: 1, max: 3650 }, doc: "Audit records older than this are deleted by the cron clean-up." },
+    Definition { key: "access.team_domain", default: v!(null), kind: Kind::OptStr, doc: "Cloudflare Access team domain (myteam or myteam.cloudflareaccess.com); with access.audience set, a Cf-Access-Jwt-Assertion signs admins in (see Single sign-on)." },
+    Definition { key: "access.audience", default: v!(null), kind: Kind::OptStr, doc: "The Access application's audience (AUD) tag; assertions for any other audience are refused." },
+    Definition { key: "access.certs_url", default: v!(null), kind: Kind::OptStr, doc: "Where Access's signing keys are fetched; null = https://<team domain>/cdn-cgi/access/certs. Set it only to reach the keys through a proxy, or in tests." },
+    Definition { key: "admin.password_login", default: v!(true), kind: Kind::Bool, doc: "Whether POST /admin/auth/login (ADMIN_USERNAME / ADMIN_PASSWORD) is allowed; false leaves Access and ADMIN_TOKEN." },
     Definition { key: "snapshot.refresh_ms", default: v!(2000), kind: Kind::Int { min: 200, max: 60000 }, doc: "How often an isolate checks for a newer routing snapshot (bounds how fast admin changes apply)." },
 ];
 

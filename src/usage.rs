@@ -8,6 +8,9 @@ pub struct UsageRecord {
     pub id: String,
     pub created_at_ms: u64,
     pub user_id: Option<i64>,
+    /// The API key the request came with (a key's last use is derived from these).
+    #[serde(default)]
+    pub key_id: Option<i64>,
     pub username: String,
     pub requested_model: String,
     pub resolved_model: String,
@@ -115,13 +118,13 @@ pub fn estimate_tokens(bytes: usize) -> u64 {
 /// Insert a batch of records (a JSON array of `UsageRecord`); `ON CONFLICT (id) DO NOTHING`
 /// makes a retried flush harmless.
 pub const INSERT_SQL: &str = "
-    INSERT INTO usage_records (id, created_at, user_id, username, requested_model, resolved_model, real_model, node_id, node_name,
+    INSERT INTO usage_records (id, created_at, user_id, key_id, username, requested_model, resolved_model, real_model, node_id, node_name,
                                endpoint, dialect, client, stream, status, prompt_tokens, completion_tokens, total_tokens, estimated,
                                duration_ms, ttfb_ms, error)
-    SELECT r.id, to_timestamp(r.created_at_ms / 1000.0), u.id, r.username, r.requested_model, r.resolved_model, r.real_model, r.node_id, r.node_name,
+    SELECT r.id, to_timestamp(r.created_at_ms / 1000.0), u.id, r.key_id, r.username, r.requested_model, r.resolved_model, r.real_model, r.node_id, r.node_name,
            r.endpoint, r.dialect, r.client, r.stream, r.status, r.prompt_tokens, r.completion_tokens, r.prompt_tokens + r.completion_tokens, r.estimated,
            LEAST(r.duration_ms, 2147483647), LEAST(r.ttfb_ms, 2147483647), r.error
-    FROM jsonb_to_recordset($1::jsonb) AS r(id text, created_at_ms bigint, user_id bigint, username text, requested_model text, resolved_model text,
+    FROM jsonb_to_recordset($1::jsonb) AS r(id text, created_at_ms bigint, user_id bigint, key_id bigint, username text, requested_model text, resolved_model text,
          real_model text, node_id bigint, node_name text, endpoint text, dialect text, client text, stream boolean, status integer,
          prompt_tokens bigint, completion_tokens bigint, estimated boolean, duration_ms bigint, ttfb_ms bigint, error text)
     LEFT JOIN users u ON u.id = r.user_id

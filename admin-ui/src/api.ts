@@ -8,6 +8,9 @@ export interface Session {
   token: string;
   username: string;
   expires_at: string;
+  /** Signed in through Cloudflare Access: no token; the browser's Access cookie goes along
+   * and Access adds its assertion to every admin call. */
+  access?: boolean;
 }
 
 /** An error the admin API answered (or a network failure, status 0), shown where it happened. */
@@ -50,7 +53,7 @@ export function setApiBase(url: string) {
 export function getSession(): Session | null {
   try {
     const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? "null") as Session | null;
-    if (!s?.token) return null;
+    if (!s?.token && !s?.access) return null;
     return s;
   } catch {
     return null;
@@ -100,9 +103,10 @@ async function send(method: string, path: string, body?: unknown, auth = true): 
   const headers: Record<string, string> = {};
   if (body !== undefined) headers["content-type"] = "application/json";
   const s = getSession();
-  if (auth && s) headers.authorization = `Bearer ${s.token}`;
+  if (auth && s && !s.access) headers.authorization = `Bearer ${s.token}`;
+  const credentials: RequestCredentials = (auth && s?.access) || path === "/auth/me" ? "include" : "same-origin";
   try {
-    return await fetch(`${base}/admin${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return await fetch(`${base}/admin${path}`, { method, headers, credentials, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (e) {
     // fetch only throws when no answer could be read: gateway down, wrong URL, or CORS refused.
     throw new ApiError(0, `Could not reach the admin API at ${base} (${(e as Error).message}). Is the gateway running, and is this page's origin (${location.origin}) listed in ADMIN_UI_ORIGINS?`, "network_error", undefined, method, path);
@@ -202,7 +206,23 @@ export async function login(username: string, password: string): Promise<Session
   return s;
 }
 
+/** Sign in through Cloudflare Access: the gateway reads the assertion Access adds when the
+ * browser's Access cookie for the gateway goes along (credentials: include). */
+export async function accessLogin(): Promise<Session> {
+  const r = await send("GET", "/auth/me", undefined, false);
+  if (!r.ok) throw await parseError(r, "GET", "/auth/me");
+  const j = (await r.json()) as { actor: string };
+  const s: Session = { token: "", username: j.actor, expires_at: "", access: true };
+  setSession(s);
+  return s;
+}
+
 export async function logout(): Promise<void> {
+  if (getSession()?.access) {
+    // Access keeps its own session (end it at /cdn-cgi/access/logout); forget ours.
+    setSession(null);
+    return;
+  }
   try {
     // Best effort: the token is forgotten locally whatever the server says.
     await api("POST", "/auth/logout");

@@ -18,11 +18,15 @@ import { SettingsPage } from "./pages/settings";
 import { RequestsPage } from "./pages/requests";
 import { AuditPage } from "./pages/audit";
 import { GuidePage } from "./pages/guide";
+import { TeamsPage, TeamPage } from "./pages/teams";
+import { AdminsPage } from "./pages/admins";
+import { MePage } from "./pages/me";
 import "./style.css";
 
 const NAV: [string, string][] = [
   ["/dashboard", "Dashboard"],
   ["/users", "Users"],
+  ["/teams", "Teams"],
   ["/nodes", "Nodes"],
   ["/models", "Models"],
   ["/mappings", "Mappings"],
@@ -33,6 +37,7 @@ const NAV: [string, string][] = [
   ["/requests", "Request log"],
   ["/audit", "Audit log"],
   ["/settings", "Settings"],
+  ["/admins", "Admin accounts"],
   ["/guide", "Guide"],
 ];
 
@@ -65,6 +70,10 @@ function Page({ path }: { path: string }) {
       return <SettingsPage />;
     case "guide":
       return <GuidePage />;
+    case "teams":
+      return second ? <TeamPage name={second} /> : <TeamsPage />;
+    case "admins":
+      return <AdminsPage />;
     default:
       return (
         <div class="card">
@@ -108,7 +117,9 @@ function App() {
     return () => clearTimeout(t);
   }, [session]);
 
-  if (!session || sessionExpired(session) || path === "/login") {
+  // The user page needs no admin session: a user signs in there with their own API key.
+  if (path === "/me") return <MePage />;
+if (!session || sessionExpired(session) || path === "/login") {
     if (session && sessionExpired(session)) {
       sessionStorage.clear();
     }

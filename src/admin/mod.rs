@@ -5,6 +5,8 @@
 //! table, see `table.rs`) and `async fn route(ctx, method, segments) -> Option<Result<Reply,
 //! GatewayError>>` (None = not this resource's path).
 
+pub mod access;
+pub mod admins;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
@@ -12,6 +14,7 @@ pub mod catalog;
 pub mod dashboard;
 pub mod groups;
 pub mod input;
+pub mod keys;
 pub mod login_limit;
 pub mod mappings;
 pub mod model_config;
@@ -25,6 +28,7 @@ pub mod requests;
 pub mod settings;
 pub mod system_prompts;
 pub mod table;
+pub mod teams;
 pub mod tool_sets;
 pub mod user_usage;
 pub mod users;
@@ -149,11 +153,24 @@ pub async fn handle<D: Db, P: Platform>(db: &D, platform: &P, env: &AdminEnv<'_>
     // Login and logout manage their own audit rows (a failed login must be recorded even
     // though the request fails), so they run outside the mutation transaction.
     match (method, segs.as_slice()) {
-        ("POST", ["auth", "login"]) => return auth::login(db, env, req).await.map(|reply| Outcome { reply, publish: false }),
+        ("POST", ["auth", "login"]) => {
+            access::password_login_allowed(db).await?;
+            return auth::login(db, env, req).await.map(|reply| Outcome { reply, publish: false });
+        }
         ("POST", ["auth", "logout"]) => return auth::logout(db, env, req).await.map(|reply| Outcome { reply, publish: false }),
         _ => {}
     }
-    let actor_name = auth::authenticate(db, env, req).await?;
+    // A Cloudflare Access sign-in (see `access`), else ADMIN_TOKEN or a password session.
+    let (actor_name, team_scope) = match access::authenticate(db, platform, req, env.now_s).await? {
+        Some(a) => match a.team {
+            Some((id, team)) => (format!("{} (team {team})", a.email), Some((id, team))),
+            None => (a.email, None),
+        },
+        None => (auth::authenticate(db, env, req).await?, None),
+    };
+    if let Some((id, team)) = &team_scope {
+        admins::check_scope(db, *id, team, method, &segs).await?;
+    }
     let ctx = Ctx { db, platform, env, req, actor: Actor { name: actor_name, ip } };
     let mutating = !matches!(method, "GET" | "HEAD");
     if mutating {
@@ -208,7 +225,12 @@ pub(crate) async fn dispatch<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &s
     let first = segs.first().copied().unwrap_or("");
     let rest = segs.get(1..).unwrap_or(&[]);
     match first {
-        "users" => users::route(ctx, method, rest).await,
+        "users" => match keys::route(ctx, method, rest).await {
+            Some(answer) => Some(answer),
+            None => users::route(ctx, method, rest).await,
+        },
+        "teams" => teams::route(ctx, method, rest).await,
+        "admins" => admins::route(ctx, method, rest).await,
         "nodes" => nodes::route(ctx, method, rest).await,
         "model-mappings" => mappings::route(ctx, method, rest).await,
         "model-groups" => groups::route(ctx, method, rest).await,

@@ -13,6 +13,9 @@ pub fn all() -> Vec<Route> {
         super::ROUTES,
         super::users::ROUTES,
         super::user_usage::ROUTES,
+        super::keys::ROUTES,
+        super::teams::ROUTES,
+        super::admins::ROUTES,
         super::nodes::ROUTES,
         super::node_ops::ROUTES,
         super::mappings::ROUTES,
@@ -31,7 +34,8 @@ pub fn all() -> Vec<Route> {
 
 /// Does `template` match the decoded path segments after `/admin`?
 pub fn matches(template: &str, segs: &[&str]) -> bool {
-    let parts: Vec<&str> = template.trim_start_matches("/admin").split('/').filter(|s| !s.is_empty()).collect();
+    // strip_prefix, not trim_start_matches: the latter would eat `/admin` twice from `/admin/admins`.
+    let parts: Vec<&str> = template.strip_prefix("/admin").unwrap_or(template).split('/').filter(|s| !s.is_empty()).collect();
     parts.len() == segs.len()
         && parts.iter().zip(segs).all(|(p, s)| match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
             Some("id") => !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.len() <= 18,
@@ -92,6 +96,8 @@ mod tests {
         assert!(check("DELETE", &["users", "bob", "models", "all"]).is_ok());
         assert!(check("POST", &["users", "bob", "models", "all"]).is_ok());
         assert!(check("GET", &["nodes", "load"]).is_ok());
+        assert!(check("GET", &["admins"]).is_ok());
+        assert!(check("DELETE", &["admins", "a@b.c"]).is_ok());
         assert!(check("GET", &["nodes", "12"]).is_ok());
         assert!(check("PUT", &["system-prompts", "reorder"]).is_ok());
         match check("GET", &["system-prompts", "reorder"]) {

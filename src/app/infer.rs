@@ -95,6 +95,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
         id: p.request_id(),
         created_at_ms: started_ms,
         user_id: Some(user.id),
+        key_id: user.key_id,
         username: user.username.clone(),
         endpoint: ep.op.name().to_string(),
         dialect: ep.dialect.as_str().to_string(),
@@ -169,7 +170,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
                 states.extend(d.states.clone());
                 if !d.admitted {
                     *limit_headers = limits::headers(&states);
-                    let what = if d.blocked_by.as_deref() == Some("minute") { format!("the per-minute limit of model '{requested}'") } else { "your daily limit".to_string() };
+                    let what = limits::describe(&scope, d.blocked_by.as_deref(), &requested);
                     return Err(GatewayError::RateLimited { message: format!("rate limit reached: {what}; retry in {} s", d.retry_after), retry_after: d.retry_after });
                 }
                 job.settle.push(Settlement { scope, rules, admitted_ms: now, ticket });

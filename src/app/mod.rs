@@ -12,6 +12,7 @@
 mod infer;
 mod listings;
 mod manage;
+pub mod me;
 mod respond;
 
 use crate::auth;
@@ -49,12 +50,12 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
         Op::Root => return Ok(Reply::json(200, &json!({"name": "Maestro Edge", "version": VERSION, "status": "ok"}))),
         Op::Health => return Ok(Reply::json(200, &json!({"status": "ok"}))),
         Op::Preflight => return Ok(Reply::empty(204)),
-        Op::Ready | Op::Admin => return Err(GatewayError::Internal("handled by the edge".into())),
+        Op::Ready | Op::Admin | Op::Me => return Err(GatewayError::Internal("handled by the edge".into())),
         _ => {}
     }
     let now_s = (p.now_ms() / 1000) as i64;
     let principal = auth::authenticate(req, snap, p.jwt_secret(), now_s)?;
-    let user = principal.user;
+    let user: &User = &principal.user;
     match &ep.op {
         Op::OllamaVersion => Ok(Reply::json(200, &json!({"version": snap.settings.ollama_version}))),
         Op::OllamaTags => Ok(Reply::json(200, &ol::tags(&visible(snap, user, &Op::OllamaChat)))),

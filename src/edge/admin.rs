@@ -41,6 +41,9 @@ fn with_cors(mut reply: Reply, origin: Option<&str>) -> Reply {
         reply.set_header("access-control-allow-headers", "authorization, content-type");
         reply.set_header("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
         reply.set_header("access-control-max-age", "600");
+        // The dashboard signed in through Cloudflare Access sends the Access cookie along
+        // (credentials: include) so that Access adds its assertion; only listed origins get this.
+        reply.set_header("access-control-allow-credentials", "true");
     }
     reply
 }

@@ -1,6 +1,6 @@
 //! `#[event]` handlers: fetch (gateway, admin, readiness) and scheduled (maintenance).
 
-use super::{admin, http, maintenance, platform::WorkerPlatform, ready, snapshot};
+use super::{admin, http, maintenance, me, platform::WorkerPlatform, ready, snapshot};
 use crate::ingress::render_error;
 use crate::routes::{self, Op};
 use std::rc::Rc;
@@ -46,6 +46,12 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
     };
     let platform = Rc::new(WorkerPlatform::new(env, ctx).with_settings(&snap.settings));
+    // `/v1/me` answers browsers on any origin (the dashboard's user page): it takes a bearer
+    // key, never a cookie, so a page can only read what its user already holds the key to.
+    if matches!(endpoint, Ok(ref ep) if ep.op == Op::Me || (ep.op == Op::Preflight && path == "/v1/me")) {
+        let reply = if inbound.method == "OPTIONS" { crate::net::Reply::empty(204) } else { me::handle(&platform, &snap, &inbound).await };
+        return http::response(me::with_cors(reply), &js_ctx);
+    }
     let reply = crate::app::handle(platform, snap, inbound).await;
     http::response(reply, &js_ctx)
 }

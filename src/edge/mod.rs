@@ -8,12 +8,14 @@ mod durable;
 mod entry;
 mod http;
 mod maintenance;
+mod me;
 mod pg;
 mod platform;
 mod pump;
 mod ready;
 mod redis;
 mod snapshot;
+mod webcrypto;
 
 // The Durable Object classes must be exported from the crate root for the runtime to find them.
 pub use durable::{coordinator::Coordinator, counters::Counters, limiter::Limiter, streams::Streams, usage_buffer::UsageBuffer};

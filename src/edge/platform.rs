@@ -218,6 +218,16 @@ extern "C" {
 const WHOLE_BODY_MAX: usize = 4 << 20;
 
 impl WorkerPlatform {
+    pub(super) fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// A scope's rule states as its store counts them, without taking anything (`GET /v1/me`).
+    pub(super) async fn limit_states(&self, scope: &str, rules: &[crate::limits::Rule]) -> Result<Vec<crate::limits::RuleState>, String> {
+        let msg = crate::limits::SyncMsg { rules: rules.to_vec(), now_ms: Timer::now_ms(self), want: 0, returns: Vec::new(), tokens: 0 };
+        self.limits_store().sync(scope, msg).await.map(|g| g.decision.states)
+    }
+
     fn limits_store(&self) -> std::rc::Rc<dyn LeaseStore> {
         std::rc::Rc::new(LimitsStore { env: self.env.clone(), limits: self.limits.clone(), clock_offset_ms: self.secrets.clock_offset_ms })
     }
@@ -375,6 +385,10 @@ impl Platform for WorkerPlatform {
     async fn admit(&self, scope: &str, rules: &[Rule], _now_ms: u64) -> Result<(Decision, Ticket), String> {
         let leases = LEASES.with(|l| l.clone());
         leases.admit(self.limits_store(), scope, rules).await
+    }
+
+    async fn verify_rs256(&self, n: &str, e: &str, message: &[u8], signature: &[u8]) -> Result<bool, String> {
+        super::webcrypto::verify_rs256(n, e, message, signature).await
     }
 
     fn finish(&self, record: UsageRecord, settle: Vec<Settlement>) {

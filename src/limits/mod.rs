@@ -36,18 +36,31 @@ impl Period {
     }
 }
 
-/// The scopes and rules that apply to a request: the user's daily limits and the model
-/// config's per-minute limits (global for that config). Empty = no limits, no store call.
+/// The scopes and rules that apply to a request: the user's daily limits, those of each of
+/// their teams and of the key (`user.scopes`, set at authentication), and the model config's
+/// per-minute limits (global for that config). Empty = no limits, no store call.
 pub fn plan(user: &crate::state::snapshot::User, config: Option<&crate::state::snapshot::ModelConfig>) -> Vec<(String, Vec<Rule>)> {
     let mut out = Vec::new();
     if user.request_limit.is_some() || user.token_limit.is_some() {
         out.push((format!("user:{}", user.id), vec![Rule { name: "day".into(), period: Period::Day, max_requests: user.request_limit, max_tokens: user.token_limit }]));
     }
+    out.extend(user.scopes.iter().cloned());
     if let Some(c) = config.filter(|c| c.requests_per_minute.is_some() || c.tokens_per_minute.is_some()) {
         let rule = Rule { name: "minute".into(), period: Period::Minute, max_requests: c.requests_per_minute.map(u64::from), max_tokens: c.tokens_per_minute.map(u64::from) };
         out.push((format!("model:{}", c.prefix.to_ascii_lowercase()), vec![rule]));
     }
     out
+}
+
+/// What a refusal names: the limit of the scope (`user:`, `team:`, `key:`, `model:`) and rule
+/// that blocked.
+pub fn describe(scope: &str, blocked_by: Option<&str>, model: &str) -> String {
+    match (scope.split_once(':').map(|(k, _)| k), blocked_by) {
+        (_, Some("minute")) | (Some("model"), _) => format!("the per-minute limit of model '{model}'"),
+        (Some("team"), _) => "your team's daily limit".to_string(),
+        (Some("key"), _) => "this API key's daily limit".to_string(),
+        _ => "your daily limit".to_string(),
+    }
 }
 
 /// One limit to enforce in an admission.

@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../../migrations/0001_init.sql") },
     Migration { version: 2, name: "admin_indexes", sql: include_str!("../../migrations/0002_admin_indexes.sql") },
     Migration { version: 4, name: "hardening", sql: include_str!("../../migrations/0004_hardening.sql") },
+    Migration { version: 5, name: "keys_teams", sql: include_str!("../../migrations/0005_keys_teams.sql") },
     Migration { version: 6, name: "usage_pipeline", sql: include_str!("../../migrations/0006_usage_pipeline.sql") },
 ];
 

@@ -23,6 +23,14 @@ pub struct Snapshot {
     pub model_configs: Vec<ModelConfig>,
     #[serde(default)]
     pub system_prompts: Vec<SystemPrompt>,
+    /// API keys (see `auth::keys`); `keys_enabled` marks a snapshot built with them, so one
+    /// published by an older build (no keys) still authenticates by the users' token hashes.
+    #[serde(default)]
+    pub keys: Vec<ApiKey>,
+    #[serde(default)]
+    pub keys_enabled: bool,
+    #[serde(default)]
+    pub teams: Vec<Team>,
     /// Raw settings rows (key -> JSON); `settings` is the validated view.
     #[serde(default)]
     pub settings_raw: HashMap<String, serde_json::Value>,
@@ -38,6 +46,9 @@ pub(crate) struct Index {
     mapping_by_display: HashMap<String, usize>,
     group_by_name: HashMap<String, usize>,
     node_by_id: HashMap<i64, usize>,
+    key_by_hash: HashMap<String, usize>,
+    user_by_id: HashMap<i64, usize>,
+    team_by_id: HashMap<i64, usize>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -58,6 +69,53 @@ pub struct User {
     pub token_limit: Option<u64>,
     #[serde(default)]
     pub can_manage_models: bool,
+    /// Ids of the teams the user belongs to.
+    #[serde(default)]
+    pub teams: Vec<i64>,
+    /// Set by authentication on the caller's effective copy (never in a published snapshot):
+    /// the key used, and the limit scopes beyond the user's own (teams, key).
+    #[serde(skip)]
+    pub key_id: Option<i64>,
+    #[serde(skip)]
+    pub scopes: Vec<(String, Vec<crate::limits::Rule>)>,
+}
+
+/// One API key of a user. Revoked and expired keys stay in the snapshot for a while so a client
+/// using one is told which (see `snapshot.sql`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: i64,
+    pub user_id: i64,
+    /// Hex SHA-256 of the key's jti.
+    pub hash: String,
+    #[serde(default)]
+    pub revoked: bool,
+    #[serde(default)]
+    pub expires_at_ms: Option<u64>,
+    /// `None` = every model the user may call; otherwise only these (and only if the user may).
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    /// Addresses or CIDR ranges; empty = any address.
+    #[serde(default)]
+    pub ip_allow: Vec<String>,
+    #[serde(default)]
+    pub request_limit: Option<u64>,
+    #[serde(default)]
+    pub token_limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Team {
+    pub id: i64,
+    pub name: String,
+    #[serde(default)]
+    pub all_models: bool,
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub request_limit: Option<u64>,
+    #[serde(default)]
+    pub token_limit: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -255,6 +313,15 @@ impl Snapshot {
                 idx.user_by_token.insert(u.token_hash.clone(), i);
             }
         }
+        for (i, u) in self.users.iter().enumerate() {
+            idx.user_by_id.insert(u.id, i);
+        }
+        for (i, k) in self.keys.iter().enumerate() {
+            idx.key_by_hash.insert(k.hash.clone(), i);
+        }
+        for (i, t) in self.teams.iter().enumerate() {
+            idx.team_by_id.insert(t.id, i);
+        }
         for (i, m) in self.mappings.iter().enumerate() {
             idx.mapping_by_display.insert(m.display.clone(), i);
         }
@@ -279,6 +346,18 @@ impl Snapshot {
 
     pub fn user_by_token_hash(&self, hash: &str) -> Option<&User> {
         self.idx.user_by_token.get(hash).map(|&i| &self.users[i])
+    }
+
+    pub fn key_by_hash(&self, hash: &str) -> Option<&ApiKey> {
+        self.idx.key_by_hash.get(hash).map(|&i| &self.keys[i])
+    }
+
+    pub fn user_by_id(&self, id: i64) -> Option<&User> {
+        self.idx.user_by_id.get(&id).map(|&i| &self.users[i])
+    }
+
+    pub fn team(&self, id: i64) -> Option<&Team> {
+        self.idx.team_by_id.get(&id).map(|&i| &self.teams[i])
     }
 
     pub fn node(&self, id: i64) -> Option<&Node> {

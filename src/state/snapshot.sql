@@ -11,10 +11,39 @@ SELECT json_build_object(
       'can_manage_models', u.can_manage_models,
       'models', COALESCE((SELECT json_agg(um.model_name ORDER BY um.model_name) FROM user_models um WHERE um.user_id = u.id), '[]'::json),
       'request_limit', l.request_limit,
-      'token_limit', l.token_limit
+      'token_limit', l.token_limit,
+      'teams', COALESCE((SELECT json_agg(tm.team_id ORDER BY tm.team_id) FROM team_members tm WHERE tm.user_id = u.id), '[]'::json)
     ) ORDER BY u.id)
     FROM users u LEFT JOIN user_limits l ON l.user_id = u.id
     WHERE u.deleted_at IS NULL), '[]'::json),
+  'keys_enabled', true,
+  -- Revoked and expired keys stay for 30 days, so their 401 can say which.
+  'keys', COALESCE((
+    SELECT json_agg(json_build_object(
+      'id', k.id,
+      'user_id', k.user_id,
+      'hash', k.key_hash,
+      'revoked', k.revoked_at IS NOT NULL,
+      'expires_at_ms', (extract(epoch FROM k.expires_at) * 1000)::bigint,
+      'models', to_json(k.models),
+      'ip_allow', COALESCE(to_json(k.ip_allow), '[]'::json),
+      'request_limit', k.request_limit,
+      'token_limit', k.token_limit
+    ) ORDER BY k.id)
+    FROM api_keys k JOIN users ku ON ku.id = k.user_id
+    WHERE ku.deleted_at IS NULL
+      AND (k.revoked_at IS NULL OR k.revoked_at > now() - interval '30 days')
+      AND (k.expires_at IS NULL OR k.expires_at > now() - interval '30 days')), '[]'::json),
+  'teams', COALESCE((
+    SELECT json_agg(json_build_object(
+      'id', t.id,
+      'name', t.name,
+      'all_models', t.has_all_models,
+      'models', COALESCE((SELECT json_agg(tmm.model_name ORDER BY tmm.model_name) FROM team_models tmm WHERE tmm.team_id = t.id), '[]'::json),
+      'request_limit', t.request_limit,
+      'token_limit', t.token_limit
+    ) ORDER BY t.id)
+    FROM teams t), '[]'::json),
   'nodes', COALESCE((
     SELECT json_agg(json_build_object(
       'id', n.id,

@@ -557,11 +557,14 @@ describe("secrets", () => {
     const ts = await must(201, "POST", "/admin/tool-sets", { body: { name: "sweep", tools: ["t"] } });
     const mc = await must(201, "POST", "/admin/model-config", { body: { model_prefix: "sweep", tool_set_id: ts.id } });
     const sp = await must(201, "POST", "/admin/system-prompts", { body: { scope_type: "user", scope_value: "ana", prompt: "p" } });
-    const ids = { "/admin/tool-sets/{id}": ts.id, "/admin/model-config/{id}": mc.id, "/admin/system-prompts/{id}": sp.id, "/admin/nodes/{id}": nodes["openai-c"] };
+    const key = await must(201, "POST", "/admin/users/ana/keys", { body: { label: "sweep" } });
+    issued.push(key.key);
+    await must(201, "POST", "/admin/teams", { body: { name: "sweep-team", members: ["ana"] } });
+    const ids = { "/admin/tool-sets/{id}": ts.id, "/admin/model-config/{id}": mc.id, "/admin/system-prompts/{id}": sp.id, "/admin/nodes/{id}": nodes["openai-c"], "/admin/users/{username}/keys/{id}": key.id };
     let swept = 0;
     for (const [template, item] of Object.entries(doc)) {
       if (!item.get || template === "/admin/openapi.json") continue;
-      const path = template.replace("{id}", ids[template]).replace("{username}", "ana").replace("{display_name}", "fast").replace("{name}", "team");
+      const path = template.replace("{id}", ids[template]).replace("{username}", "ana").replace("{display_name}", "fast").replace("{name}", "team").replace("{team}", "sweep-team");
       assert.ok(!path.includes("{"), template);
       const r = await call("GET", path);
       assert.equal(r.status, 200, `${path}: ${r.text}`);
@@ -573,7 +576,7 @@ describe("secrets", () => {
     const secrets = ["sk-node-secret-0123456789", "sk-rotated-secret-987654", "hdr-secret-0123456789", "hdr-rotated-secret", ADMIN_PASSWORD, ADMIN_TOKEN, ...issued];
     assert.ok(issued.length >= 2);
     // Only the answers that hand out a token once may contain that token.
-    const handsOutToken = (s) => (s.method === "POST" && /^\/admin\/users(\/[^/]+\/reactivate)?$/.test(s.path)) || /\/admin\/users\/[^/]+\/token$/.test(s.path) || s.path === "/admin/auth/login";
+    const handsOutToken = (s) => (s.method === "POST" && /^\/admin\/users(\/[^/]+\/reactivate|\/[^/]+\/keys(\/\d+\/rotate)?)?$/.test(s.path)) || /\/admin\/users\/[^/]+\/token$/.test(s.path) || s.path === "/admin/auth/login";
     for (const s of seen) {
       for (const secret of secrets) {
         if (handsOutToken(s) && issued.includes(secret)) continue;

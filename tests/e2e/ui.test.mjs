@@ -375,6 +375,100 @@ test("tool sets, model config and system prompts through their dialogs (or the A
   await shot("17b-system-prompts-filled");
 });
 
+test("API keys: created and shown once, rotated with a grace period, revoked", async () => {
+  await go("/users/alice-ui");
+  const keys = page.getByRole("table", { name: "API keys" });
+  await keys.getByText("own token").waitFor();
+  await page.getByRole("button", { name: "New key" }).click();
+  const form = page.getByRole("dialog", { name: "New key for alice-ui" });
+  await form.getByLabel("Label").fill("laptop");
+  await form.getByLabel("Allowed addresses").fill("127.0.0.1, ::1");
+  await andWait("POST", "/users/alice-ui/keys", () => form.getByRole("button", { name: "Create key" }).click());
+  const reveal = page.getByRole("dialog", { name: "Key for alice-ui" });
+  const key = await reveal.getByLabel("New API key").inputValue();
+  assert.equal(key.split(".").length, 3);
+  const from = { "cf-connecting-ip": "127.0.0.1" };
+  assert.equal((await getJson(`${env.url}/v1/models`, { headers: { authorization: `Bearer ${key}`, ...from } })).status, 200);
+  await shot("22-key-reveal");
+  await reveal.getByRole("button", { name: "Done, I copied it" }).click();
+  await reveal.waitFor({ state: "detached" });
+  await keys.getByRole("row", { name: /laptop/ }).waitFor();
+  assert.ok(!(await page.content()).includes(key), "the key is gone from the page after closing");
+  const hint = `…${key.slice(-6)}`;
+  await keys.getByRole("row", { name: /laptop/ }).getByText("127.0.0.1, ::1").waitFor();
+
+  await page.getByRole("button", { name: `Rotate key ${hint}` }).click();
+  const rot = page.getByRole("dialog", { name: /^Rotate key/ });
+  await rot.getByLabel("Grace period (minutes)").fill("5");
+  await andWait("POST", "/users/alice-ui/keys/", () => rot.getByRole("button", { name: "Rotate key" }).click());
+  const fresh = await page.getByRole("dialog", { name: "Key for alice-ui" }).getByLabel("New API key").inputValue();
+  assert.notEqual(fresh, key);
+  await page.getByRole("button", { name: "Done, I copied it" }).click();
+  for (const k of [key, fresh]) assert.equal((await getJson(`${env.url}/v1/models`, { headers: { authorization: `Bearer ${k}`, ...from } })).status, 200, "both work during the grace period");
+  await andWait("DELETE", "/users/alice-ui/keys/", () => page.getByRole("button", { name: `Revoke key ${hint}` }).click());
+  await keys.getByRole("row", { name: new RegExp(hint) }).getByText("revoked").waitFor();
+  const gone = await getJson(`${env.url}/v1/models`, { headers: { authorization: `Bearer ${key}`, ...from } });
+  assert.equal(gone.status, 401);
+  assert.match(gone.body.error.message, /revoked/);
+  await shot("23-user-keys");
+});
+
+test("teams: create, members, allow-list and limits", async () => {
+  await go("/teams");
+  await page.getByText("No teams yet").waitFor();
+  await page.getByRole("button", { name: "Create team" }).click();
+  const dialog = page.getByRole("dialog", { name: "Create team" });
+  await dialog.getByLabel("Team name").fill("ui-team");
+  await andWait("POST", "/teams", () => dialog.getByRole("button", { name: "Create team" }).click());
+  await heading("Team ui-team").waitFor();
+  await page.getByLabel("Add member").selectOption("alice-ui");
+  await andWait("POST", "/teams/ui-team/members", () => page.getByRole("button", { name: "Add member" }).click());
+  await page.getByRole("list", { name: "Team members" }).getByText("alice-ui").waitFor();
+  await page.getByRole("checkbox", { name: /^coder/ }).check();
+  await andWait("PATCH", "/teams/ui-team", () => page.getByRole("button", { name: "Save team models" }).click());
+  await page.getByLabel("Team request limit").fill("500");
+  await andWait("PATCH", "/teams/ui-team", () => page.getByRole("button", { name: "Save team limits" }).click());
+  const t = await admin.get("/teams/ui-team");
+  assert.deepEqual([t.members, t.models, t.request_limit], [["alice-ui"], ["coder"], 500]);
+  await shot("24-team");
+  await go("/teams");
+  await page.getByRole("row", { name: /ui-team/ }).getByText("alice-ui").waitFor();
+  await shot("25-teams");
+});
+
+test("admin accounts: an Access email scoped to a team", async () => {
+  await go("/admins");
+  await heading("Admin accounts").waitFor();
+  await page.getByLabel("Email").fill("lead@example.com");
+  await page.getByLabel("Scope").selectOption("ui-team");
+  await andWait("POST", "/admins", () => page.getByRole("button", { name: "Add admin" }).click());
+  await page.getByRole("row", { name: /lead@example\.com/ }).getByText("team ui-team").waitFor();
+  assert.deepEqual((await admin.get("/admins")).admins.map((a) => [a.email, a.team]), [["lead@example.com", "ui-team"]]);
+  await shot("26-admin-accounts");
+});
+
+test("the user page: sign in with a key, /v1/me read-only, the setup filled in", async () => {
+  const k = await admin.post("/users/alice-ui/keys", { label: "me-page" }, 201);
+  await go("/me");
+  await page.getByRole("heading", { name: "Your gateway account" }).waitFor();
+  await page.getByLabel("API key").fill("not-a-key");
+  await page.getByRole("button", { name: "Sign in with key" }).click();
+  await page.getByRole("alert").filter({ hasText: /invalid token/ }).waitFor();
+  await page.getByLabel("API key").fill(k.key);
+  await page.getByRole("button", { name: "Sign in with key" }).click();
+  await heading("Hello, alice-ui").waitFor();
+  await page.getByLabel("Your models").getByText("coder").waitFor();
+  await page.getByText("ui-team").first().waitFor();
+  await page.getByRole("table", { name: "Your limits" }).getByRole("row", { name: /team/ }).waitFor();
+  await page.getByRole("table", { name: "Your keys" }).getByRole("row", { name: /me-page/ }).getByText("this key").waitFor();
+  await page.getByLabel("Claude Code environment", { exact: true }).getByText(`ANTHROPIC_AUTH_TOKEN="${k.key}"`).waitFor();
+  assert.equal(await page.getByRole("button", { name: /Revoke|Rotate|Delete|Save/ }).count(), 0, "read-only");
+  await shot("27-user-page");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Your gateway account" }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("maestro.userKey")), null);
+});
+
 test("every other page renders; screenshots", async () => {
   const pages = [
     ["/models", "Models", "14-models"],
@@ -397,6 +491,46 @@ test("every other page renders; screenshots", async () => {
   await page.getByRole("tab", { name: "Load" }).click();
   await page.getByRole("table", { name: "Node load" }).or(page.getByRole("alert")).first().waitFor();
   await shot("20-nodes-load");
+});
+
+test("single sign-on: behind Cloudflare Access the dashboard signs in from the assertion, scoped to the team", async () => {
+  // Access itself cannot run here: a JWKS server on loopback holds the team's key, and the
+  // browser's admin calls get the assertion added on the way, as Access's edge would.
+  const { default: http } = await import("node:http");
+  const { default: crypto } = await import("node:crypto");
+  const pair = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = pair.publicKey.export({ format: "jwk" });
+  const certs = http.createServer((_, res) => res.end(JSON.stringify({ keys: [{ kid: "ui", alg: "RS256", use: "sig", ...jwk }] })));
+  await new Promise((r) => certs.listen(0, "127.0.0.1", r));
+  try {
+    await admin.put("/settings", { "access.team_domain": "ui.cloudflareaccess.com", "access.audience": "ui-aud", "access.certs_url": `http://127.0.0.1:${certs.address().port}/certs` }, 200);
+    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const head = b64({ alg: "RS256", kid: "ui" });
+    const body = b64({ aud: ["ui-aud"], email: "lead@example.com", exp: Math.floor(Date.now() / 1000) + 600, iss: "https://ui.cloudflareaccess.com" });
+    const assertion = `${head}.${body}.${crypto.sign("sha256", Buffer.from(`${head}.${body}`), pair.privateKey).toString("base64url")}`;
+    await page.evaluate(() => sessionStorage.clear());
+    await page.route(`${env.url}/admin/**`, (route) => route.continue({ headers: { ...route.request().headers(), "cf-access-jwt-assertion": assertion } }));
+    await go("/login");
+    await page.getByRole("button", { name: "Continue with Cloudflare Access" }).click();
+    await heading("Dashboard").waitFor();
+    await page.getByText("lead@example.com (team ui-team)").waitFor();
+    assert.equal(await page.evaluate(() => JSON.parse(sessionStorage.getItem("maestro.session")).token), "", "no token: Access vouches for every call");
+    await go("/users/alice-ui");
+    await page.getByRole("table", { name: "API keys" }).getByText("me-page").waitFor();
+    await shot("28-access-team-admin");
+    await go("/nodes");
+    await page.getByRole("alert").filter({ hasText: /team admin of 'ui-team'/ }).first().waitFor();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByText("You signed out.").waitFor();
+  } finally {
+    await page.unroute(`${env.url}/admin/**`);
+    certs.close();
+  }
+  // Back to a password session for the tests after this one.
+  await page.getByLabel("Username").fill(ADMIN_USERNAME);
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByText(`Signed in as ${ADMIN_USERNAME}`).waitFor();
 });
 
 test("sign out, and a rejected session returns to login with a message", async () => {

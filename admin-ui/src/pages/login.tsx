@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { apiBase, defaultApiBase, login, setApiBase, type Session } from "../api";
+import { accessLogin, apiBase, defaultApiBase, login, setApiBase, type Session } from "../api";
 import { Button, ErrorBox, Field, inputValue, navigate, useAction } from "../ui";
 
 export function LoginPage({ onLogin, notice, alreadySignedIn }: { onLogin: (s: Session) => void; notice: string | null; alreadySignedIn: boolean }) {
@@ -45,6 +45,16 @@ export function LoginPage({ onLogin, notice, alreadySignedIn }: { onLogin: (s: S
         <ErrorBox error={error} />
         <Button type="submit" kind="primary" busy={busy}>
           Sign in
+        </Button>
+        <div class="muted small">or, when the dashboard and the gateway are behind Cloudflare Access:</div>
+        <Button
+          busy={busy}
+          onClick={() => {
+            setApiBase(base);
+            run(async () => onLogin(await accessLogin()));
+          }}
+        >
+          Continue with Cloudflare Access
         </Button>
       </form>
     </div>

@@ -6,6 +6,7 @@ import type { Paged, Period, RequestRow, User } from "../types";
 import { PERIOD_OPTIONS } from "../types";
 import { Async, Badge, Button, Confirm, Empty, ErrorBox, Field, fieldError, fmtNum, inputValue, optInt, PageHead, Pagination, SavingSwitch, Section, Select, Switch, useAction, useLoad, useSynced, navigate } from "../ui";
 import { RequestTable } from "./requests";
+import { KeysSection } from "./keys";
 
 export function UserPage({ username }: { username: string }) {
   const user = useLoad(() => get<User>(`/users/${enc(username)}`), [username]);
@@ -58,6 +59,7 @@ export function UserPage({ username }: { username: string }) {
                 <dd class="mono">{u.token_prefix ? `${u.token_prefix}…` : "—"} <span class="muted small">(only the prefix is stored; regenerate to get a new token)</span></dd>
               </dl>
             </Section>
+            {!u.is_deleted && <KeysSection username={username} />}
             <ModelAccess user={u} onSaved={user.reload} />
             <Limits user={u} onSaved={user.reload} />
             <Usage username={username} />
