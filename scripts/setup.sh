@@ -45,8 +45,12 @@ fi
 # SDK, the Ollama JS client), at the versions its own lockfile pins, kept out of the root
 # package.json (they are large, and `make clients-latest` moves them on their own).
 if [ ! -f tests/clients/node_modules/.package-lock.json ] || [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; then
-  say "npm ci (tests/clients)"
-  (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+  say "npm install (tests/clients, as locked)"
+  # Not `npm ci`: opencode-ai lists a binary package per platform as optional dependencies and
+  # this registry serves only the linux-x64 ones, so the lockfile cannot name the others and
+  # `npm ci` refuses it as out of sync. `npm install` installs exactly the locked versions and
+  # leaves the lockfile as it is (checked: `npm install --package-lock-only` changes nothing).
+  (cd tests/clients && npm install --no-audit --no-fund --loglevel=error)
 fi
 
 # PostgreSQL server binaries (tests start their own cluster; psql drives fixtures).
