@@ -18,6 +18,8 @@ pub mod auth;
 mod edge;
 #[cfg(target_arch = "wasm32")]
 pub use edge::{Coordinator, Counters, Limiter, Streams, UsageBuffer};
+#[cfg(target_arch = "wasm32")]
+pub use edge::ResponseStore;
 pub mod error;
 pub mod ingress;
 pub mod limits;

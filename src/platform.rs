@@ -5,6 +5,7 @@ use crate::limits::lease::Ticket;
 use crate::limits::{Decision, Rule};
 use crate::net::{OriginReply, Outbound};
 use crate::routing::plan::NodeState;
+use crate::state::response_store::{Lookup, StoredResponse};
 use crate::stream::relay::Timer;
 use crate::usage::UsageRecord;
 use std::collections::HashMap;
@@ -40,6 +41,20 @@ pub trait Platform: Timer + 'static {
     /// no origin was reached) and queue the usage record. Must not block the client: the
     /// Worker runs it under `wait_until`.
     fn finish(&self, record: UsageRecord, settle: Vec<Settlement>);
+
+    /// Stored Responses of one user (`state::response_store`): the records a lookup names that
+    /// exist and have not expired (this isolate's recent writes first). `Err` = the store is
+    /// unreachable. Hosts without a store find nothing.
+    async fn load_responses(&self, _user_id: i64, _lookup: &Lookup) -> Result<Vec<std::rc::Rc<StoredResponse>>, String> {
+        Ok(Vec::new())
+    }
+    /// Keep a record: visible to this isolate at once, written to the store in the background
+    /// (batched), never delaying the answer.
+    fn store_response(&self, _user_id: i64, _record: StoredResponse) {}
+    /// Delete one record; Ok(false) when there was none.
+    async fn delete_response(&self, _user_id: i64, _id: &str) -> Result<bool, String> {
+        Ok(false)
+    }
     /// Verify an RS256 signature (RSASSA-PKCS1-v1_5, SHA-256) of `message` with the RSA public
     /// key given as a JWK's base64url modulus and exponent (Cloudflare Access assertions).
     /// `Err` = this platform cannot verify (the Worker uses WebCrypto).

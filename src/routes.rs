@@ -29,6 +29,10 @@ pub enum Op {
     Messages,
     CountTokens,
     Responses,
+    /// A stored response: `GET` / `DELETE /v1/responses/{id}`, `GET .../{id}/input_items`.
+    ResponseGet(String),
+    ResponseDelete(String),
+    ResponseInputItems(String),
     // Ollama model management (needs the user's model-management grant)
     OllamaPull,
     OllamaPush,
@@ -71,6 +75,7 @@ impl Op {
             Op::Messages => "v1/messages",
             Op::CountTokens => "v1/messages/count_tokens",
             Op::Responses => "v1/responses",
+            Op::ResponseGet(_) | Op::ResponseDelete(_) | Op::ResponseInputItems(_) => "v1/responses/{id}",
             Op::OllamaPull => "api/pull",
             Op::OllamaPush => "api/push",
             Op::OllamaCopy => "api/copy",
@@ -178,6 +183,22 @@ pub fn resolve(method: &str, path: &str) -> Result<Endpoint, (Dialect, GatewayEr
         let id = urlencoding::decode(id).map(|s| s.into_owned()).unwrap_or_else(|_| id.to_string());
         return ep(Op::Model(id));
     }
+    if let Some(rest) = path.strip_prefix("/v1/responses/") {
+        let (id, items) = match rest.strip_suffix("/input_items") {
+            Some(id) => (id, true),
+            None => (rest, false),
+        };
+        if !id.is_empty() && !id.contains('/') {
+            let id = id.to_string();
+            return match (method, items) {
+                ("GET" | "HEAD", false) => ep(Op::ResponseGet(id)),
+                ("DELETE", false) => ep(Op::ResponseDelete(id)),
+                ("GET" | "HEAD", true) => ep(Op::ResponseInputItems(id)),
+                (_, false) => Err((dialect, GatewayError::MethodNotAllowed { allow: "GET, HEAD, DELETE".into() })),
+                (_, true) => Err((dialect, GatewayError::MethodNotAllowed { allow: "GET, HEAD".into() })),
+            };
+        }
+    }
     Err((dialect, GatewayError::NotFound(format!("no route for {method} {path}"))))
 }
 
@@ -196,6 +217,11 @@ mod tests {
         let m = resolve("POST", "/v1/messages").unwrap();
         assert_eq!((m.dialect, m.op), (Dialect::Anthropic, Op::Messages));
         assert_eq!(resolve("POST", "/v1/responses").unwrap().dialect, Dialect::Responses);
+        let g = resolve("GET", "/v1/responses/resp_1").unwrap();
+        assert_eq!((g.dialect, g.op), (Dialect::Responses, Op::ResponseGet("resp_1".into())));
+        assert_eq!(resolve("DELETE", "/v1/responses/resp_1").unwrap().op, Op::ResponseDelete("resp_1".into()));
+        assert_eq!(resolve("GET", "/v1/responses/resp_1/input_items").unwrap().op, Op::ResponseInputItems("resp_1".into()));
+        assert_eq!(resolve("POST", "/v1/responses/resp_1").unwrap_err().1.status(), 405);
         assert_eq!(resolve("DELETE", "/api/delete").unwrap().op, Op::OllamaDelete);
         assert_eq!(resolve("OPTIONS", "/admin/auth/login").unwrap().op, Op::Admin);
         assert_eq!(resolve("OPTIONS", "/v1/chat/completions").unwrap().op, Op::Preflight);

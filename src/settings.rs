@@ -55,6 +55,8 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "warmup.skip_cloud_models", default: v!(true), kind: Kind::Bool, doc: "Never warm models whose names end in -cloud or :cloud (they cost upstream quota)." },
     Definition { key: "retention.usage_days", default: v!(90), kind: Kind::Int { min: 1, max: 3650 }, doc: "Usage records older than this are deleted by the cron clean-up." },
     Definition { key: "retention.audit_days", default: v!(365), kind: Kind::Int { min: 1, max: 3650 }, doc: "Audit records older than this are deleted by the cron clean-up." },
+    Definition { key: "responses.retention_days", default: v!(30), kind: Kind::Int { min: 1, max: 365 }, doc: "Stored Responses (`store: true` on /v1/responses) are deleted this long after they were created." },
+    Definition { key: "responses.max_per_user", default: v!(1000), kind: Kind::Int { min: 10, max: 10_000 }, doc: "Stored Responses kept per user; beyond it (or 64 MiB) the oldest go first." },
     Definition { key: "access.team_domain", default: v!(null), kind: Kind::OptStr, doc: "Cloudflare Access team domain (myteam or myteam.cloudflareaccess.com); with access.audience set, a Cf-Access-Jwt-Assertion signs admins in (see Single sign-on)." },
     Definition { key: "access.audience", default: v!(null), kind: Kind::OptStr, doc: "The Access application's audience (AUD) tag; assertions for any other audience are refused." },
     Definition { key: "access.certs_url", default: v!(null), kind: Kind::OptStr, doc: "Where Access's signing keys are fetched; null = https://<team domain>/cdn-cgi/access/certs. Set it only to reach the keys through a proxy, or in tests." },
@@ -128,11 +130,20 @@ pub struct Settings {
     pub retention_usage_days: u32,
     pub retention_audit_days: u32,
     pub snapshot_refresh_ms: u64,
+    pub responses_retention_days: u32,
+    pub responses_max_per_user: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings::from_raw(&HashMap::new())
+    }
+}
+
+impl Settings {
+    /// The bounds of each user's Responses store.
+    pub fn responses_bounds(&self) -> crate::state::response_store::Bounds {
+        crate::state::response_store::Bounds { retention_ms: self.responses_retention_days as u64 * 86_400_000, max_responses: self.responses_max_per_user as usize }
     }
 }
 
@@ -220,6 +231,8 @@ impl Settings {
             retention_usage_days: int("retention.usage_days") as u32,
             retention_audit_days: int("retention.audit_days") as u32,
             snapshot_refresh_ms: int("snapshot.refresh_ms"),
+            responses_retention_days: int("responses.retention_days") as u32,
+            responses_max_per_user: int("responses.max_per_user") as u32,
         }
     }
 }

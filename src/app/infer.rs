@@ -49,6 +49,8 @@ pub(super) struct Job<'a> {
     /// Limit scopes this request was admitted into (settled exactly once, in `finish`).
     pub settle: Vec<Settlement>,
     pub finished: bool,
+    /// Responses only: what the request said about stored state (`super::stored`).
+    pub responses: Option<crate::state::response_store::Turn>,
 }
 
 impl Job<'_> {
@@ -116,6 +118,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
         started_ms,
         settle: Vec::new(),
         finished: false,
+        responses: None,
     };
     let mut limit_headers = Vec::new();
     let mut reply = match steps(p, snap, user, req, &mut job, &mut limit_headers).await {
@@ -146,6 +149,10 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     let stream = stream_flag(&body, job.op)?;
     job.record.stream = stream;
     job.body = body;
+    // Stored Responses: item references and previous_response_id resolved into the input.
+    if *job.op == Op::Responses {
+        job.responses = Some(super::stored::prepare(&**p, user, &mut job.body).await?);
+    }
     // Responses requests are validated up front (their shape is strict). Anthropic requests are
     // not: a same-dialect leg forwards what it does not need to read, and the origin judges it;
     // a translated leg decodes them when it is chosen.

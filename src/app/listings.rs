@@ -91,7 +91,7 @@ pub(super) async fn ps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User)
                     catalog::EntryKind::Group(_) => false,
                 };
                 if hit && !models.iter().any(|x| x["name"] == e.name.as_str()) {
-                    let mut entry = m.clone();
+                    let mut entry = ol::ps_entry(m, e);
                     entry["name"] = json!(e.name);
                     entry["model"] = json!(e.name);
                     models.push(entry);

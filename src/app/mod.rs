@@ -14,6 +14,7 @@ mod listings;
 mod manage;
 pub mod me;
 mod respond;
+mod stored;
 
 use crate::auth;
 use crate::error::GatewayError;
@@ -69,6 +70,7 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
         Op::OllamaShow => listings::show(p, snap, user, req).await,
         Op::OllamaPs => listings::ps(p, snap, user).await,
         Op::CountTokens => listings::count_tokens(snap, user, req),
+        Op::ResponseGet(_) | Op::ResponseDelete(_) | Op::ResponseInputItems(_) => stored::handle(p, user, &ep.op, req).await,
         op if op.is_model_management() => manage::handle(p, snap, user, op, req).await,
         op if op.is_inference() => Ok(infer::run(p, snap, user, ep, req).await),
         _ => Err(GatewayError::NotFound("no such operation".into())),

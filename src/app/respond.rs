@@ -50,18 +50,28 @@ fn now_s<P: Platform>(p: &P) -> i64 {
 }
 
 /// The client's stream encoder for its operation.
-fn encoder<P: Platform>(p: &P, job: &mut Job<'_>) -> Box<dyn StreamEncoder> {
+fn encoder<P: Platform>(p: &Rc<P>, job: &mut Job<'_>) -> Box<dyn StreamEncoder> {
     let display = job.requested.clone();
     let id = job.record.id.trim_start_matches("req_").to_string();
     match job.op {
-        Op::OllamaGenerate => Box::new(ollama::GenerateStreamEncoder::new(&display)),
-        Op::OllamaChat => Box::new(ollama::ChatStreamEncoder::new(&display)),
+        Op::OllamaGenerate => Box::new(ollama::GenerateStreamEncoder::new(&display).with_elapsed_ms(p.now_ms().saturating_sub(job.started_ms))),
+        Op::OllamaChat => Box::new(ollama::ChatStreamEncoder::new(&display).with_elapsed_ms(p.now_ms().saturating_sub(job.started_ms))),
         Op::Messages => {
             let estimate = job.ir.as_ref().map(anthropic::estimate_input_tokens).unwrap_or(0);
             Box::new(anthropic::StreamEncoder::new(&display, &format!("msg_{id}"), estimate))
         }
-        Op::Responses => Box::new(responses::StreamEncoder::new(&display, &format!("resp_{id}"), now_s(p))),
-        _ => Box::new(openai::StreamEncoder::new(&display, &format!("chatcmpl-{id}"), now_s(p), openai::include_usage(&job.body))),
+        Op::Responses => {
+            let mut e = responses::StreamEncoder::new(&display, &format!("resp_{id}"), now_s(&**p));
+            if let Some(turn) = job.responses.clone() {
+                e = e.with_meta(turn.meta());
+                if turn.store {
+                    let (p, user_id) = (p.clone(), job.record.user_id);
+                    e = e.on_done(Box::new(move |r: &Value| super::stored::keep(&*p, user_id, &turn, r)));
+                }
+            }
+            Box::new(e)
+        }
+        _ => Box::new(openai::StreamEncoder::new(&display, &format!("chatcmpl-{id}"), now_s(&**p), openai::include_usage(&job.body))),
     }
 }
 
@@ -95,7 +105,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
             Api::AnthropicMessages => Decoder::Anthropic(anthropic::StreamDecoder::new()),
             _ => Decoder::OpenAi(openai::StreamDecoder::new()),
         };
-        Box::new(Transcode::new(decoder, shaping, encoder(&**p, job)))
+        Box::new(Transcode::new(decoder, shaping, encoder(p, job)))
     } else {
         match leg.api {
             Api::OllamaChat | Api::OllamaGenerate => Box::new(OllamaNdjson::new(&display)),
@@ -172,6 +182,7 @@ fn anthropic_usage(v: &Value) -> Option<Usage> {
 pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job<'_>, leg: Leg, shaping: Option<Pipeline>, reply: OriginReply, remaining: u64) -> AttemptResult {
     let idle = remaining.max(snap.settings.stream_idle_ms);
     let request_id = origin_request_id(leg, &reply);
+    let headers_ms = p.now_ms().saturating_sub(job.started_ms);
     let bytes = match read_all(&**p, reply.body, idle, 256 << 20).await {
         Ok(b) => b,
         Err(e) => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: e },
@@ -194,8 +205,17 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: msg };
     }
     let display = job.requested.clone();
+    let timing = ollama::Timing::from_ms(headers_ms, p.now_ms().saturating_sub(job.started_ms));
     let (out, usage) = if leg.api == Api::OpenAiEmbeddings && leg.translate {
-        match ollama::embed_response_from_openai(&v, &display) {
+        let translated = if *job.op == Op::OllamaEmbeddings {
+            ollama::embeddings_response_from_openai(&v)
+        } else {
+            ollama::embed_response_from_openai(&v, &display).map(|mut o| {
+                o["total_duration"] = serde_json::json!(timing.total_ns);
+                o
+            })
+        };
+        match translated {
             Ok(o) => (o, passthrough::openai_usage(&v)),
             Err(e) => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: e },
         }
@@ -215,15 +235,20 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         let id = job.record.id.trim_start_matches("req_").to_string();
         let usage = resp.usage;
         let out = match job.op {
-            Op::OllamaChat => ollama::encode_chat_response(&resp, &display, &ollama::now_rfc3339()),
-            Op::OllamaGenerate => ollama::encode_generate_response(&resp, &display, &ollama::now_rfc3339()),
+            Op::OllamaChat => ollama::encode_chat_response_timed(&resp, &display, &ollama::now_rfc3339(), &timing),
+            Op::OllamaGenerate => ollama::encode_generate_response_timed(&resp, &display, &ollama::now_rfc3339(), &timing),
             Op::Messages => {
                 resp.id = format!("msg_{id}");
                 anthropic::encode_response(&resp, &display)
             }
             Op::Responses => {
                 resp.id = format!("resp_{id}");
-                responses::encode_response(&resp, &display, now_s(&**p))
+                let mut out = responses::encode_response(&resp, &display, now_s(&**p));
+                if let (Some(turn), Some(o)) = (&job.responses, out.as_object_mut()) {
+                    o.extend(turn.meta());
+                    super::stored::keep(&**p, job.record.user_id, turn, &out);
+                }
+                out
             }
             _ => {
                 if resp.id.is_empty() {

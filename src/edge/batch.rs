@@ -56,3 +56,8 @@ where
         )
     })
 }
+
+/// Drop items still waiting in the batch (e.g. a record deleted before its write was sent).
+pub fn retain<T>(cell: &'static LocalKey<RefCell<Batch<T>>>, keep: impl FnMut(&T) -> bool) {
+    cell.with(|b| b.borrow_mut().items.retain(keep));
+}

@@ -19,3 +19,4 @@ mod webcrypto;
 
 // The Durable Object classes must be exported from the crate root for the runtime to find them.
 pub use durable::{coordinator::Coordinator, counters::Counters, limiter::Limiter, streams::Streams, usage_buffer::UsageBuffer};
+pub use durable::response_store::ResponseStore;

@@ -3,7 +3,8 @@
 //! the limits store the settings chose (`backend.limits`: the Limiter Durable Object or Redis).
 
 use super::batch::{self, Batch};
-use super::durable::{counters, limiter, streams, usage_buffer};
+use super::durable::{counters, limiter, response_store, streams, usage_buffer};
+use crate::state::response_store::{Bounds, Lookup, RecentCache, StoredResponse};
 use super::redis::{self, Redis};
 use crate::limits::lease::{LeaseStore, Leases, Ticket};
 use crate::limits::{Decision, Grant, Rule, SyncMsg};
@@ -63,6 +64,39 @@ thread_local! {
 thread_local! {
     static USAGE_BATCH: RefCell<Batch<UsageRecord>> = const { RefCell::new(Batch::new()) };
     static STREAM_BATCH: RefCell<Batch<streams::LeaseMsg>> = const { RefCell::new(Batch::new()) };
+    static RESPONSE_BATCH: RefCell<Batch<(i64, Bounds, StoredResponse)>> = const { RefCell::new(Batch::new()) };
+    /// Stored Responses this isolate wrote lately: a next turn finds them before (and
+    /// whether or not) the batched write reached the user's ResponseStore.
+    static RECENT_RESPONSES: RefCell<RecentCache> = RefCell::new(RecentCache::default());
+}
+
+/// Stored Responses ride to their users' ResponseStore objects like usage records: one call
+/// per user per batch, after the answer.
+const RESPONSE_BATCH_MS: u64 = crate::state::response_store::BATCH_MS;
+
+fn buffer_response(env: Env, item: (i64, Bounds, StoredResponse)) -> Option<LocalBoxFuture<'static, ()>> {
+    batch::push(&RESPONSE_BATCH, item, RESPONSE_BATCH_MS, move |items| async move {
+        let mut by_user: Vec<(i64, Bounds, Vec<StoredResponse>)> = Vec::new();
+        for (user, bounds, rec) in items {
+            match by_user.iter_mut().find(|(u, _, _)| *u == user) {
+                Some((_, b, recs)) => {
+                    *b = bounds;
+                    recs.push(rec);
+                }
+                None => by_user.push((user, bounds, vec![rec])),
+            }
+        }
+        let sends = by_user.into_iter().map(|(user, bounds, recs)| {
+            let env = env.clone();
+            async move {
+                let n = recs.len();
+                if let Err(e) = response_store::put(&env, user, bounds, recs).await {
+                    worker::console_error!("{n} stored responses of user {user} not written (this isolate still holds them for a while): {e}");
+                }
+            }
+        });
+        futures::future::join_all(sends).await;
+    })
 }
 
 fn buffer_usage(env: Env, record: UsageRecord) -> Option<LocalBoxFuture<'static, ()>> {
@@ -113,6 +147,7 @@ pub struct WorkerPlatform {
     ctx: Option<Context>,
     secrets: Rc<Secrets>,
     limits: Limits,
+    responses_bounds: Bounds,
 }
 
 /// What the platform reads from the environment, once per isolate: secrets only change with a
@@ -155,7 +190,7 @@ enum Limits {
 impl WorkerPlatform {
     pub fn new(env: Env, ctx: impl Into<Option<Context>>) -> Self {
         let secrets = secrets(&env);
-        WorkerPlatform { env, ctx: ctx.into(), secrets, limits: Limits::DurableObjects }
+        WorkerPlatform { env, ctx: ctx.into(), secrets, limits: Limits::DurableObjects, responses_bounds: Bounds::default() }
     }
 
     /// Use the limits store the snapshot's settings chose.
@@ -164,6 +199,7 @@ impl WorkerPlatform {
             LimitsBackend::DurableObjects => Limits::DurableObjects,
             LimitsBackend::Redis => Limits::Redis(redis::from_env(&self.env, s.redis_timeout_ms)),
         };
+        self.responses_bounds = s.responses_bounds();
         self
     }
 }
@@ -408,5 +444,42 @@ impl Platform for WorkerPlatform {
                 futures::future::join_all(flushes).await;
             });
         }
+    }
+
+    async fn load_responses(&self, user_id: i64, lookup: &Lookup) -> Result<Vec<Rc<StoredResponse>>, String> {
+        let now = self.now_ms();
+        let (mut found, rest) = RECENT_RESPONSES.with(|c| {
+            let mut c = c.borrow_mut();
+            crate::state::response_store::resolve_with(lookup, |id| c.get(user_id, id, now))
+        });
+        if !rest.is_empty() {
+            let more = response_store::load(&self.env, user_id, &rest).await.map_err(|e| format!("the response store is unavailable: {e}"))?;
+            for r in more {
+                if !found.iter().any(|f| f.id == r.id) {
+                    found.push(r);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn store_response(&self, user_id: i64, record: StoredResponse) {
+        let bytes = if record.size > 0 { record.size } else { record.to_json().len() };
+        RECENT_RESPONSES.with(|c| c.borrow_mut().insert(user_id, Rc::new(record.clone()), bytes, self.now_ms()));
+        if let Some(send) = buffer_response(self.env.clone(), (user_id, self.responses_bounds, record)) {
+            self.background(send);
+        }
+    }
+
+    async fn delete_response(&self, user_id: i64, id: &str) -> Result<bool, String> {
+        let local = RECENT_RESPONSES.with(|c| {
+            let mut c = c.borrow_mut();
+            let had = c.get(user_id, id, self.now_ms()).is_some();
+            c.remove(user_id, id);
+            had
+        });
+        batch::retain(&RESPONSE_BATCH, |(u, _, r)| !(*u == user_id && r.id == id));
+        let stored = response_store::delete(&self.env, user_id, id).await.map_err(|e| format!("the response store is unavailable: {e}"))?;
+        Ok(stored || local)
     }
 }

@@ -4,17 +4,43 @@
 use crate::routing::catalog::{Entry, EntryKind};
 use crate::state::snapshot::NodeKind;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The digest a listing shows for an entry: the origin's own for a real model on an Ollama
+/// node, otherwise a stable one derived from the node, the real model and the name (64 hex
+/// digits, as Ollama writes them). Clients such as llm-ollama group models by digest, so two
+/// names never share one unless Ollama itself says they are the same model.
+pub fn digest(e: &Entry) -> String {
+    if let (EntryKind::Real, Some((n, m))) = (&e.kind, e.backing) {
+        if n.kind == NodeKind::Ollama {
+            if let Some(d) = m.digest.as_deref().filter(|d| !d.is_empty()) {
+                return d.to_string();
+            }
+        }
+    }
+    let (node, real) = match e.backing {
+        Some((n, m)) => (n.id.to_string(), m.name.as_str()),
+        None => (String::new(), ""),
+    };
+    let kind = match e.kind {
+        EntryKind::Mapping(_) => "mapping",
+        EntryKind::Group(_) => "group",
+        EntryKind::Real => "model",
+    };
+    let h = Sha256::digest(format!("maestro-edge\0{kind}\0{node}\0{real}\0{}", e.name).as_bytes());
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 pub fn tag(e: &Entry) -> Value {
-    let (size, digest, modified, details) = match e.backing {
+    let (size, modified, details) = match e.backing {
         Some((n, m)) if n.kind == NodeKind::Ollama => (
             m.size.unwrap_or(0),
-            m.digest.clone().unwrap_or_default(),
             m.modified_at.clone().unwrap_or_default(),
-            if m.details.is_object() { m.details.clone() } else { synthetic_details("") },
+            complete_details(&m.details),
         ),
-        _ => (0, String::new(), String::new(), synthetic_details("")),
+        _ => (0, String::new(), synthetic_details("")),
     };
+    let digest = digest(e);
     let details = match e.kind {
         EntryKind::Group(_) => synthetic_details("model_group"),
         _ => details,
@@ -29,6 +55,17 @@ pub fn tag(e: &Entry) -> Value {
     })
 }
 
+/// The node's `details` with every key Ollama always sends filled in (strict clients read them).
+fn complete_details(d: &Value) -> Value {
+    let mut out = synthetic_details("");
+    if let (Some(o), Some(d)) = (out.as_object_mut(), d.as_object()) {
+        for (k, v) in d {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
 pub fn synthetic_details(family: &str) -> Value {
     json!({
         "parent_model": "",
@@ -38,6 +75,51 @@ pub fn synthetic_details(family: &str) -> Value {
         "parameter_size": "",
         "quantization_level": "",
     })
+}
+
+/// Capabilities as Ollama clients read them from `/api/show` (llm-ollama and Copilot refuse
+/// tools, or skip embedding models, when they are missing). Declared capabilities (a mapping's,
+/// or what an Ollama node reports) are shown as they are. A model on another node type whose
+/// node declares nothing would otherwise show only `completion`; it is shown as
+/// `["completion", "tools"]` (what OpenAI-compatible and Anthropic chat models support), or as
+/// `["embedding"]` when its real name says it is an embedding model (`embed`, `bge`).
+pub fn show_capabilities(e: &Entry) -> Vec<String> {
+    let declared = match e.kind {
+        EntryKind::Mapping(m) if !m.capabilities.is_empty() => true,
+        _ => e.backing.is_some_and(|(_, m)| !m.capabilities.is_empty()),
+    };
+    let Some((node, model)) = e.backing else { return e.capabilities.clone() };
+    if declared || node.kind == NodeKind::Ollama {
+        return e.capabilities.clone();
+    }
+    let real = model.name.to_ascii_lowercase();
+    if real.contains("embed") || real.starts_with("bge") || real.contains("/bge") {
+        return vec!["embedding".into()];
+    }
+    let mut caps = e.capabilities.clone();
+    for c in ["completion", "tools"] {
+        if !caps.iter().any(|x| x == c) {
+            caps.push(c.into());
+        }
+    }
+    caps
+}
+
+/// One `/api/ps` row from an Ollama node's, under a name the client may call, with every key
+/// Ollama sends present; a mapped name gets its own digest (clients group by digest).
+pub fn ps_entry(origin: &Value, e: &Entry) -> Value {
+    let mut v = if origin.is_object() { origin.clone() } else { json!({}) };
+    let own_digest = v.get("digest").and_then(Value::as_str).filter(|d| !d.is_empty()).is_some();
+    if matches!(e.kind, EntryKind::Mapping(_)) || !own_digest {
+        v["digest"] = json!(digest(e));
+    }
+    v["details"] = complete_details(v.get("details").unwrap_or(&Value::Null));
+    for (k, d) in [("size", json!(0)), ("size_vram", json!(0)), ("expires_at", json!("0001-01-01T00:00:00Z")), ("context_length", json!(e.context_length))] {
+        if v.get(k).is_none_or(Value::is_null) {
+            v[k] = d;
+        }
+    }
+    v
 }
 
 pub fn tags(entries: &[Entry]) -> Value {
@@ -55,8 +137,12 @@ pub fn show(e: &Entry, origin: Option<Value>) -> Value {
             "template": "{{ .Prompt }}",
             "details": synthetic_details(""),
             "model_info": {},
+            "modified_at": "1970-01-01T00:00:00Z",
         })
     });
+    if v.get("modified_at").is_none() {
+        v["modified_at"] = json!(e.backing.and_then(|(_, m)| m.modified_at.clone()).unwrap_or_else(|| "1970-01-01T00:00:00Z".into()));
+    }
     let arch = v
         .get("model_info")
         .and_then(|mi| mi.get("general.architecture"))
@@ -67,10 +153,75 @@ pub fn show(e: &Entry, origin: Option<Value>) -> Value {
         v["model_info"] = json!({});
     }
     v["model_info"][format!("{arch}.context_length")] = json!(e.context_length);
-    v["capabilities"] = json!(e.capabilities);
+    v["capabilities"] = json!(show_capabilities(e));
     if let Some(o) = v.as_object_mut() {
         o.remove("remote_model");
         o.remove("remote_host");
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::snapshot::{Mapping, Node, NodeModel};
+
+    #[test]
+    fn digests_are_unique_stable_and_ollama_shaped() {
+        let ollama = Node { id: 1, kind: NodeKind::Ollama, ..Default::default() };
+        let openai = Node { id: 2, kind: NodeKind::Openai, ..Default::default() };
+        let real = NodeModel { name: "llama3:latest".into(), digest: Some("abc123".into()), ..Default::default() };
+        let bare = NodeModel { name: "llama3:latest".into(), ..Default::default() };
+        let gpt = NodeModel { name: "gpt-4o".into(), ..Default::default() };
+        let mini = NodeModel { name: "gpt-4o-mini".into(), ..Default::default() };
+        let (m1, m2) = (Mapping { display: "fast".into(), real: "llama3:latest".into(), ..Default::default() }, Mapping { display: "quick".into(), real: "llama3:latest".into(), ..Default::default() });
+        let entry = |name: &str, kind, backing| Entry { name: name.into(), kind, backing, context_length: 0, capabilities: vec![] };
+        let es = [
+            entry("llama3:latest", EntryKind::Real, Some((&ollama, &real))),
+            entry("fast", EntryKind::Mapping(&m1), Some((&ollama, &real))),
+            entry("quick", EntryKind::Mapping(&m2), Some((&ollama, &real))),
+            entry("gpt-4o", EntryKind::Real, Some((&openai, &gpt))),
+            entry("gpt-4o-mini", EntryKind::Real, Some((&openai, &mini))),
+            entry("llama3:latest", EntryKind::Real, Some((&openai, &bare))),
+        ];
+        let ds: Vec<String> = es.iter().map(digest).collect();
+        assert_eq!(ds[0], "abc123", "an Ollama node's own digest is kept for its real model");
+        for d in &ds[1..] {
+            assert!(d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()), "{d}");
+        }
+        let unique: std::collections::HashSet<&String> = ds.iter().collect();
+        assert_eq!(unique.len(), ds.len(), "no two names share a digest, mappings of one model included");
+        assert_eq!(ds, es.iter().map(digest).collect::<Vec<_>>(), "stable");
+        assert_eq!(tag(&es[3])["digest"], ds[3]);
+        // /api/ps rows: the node's digest for its real model, a derived one for a mapping,
+        // and every key Ollama sends.
+        let row = json!({"name": "llama3:latest", "model": "llama3:latest", "digest": "abc123", "size": 5, "details": {"family": "llama"}});
+        assert_eq!(ps_entry(&row, &es[0])["digest"], "abc123");
+        let mapped = ps_entry(&row, &es[1]);
+        assert_eq!(mapped["digest"], ds[1]);
+        assert_eq!(mapped["size"], 5);
+        assert_eq!(mapped["details"]["family"], "llama");
+        for k in ["size_vram", "expires_at", "context_length"] {
+            assert!(mapped.get(k).is_some(), "{k}");
+        }
+        assert!(mapped["details"].get("quantization_level").is_some());
+    }
+
+    #[test]
+    fn show_capabilities_for_models_whose_node_declares_none() {
+        let openai = Node { id: 2, kind: NodeKind::Openai, ..Default::default() };
+        let ollama = Node { id: 1, kind: NodeKind::Ollama, ..Default::default() };
+        let chat = NodeModel { name: "gpt-4o-mini".into(), ..Default::default() };
+        let emb = NodeModel { name: "text-embedding-3-small".into(), ..Default::default() };
+        let local = NodeModel { name: "llama3:latest".into(), capabilities: vec!["completion".into()], ..Default::default() };
+        let declared = Mapping { display: "g".into(), real: "gpt-4o-mini".into(), capabilities: vec!["completion".into()], ..Default::default() };
+        let e = |name: &str, kind, backing| Entry { name: name.into(), kind, backing, context_length: 8192, capabilities: vec!["completion".into()] };
+        assert_eq!(show_capabilities(&e("gpt-4o-mini", EntryKind::Real, Some((&openai, &chat)))), ["completion", "tools"]);
+        assert_eq!(show_capabilities(&e("text-embedding-3-small", EntryKind::Real, Some((&openai, &emb)))), ["embedding"]);
+        assert_eq!(show_capabilities(&e("llama3:latest", EntryKind::Real, Some((&ollama, &local)))), ["completion"], "an Ollama node's own word");
+        assert_eq!(show_capabilities(&e("g", EntryKind::Mapping(&declared), Some((&openai, &chat)))), ["completion"], "a mapping's declaration");
+        let v = show(&e("gpt-4o-mini", EntryKind::Real, Some((&openai, &chat))), None);
+        assert_eq!(v["capabilities"], json!(["completion", "tools"]));
+        assert_eq!(v["model_info"]["general.context_length"], 8192);
+    }
 }

@@ -29,3 +29,9 @@ pub fn models_list(entries: &[Entry]) -> Value {
 fn parse_epoch(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp())
 }
+
+/// An OpenAI-shaped error body with an explicit `param` and `code` (for answers that are not
+/// a `GatewayError`, such as a stored response that does not exist).
+pub fn error_body(message: &str, param: Option<&str>, code: Option<&str>) -> Value {
+    json!({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}})
+}

@@ -50,7 +50,7 @@ pub fn leg(op: &Op, kind: NodeKind) -> Option<Leg> {
         (Op::OllamaEmbed, Ollama) => (Api::OllamaEmbed, false),
         (Op::OllamaEmbeddings, Ollama) => (Api::OllamaEmbeddings, false),
         (Op::OllamaChat | Op::OllamaGenerate, Openai) => (Api::OpenAiChat, true),
-        (Op::OllamaEmbed, Openai) => (Api::OpenAiEmbeddings, true),
+        (Op::OllamaEmbed | Op::OllamaEmbeddings, Openai) => (Api::OpenAiEmbeddings, true),
         (Op::ChatCompletions, Ollama | Openai) => (Api::OpenAiChat, false),
         (Op::Completions, Ollama | Openai) => (Api::OpenAiCompletions, false),
         (Op::Embeddings, Ollama | Openai) => (Api::OpenAiEmbeddings, false),

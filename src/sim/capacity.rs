@@ -4,6 +4,7 @@
 //! simulation checks the formulas against measured rates.
 
 use crate::limits::lease::LEASE_MS;
+use crate::state::response_store::BATCH_MS as RESPONSES_BATCH_MS;
 use crate::state::fanout::{PULL_MS, PUSH_MS, STREAM_BATCH_MS, STREAM_SHARDS, VERSION_REPLICAS};
 use crate::state::usage_shards::{BATCH_MS, FLUSH_MAX, GATHER_MS, KICK_SHARDS, SHARDS};
 
@@ -85,6 +86,11 @@ impl Load {
     /// per isolate per 100 ms, every outcome reported.
     pub fn breaker(&self) -> f64 {
         self.isolates * batched(self.lambda() / self.nodes, 0.1)
+    }
+    /// One user's ResponseStore: at most one batched write per stored request (per isolate per
+    /// batch), and at worst one read per request whose references the isolate's cache lacks.
+    pub fn responses_user(&self) -> f64 {
+        self.user_rps.min(self.isolates * 1000.0 / RESPONSES_BATCH_MS as f64) + self.user_rps
     }
     pub fn hyperdrive_flushes(&self) -> f64 {
         SHARDS as f64 * self.shard_flushes()
@@ -204,6 +210,13 @@ pub fn table() -> String {
             format!("{} at {} req/s on one name", round(l.counters()), l.round_robin_rps),
             "≤ 500 req/s per round-robin name".into(),
             "same".into(),
+        ],
+        [
+            "`ResponseStore(\"user:u\")`: one user's stored Responses".into(),
+            format!("min(user r, i / {RESPONSES_BATCH_MS} ms) writes + ≤ user r reads"),
+            format!("{} at {} req/s of one user", round(l.responses_user()), l.user_rps),
+            "users up to 250 Responses req/s each".into(),
+            "—".into(),
         ],
         ["`Breakers(node)` (isolation work, as designed: every outcome, 100 ms batches)".into(), "i·(1−e^(−0.1·r/(i·nodes)))/0.1".into(), round(l.breaker()), iso(&|x| x.breaker()), "—".into()],
     ];

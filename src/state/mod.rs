@@ -4,6 +4,7 @@
 pub mod db;
 pub mod fanout;
 pub mod migrations;
+pub mod response_store;
 pub mod snapshot;
 pub mod snapshot_redis;
 pub mod streams;

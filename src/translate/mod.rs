@@ -11,7 +11,11 @@
 //! | Anthropic    | `anthropic::decode_request`, `anthropic::count_tokens` | `anthropic::encode_request` | `anthropic::decode_response`, `anthropic::StreamDecoder` (SSE data) | `anthropic::encode_response`, `anthropic::StreamEncoder` |
 //! | Responses    | `responses::decode_request`              | –                             | –                                               | `responses::encode_response`, `responses::StreamEncoder` |
 //!
-//! Embeddings (`ollama`): `/api/embed` ↔ `/v1/embeddings` in both directions.
+//! Embeddings (`ollama`): `/api/embed` ↔ `/v1/embeddings` in both directions, and the legacy
+//! `/api/embeddings` answer from `/v1/embeddings` (`embeddings_response_from_openai`).
+//! Ollama answers translated from another origin carry every metric Ollama's do (`Timing`).
+//! Responses state (`store`, `item_reference`, `previous_response_id`) is resolved before the
+//! Responses decoder runs, in `state::response_store`.
 //!
 //! A translated request flows: client body → `*::decode_request` → `ChatRequest` → origin
 //! `encode_*request(real_model)`; the answer flows: origin bytes → `StreamDecoder::frame` →

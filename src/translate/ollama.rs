@@ -545,11 +545,38 @@ fn done_reason(f: FinishReason) -> &'static str {
     }
 }
 
-fn put_usage(m: &mut Map<String, Value>, u: Option<&Usage>) {
-    if let Some(u) = u {
-        m.insert("prompt_eval_count".into(), json!(u.prompt_tokens));
-        m.insert("eval_count".into(), json!(u.completion_tokens));
+/// Durations of a translated answer in nanoseconds, as the gateway measured them (the origin
+/// reports none): `total` from the request's arrival, `prompt_eval` until the first output,
+/// `eval` the rest; a chat origin's load time is unknown and reported as 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timing {
+    pub total_ns: u64,
+    pub load_ns: u64,
+    pub prompt_eval_ns: u64,
+    pub eval_ns: u64,
+}
+
+impl Timing {
+    /// From the time to the first output and the total, in milliseconds. The evaluation
+    /// durations are never 0 (clients divide token counts by them).
+    pub fn from_ms(first_ms: u64, total_ms: u64) -> Timing {
+        let first = first_ms.min(total_ms);
+        let prompt_eval_ns = (first * 1_000_000).max(1);
+        let eval_ns = ((total_ms - first) * 1_000_000).max(1);
+        Timing { total_ns: (total_ms * 1_000_000).max(prompt_eval_ns + eval_ns), load_ns: 0, prompt_eval_ns, eval_ns }
     }
+}
+
+/// Every metric Ollama's final answers carry, always present (clients such as
+/// ollama-ai-provider-v2 require them): counts from the origin's usage, 0 when it reported none.
+fn put_metrics(m: &mut Map<String, Value>, u: Option<&Usage>, t: &Timing) {
+    let (p, c) = u.map_or((0, 0), |u| (u.prompt_tokens, u.completion_tokens));
+    m.insert("total_duration".into(), json!(t.total_ns));
+    m.insert("load_duration".into(), json!(t.load_ns));
+    m.insert("prompt_eval_count".into(), json!(p));
+    m.insert("prompt_eval_duration".into(), json!(t.prompt_eval_ns));
+    m.insert("eval_count".into(), json!(c));
+    m.insert("eval_duration".into(), json!(t.eval_ns));
 }
 
 fn tool_calls_json<'a>(calls: impl Iterator<Item = (&'a str, &'a str, &'a str)>) -> Value {
@@ -568,9 +595,13 @@ fn tool_calls_json<'a>(calls: impl Iterator<Item = (&'a str, &'a str, &'a str)>)
     )
 }
 
-/// A non-streamed `/api/chat` answer. Durations are not known here and are omitted; token
-/// counts only when the origin reported them.
+/// A non-streamed `/api/chat` answer with zero durations (see `encode_chat_response_timed`).
 pub fn encode_chat_response(resp: &ChatResponse, display: &str, created_at: &str) -> Value {
+    encode_chat_response_timed(resp, display, created_at, &Timing::default())
+}
+
+/// A non-streamed `/api/chat` answer with every field Ollama's carries (`put_metrics`).
+pub fn encode_chat_response_timed(resp: &ChatResponse, display: &str, created_at: &str, t: &Timing) -> Value {
     let mut msg = Map::new();
     msg.insert("role".into(), json!("assistant"));
     msg.insert("content".into(), json!(resp.text));
@@ -589,13 +620,18 @@ pub fn encode_chat_response(resp: &ChatResponse, display: &str, created_at: &str
     out.insert("message".into(), Value::Object(msg));
     out.insert("done".into(), json!(true));
     out.insert("done_reason".into(), json!(done_reason(resp.finish)));
-    put_usage(&mut out, resp.usage.as_ref());
+    put_metrics(&mut out, resp.usage.as_ref(), t);
     Value::Object(out)
 }
 
-/// A non-streamed `/api/generate` answer. `context` (Ollama token ids) cannot be produced for
-/// a chat origin and is omitted; tool calls do not exist on /api/generate.
 pub fn encode_generate_response(resp: &ChatResponse, display: &str, created_at: &str) -> Value {
+    encode_generate_response_timed(resp, display, created_at, &Timing::default())
+}
+
+/// A non-streamed `/api/generate` answer. `context` (Ollama token ids) cannot be produced for
+/// a chat origin and is omitted (Ollama omits it too when empty); tool calls do not exist on
+/// /api/generate.
+pub fn encode_generate_response_timed(resp: &ChatResponse, display: &str, created_at: &str, t: &Timing) -> Value {
     let mut out = Map::new();
     out.insert("model".into(), json!(display));
     out.insert("created_at".into(), json!(created_at));
@@ -605,7 +641,7 @@ pub fn encode_generate_response(resp: &ChatResponse, display: &str, created_at: 
     }
     out.insert("done".into(), json!(true));
     out.insert("done_reason".into(), json!(done_reason(resp.finish)));
-    put_usage(&mut out, resp.usage.as_ref());
+    put_metrics(&mut out, resp.usage.as_ref(), t);
     Value::Object(out)
 }
 
@@ -625,6 +661,15 @@ pub struct NdjsonStreamEncoder<const GENERATE: bool> {
     finish: Option<FinishReason>,
     usage: Option<Usage>,
     done: bool,
+    /// Wall clock (ms) at construction and at the first output; `before_ms` is what had
+    /// elapsed since the request arrived when the encoder was made.
+    t0_ms: i64,
+    first_ms: Option<i64>,
+    before_ms: u64,
+}
+
+fn wall_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 pub type ChatStreamEncoder = NdjsonStreamEncoder<false>;
@@ -641,9 +686,26 @@ impl<const GENERATE: bool> NdjsonStreamEncoder<GENERATE> {
             finish: None,
             usage: None,
             done: false,
+            t0_ms: wall_ms(),
+            first_ms: None,
+            before_ms: 0,
         };
         e.set_created_at(&now_rfc3339());
         e
+    }
+
+    /// Count this much time (since the request arrived) into the reported durations.
+    pub fn with_elapsed_ms(mut self, ms: u64) -> Self {
+        self.before_ms = ms;
+        self
+    }
+
+    fn timing(&self) -> Timing {
+        let now = wall_ms();
+        let since = |t: i64| (t - self.t0_ms).max(0) as u64;
+        let total = self.before_ms + since(now);
+        let first = self.first_ms.map_or(total, |f| self.before_ms + since(f));
+        Timing::from_ms(first, total)
     }
 
     /// Stamp following lines with this time (callers may refresh it per chunk; tests pin it).
@@ -685,6 +747,9 @@ impl<const GENERATE: bool> StreamEncoder for NdjsonStreamEncoder<GENERATE> {
     fn chunk(&mut self, c: &Chunk, out: &mut Vec<u8>) {
         if self.done {
             return;
+        }
+        if self.first_ms.is_none() && matches!(c, Chunk::Text(_) | Chunk::Reasoning(_) | Chunk::ToolCallStart { .. }) {
+            self.first_ms = Some(wall_ms());
         }
         match c {
             Chunk::Text(t) => self.line(out, t, None),
@@ -736,7 +801,8 @@ impl<const GENERATE: bool> StreamEncoder for NdjsonStreamEncoder<GENERATE> {
         }
         l.insert("done".into(), json!(true));
         l.insert("done_reason".into(), json!(done_reason(self.finish.unwrap_or(FinishReason::Stop))));
-        put_usage(&mut l, self.usage.as_ref());
+        let t = self.timing();
+        put_metrics(&mut l, self.usage.as_ref(), &t);
         ndjson(out, &Value::Object(l));
     }
 
@@ -778,7 +844,12 @@ fn embed_inputs(o: &Obj) -> Result<Value, GatewayError> {
 pub fn embed_request_to_openai(body: &JsonMap, real_model: &str) -> Result<Value, GatewayError> {
     let o = Obj::root(body);
     o.req_str("model")?;
-    let mut out = json!({"model": real_model, "input": embed_inputs(&o)?, "encoding_format": "float"});
+    // The legacy `/api/embeddings` names its single input `prompt`.
+    let input = match (o.get("input"), o.str("prompt")?) {
+        (None, Some(p)) => json!(p),
+        _ => embed_inputs(&o)?,
+    };
+    let mut out = json!({"model": real_model, "input": input, "encoding_format": "float"});
     if let Some(d) = o.u64("dimensions")? {
         out["dimensions"] = json!(d);
     }
@@ -801,11 +872,17 @@ pub fn embed_response_from_openai(v: &Value, display: &str) -> Result<Value, Str
             _ => return Err("origin embedding is not a float array".into()),
         }
     }
-    let mut out = json!({"model": display, "embeddings": embeddings});
-    if let Some(p) = v.get("usage").and_then(|u| u.get("prompt_tokens")).and_then(Value::as_u64) {
-        out["prompt_eval_count"] = json!(p);
-    }
-    Ok(out)
+    // Every field Ollama's answer carries; `total_duration` is set by the caller, who measured it.
+    let prompt = v.get("usage").and_then(|u| u.get("prompt_tokens")).and_then(Value::as_u64).unwrap_or(0);
+    Ok(json!({"model": display, "embeddings": embeddings, "total_duration": 0, "load_duration": 0, "prompt_eval_count": prompt}))
+}
+
+/// The legacy `/api/embeddings` answer (`{"embedding": [...]}`, all Ollama sends there) from
+/// an OpenAI `/v1/embeddings` answer.
+pub fn embeddings_response_from_openai(v: &Value) -> Result<Value, String> {
+    let e = embed_response_from_openai(v, "")?;
+    let first = e["embeddings"].as_array().and_then(|a| a.first()).cloned().ok_or("origin embeddings answer is empty")?;
+    Ok(json!({"embedding": first}))
 }
 
 /// OpenAI `/v1/embeddings` client body -> Ollama `/api/embed` origin body. OpenAI never
@@ -1109,9 +1186,21 @@ mod tests {
             encode_generate_response(&ChatResponse { usage: None, finish: FinishReason::Length, ..resp }, "disp", "t");
         assert_eq!(v["response"], "hi");
         assert_eq!(v["done_reason"], "length");
-        assert!(v.get("eval_count").is_none());
+        // Every metric Ollama sends is present, 0 when the origin reported nothing.
+        for k in METRICS {
+            assert!(v[k].is_u64(), "{k} in {v}");
+        }
+        assert_eq!(v["eval_count"], 0);
         assert!(v.get("context").is_none());
+        let t = Timing::from_ms(40, 100);
+        let v = encode_chat_response_timed(&ChatResponse::default(), "d", "t", &t);
+        assert_eq!((v["total_duration"].as_u64(), v["prompt_eval_duration"].as_u64(), v["eval_duration"].as_u64()), (Some(100_000_000), Some(40_000_000), Some(60_000_000)));
+        assert_eq!(v["load_duration"], 0);
+        let z = Timing::from_ms(5, 5);
+        assert!(z.eval_ns >= 1 && z.prompt_eval_ns >= 1 && z.total_ns >= z.eval_ns + z.prompt_eval_ns, "never a zero rate divisor");
     }
+
+    const METRICS: [&str; 6] = ["total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count", "eval_duration"];
 
     #[test]
     fn chat_stream_encoder_lines() {
@@ -1146,6 +1235,11 @@ mod tests {
         assert_eq!(l[3]["done_reason"], "stop");
         assert_eq!(l[3]["prompt_eval_count"], 3);
         assert_eq!(l[3]["eval_count"], 4);
+        for k in METRICS {
+            assert!(l[3][k].is_u64(), "{k} in the final chunk");
+        }
+        let e = ChatStreamEncoder::new("d").with_elapsed_ms(250);
+        assert!(e.timing().total_ns >= 250_000_000, "time before the encoder existed counts");
     }
 
     #[test]
@@ -1158,8 +1252,12 @@ mod tests {
         e.finish(&mut out);
         let l = lines(&out);
         assert_eq!(l[0], json!({"model": "disp", "created_at": "t", "response": "a", "done": false}));
+        let mut last = l[1].as_object().unwrap().clone();
+        for k in METRICS {
+            assert!(last.remove(k).is_some_and(|v| v.is_u64()), "{k}");
+        }
         assert_eq!(
-            l[1],
+            Value::Object(last),
             json!({"model": "disp", "created_at": "t", "response": "", "done": true, "done_reason": "length"})
         );
 
@@ -1188,7 +1286,11 @@ mod tests {
             "disp",
         )
         .unwrap();
-        assert_eq!(r, json!({"model": "disp", "embeddings": [[0.25], [0.5]], "prompt_eval_count": 4}));
+        assert_eq!(r, json!({"model": "disp", "embeddings": [[0.25], [0.5]], "total_duration": 0, "load_duration": 0, "prompt_eval_count": 4}));
+        let legacy = embeddings_response_from_openai(&json!({"data": [{"embedding": [0.5]}]})).unwrap();
+        assert_eq!(legacy, json!({"embedding": [0.5]}));
+        let b = embed_request_to_openai(&obj(json!({"model": "e", "prompt": "one"})), "r").unwrap();
+        assert_eq!(b["input"], "one");
 
         let (b, b64) = openai_embeddings_to_embed_request(
             &obj(json!({"model": "e", "input": "hi", "encoding_format": "base64", "dimensions": 8})),

@@ -133,7 +133,9 @@ fn text_content(m: &Obj, key: &str) -> Result<String, GatewayError> {
                 match p.req_str("type")? {
                     "text" | "input_text" | "output_text" => texts.push(p.req_str("text")?.to_string()),
                     "refusal" => texts.push(p.req_str("refusal")?.to_string()),
-                    _ => return Err(p.err("type", "must be `text` here (only text parts are allowed in this message)")),
+                    // Open list: a part type this gateway does not know travels as its text, or
+                    // is dropped when it has none (README, "Open lists").
+                    _ => texts.extend(p.str("text")?.map(str::to_string)),
                 }
             }
             Ok(texts.join("\n"))
@@ -165,7 +167,7 @@ fn user_parts(m: &Obj) -> Result<Vec<Part>, GatewayError> {
                     "input_audio" | "file" => {
                         return Err(p.err("type", "is not supported by this gateway (audio and file parts)"))
                     }
-                    _ => return Err(p.err("type", "must be one of text, image_url")),
+                    _ => out.extend(p.str("text")?.map(|t| Part::Text(t.to_string()))),
                 }
             }
             Ok(out)

@@ -1,9 +1,11 @@
 //! OpenAI Responses API: client request decoder and client answer encoders (the `response`
 //! object and the SSE event stream), for Codex-style clients.
 //!
-//! The gateway is stateless: `previous_response_id`, `conversation`, `prompt` (stored
-//! prompts), `item_reference` input items and `background` are refused with a 400 rather than
-//! silently answered without the context they point to. Deliberate drops: `store`, `include`,
+//! Stored state (`store`, `previous_response_id`, `item_reference`) is resolved before this
+//! decoder runs (`state::response_store::expand`), so the body it sees is self-contained; a
+//! reference still present here could not be resolved and is a 400. `conversation`, `prompt`
+//! (stored prompts) and `background` are refused with a 400 rather than silently answered
+//! without the context they point to. Deliberate drops: `include`,
 //! `metadata`, `user`, `prompt_cache_key`, `safety_identifier`, `service_tier`, `truncation`,
 //! `top_logprobs`, `max_tool_calls`, `text.verbosity`, `reasoning.summary`, encrypted
 //! reasoning, hosted and custom tools (`web_search`, `file_search`, `local_shell`, `custom`,
@@ -32,10 +34,12 @@ pub fn decode_request(body: &JsonMap) -> Result<ChatRequest, GatewayError> {
     req.stream = o.bool("stream")?.unwrap_or(false);
     for stateful in ["previous_response_id", "conversation", "prompt"] {
         if o.get(stateful).is_some() {
-            return Err(o.err(
-                stateful,
-                "is not supported: this gateway stores no responses; send the whole conversation in `input`",
-            ));
+            let why = if stateful == "previous_response_id" {
+                "could not be resolved against your stored responses; send the whole conversation in `input`"
+            } else {
+                "is not supported: this gateway keeps no conversations or stored prompts; send the whole conversation in `input`"
+            };
+            return Err(o.err(stateful, why));
         }
     }
     if o.bool("background")?.unwrap_or(false) {
@@ -170,7 +174,7 @@ impl Builder<'_> {
                             match p.req_str("type")? {
                                 "input_text" | "output_text" | "text" => texts.push(p.req_str("text")?.to_string()),
                                 "input_image" => images.push(image(&p)?),
-                                _ => return Err(p.err("type", "must be input_text or input_image")),
+                                _ => texts.extend(p.str("text")?.map(str::to_string)),
                             }
                         }
                         texts.join("\n")
@@ -201,7 +205,7 @@ impl Builder<'_> {
                 Ok(())
             }
             "item_reference" => {
-                Err(it.err("type", "item references need stored items, which this gateway does not keep"))
+                Err(it.err("type", "is an item reference that could not be resolved against your stored responses"))
             }
             // Hosted-tool traffic (web/file search, computer use, image generation, code
             // interpreter, MCP): no counterpart on chat origins, dropped.
@@ -225,7 +229,8 @@ impl Builder<'_> {
                         "input_file" | "input_audio" => {
                             return Err(p.err("type", "is not supported by this gateway (files and audio)"))
                         }
-                        _ => return Err(p.err("type", "must be one of input_text, output_text, input_image")),
+                        // Open list: unknown part types travel as their text, or are dropped.
+                        _ => parts.extend(p.str("text")?.map(|t| Part::Text(t.to_string()))),
                     }
                 }
             }
@@ -473,7 +478,14 @@ pub struct StreamEncoder {
     tool_state: Vec<u8>,
     finish: Option<FinishReason>,
     usage: Option<Usage>,
+    /// Extra top-level fields of every response object (`store`, `previous_response_id`).
+    meta: Map<String, Value>,
+    /// Called with the final response object of a completed or incomplete stream (storing it).
+    on_done: Option<OnDone>,
 }
+
+/// Receives the final response object of a finished stream.
+pub type OnDone = Box<dyn FnOnce(&Value)>;
 
 impl StreamEncoder {
     pub fn new(display: &str, response_id: &str, created: i64) -> Self {
@@ -493,7 +505,19 @@ impl StreamEncoder {
             tool_state: Vec::new(),
             finish: None,
             usage: None,
+            meta: Map::new(),
+            on_done: None,
         }
+    }
+
+    pub fn with_meta(mut self, meta: Map<String, Value>) -> Self {
+        self.meta = meta;
+        self
+    }
+
+    pub fn on_done(mut self, f: OnDone) -> Self {
+        self.on_done = Some(f);
+        self
     }
 
     pub fn with_reasoning_style(mut self, style: ReasoningStyle) -> Self {
@@ -626,7 +650,9 @@ impl StreamEncoder {
     }
 
     fn base_response(&self, status: &str, output: Vec<Value>) -> Map<String, Value> {
-        response_obj(&self.resp_id, &self.display, self.created, status, output)
+        let mut r = response_obj(&self.resp_id, &self.display, self.created, status, output);
+        r.extend(self.meta.iter().map(|(k, v)| (k.clone(), v.clone())));
+        r
     }
 }
 
@@ -759,7 +785,14 @@ impl StreamEncoderTrait for StreamEncoder {
             r.insert("usage".into(), usage_json(u));
         }
         let name = if status == "incomplete" { "response.incomplete" } else { "response.completed" };
-        self.ev(name, Self::obj(json!({"response": Value::Object(r)})), out);
+        let r = Value::Object(r);
+        // Kept before the terminator leaves: a next turn may follow the moment it arrives.
+        if let Some(f) = self.on_done.take() {
+            f(&r);
+        }
+        let mut data = Map::new();
+        data.insert("response".into(), r);
+        self.ev(name, data, out);
         self.done = true;
     }
 
@@ -1180,6 +1213,35 @@ mod tests {
         e.finish(&mut out);
         let names: Vec<String> = events(&out).into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["response.created", "response.in_progress", "response.completed"]);
+    }
+
+    #[test]
+    fn stream_meta_and_completion_hook() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        let kept: Rc<RefCell<Option<Value>>> = Rc::default();
+        let k = kept.clone();
+        let mut meta = Map::new();
+        meta.insert("store".into(), json!(true));
+        meta.insert("previous_response_id".into(), json!("resp_0"));
+        let mut e = StreamEncoder::new("m", "resp_7", 1).with_meta(meta).on_done(Box::new(move |r: &Value| *k.borrow_mut() = Some(r.clone())));
+        let mut out = Vec::new();
+        e.chunk(&Chunk::Text("hi".into()), &mut out);
+        assert!(kept.borrow().is_none());
+        e.finish(&mut out);
+        let ev = events(&out);
+        assert_eq!(ev[0].1["response"]["store"], true);
+        assert_eq!(ev[0].1["response"]["previous_response_id"], "resp_0");
+        let done = &ev.last().unwrap().1["response"];
+        assert_eq!(kept.borrow().as_ref(), Some(done), "the stored object is exactly what the client got");
+        assert_eq!(done["output"][0]["id"], "msg_7_0");
+        // A failed stream is not kept.
+        let kept2: Rc<RefCell<bool>> = Rc::default();
+        let k2 = kept2.clone();
+        let mut e = StreamEncoder::new("m", "resp_8", 1).on_done(Box::new(move |_| *k2.borrow_mut() = true));
+        e.chunk(&Chunk::Text("hi".into()), &mut out);
+        e.error("cut", &mut out);
+        assert!(!*kept2.borrow());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 // origin; streamed tool calls; each dialect's errors in its own shape. Official SDKs included.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { setup, adminClient, getJson, ndjson, python } from "./helpers.mjs";
+import { setup, adminClient, getJson, ndjson, python, sseEvents } from "./helpers.mjs";
 import { startOrigin } from "./fake-origin.mjs";
 
 let env, admin, OL, OA, AN, token;
@@ -158,5 +158,125 @@ describe("Ollama-native requests on an OpenAI origin", () => {
     const e = await getJson(`${env.url}/api/embed`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ model: "gpt", input: ["a"] }) });
     assert.deepEqual(e.body.embeddings, [[0.1, 0.2, 0.3]]);
     assert.equal(e.body.model, "gpt");
+  });
+});
+
+const post = (path, body) => getJson(`${env.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+
+describe("Ollama answers carry every field Ollama's own do (issue 16)", () => {
+  const METRICS = ["total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count", "eval_duration"];
+
+  test("/api/embed and /api/embeddings from an OpenAI node", async () => {
+    reset();
+    const e = await post("/api/embed", { model: "gpt", input: "a" });
+    assert.equal(e.status, 200);
+    for (const k of ["total_duration", "load_duration", "prompt_eval_count"]) assert.equal(typeof e.body[k], "number", k);
+    assert.equal(e.body.prompt_eval_count, 4);
+    assert.ok(e.body.total_duration > 0);
+    const legacy = await post("/api/embeddings", { model: "gpt", prompt: "a" });
+    assert.equal(legacy.status, 200, JSON.stringify(legacy.body));
+    assert.deepEqual(legacy.body, { embedding: [0.1, 0.2, 0.3] });
+    assert.equal(OA.inference().at(-1).body.input, "a", "the legacy prompt travels as input");
+  });
+
+  for (const path of ["/api/chat", "/api/generate"]) {
+    test(`${path} from an OpenAI node, final answers and final chunks`, async () => {
+      reset();
+      const body = path === "/api/chat" ? { model: "gpt", messages: [{ role: "user", content: "hi" }] } : { model: "gpt", prompt: "hi" };
+      const whole = await post(path, { ...body, stream: false });
+      for (const k of [...METRICS, "model", "created_at", "done", "done_reason"]) assert.ok(k in whole.body, `${k} in ${JSON.stringify(whole.body)}`);
+      assert.ok(whole.body.eval_duration > 0 && whole.body.prompt_eval_duration > 0, "rates stay finite");
+      assert.equal(whole.body.eval_count, 3);
+      const r = await fetch(`${env.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+      const lines = ndjson(await r.text());
+      const last = lines.at(-1);
+      assert.equal(last.done, true);
+      for (const k of METRICS) assert.equal(typeof last[k], "number", `${k} in the final chunk`);
+      assert.equal(last.prompt_eval_count, 7);
+      for (const l of lines.slice(0, -1)) assert.deepEqual(Object.keys(l).sort(), path === "/api/chat" ? ["created_at", "done", "message", "model"] : ["created_at", "done", "model", "response"]);
+    });
+  }
+
+  test("/api/tags: a unique, stable, Ollama-formatted digest per model, mappings included", async () => {
+    // Two more names for models already listed: clients grouping by digest must still see four.
+    await admin.post("/model-mappings", { display_name: "fast-alias", real_name: "llama3:latest" }, 201);
+    await admin.post("/model-mappings", { display_name: "gpt-alias", real_name: "gpt-4o-mini" }, 201);
+    const a = await getJson(`${env.url}/api/tags`, { headers: { authorization: `Bearer ${token}` } });
+    const b = await getJson(`${env.url}/api/tags`, { headers: { authorization: `Bearer ${token}` } });
+    const digests = a.body.models.map((m) => m.digest);
+    assert.ok(a.body.models.length >= 4, JSON.stringify(a.body.models.map((m) => m.name)));
+    assert.equal(new Set(digests).size, digests.length, JSON.stringify(a.body.models.map((m) => [m.name, m.digest])));
+    for (const m of a.body.models) {
+      assert.match(m.digest, /^[0-9a-f]{64}$/, m.name);
+      for (const k of ["name", "model", "modified_at", "size", "digest", "details"]) assert.ok(k in m, k);
+      for (const k of ["parent_model", "format", "family", "families", "parameter_size", "quantization_level"]) assert.ok(k in m.details, `${m.name} details.${k}`);
+    }
+    assert.deepEqual(b.body.models.map((m) => m.digest), digests, "stable");
+    const show = await post("/api/show", { model: "gpt" });
+    for (const k of ["modelfile", "parameters", "template", "details", "model_info", "capabilities", "modified_at"]) assert.ok(k in show.body, k);
+    // An OpenAI node declares no capabilities: Ollama clients still see a chat model with tools
+    // (llm-ollama and Copilot refuse tools otherwise; FINDINGS 2026-12-04 19:15).
+    assert.deepEqual(show.body.capabilities, ["completion", "tools"]);
+    const v = await getJson(`${env.url}/api/version`, { headers: { authorization: `Bearer ${token}` } });
+    assert.match(v.body.version, /^\d+\.\d+\.\d+/);
+  });
+});
+
+describe("open lists on same-dialect legs (issue 16)", () => {
+  test("OpenAI chat to an OpenAI node: unknown fields, roles and parts reach the origin untouched", async () => {
+    reset();
+    const body = {
+      model: "gpt",
+      messages: [{ role: "system", content: "s" }, { role: "user", content: [{ type: "text", text: "hi" }, { type: "future_part", data: { x: 1 } }] }, { role: "critic", content: "new role" }],
+      vendor_extension: { nested: [1, 2, { deep: true }] },
+      reasoning_effort: "medium",
+      stream: false,
+    };
+    const r = await post("/v1/chat/completions", body);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const up = OA.inference().at(-1).body;
+    assert.deepEqual(up.messages, body.messages);
+    assert.deepEqual(up.vendor_extension, body.vendor_extension);
+    assert.equal(up.reasoning_effort, "medium");
+    assert.equal(up.model, "gpt-4o-mini");
+    // And the answer's unknown fields come back untouched, streamed and not.
+    OA.extra = { system_fingerprint: "fp_x", provider_fields: { cached: true } };
+    const again = await post("/v1/chat/completions", body);
+    assert.deepEqual(again.body.provider_fields, { cached: true });
+    assert.equal(again.body.model, "gpt");
+    const s = await fetch(`${env.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ ...body, stream: true }) });
+    const chunks = sseEvents(await s.text()).filter((c) => c !== "[DONE]");
+    assert.ok(chunks.length > 1 && chunks.every((c) => c.provider_fields?.cached === true && c.model === "gpt"));
+  });
+
+  test("Ollama chat to an Ollama node: unknown fields pass untouched; the origin's error body decides", async () => {
+    reset();
+    const body = { model: "fast", messages: [{ role: "user", content: "hi", future: 1 }, { role: "observer", content: "x" }], future_option: "v", options: { num_gpu: 2, mirostat: 1 }, stream: false };
+    const r = await post("/api/chat", body);
+    assert.equal(r.status, 200);
+    const up = OL.inference().at(-1).body;
+    assert.deepEqual(up.messages, body.messages);
+    assert.equal(up.future_option, "v");
+    assert.equal(up.options.mirostat, 1);
+    OL.extra = { future_metric: 42 };
+    const whole = await post("/api/chat", body);
+    assert.equal(whole.body.future_metric, 42);
+    const s = await fetch(`${env.url}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ ...body, stream: true }) });
+    const lines = ndjson(await s.text());
+    assert.ok(lines.every((l) => l.future_metric === 42 && l.model === "fast"));
+    OL.mode = "status:400";
+    const e = await post("/api/chat", body);
+    assert.equal(e.status, 400);
+    assert.match(e.body.error, /ollama says 400/);
+  });
+
+  test("Responses to a chat origin: unknown content part types travel as their text, never a 400", async () => {
+    reset();
+    const r = await post("/v1/responses", { model: "gpt", store: false, input: [{ role: "user", content: [{ type: "input_text", text: "a" }, { type: "future_text", text: "b" }, { type: "future_blob", data: 1 }] }] });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const user = OA.inference().at(-1).body.messages.at(-1);
+    const text = typeof user.content === "string" ? user.content : user.content.map((p) => p.text).join("\n");
+    assert.equal(text, "a\nb", JSON.stringify(user));
+    assert.ok(!JSON.stringify(user).includes("future_blob"));
   });
 });

@@ -25,6 +25,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     chunkDelay: 5,
     usage: { prompt: 7, completion: 3 },
     noUsage: false, // true: report no token counts at all (the gateway must estimate)
+    extra: null, // an object merged into every inference answer and stream chunk (open-list tests)
     text: null,
     toolCalls: null,
     catalog: null, // set: /api/tags and /v1/models answer this raw (a string or an object) instead of `models`
@@ -175,18 +176,18 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
         const out = { model, created_at: new Date().toISOString(), done: true, done_reason: "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) };
         if (isChat) out.message = { role: "assistant", content: text, ...(o.toolCalls ? { tool_calls: o.toolCalls } : {}) };
         else out.response = text;
-        return reply(res, 200, out);
+        return reply(res, 200, { ...out, ...(o.extra ?? {}) });
       }
       const tc = o.toolCalls?.map((t, i) => ({ id: `call_${i}`, type: "function", function: { name: t.function.name, arguments: JSON.stringify(t.function.arguments) } }));
       const choice = isChat ? { index: 0, message: { role: "assistant", content: text, ...(tc ? { tool_calls: tc } : {}) }, finish_reason: tc ? "tool_calls" : "stop" } : { index: 0, text, finish_reason: "stop" };
-      return reply(res, 200, { id: "cmpl-1", object: isChat ? "chat.completion" : "text_completion", created: 1, model, choices: [choice], ...(o.noUsage ? {} : { usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } }) });
+      return reply(res, 200, { id: "cmpl-1", object: isChat ? "chat.completion" : "text_completion", created: 1, model, choices: [choice], ...(o.noUsage ? {} : { usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } }), ...(o.extra ?? {}) });
     }
     // Streaming.
     res.writeHead(200, { "content-type": native ? "application/x-ndjson" : "text/event-stream" });
     if (mode.startsWith("firstbyte:")) await sleep(Number(mode.split(":")[1]));
     const parts = words();
     const n = Math.max(parts.length, o.chunks);
-    const send = (obj) => res.write(native ? JSON.stringify(obj) + "\n" : `data: ${JSON.stringify(obj)}\n\n`);
+    const send = (obj) => ((obj = { ...obj, ...(o.extra ?? {}) }), res.write(native ? JSON.stringify(obj) + "\n" : `data: ${JSON.stringify(obj)}\n\n`));
     for (let i = 0; i < n; i++) {
       const piece = parts[i] ?? "";
       if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: piece } } : { response: piece }), done: false });
@@ -225,6 +226,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
   o.inference = () => o.requests.filter((r) => /\/(chat|generate|completions|embed|messages)/.test(r.path));
   o.reset = () => {
     o.requests = [];
+    o.extra = null;
     o.mode = "ok";
     o.pullMode = "ok";
     o.anthropicError = null;

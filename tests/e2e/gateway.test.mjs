@@ -391,6 +391,9 @@ describe("Ollama surface", () => {
   test("/api/ps lists loaded models under callable names; /api/version answers", async () => {
     const r = await getJson(`${env.url}/api/ps`, { headers: { authorization: `Bearer ${tokens.bob}` } });
     assert.deepEqual(r.body.models.map((m) => m.name), ["fast"]);
+    // Every key Ollama's /api/ps rows carry (issue 16), a mapped name with its own digest.
+    for (const k of ["name", "model", "size", "digest", "details", "expires_at", "size_vram", "context_length"]) assert.ok(k in r.body.models[0], k);
+    assert.match(r.body.models[0].digest, /^[0-9a-f]{64}$/);
     const v = await getJson(`${env.url}/api/version`, { headers: { authorization: `Bearer ${tokens.bob}` } });
     assert.match(v.body.version, /^\d+\.\d+\.\d+$/);
   });

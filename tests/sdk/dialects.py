@@ -115,5 +115,26 @@ def openai_tools():
     out.update(content=msg.content, name=msg.tool_calls[0].function.name, args=args, streamed_names=names, streamed_args={k: json.loads(v) for k, v in streamed_args.items()})
 
 
-{"anthropic_text": anthropic_text, "anthropic_tools": anthropic_tools, "responses": responses, "responses_tools": responses_tools, "openai_tools": openai_tools}[scenario]()
+def responses_state():
+    from openai import NotFoundError, OpenAI
+
+    c = OpenAI(base_url=f"{base}/v1", api_key=token, max_retries=0)
+    first = c.responses.create(model=model, input="hi", store=True)
+    second = c.responses.create(model=model, input="again", previous_response_id=first.id)
+    third_prev = None
+    for e in c.responses.create(model=model, input="third", previous_response_id=second.id, stream=True):
+        if e.type == "response.completed":
+            third_prev = e.response.previous_response_id
+    got = c.responses.retrieve(second.id)
+    items = c.responses.input_items.list(second.id)
+    c.responses.delete(first.id)
+    try:
+        c.responses.retrieve(first.id)
+        then = "found"
+    except NotFoundError:
+        then = "NotFoundError"
+    out.update(store=first.store, second_id=second.id, retrieved=got.id, streamed_previous=third_prev, input_items=len(items.data), deleted_then=then)
+
+
+{"anthropic_text": anthropic_text, "anthropic_tools": anthropic_tools, "responses": responses, "responses_tools": responses_tools, "openai_tools": openai_tools, "responses_state": responses_state}[scenario]()
 print(json.dumps(out))

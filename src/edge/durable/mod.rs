@@ -3,5 +3,6 @@
 pub mod coordinator;
 pub mod counters;
 pub mod limiter;
+pub mod response_store;
 pub mod streams;
 pub mod usage_buffer;
