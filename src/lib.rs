@@ -17,9 +17,7 @@ pub mod auth;
 #[cfg(target_arch = "wasm32")]
 mod edge;
 #[cfg(target_arch = "wasm32")]
-pub use edge::{Coordinator, Counters, Limiter, Streams, UsageBuffer};
-#[cfg(target_arch = "wasm32")]
-pub use edge::ResponseStore;
+pub use edge::{Breakers, Coordinator, Counters, Limiter, ResponseStore, Streams, UsageBuffer};
 pub mod error;
 pub mod ingress;
 pub mod limits;

@@ -4,6 +4,8 @@
 use crate::limits::lease::Ticket;
 use crate::limits::{Decision, Rule};
 use crate::net::{OriginReply, Outbound};
+use crate::origins::failure::Scope;
+use crate::routing::breaker::Outcome;
 use crate::routing::plan::NodeState;
 use crate::state::response_store::{Lookup, StoredResponse};
 use crate::stream::relay::Timer;
@@ -21,9 +23,23 @@ pub trait Platform: Timer + 'static {
     /// Round-robin counters: returns each key's value and increments it (globally consistent).
     async fn counters(&self, keys: &[String]) -> HashMap<String, u64>;
     fn nodes(&self) -> &dyn NodeState;
-    /// Passive health: a node failed (cool it down) or answered fine.
-    fn node_failed(&self, node_id: i64, cooldown_ms: u64, reason: &str);
-    fn node_ok(&self, node_id: i64);
+    /// An attempt on (node, model) is about to start: false when its breaker is half-open and
+    /// another request holds the probe. `force`: the all-open fallback goes through anyway.
+    fn attempt_begins(&self, node_id: i64, model: &str, force: bool) -> bool;
+    /// How it went, scoped by what failed (see `origins::failure`), for the circuit breakers
+    /// of this isolate and, batched, of all of them.
+    fn attempt_ended(&self, node_id: i64, model: &str, scope: Scope, outcome: &Outcome);
+    /// Forget the breakers of a node (and its pairs) in every isolate (admin health check,
+    /// toggle). Best effort: logged when the shared view is unreachable.
+    async fn clear_breakers(&self, node_id: i64);
+    /// The client hung up before its answer began.
+    fn client_gone(&self) -> bool {
+        false
+    }
+    /// Resolves when the client hangs up (never, where the host cannot tell).
+    fn client_left(&self) -> futures::future::LocalBoxFuture<'static, ()> {
+        Box::pin(futures::future::pending())
+    }
     /// A stream to a node began / ended; `lease` identifies it (the request id). Recorded
     /// globally as an expiring lease, never awaited on the client's path.
     fn stream_started(&self, node_id: i64, lease: &str);

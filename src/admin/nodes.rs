@@ -277,6 +277,8 @@ async fn toggle<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Rep
     get_node(ctx, id).await?;
     ctx.exec("UPDATE nodes SET is_active = NOT is_active, updated_at = now() WHERE id = $1::bigint", &[Param::Int(Some(id))]).await?;
     let v = get_node(ctx, id).await?;
+    // Either way round, the node starts with a clean slate: no breaker or Retry-After left over.
+    ctx.platform.clear_breakers(id).await;
     ctx.audit("node.toggle", "node", Some(&id.to_string()), &json!({"is_active": v["is_active"]})).await?;
     ok(v)
 }
@@ -338,6 +340,10 @@ async fn health_one<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result
     let node = rows(ctx.db, Some(id)).await?.into_iter().next().ok_or_else(|| not_found(&format!("node {id}")))?;
     let settings = crate::admin::settings::current(ctx.db).await?;
     let report = health::check(ctx.db, ctx.platform, &node, &settings).await?;
+    // A node the admin just saw healthy serves again at once, in every isolate.
+    if report.ok {
+        ctx.platform.clear_breakers(id).await;
+    }
     ctx.audit("node.health_check", "node", Some(&id.to_string()), &json!({"ok": report.ok, "health_status": report.health_status})).await?;
     ok(serde_json::to_value(&report).unwrap_or_default())
 }
@@ -346,7 +352,11 @@ async fn health_all<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, Ga
     let settings = crate::admin::settings::current(ctx.db).await?;
     let mut reports = Vec::new();
     for node in rows(ctx.db, None).await?.into_iter().filter(|n| n.active) {
-        reports.push(health::check(ctx.db, ctx.platform, &node, &settings).await?);
+        let report = health::check(ctx.db, ctx.platform, &node, &settings).await?;
+        if report.ok {
+            ctx.platform.clear_breakers(node.id).await;
+        }
+        reports.push(report);
     }
     ctx.audit("node.health_check_all", "node", None, &json!({"nodes": reports.len()})).await?;
     ok(json!({"results": reports}))

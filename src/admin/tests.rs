@@ -34,8 +34,8 @@ impl Db for DownDb {
 struct Offline;
 
 impl NodeState for Offline {
-    fn cooling_until(&self, _: i64) -> Option<u64> {
-        None
+    fn gate(&self, _: i64, _: &str, _: u64) -> crate::routing::breaker::Gate {
+        crate::routing::breaker::Gate::Closed
     }
     fn active_streams(&self, _: i64) -> u32 {
         0
@@ -67,8 +67,11 @@ impl Platform for Offline {
     fn nodes(&self) -> &dyn NodeState {
         self
     }
-    fn node_failed(&self, _: i64, _: u64, _: &str) {}
-    fn node_ok(&self, _: i64) {}
+    fn attempt_begins(&self, _: i64, _: &str, _: bool) -> bool {
+        true
+    }
+    fn attempt_ended(&self, _: i64, _: &str, _: crate::origins::failure::Scope, _: &crate::routing::breaker::Outcome) {}
+    async fn clear_breakers(&self, _: i64) {}
     fn stream_started(&self, _: i64, _: &str) {}
     fn stream_ended(&self, _: i64, _: &str) {}
     async fn active_streams(&self) -> Result<HashMap<i64, u32>, String> {

@@ -9,10 +9,12 @@ use crate::error::GatewayError;
 use crate::ingress;
 use crate::limits;
 use crate::net::{Inbound, Outbound, Reply};
-use crate::origins::{self, Api, Leg, StatusClass};
+use crate::origins::failure::{Failure, Next, Scope};
+use crate::origins::{self, Api, Leg};
 use crate::platform::{Platform, Settlement};
 use crate::policy::{self, Shape, Target};
 use crate::routes::{Endpoint, Op};
+use crate::routing::breaker::Outcome;
 use crate::routing::needs;
 use crate::routing::plan::{self, Attempt, Draws, FailureClass, Planner};
 use crate::state::snapshot::{NodeKind, Snapshot, User};
@@ -25,9 +27,11 @@ use std::rc::Rc;
 /// What one attempt produced.
 pub(super) enum AttemptResult {
     Served(Reply),
-    Failed { class: FailureClass, status: u16, message: String },
-    /// An error to return as is (a client error the origin reported, or untranslatable input).
+    Failed(Failure),
+    /// An error to return as is (untranslatable input).
     Final(GatewayError),
+    /// The client left before the first byte: the chain ends and counts against nothing.
+    Abandoned,
 }
 
 /// One request's state across its attempts.
@@ -51,6 +55,8 @@ pub(super) struct Job<'a> {
     pub finished: bool,
     /// Responses only: what the request said about stored state (`super::stored`).
     pub responses: Option<crate::state::response_store::Turn>,
+    /// The attempts left; a recoverable stream takes it along (see `respond::stream`).
+    pub planner: Option<Planner>,
 }
 
 impl Job<'_> {
@@ -63,7 +69,7 @@ impl Job<'_> {
     }
 
     /// The client's request in the IR (decoded on first use; errors are the client's 400s).
-    fn ir(&mut self) -> Result<&ChatRequest, GatewayError> {
+    pub(super) fn ir(&mut self) -> Result<&ChatRequest, GatewayError> {
         if self.ir.is_none() {
             let ir = match self.op {
                 Op::OllamaChat => ollama::decode_chat_request(&self.body)?,
@@ -119,6 +125,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
         settle: Vec::new(),
         finished: false,
         responses: None,
+        planner: None,
     };
     let mut limit_headers = Vec::new();
     let mut reply = match steps(p, snap, user, req, &mut job, &mut limit_headers).await {
@@ -166,7 +173,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     }
     let kinds = origins::kinds_for(job.op);
     let mut draws = Draws { counters: p.counters(&plan::counter_keys(snap, &requested)).await, random: (0..8).map(|_| p.random()).collect() };
-    let mut planner = Planner::new(snap, &requested, needs::of(&job.body), &kinds, p.nodes(), &mut draws, p.now_ms())?;
+    let planner = Planner::new(snap, &requested, needs::of(&job.body), &kinds, p.nodes(), &mut draws, p.now_ms())?;
 
     // Admission last: requests refused before this point never touch the user's quota.
     let now = p.now_ms();
@@ -193,27 +200,74 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
 
     job.requested = requested;
     job.stream = stream;
+    let forced_because = planner.forced_because().map(String::from);
+    job.planner = Some(planner);
     let mut failures: Vec<String> = Vec::new();
     let mut last: Option<FailureClass> = None;
     let mut last_status = 502;
     let mut maintenance_only = true;
-    while let Some(attempt) = planner.next(last) {
-        match attempt_once(p, snap, user, job, &attempt).await {
+    while let Some(attempt) = job.planner.as_mut().and_then(|pl| pl.next(last)) {
+        let node = snap.node(attempt.node_id).map(|n| n.name.clone()).unwrap_or_else(|| "?".into());
+        if p.client_gone() {
+            return Err(abandoned(p, job, &attempt));
+        }
+        // Another request of this isolate may have taken the half-open probe since planning.
+        if !p.attempt_begins(attempt.node_id, &attempt.real, attempt.forced) {
+            failures.push(format!("{node}: skipped, its circuit breaker opened meanwhile"));
+            last = Some(FailureClass::NextNode);
+            maintenance_only = false;
+            continue;
+        }
+        let result = {
+            let run = std::pin::pin!(attempt_once(p, snap, user, job, &attempt));
+            let gone = std::pin::pin!(p.client_left());
+            match futures::future::select(run, gone).await {
+                futures::future::Either::Left((r, _)) => r,
+                futures::future::Either::Right(_) => AttemptResult::Abandoned,
+            }
+        };
+        // A failure that arrives after the client left (e.g. the origin resetting the
+        // connection we abandoned) is not the origin's fault: it counts for nothing.
+        let result = if p.client_gone() && !matches!(result, AttemptResult::Served(_)) { AttemptResult::Abandoned } else { result };
+        let (scope, outcome) = match &result {
+            AttemptResult::Served(_) => (Scope::Pair, Outcome::Success),
+            AttemptResult::Failed(f) if f.scope() != Scope::Nothing => (f.scope(), Outcome::Failure { reason: f.to_string(), retry_after_ms: f.retry_after_ms() }),
+            _ => (Scope::Nothing, Outcome::Neutral),
+        };
+        p.attempt_ended(attempt.node_id, &attempt.real, scope, &outcome);
+        match result {
             AttemptResult::Served(reply) => return Ok(reply),
+            AttemptResult::Abandoned => return Err(abandoned(p, job, &attempt)),
             AttemptResult::Final(e) => {
                 finish_error(p, job, &attempt, &e);
                 return Err(e);
             }
-            AttemptResult::Failed { class, status, message } => {
-                maintenance_only &= status == 503 && message.contains("maintenance");
-                let node = snap.node(attempt.node_id).map(|n| n.name.as_str()).unwrap_or("?");
-                failures.push(format!("{node}: {message}"));
+            AttemptResult::Failed(f) => {
+                let class = match f.next() {
+                    Next::Client => {
+                        let e = GatewayError::Upstream { status: f.status(), message: f.origin_message() };
+                        finish_error(p, job, &attempt, &e);
+                        return Err(e);
+                    }
+                    Next::TooLarge if attempt.group.is_some() => FailureClass::TooLarge,
+                    Next::TooLarge => {
+                        let e = GatewayError::Upstream { status: 413, message: f.origin_message() };
+                        finish_error(p, job, &attempt, &e);
+                        return Err(e);
+                    }
+                    Next::NextNode => FailureClass::NextNode,
+                };
+                maintenance_only &= f.is_maintenance();
+                failures.push(format!("{node}: {f}"));
                 last = Some(class);
-                last_status = status;
+                last_status = f.status();
             }
         }
     }
-    let summary = format!("all {} attempt(s) for '{}' failed: {}", failures.len(), job.requested, failures.join("; "));
+    let mut summary = format!("all {} attempt(s) for '{}' failed: {}", failures.len(), job.requested, failures.join("; "));
+    if let Some(why) = forced_because {
+        summary = format!("every candidate for '{}' is failing ({why}); tried the one that failed longest ago: {}", job.requested, failures.join("; "));
+    }
     if maintenance_only && !failures.is_empty() {
         return Err(GatewayError::Maintenance(format!("'{}' is in maintenance; try again later", job.requested)));
     }
@@ -227,6 +281,15 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     Err(err)
 }
 
+/// The client hung up before the first byte: the attempt was dropped (aborting its origin
+/// call) and no other is started. Recorded as 499; nothing is blamed.
+fn abandoned<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt) -> GatewayError {
+    // Nobody reads this answer; 499 (nginx's "client closed request") marks it in usage.
+    let e = GatewayError::Upstream { status: 499, message: "the client closed the connection before the first byte".into() };
+    finish_error(p, job, attempt, &e);
+    e
+}
+
 fn finish_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, e: &GatewayError) {
     job.record.status = e.status();
     job.record.error = Some(e.message());
@@ -238,7 +301,7 @@ fn finish_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, e:
     job.finish(&**p);
 }
 
-fn shape_of(api: Api) -> Shape {
+pub(super) fn shape_of(api: Api) -> Shape {
     match api {
         Api::OpenAiChat | Api::OllamaChat => Shape::Chat,
         Api::OllamaGenerate => Shape::Generate,
@@ -281,14 +344,14 @@ fn upstream_body(job: &mut Job<'_>, leg: Leg, real: &str) -> Result<(Map<String,
 
 async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, job: &mut Job<'_>, attempt: &Attempt) -> AttemptResult {
     let Some(node) = snap.node(attempt.node_id) else {
-        return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: "node vanished".into() };
+        return AttemptResult::Failed(Failure::Unservable("node vanished".into()));
     };
     let Some(leg) = origins::leg(job.op, node.kind) else {
-        return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: "node cannot serve this endpoint".into() };
+        return AttemptResult::Failed(Failure::Unservable("node cannot serve this endpoint".into()));
     };
     let target = Target { snap, user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, shape: shape_of(leg.api) };
     if policy::in_maintenance(&target) {
-        return AttemptResult::Failed { class: FailureClass::NextNode, status: 503, message: format!("'{}' is in maintenance", attempt.model) };
+        return AttemptResult::Failed(Failure::Maintenance(attempt.model.clone()));
     }
     let (mut body, strip_usage) = match upstream_body(job, leg, &attempt.real) {
         Ok(b) => b,
@@ -306,47 +369,37 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     let ttfb = snap.settings.ttfb_ms;
     let sent_at = p.now_ms();
     let reply = match within(&**p, ttfb, p.fetch(out)).await {
-        None => {
-            p.node_failed(node.id, snap.settings.cooldown_ms, "timeout");
-            return AttemptResult::Failed { class: FailureClass::NextNode, status: 504, message: format!("no response within {ttfb} ms") };
-        }
-        Some(Err(e)) => {
-            p.node_failed(node.id, snap.settings.cooldown_ms, &e);
-            return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: format!("connection failed: {e}") };
-        }
+        None => return AttemptResult::Failed(Failure::Timeout { ms: ttfb }),
+        Some(Err(e)) => return AttemptResult::Failed(Failure::Connect(e)),
         Some(Ok(r)) => r,
     };
     let remaining = ttfb.saturating_sub(p.now_ms() - sent_at).max(1);
-    match origins::classify(reply.status) {
-        StatusClass::Ok => {}
-        class => {
-            let status = reply.status;
-            let retry_after = origins::retry_after_ms(reply.header("retry-after"));
-            let kept = respond::origin_headers(leg, &reply.headers);
-            let raw = read_all(&**p, reply.body, remaining, 1 << 20).await.unwrap_or_default();
-            let text = origins::error_text(&raw);
-            let message = format!("HTTP {status}: {text}");
-            return match class {
-                StatusClass::Retry => {
-                    if status == 429 || status >= 500 {
-                        p.node_failed(node.id, retry_after.unwrap_or(snap.settings.cooldown_ms), &message);
-                    }
-                    AttemptResult::Failed { class: FailureClass::NextNode, status, message }
-                }
-                StatusClass::TooLarge if attempt.group.is_some() => AttemptResult::Failed { class: FailureClass::TooLarge, status, message },
-                // Same dialect: the origin's own error, status and body word for word.
-                _ if respond::verbatim_errors(leg) && !raw.is_empty() => respond::origin_error(p, job, attempt, status, kept, raw, text),
-                _ => AttemptResult::Final(GatewayError::Upstream { status, message: text }),
-            };
+    if !(200..300).contains(&reply.status) {
+        let status = reply.status;
+        let retry_after_ms = origins::retry_after_ms(reply.header("retry-after"));
+        let kept = respond::origin_headers(leg, &reply.headers);
+        let bytes = read_all(&**p, reply.body, remaining, 1 << 20).await.unwrap_or_default();
+        // The API's own JSON error, or a page from something in front of it (see `failure`).
+        let api = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
+        let f = Failure::Status { status, retry_after_ms, message: origins::error_text(&bytes), api };
+        // Same dialect: an error the client gets (no failover) is the origin's own, status and
+        // body word for word.
+        let answered_here = match f.next() {
+            Next::Client => true,
+            Next::TooLarge => attempt.group.is_none(),
+            Next::NextNode => false,
+        };
+        if answered_here && respond::verbatim_errors(leg) && !bytes.is_empty() {
+            let text = f.origin_message();
+            return respond::origin_error(p, job, attempt, status, kept, bytes, text);
         }
+        return AttemptResult::Failed(f);
     }
     // A 200 that is an HTML page (a proxy's error or login page) is a failed attempt, not an
     // answer: nothing has been sent yet, so another node can still serve it.
     if reply.header("content-type").is_some_and(|ct| ct.to_ascii_lowercase().starts_with("text/html")) {
-        p.node_failed(node.id, snap.settings.cooldown_ms, "HTML instead of an API answer");
-        return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: "the origin answered with an HTML page instead of the API".into() };
+        return AttemptResult::Failed(Failure::Html);
     }
-    p.node_ok(node.id);
     job.record.resolved_model = attempt.model.clone();
     job.record.real_model = attempt.real.clone();
     job.record.node_id = Some(node.id);
@@ -354,7 +407,7 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     job.record.reached_origin = true;
     let shaping = respond::shaping_for(leg, &target);
     if job.stream {
-        respond::stream(p, snap, job, attempt, leg, shaping, reply, remaining, strip_usage).await
+        respond::stream(p, snap, user, job, attempt, leg, shaping, reply, remaining, strip_usage).await
     } else {
         respond::json(p, snap, job, leg, shaping, reply, remaining).await
     }

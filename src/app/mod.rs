@@ -9,10 +9,13 @@
 //! Every error becomes a response in the client's dialect in exactly one place
 //! (`ingress::render_error`).
 
+#[cfg(test)]
+mod hangup_tests;
 mod infer;
 mod listings;
 mod manage;
 pub mod me;
+mod recover;
 mod respond;
 mod stored;
 

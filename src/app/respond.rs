@@ -5,13 +5,14 @@
 use super::infer::{AttemptResult, Job};
 use super::{read_all, within};
 use crate::net::{Body, OriginReply, Reply};
+use crate::origins::failure::Failure;
 use crate::origins::{self, Api, Leg};
 use crate::platform::Platform;
 use crate::policy::Target;
 use crate::routes::Op;
-use crate::routing::plan::{Attempt, FailureClass};
+use crate::routing::plan::Attempt;
 use crate::shaping::{self, Piece, Pipeline};
-use crate::state::snapshot::Snapshot;
+use crate::state::snapshot::{Snapshot, User};
 use crate::stream::passthrough::{self, AnthropicSse, OllamaNdjson, OpenAiSse, Transform};
 use crate::stream::relay::{self, Finished, Timer};
 use crate::stream::transcode::{Decoder, Transcode};
@@ -83,29 +84,36 @@ fn content_type(d: Dialect) -> &'static str {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job<'_>, attempt: &Attempt, leg: Leg, shaping: Option<Pipeline>, mut reply: OriginReply, remaining: u64, strip_usage: bool) -> AttemptResult {
-    // Failover is still possible until the first byte: peek it under the TTFB deadline.
-    let first = match within(&**p, remaining, reply.body.next()).await {
-        None => {
-            p.node_failed(attempt.node_id, snap.settings.cooldown_ms, "no first byte");
-            return AttemptResult::Failed { class: FailureClass::NextNode, status: 504, message: "no first byte within the deadline".into() };
+pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, job: &mut Job<'_>, attempt: &Attempt, leg: Leg, shaping: Option<Pipeline>, mut reply: OriginReply, remaining: u64, strip_usage: bool) -> AttemptResult {
+    // Failover is still possible until the first event: read up to it under the TTFB
+    // deadline. A stream that closes (or breaks) before one moves to the next candidate.
+    let deadline = p.now_ms() + remaining;
+    let mut first: Vec<u8> = Vec::new();
+    while !has_event(&first) {
+        let left = deadline.saturating_sub(p.now_ms()).max(1);
+        match within(&**p, left, reply.body.next()).await {
+            None => return AttemptResult::Failed(Failure::NoFirstByte { ms: snap.settings.ttfb_ms }),
+            Some(None) => return AttemptResult::Failed(Failure::Empty),
+            Some(Some(Err(e))) => return AttemptResult::Failed(Failure::StreamBroke(e)),
+            Some(Some(Ok(b))) => first.extend_from_slice(&b),
         }
-        Some(None) => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: "empty stream".into() },
-        Some(Some(Err(e))) => {
-            p.node_failed(attempt.node_id, snap.settings.cooldown_ms, &e);
-            return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: format!("stream failed before the first byte: {e}") };
+        if first.len() > FIRST_EVENT_MAX {
+            break; // a huge first line: let the relay judge it (its line limit applies)
         }
-        Some(Some(Ok(b))) => b,
-    };
+    }
     let ttfb_ms = p.now_ms() - job.started_ms;
     let display = job.requested.clone();
-    let transform: Box<dyn Transform> = if leg.translate || shaping.is_some() {
+    // Recoverable streams are transcoded even between the same dialects: continuing one needs
+    // the client encoder's state (id, open blocks, the text so far).
+    let recover = snap.settings.stream_recover && super::recover::applies(job, leg.api);
+    let transform: Box<dyn Transform> = if leg.translate || shaping.is_some() || recover {
         let decoder = match leg.api {
             Api::OllamaChat | Api::OllamaGenerate => Decoder::Ollama(ollama::StreamDecoder::new()),
             Api::AnthropicMessages => Decoder::Anthropic(anthropic::StreamDecoder::new()),
             _ => Decoder::OpenAi(openai::StreamDecoder::new()),
         };
-        Box::new(Transcode::new(decoder, shaping, encoder(p, job)))
+        let t = Transcode::new(decoder, shaping, encoder(p, job));
+        Box::new(if recover { t.recoverable(prompt_estimate(job)) } else { t })
     } else {
         match leg.api {
             Api::OllamaChat | Api::OllamaGenerate => Box::new(OllamaNdjson::new(&display)),
@@ -113,9 +121,11 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
             _ => Box::new(OpenAiSse::new(&display, strip_usage)),
         }
     };
-    let node_id = attempt.node_id;
+    // The node the stream comes from (a recovery moves it, and its stream lease with it).
+    let node = Rc::new(std::cell::Cell::new(attempt.node_id));
+    let node_id = node.clone();
     let lease = job.record.id.clone();
-    p.stream_started(node_id, &lease);
+    p.stream_started(attempt.node_id, &lease);
     let hook_p = p.clone();
     let mut record = job.record.clone();
     record.ttfb_ms = Some(ttfb_ms);
@@ -125,10 +135,18 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
     let started = job.started_ms;
     let prompt_estimate = prompt_estimate(job);
     let hook = Box::new(move |f: Finished| {
-        hook_p.stream_ended(node_id, &lease);
+        hook_p.stream_ended(node_id.get(), &lease);
         record.duration_ms = hook_p.now_ms() - started;
         record.status = if f.completed { 200 } else if f.client_gone { 499 } else { 502 };
         record.error = f.error;
+        if !f.recovered.is_empty() {
+            // The usage record says the answer was continued elsewhere (and why).
+            let note = format!("recovered mid-stream: {}", f.recovered.join("; "));
+            record.error = Some(match record.error.take() {
+                Some(e) => format!("{e} ({note})"),
+                None => note,
+            });
+        }
         let usage = f.usage.unwrap_or(Usage { prompt_tokens: prompt_estimate, completion_tokens: f.frames, estimated: true });
         record.prompt_tokens = usage.prompt_tokens;
         record.completion_tokens = usage.completion_tokens;
@@ -137,7 +155,12 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
     });
     let timer: Rc<dyn Timer> = p.clone();
     let request_id = origin_request_id(leg, &reply);
-    let body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook);
+    let mut body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook);
+    if recover {
+        if let Some(r) = super::recover::continuation(p, snap, user, job, node) {
+            body = body.with_recovery(r);
+        }
+    }
     let mut headers = vec![
         ("content-type".into(), content_type(job.dialect).into()),
         ("cache-control".into(), "no-cache".into()),
@@ -148,6 +171,20 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mu
     ];
     headers.extend(request_id);
     AttemptResult::Served(Reply { status: 200, headers, body: Body::Relay(body) })
+}
+
+/// Bytes read while looking for the first event before the relay takes over anyway.
+const FIRST_EVENT_MAX: usize = 1 << 20;
+
+/// The buffer holds a complete line that carries an event: an SSE `data:` line or, for NDJSON,
+/// any non-blank line (SSE comments, `event:` names and keep-alive blank lines are not events).
+pub(super) fn has_event(buf: &[u8]) -> bool {
+    let Some(end) = buf.iter().rposition(|b| *b == b'\n') else { return false };
+    buf[..end].split(|b| *b == b'\n').any(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let t = line.trim_ascii();
+        !t.is_empty() && !t.starts_with(b":") && !t.starts_with(b"event:") && !t.starts_with(b"id:") && !t.starts_with(b"retry:")
+    })
 }
 
 fn prompt_estimate(job: &Job<'_>) -> u64 {
@@ -185,8 +222,11 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
     let headers_ms = p.now_ms().saturating_sub(job.started_ms);
     let bytes = match read_all(&**p, reply.body, idle, 256 << 20).await {
         Ok(b) => b,
-        Err(e) => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: e },
+        Err(e) => return AttemptResult::Failed(Failure::StreamBroke(e)),
     };
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return AttemptResult::Failed(Failure::Empty);
+    }
     if !leg.translate && shaping.is_none() {
         return match passthrough_json(p, job, leg, bytes) {
             AttemptResult::Served(mut r) => {
@@ -198,11 +238,11 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
     }
     let v: Value = match serde_json::from_slice(&bytes) {
         Ok(v @ Value::Object(_)) => v,
-        _ => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: format!("the origin answered 200 with a body that is not JSON: {}", origins::error_text(&bytes)) },
+        _ => return AttemptResult::Failed(Failure::NotJson(origins::error_text(&bytes))),
     };
     if v.get("error").is_some_and(|e| !e.is_null()) {
         let msg = passthrough::error_message(&bytes).unwrap_or_else(|| "origin error".into());
-        return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: msg };
+        return AttemptResult::Failed(Failure::OriginError(msg));
     }
     let display = job.requested.clone();
     let timing = ollama::Timing::from_ms(headers_ms, p.now_ms().saturating_sub(job.started_ms));
@@ -217,7 +257,7 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         };
         match translated {
             Ok(o) => (o, passthrough::openai_usage(&v)),
-            Err(e) => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: e },
+            Err(e) => return AttemptResult::Failed(Failure::OriginError(e)),
         }
     } else {
         let decoded = match leg.api {
@@ -227,7 +267,7 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         };
         let mut resp = match decoded {
             Ok(r) => r,
-            Err(e) => return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: format!("unreadable answer: {e}") },
+            Err(e) => return AttemptResult::Failed(Failure::OriginError(format!("unreadable answer: {e}"))),
         };
         if let Some(pl) = shaping {
             repair(&mut resp, pl);
@@ -269,10 +309,10 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
 fn passthrough_json<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, leg: Leg, bytes: Vec<u8>) -> AttemptResult {
     // Still a full syntax check: a 200 that is not a JSON object is the origin failing.
     if !bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{') || serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
-        return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: format!("the origin answered 200 with a body that is not JSON: {}", origins::error_text(&bytes)) };
+        return AttemptResult::Failed(Failure::NotJson(origins::error_text(&bytes)));
     }
     if let Some(msg) = passthrough::error_message(&bytes) {
-        return AttemptResult::Failed { class: FailureClass::NextNode, status: 502, message: msg };
+        return AttemptResult::Failed(Failure::OriginError(msg));
     }
     let field = |key: &str| -> Option<Value> { jsonscan::top_level_value(&bytes, key).and_then(|(s, e)| serde_json::from_slice(&bytes[s..e]).ok()) };
     let usage = match leg.api {

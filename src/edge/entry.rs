@@ -41,11 +41,13 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         Ok(s) => s,
         Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
     };
+    // Aborted when the client hangs up (`enable_request_signal`): ends attempts before the first byte.
+    let signal = js_sys::Reflect::get(req.as_ref(), &wasm_bindgen::JsValue::from_str("signal")).ok();
     let inbound = match http::inbound(req, path, query, snap.settings.max_body_bytes, http::client_ip_header(&env).as_deref()).await {
         Ok(i) => i,
         Err(e) => return http::response(render_error(dialect, &e), &js_ctx),
     };
-    let platform = Rc::new(WorkerPlatform::new(env, ctx).with_settings(&snap.settings));
+    let platform = Rc::new(WorkerPlatform::new(env, ctx).with_settings(&snap.settings).with_client_signal(signal));
     // `/v1/me` answers browsers on any origin (the dashboard's user page): it takes a bearer
     // key, never a cookie, so a page can only read what its user already holds the key to.
     if matches!(endpoint, Ok(ref ep) if ep.op == Op::Me || (ep.op == Op::Preflight && path == "/v1/me")) {

@@ -4,6 +4,7 @@
 
 mod admin;
 mod batch;
+mod breakers;
 mod durable;
 mod entry;
 mod http;
@@ -18,5 +19,4 @@ mod snapshot;
 mod webcrypto;
 
 // The Durable Object classes must be exported from the crate root for the runtime to find them.
-pub use durable::{coordinator::Coordinator, counters::Counters, limiter::Limiter, streams::Streams, usage_buffer::UsageBuffer};
-pub use durable::response_store::ResponseStore;
+pub use durable::{breakers::Breakers, coordinator::Coordinator, counters::Counters, limiter::Limiter, response_store::ResponseStore, streams::Streams, usage_buffer::UsageBuffer};

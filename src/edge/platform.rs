@@ -28,7 +28,6 @@ use worker::{web_sys, Context, Delay, Env};
 
 #[derive(Default, Clone, Copy)]
 struct NodeLive {
-    cooling_until: u64,
     active_streams: u32,
 }
 
@@ -39,8 +38,7 @@ const STREAM_LEASE_MS: u64 = 15 * 60 * 1000;
 thread_local! {
     /// Cross-isolate active-stream counts, from the version polls (see `set_global_streams`).
     static GLOBAL_STREAMS: RefCell<HashMap<i64, u32>> = RefCell::new(HashMap::new());
-    // Passive health and stream counts seen by this isolate. The cron's probes are the
-    // cross-isolate view (snapshot health); this makes a failing node drop out immediately here.
+    // Stream counts seen by this isolate (passive health is in `breakers`).
     static NODES: RefCell<HashMap<i64, NodeLive>> = RefCell::new(HashMap::new());
     static LOCAL_COUNTERS: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
     /// This isolate's admission leases (see `limits::lease`).
@@ -126,8 +124,9 @@ fn buffer_lease(env: Env, msg: streams::LeaseMsg) -> Option<LocalBoxFuture<'stat
 pub struct IsolateNodes;
 
 impl NodeState for IsolateNodes {
-    fn cooling_until(&self, node_id: i64) -> Option<u64> {
-        NODES.with(|n| n.borrow().get(&node_id).map(|l| l.cooling_until).filter(|u| *u > 0))
+    fn gate(&self, node_id: i64, model: &str, _now_ms: u64) -> crate::routing::breaker::Gate {
+        // Breakers run on the real clock everywhere (the Breakers object has no test offset).
+        super::breakers::gate(node_id, model, js_sys::Date::now() as u64)
     }
     fn active_streams(&self, node_id: i64) -> u32 {
         let local = NODES.with(|n| n.borrow().get(&node_id).map(|l| l.active_streams).unwrap_or(0));
@@ -148,6 +147,28 @@ pub struct WorkerPlatform {
     secrets: Rc<Secrets>,
     limits: Limits,
     responses_bounds: Bounds,
+    /// The client request's `AbortSignal` (aborted when the client hangs up; needs the
+    /// `enable_request_signal` compatibility flag), if there is a client.
+    client_signal: Option<wasm_bindgen::JsValue>,
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function signalAborted(signal) {
+  return !!(signal && signal.aborted);
+}
+export function onAbort(signal) {
+  return new Promise((resolve) => {
+    if (!signal || typeof signal.addEventListener !== "function") return; // never
+    if (signal.aborted) return resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = signalAborted)]
+    fn signal_aborted(signal: &wasm_bindgen::JsValue) -> bool;
+    #[wasm_bindgen(js_name = onAbort)]
+    fn on_abort(signal: &wasm_bindgen::JsValue) -> js_sys::Promise;
 }
 
 /// What the platform reads from the environment, once per isolate: secrets only change with a
@@ -190,7 +211,13 @@ enum Limits {
 impl WorkerPlatform {
     pub fn new(env: Env, ctx: impl Into<Option<Context>>) -> Self {
         let secrets = secrets(&env);
-        WorkerPlatform { env, ctx: ctx.into(), secrets, limits: Limits::DurableObjects, responses_bounds: Bounds::default() }
+        WorkerPlatform { env, ctx: ctx.into(), secrets, limits: Limits::DurableObjects, responses_bounds: Bounds::default(), client_signal: None }
+    }
+
+    /// The client request's signal, so a hang-up before the first byte ends the attempts.
+    pub fn with_client_signal(mut self, signal: Option<wasm_bindgen::JsValue>) -> Self {
+        self.client_signal = signal.filter(|s| !s.is_undefined() && !s.is_null());
+        self
     }
 
     /// Use the limits store the snapshot's settings chose.
@@ -200,6 +227,7 @@ impl WorkerPlatform {
             LimitsBackend::Redis => Limits::Redis(redis::from_env(&self.env, s.redis_timeout_ms)),
         };
         self.responses_bounds = s.responses_bounds();
+        super::breakers::configure(super::breakers::config(s));
         self
     }
 }
@@ -368,18 +396,37 @@ impl Platform for WorkerPlatform {
         &IsolateNodes
     }
 
-    fn node_failed(&self, node_id: i64, cooldown_ms: u64, reason: &str) {
-        let until = self.now_ms() + cooldown_ms;
-        worker::console_warn!("node {node_id} failed ({reason}); cooling down {cooldown_ms} ms");
-        NODES.with(|n| n.borrow_mut().entry(node_id).or_default().cooling_until = until);
+    fn attempt_begins(&self, node_id: i64, model: &str, force: bool) -> bool {
+        super::breakers::claim(node_id, model, js_sys::Date::now() as u64, force)
     }
 
-    fn node_ok(&self, node_id: i64) {
-        NODES.with(|n| {
-            if let Some(l) = n.borrow_mut().get_mut(&node_id) {
-                l.cooling_until = 0;
+    fn attempt_ended(&self, node_id: i64, model: &str, scope: crate::origins::failure::Scope, outcome: &crate::routing::breaker::Outcome) {
+        if let crate::routing::breaker::Outcome::Failure { reason, .. } = outcome {
+            worker::console_warn!("attempt on node {node_id} for '{model}' failed ({reason}); counted against the {scope:?}");
+        }
+        if let Some(send) = super::breakers::record(&self.env, node_id, model, scope, outcome, js_sys::Date::now() as u64) {
+            self.background(send);
+        }
+    }
+
+    async fn clear_breakers(&self, node_id: i64) {
+        super::breakers::clear(&self.env, node_id).await;
+    }
+
+    fn client_gone(&self) -> bool {
+        self.client_signal.as_ref().is_some_and(signal_aborted)
+    }
+
+    fn client_left(&self) -> LocalBoxFuture<'static, ()> {
+        match &self.client_signal {
+            Some(s) => {
+                let p = JsFuture::from(on_abort(s));
+                Box::pin(async move {
+                    let _ = p.await;
+                })
             }
-        });
+            None => Box::pin(futures::future::pending()),
+        }
     }
 
     fn stream_started(&self, node_id: i64, lease: &str) {

@@ -243,10 +243,11 @@ impl EdgeRelay {
 /// The response body for a relay: pumped in JS when the upstream is a JS stream of ours,
 /// otherwise the portable Rust driver. `ctx` is the fetch event's context (waitUntil).
 pub(super) fn body(relayed: Relayed, ctx: &JsValue) -> Result<ReadableStream, Relayed> {
-    let Relayed { core, upstream, native, timer, idle_ms } = relayed;
+    // A recoverable stream has no native handle (see `Relayed::with_recovery`): never pumped here.
+    let Relayed { core, upstream, native, timer, idle_ms, recover } = relayed;
     let up = match native.map(|n| n.0.downcast::<Rc<Upstream>>()) {
         Some(Ok(up)) => *up,
-        other => return Err(Relayed { core, upstream, native: other.and_then(Result::err).map(NativeBody), timer, idle_ms }),
+        other => return Err(Relayed { core, upstream, native: other.and_then(Result::err).map(NativeBody), timer, idle_ms, recover }),
     };
     // The Rust view of the body is done with (it holds no pending read after the first chunk).
     drop(upstream);

@@ -103,7 +103,9 @@ pub async fn current(env: &Env, ctx: &Context) -> Result<Rc<Snapshot>, GatewayEr
             let env = env.clone();
             let have = snap.clone();
             let least_busy = snap.uses_least_busy();
+            let every = snap.settings.snapshot_refresh_ms;
             ctx.wait_until(async move {
+                super::breakers::refresh(&env, every.max(crate::routing::breaker::VIEW_REFRESH_MS)).await;
                 refresh(&env, have, least_busy).await;
             });
         }

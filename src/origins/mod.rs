@@ -1,6 +1,8 @@
 //! Origins: how to address a node for an operation, and how to classify what it answered.
 //! Client credentials are never forwarded; a node's own API key and custom headers are.
 
+pub mod failure;
+
 use crate::routes::Op;
 use crate::state::snapshot::{Node, NodeKind};
 use serde_json::{Map, Value};

@@ -189,8 +189,8 @@ mod tests {
         use crate::routing::plan::{Draws, FailureClass, Needs, NodeState, Planner};
         struct Calm;
         impl NodeState for Calm {
-            fn cooling_until(&self, _: i64) -> Option<u64> {
-                None
+            fn gate(&self, _: i64, _: &str, _: u64) -> crate::routing::breaker::Gate {
+                crate::routing::breaker::Gate::Closed
             }
             fn active_streams(&self, _: i64) -> u32 {
                 0

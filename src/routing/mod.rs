@@ -1,6 +1,7 @@
 //! Where a request goes: the catalog of callable names, the allow-list check, group and node
 //! selection with failover order.
 
+pub mod breaker;
 pub mod catalog;
 pub mod needs;
 pub mod plan;

@@ -3,7 +3,11 @@
 //! and plain models pick nodes (active, healthy, not cooling down, of a kind that can serve the
 //! operation) ordered by the node strategy. `Planner::next` hands out one attempt at a time and
 //! takes the previous failure into account (413 jumps to the 413-fallback member).
+//! Candidates whose circuit breaker (node or pair, see `breaker`) is open are skipped; when
+//! that leaves nothing at all, the one that failed longest ago is tried anyway: a partial
+//! outage never becomes a total one because every breaker happened to be open.
 
+use super::breaker::Gate;
 use crate::error::GatewayError;
 use crate::state::snapshot::{same_model, Group, Health, Mapping, Node, NodeKind, Snapshot, Strategy};
 use std::collections::HashMap;
@@ -17,8 +21,8 @@ pub struct Needs {
 
 /// Live, per-isolate facts routing consults besides the snapshot.
 pub trait NodeState {
-    /// Epoch ms until which the node is cooling down after a failure, if it is.
-    fn cooling_until(&self, node_id: i64) -> Option<u64>;
+    /// The circuit breakers of a node and of the (node, model) pair, combined.
+    fn gate(&self, node_id: i64, model: &str, now_ms: u64) -> Gate;
     fn active_streams(&self, node_id: i64) -> u32;
 }
 
@@ -46,6 +50,17 @@ pub struct Attempt {
     pub group: Option<String>,
     pub node_id: i64,
     pub real: String,
+    /// Tried although its breaker is open: every candidate was (the all-open fallback).
+    pub forced: bool,
+}
+
+/// A candidate skipped because its breaker is open.
+#[derive(Debug, Clone)]
+struct Skipped {
+    model: String,
+    node_id: i64,
+    real: String,
+    failed_at_ms: u64,
 }
 
 /// How an attempt failed, as far as routing cares.
@@ -70,6 +85,8 @@ pub struct Planner {
     members: Vec<MemberPlan>,
     current: Option<usize>,
     attempts_left: u32,
+    /// Set when every candidate's breaker was open: why they were skipped.
+    forced_because: Option<String>,
 }
 
 /// Counter keys a plan for `name` will read, so the caller can fetch them in one go.
@@ -117,15 +134,29 @@ impl Planner {
             None => (None, vec![(requested.to_string(), false)], snap.settings.max_failover_retries),
         };
         let mut members = Vec::new();
+        let mut skipped: Vec<Skipped> = Vec::new();
+        let mut open_reasons: Vec<String> = Vec::new();
         for (name, fb413) in member_names {
             let preferred = group
                 .and_then(|g| g.members.iter().find(|m| m.name == name))
                 .map(|m| m.preferred_nodes.clone())
                 .unwrap_or_default();
             let strategy = node_strategy(snap, group, &name);
-            let nodes = order_nodes(snap, &name, &preferred, kinds, strategy, state, draws, now_ms, &mut reasons, group.is_none());
+            let mut out = Skips { skipped: &mut skipped, reasons: &mut open_reasons };
+            let nodes = order_nodes(snap, &name, &preferred, kinds, strategy, state, draws, now_ms, &mut reasons, group.is_none(), &mut out);
             members.push(MemberPlan { model: name, nodes, next_node: 0, is_fallback_413: fb413, tried: false });
         }
+        let mut forced_because = None;
+        if members.iter().all(|m| m.nodes.is_empty()) {
+            // Every candidate is open: try the one that failed longest ago rather than none.
+            if let Some(s) = skipped.iter().min_by_key(|s| s.failed_at_ms).cloned() {
+                let group_name = group.map(|g| g.name.clone());
+                forced_because = Some(open_reasons.join("; "));
+                let m = MemberPlan { model: s.model.clone(), nodes: vec![(s.node_id, s.real.clone())], next_node: 0, is_fallback_413: false, tried: false };
+                return Ok(Planner { group: group_name, members: vec![m], current: None, attempts_left: 1, forced_because });
+            }
+        }
+        reasons.extend(open_reasons);
         if members.iter().all(|m| m.nodes.is_empty()) {
             let why = if reasons.is_empty() {
                 format!("no active node serves '{requested}' for this endpoint")
@@ -134,7 +165,12 @@ impl Planner {
             };
             return Err(GatewayError::NoHealthyNode(why));
         }
-        Ok(Planner { group: group.map(|g| g.name.clone()), members, current: None, attempts_left: retries + 1 })
+        Ok(Planner { group: group.map(|g| g.name.clone()), members, current: None, attempts_left: retries + 1, forced_because })
+    }
+
+    /// Why the plan is the all-open fallback, if it is (the open breakers it found).
+    pub fn forced_because(&self) -> Option<&str> {
+        self.forced_because.as_deref()
     }
 
     /// The next attempt, given how the previous one failed (None for the first call).
@@ -159,7 +195,7 @@ impl Planner {
         m.next_node += 1;
         self.current = Some(pick);
         self.attempts_left -= 1;
-        Some(Attempt { model: m.model.clone(), group: self.group.clone(), node_id, real })
+        Some(Attempt { model: m.model.clone(), group: self.group.clone(), node_id, real, forced: self.forced_because.is_some() })
     }
 
     fn next_member(&self) -> Option<usize> {
@@ -229,6 +265,12 @@ fn real_on_node<'a>(mapping: Option<&'a Mapping>, name: &'a str, node: &Node) ->
     }
 }
 
+/// Where `order_nodes` puts candidates skipped for an open breaker.
+struct Skips<'a> {
+    skipped: &'a mut Vec<Skipped>,
+    reasons: &'a mut Vec<String>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn order_nodes(
     snap: &Snapshot,
@@ -241,6 +283,7 @@ fn order_nodes(
     now_ms: u64,
     reasons: &mut Vec<String>,
     direct: bool,
+    skips: &mut Skips<'_>,
 ) -> Vec<(i64, String)> {
     let mapping = snap.mapping(model);
     // Candidates: pinned nodes in their order, else every node whose catalog has the model.
@@ -270,14 +313,16 @@ fn order_nodes(
             }
         }
     }
-    // Health: unhealthy and cooling nodes are skipped; say why so a 503 can explain itself.
-    cands.retain(|(n, _, _)| {
+    // Health: unhealthy nodes and open breakers are skipped; say why so errors can explain.
+    cands.retain(|(n, real, _)| {
         if n.health == Health::Unhealthy {
             reasons.push(format!("node '{}' is unhealthy", n.name));
             return false;
         }
-        if let Some(until) = state.cooling_until(n.id).filter(|u| *u > now_ms) {
-            reasons.push(format!("node '{}' is cooling down for {}s", n.name, (until - now_ms).div_ceil(1000)));
+        if let Gate::Blocked { reason, failed_at_ms, until_ms } = state.gate(n.id, real, now_ms) {
+            let left = until_ms.map(|u| format!(", open for {}s more", u.saturating_sub(now_ms).div_ceil(1000))).unwrap_or_default();
+            skips.reasons.push(format!("'{real}' on node '{}' is failing ({reason}{left})", n.name));
+            skips.skipped.push(Skipped { model: model.to_string(), node_id: n.id, real: real.clone(), failed_at_ms });
             return false;
         }
         true

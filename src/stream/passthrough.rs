@@ -46,6 +46,10 @@ pub trait Transform {
     fn raw(&self) -> bool {
         false
     }
+    /// The transcoding transform, which mid-stream recovery continues (see `relay`).
+    fn as_transcode(&mut self) -> Option<&mut super::transcode::Transcode> {
+        None
+    }
 }
 
 pub fn openai_error_event(message: &str, code: &str) -> Vec<u8> {

@@ -2,10 +2,18 @@
 //! upstream chunk at a time (never the whole answer). An idle deadline ends a stalled stream
 //! with an in-band error. `on_finish` runs exactly once: when the stream ends, fails, or the
 //! client goes away (the relay is dropped), so limits and usage are always settled.
+//!
+//! Mid-stream recovery (`streams.recover`, transcoded streams only): when the stream breaks
+//! after bytes went out (cut, stall, malformed event), the transform holds its error back and
+//! the driver asks `Recover` for a continuation (the next candidate, sent the answer so far as
+//! an assistant prefill). If one comes, the same transform goes on with the new upstream, so
+//! the client sees one answer; if not, the held-back error ends the stream as before.
 
 use super::lines::{sse_data, LineFramer, DEFAULT_MAX_LINE};
 use super::passthrough::{State, Transform};
+use super::transcode::Decoder;
 use crate::net::{ByteStream, NativeBody};
+use crate::shaping::Pipeline;
 use crate::types::Usage;
 use futures::future::{select, Either, LocalBoxFuture};
 use futures::StreamExt;
@@ -24,9 +32,23 @@ pub struct Finished {
     pub frames: u64,
     pub error: Option<String>,
     pub client_gone: bool,
+    /// One note per mid-stream recovery (what broke, where it continued).
+    pub recovered: Vec<String>,
 }
 
 pub type FinishHook = Box<dyn FnOnce(Finished)>;
+
+/// A continuation for a broken stream: the next candidate's stream, read up to its first event.
+pub struct Resumed {
+    pub upstream: ByteStream,
+    pub first: Vec<u8>,
+    pub decoder: Decoder,
+    pub shaping: Option<Pipeline>,
+    pub note: String,
+}
+
+/// Asked with (the answer's text so far, why the stream broke); None = no continuation.
+pub type Recover = Box<dyn FnMut(String, String) -> LocalBoxFuture<'static, Option<Resumed>>>;
 
 /// The relay's synchronous part: framing, the transform and the finish hook, one call per
 /// upstream event. Who waits for the events (a Rust future here, the edge's own pump on
@@ -37,11 +59,53 @@ pub struct RelayCore {
     transform: Box<dyn Transform>,
     closed: bool,
     hook: Option<FinishHook>,
+    /// The transform holds back a failure: a continuation is being sought.
+    broken: bool,
+    recovered: Vec<String>,
 }
 
 impl RelayCore {
     pub fn new(first: Vec<u8>, transform: Box<dyn Transform>, on_finish: FinishHook) -> Self {
-        RelayCore { first: Some(first), framer: LineFramer::new(DEFAULT_MAX_LINE), transform, closed: false, hook: Some(on_finish) }
+        RelayCore { first: Some(first), framer: LineFramer::new(DEFAULT_MAX_LINE), transform, closed: false, hook: Some(on_finish), broken: false, recovered: Vec::new() }
+    }
+
+    /// (why it broke, the answer's text so far) while the stream waits for a continuation.
+    pub fn broken(&mut self) -> Option<(String, String)> {
+        if !self.broken {
+            return None;
+        }
+        let t = self.transform.as_transcode()?;
+        Some((t.broken()?.to_string(), t.partial_text()?.to_string()))
+    }
+
+    /// Go on from another upstream (its first chunk read already).
+    pub fn resume(&mut self, r: Resumed, out: &mut Vec<u8>) -> ByteStream {
+        self.broken = false;
+        self.framer = LineFramer::new(DEFAULT_MAX_LINE);
+        if let Some(t) = self.transform.as_transcode() {
+            t.resume(r.decoder, r.shaping);
+        }
+        self.recovered.push(r.note);
+        self.push(&r.first, out);
+        r.upstream
+    }
+
+    /// No continuation: the held-back error ends the stream.
+    pub fn give_up(&mut self, out: &mut Vec<u8>) {
+        self.broken = false;
+        if let Some(t) = self.transform.as_transcode() {
+            t.give_up(out);
+        }
+        self.finish(false, false);
+    }
+
+    /// The transform failed but only held its error back (see `Transcode::recoverable`).
+    fn held_back(&mut self) -> bool {
+        let held = self.transform.as_transcode().is_some_and(|t| t.broken().is_some() && t.partial_text().is_some());
+        if held {
+            self.broken = true;
+        }
+        held
     }
 
     /// The stream is over for the client (finished, failed or settled as gone).
@@ -87,6 +151,9 @@ impl RelayCore {
             self.feed(b"\n", out);
         }
         let completed = self.transform.end(out);
+        if !completed && self.held_back() {
+            return;
+        }
         self.finish(completed, false);
     }
 
@@ -122,8 +189,11 @@ impl RelayCore {
 
     /// A transform that reached its terminator or failed ends the client's stream.
     fn settle(&mut self) {
-        if !self.closed && *self.transform.state() != State::Open {
+        if !self.closed && !self.broken && *self.transform.state() != State::Open {
             let completed = *self.transform.state() == State::Done;
+            if !completed && self.held_back() {
+                return;
+            }
             self.finish(completed, false);
         }
     }
@@ -136,7 +206,8 @@ impl RelayCore {
                 _ if client_gone => Some("client closed the connection".into()),
                 _ => None,
             };
-            hook(Finished { completed, usage: self.transform.usage(), frames: self.transform.frames(), error, client_gone });
+            let recovered = std::mem::take(&mut self.recovered);
+            hook(Finished { completed, usage: self.transform.usage(), frames: self.transform.frames(), error, client_gone, recovered });
         }
     }
 }
@@ -159,6 +230,18 @@ pub struct Relayed {
     pub native: Option<NativeBody>,
     pub timer: Rc<dyn Timer>,
     pub idle_ms: u64,
+    /// Set for recoverable streams, which the portable driver runs (see the module doc).
+    pub recover: Option<Recover>,
+}
+
+impl Relayed {
+    /// Continue broken streams with `recover`. The edge's native pump cannot wait for a
+    /// continuation, so such a stream runs on the portable driver.
+    pub fn with_recovery(mut self, recover: Recover) -> Self {
+        self.recover = Some(recover);
+        self.native = None;
+        self
+    }
 }
 
 impl std::fmt::Debug for Relayed {
@@ -169,7 +252,7 @@ impl std::fmt::Debug for Relayed {
 
 /// Relay `upstream` (whose first chunk, already read to decide failover, is `first`).
 pub fn relay(upstream: ByteStream, native: Option<NativeBody>, first: Vec<u8>, transform: Box<dyn Transform>, timer: Rc<dyn Timer>, idle_ms: u64, on_finish: FinishHook) -> Relayed {
-    Relayed { core: RelayCore::new(first, transform, on_finish), upstream, native, timer, idle_ms }
+    Relayed { core: RelayCore::new(first, transform, on_finish), upstream, native, timer, idle_ms, recover: None }
 }
 
 struct Driver {
@@ -184,6 +267,7 @@ struct Driver {
     last_data_ms: u64,
     /// Data arrived since the timer was armed (if not, its firing means a full quiet period).
     data_since_armed: bool,
+    recover: Option<Recover>,
 }
 
 impl Driver {
@@ -197,6 +281,21 @@ impl Driver {
             }
             if self.core.closed() {
                 return None;
+            }
+            if let Some((why, partial)) = self.core.broken() {
+                let next = match self.recover.as_mut() {
+                    Some(r) => r(partial, why).await,
+                    None => None,
+                };
+                match next {
+                    Some(r) => {
+                        self.upstream = self.core.resume(r, &mut out);
+                        self.last_data_ms = self.timer.now_ms();
+                        self.deadline = None;
+                    }
+                    None => self.core.give_up(&mut out),
+                }
+                continue;
             }
             let deadline = self.deadline.get_or_insert_with(|| self.timer.sleep(self.idle_ms));
             match select(self.upstream.next(), deadline.as_mut()).await {
@@ -225,8 +324,8 @@ impl Driver {
 impl Relayed {
     /// The portable driver: a stream of output chunks. Dropping it settles as client gone.
     pub fn into_stream(self) -> ByteStream {
-        let Relayed { core, upstream, timer, idle_ms, .. } = self;
-        let driver = Driver { core, upstream, last_data_ms: timer.now_ms(), timer, idle_ms, deadline: None, data_since_armed: false };
+        let Relayed { core, upstream, timer, idle_ms, recover, .. } = self;
+        let driver = Driver { core, upstream, last_data_ms: timer.now_ms(), timer, idle_ms, deadline: None, data_since_armed: false, recover };
         futures::stream::unfold(driver, |mut d| async move { d.step().await.map(|out| (Ok(out), d)) }).boxed_local()
     }
 }
@@ -317,5 +416,70 @@ mod tests {
         drop(s);
         let f = cell.borrow().clone().unwrap();
         assert!(f.client_gone && !f.completed);
+    }
+
+    fn recoverable_openai() -> Box<dyn Transform> {
+        let enc = Box::new(crate::translate::openai::StreamEncoder::new("d", "chatcmpl-1", 1, true));
+        Box::new(crate::stream::transcode::Transcode::new(Decoder::OpenAi(crate::translate::openai::StreamDecoder::new()), None, enc).recoverable(5))
+    }
+
+    fn sse(text: &str) -> String {
+        format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{}}},\"finish_reason\":null}}]}}\n\n", serde_json::to_string(text).unwrap())
+    }
+
+    #[test]
+    fn a_cut_stream_continues_on_the_next_candidate_as_one_answer() {
+        let (cell, h) = hook();
+        let asked = Rc::new(RefCell::new(Vec::new()));
+        let a2 = asked.clone();
+        let recover: Recover = Box::new(move |partial, why| {
+            a2.borrow_mut().push((partial, why));
+            let rest = format!(
+                "{}data: {{\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":9,\"completion_tokens\":2}}}}\n\ndata: [DONE]\n\n",
+                sse("lazy dog")
+            );
+            let up: ByteStream = futures::stream::iter([Ok(rest.into_bytes())]).boxed_local();
+            Box::pin(futures::future::ready(Some(Resumed {
+                upstream: up,
+                first: sse("over the ").into_bytes(),
+                decoder: Decoder::OpenAi(crate::translate::openai::StreamDecoder::new()),
+                shaping: None,
+                note: "cut; continued on node 'b'".into(),
+            })))
+        });
+        let up = upstream(vec![Ok("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"jumps \"},\"finish_reason\":null}],\"usage\":null}\n\n"), Err("connection reset")]);
+        let s = relay(up, None, sse("The fox ").into_bytes(), recoverable_openai(), Rc::new(NoTimer), 1000, h).with_recovery(recover).into_stream();
+        let out = collect(s);
+        let text: String = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter(|d| *d != "[DONE]")
+            .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(String::from))
+            .collect();
+        assert_eq!(text, "The fox jumps over the lazy dog", "{out}");
+        assert!(out.ends_with("data: [DONE]\n\n"), "{out}");
+        assert!(!out.contains("error"), "{out}");
+        assert_eq!(out.matches("\"id\":\"chatcmpl-1\"").count(), out.matches("data: {").count(), "one id throughout: {out}");
+        assert_eq!(asked.borrow()[0].0, "The fox jumps ");
+        assert!(asked.borrow()[0].1.contains("connection reset"));
+        let f = cell.borrow().clone().unwrap();
+        assert!(f.completed);
+        assert_eq!(f.recovered, vec!["cut; continued on node 'b'".to_string()]);
+        // The first attempt broke before its usage: counted as estimated (prompt 5, 2 frames).
+        assert_eq!(f.usage, Some(Usage { prompt_tokens: 14, completion_tokens: 4, estimated: true }));
+    }
+
+    #[test]
+    fn without_a_continuation_the_held_back_error_ends_the_stream() {
+        let (cell, h) = hook();
+        let recover: Recover = Box::new(|_, _| Box::pin(futures::future::ready(None)));
+        let up = upstream(vec![Err("connection reset")]);
+        let s = relay(up, None, sse("The fox ").into_bytes(), recoverable_openai(), Rc::new(NoTimer), 1000, h).with_recovery(recover).into_stream();
+        let out = collect(s);
+        assert!(out.contains("connection reset"), "{out}");
+        assert!(!out.contains("[DONE]"));
+        let f = cell.borrow().clone().unwrap();
+        assert!(!f.completed && f.recovered.is_empty());
     }
 }

@@ -28,11 +28,90 @@ pub struct Transcode {
     next_tool: usize,
     chunks: Vec<Chunk>,
     pieces: Vec<Piece>,
+    /// Mid-stream recovery (`streams.recover`): what it needs, nothing more.
+    recovery: Option<Recovery>,
 }
+
+/// What a recoverable stream keeps: the text the client got (the prefill for the next
+/// candidate, bounded), the failure held back while a continuation is sought, and the usage
+/// of the attempts before.
+#[derive(Default)]
+struct Recovery {
+    text: String,
+    /// Reasoning, tool calls or too much text went out: a prefill could not reproduce it.
+    unrecoverable: bool,
+    pending: Option<String>,
+    prior: Option<Usage>,
+    prior_frames: u64,
+    /// Prompt tokens of an attempt that broke before reporting its usage (an estimate).
+    prompt_estimate: u64,
+}
+
+/// Text beyond this no longer fits a prefill worth sending: the stream is not recovered.
+const RECOVERY_TEXT_MAX: usize = 64 * 1024;
 
 impl Transcode {
     pub fn new(decoder: Decoder, shaping: Option<Pipeline>, encoder: Box<dyn StreamEncoder>) -> Self {
-        Transcode { decoder, shaping, encoder, started: false, state: State::Open, finish: None, usage: None, frames: 0, tool_index: Vec::new(), next_tool: 0, chunks: Vec::new(), pieces: Vec::new() }
+        Transcode { decoder, shaping, encoder, started: false, state: State::Open, finish: None, usage: None, frames: 0, tool_index: Vec::new(), next_tool: 0, chunks: Vec::new(), pieces: Vec::new(), recovery: None }
+    }
+
+    /// Keep what recovery needs, and hold failures back (`broken`) instead of ending the stream.
+    /// `prompt_estimate`: what an attempt that breaks before its usage arrives is counted for.
+    pub fn recoverable(mut self, prompt_estimate: u64) -> Self {
+        self.recovery = Some(Recovery { prompt_estimate, ..Default::default() });
+        self
+    }
+
+    /// The failure held back, while the stream can still be continued elsewhere.
+    pub fn broken(&self) -> Option<&str> {
+        self.recovery.as_ref().and_then(|r| r.pending.as_deref())
+    }
+
+    /// The answer's text so far, when a prefill can reproduce everything the client got.
+    pub fn partial_text(&self) -> Option<&str> {
+        self.recovery.as_ref().filter(|r| !r.unrecoverable).map(|r| r.text.as_str())
+    }
+
+    /// No continuation: end the client's stream with the failure held back.
+    pub fn give_up(&mut self, out: &mut Vec<u8>) {
+        if let Some(msg) = self.recovery.as_mut().and_then(|r| r.pending.take()) {
+            self.encoder.error(&msg, out);
+        }
+    }
+
+    /// Continue the same client stream (same encoder: one id, one model name, open blocks
+    /// still open) from another origin's stream, which continues the prefill.
+    pub fn resume(&mut self, decoder: Decoder, shaping: Option<Pipeline>) {
+        if let Some(r) = self.recovery.as_mut() {
+            r.pending = None;
+            // A broken attempt rarely got to its usage: count it as estimated (prompt, and a
+            // token per content frame it sent), so the total adds both attempts.
+            let broken = self.usage.take().unwrap_or(Usage { prompt_tokens: r.prompt_estimate, completion_tokens: self.frames, estimated: true });
+            r.prior = sum(r.prior, Some(broken));
+            r.prior_frames += self.frames;
+        }
+        self.decoder = decoder;
+        self.shaping = shaping;
+        self.state = State::Open;
+        self.finish = None;
+        self.frames = 0;
+        self.tool_index.clear();
+    }
+
+    fn sent_text(&mut self, t: &str) {
+        if let Some(r) = self.recovery.as_mut() {
+            if r.text.len() + t.len() > RECOVERY_TEXT_MAX {
+                r.unrecoverable = true;
+            } else {
+                r.text.push_str(t);
+            }
+        }
+    }
+
+    fn sent_other(&mut self) {
+        if let Some(r) = self.recovery.as_mut() {
+            r.unrecoverable = true;
+        }
     }
 
     fn client_tool_index(&mut self, origin: usize) -> usize {
@@ -48,9 +127,16 @@ impl Transcode {
     fn emit_pieces(&mut self, out: &mut Vec<u8>) {
         for piece in std::mem::take(&mut self.pieces) {
             match piece {
-                Piece::Text(t) => self.encoder.chunk(&Chunk::Text(t), out),
-                Piece::Reasoning(t) => self.encoder.chunk(&Chunk::Reasoning(t), out),
+                Piece::Text(t) => {
+                    self.sent_text(&t);
+                    self.encoder.chunk(&Chunk::Text(t), out)
+                }
+                Piece::Reasoning(t) => {
+                    self.sent_other();
+                    self.encoder.chunk(&Chunk::Reasoning(t), out)
+                }
                 Piece::ToolCall(call) => {
+                    self.sent_other();
                     let index = self.next_tool;
                     self.next_tool += 1;
                     self.encoder.chunk(&Chunk::ToolCallStart { index, id: String::new(), name: call.name }, out);
@@ -69,14 +155,19 @@ impl Transcode {
                         p.push(&t, &mut self.pieces);
                         self.emit_pieces(out);
                     }
-                    None => self.encoder.chunk(&Chunk::Text(t), out),
+                    None => {
+                        self.sent_text(&t);
+                        self.encoder.chunk(&Chunk::Text(t), out)
+                    }
                 }
             }
             Chunk::Reasoning(t) => {
                 self.frames += 1;
+                self.sent_other();
                 self.encoder.chunk(&Chunk::Reasoning(t), out)
             }
             Chunk::ToolCallStart { index, id, name } => {
+                self.sent_other();
                 let index = self.client_tool_index(index);
                 self.encoder.chunk(&Chunk::ToolCallStart { index, id, name }, out)
             }
@@ -101,7 +192,7 @@ impl Transcode {
             reason = FinishReason::ToolCalls;
         }
         self.encoder.chunk(&Chunk::Finish(reason), out);
-        if let Some(u) = self.usage {
+        if let Some(u) = self.usage() {
             self.encoder.chunk(&Chunk::Usage(u), out);
         }
         self.encoder.finish(out);
@@ -170,7 +261,11 @@ impl Transform for Transcode {
 
     fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
         if self.state == State::Open {
-            self.encoder.error(message, out);
+            match self.recovery.as_mut() {
+                // Held back: the relay may continue the stream on another candidate.
+                Some(r) if !r.unrecoverable => r.pending = Some(message.to_string()),
+                _ => self.encoder.error(message, out),
+            }
             self.state = State::Failed(message.to_string());
         }
     }
@@ -179,13 +274,27 @@ impl Transform for Transcode {
         &self.state
     }
     fn usage(&self) -> Option<Usage> {
-        self.usage
+        match &self.recovery {
+            Some(r) => sum(r.prior, self.usage),
+            None => self.usage,
+        }
     }
     fn frames(&self) -> u64 {
-        self.frames
+        self.frames + self.recovery.as_ref().map_or(0, |r| r.prior_frames)
+    }
+    fn as_transcode(&mut self) -> Option<&mut Transcode> {
+        Some(self)
     }
     fn sse(&self) -> bool {
         matches!(self.decoder, Decoder::OpenAi(_) | Decoder::Anthropic(_))
+    }
+}
+
+/// Usage of two attempts added (an estimate stays flagged as one).
+fn sum(a: Option<Usage>, b: Option<Usage>) -> Option<Usage> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(Usage { prompt_tokens: a.prompt_tokens + b.prompt_tokens, completion_tokens: a.completion_tokens + b.completion_tokens, estimated: a.estimated || b.estimated }),
+        (a, b) => a.or(b),
     }
 }
 

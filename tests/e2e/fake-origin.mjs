@@ -2,7 +2,12 @@
 // and OpenAI (/v1/*), records every request, and misbehaves on demand via `origin.mode`:
 //   ok | status:<code>[:<retry-after>] | hang | delay:<ms> | cut0 (reset after the first chunk
 //   is written, usually before it is read) | cut (reset after two chunks) | stall | malformed | nodone |
-//   html | reset | firstbyte:<ms> (headers at once, first chunk after ms)
+//   html | reset | firstbyte:<ms> (headers at once, first chunk after ms) | empty (200 with no
+//   body) | ping (a stream: one SSE comment / blank NDJSON line, then the end, no event)
+// `origin.modelModes[model]` overrides the mode for one (real) model name: one node serving a
+// good and a failing model.
+// A chat whose last message is the assistant's (a prefill) is continued: the answer is what
+// follows that text in the origin's answer. `origin.rejectPrefill` answers such a chat 400.
 // Model management (Ollama): `POST /api/pull` streams progress and adds the model; `origin.pullMode`
 // is ok | cut (reset after two lines) | error (an {"error"} line after one) | refuse (HTTP 500 at once).
 // `DELETE /api/delete {model}` removes a model (404 when unknown).
@@ -20,6 +25,8 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     models,
     ps,
     mode: "ok",
+    modelModes: {},
+    rejectPrefill: false,
     pullMode: "ok",
     chunks: 3,
     chunkDelay: 5,
@@ -38,7 +45,11 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     res.writeHead(status, { "content-type": "application/json", ...headers });
     res.end(typeof body === "string" ? body : JSON.stringify(body));
   };
-  const words = () => (o.text ?? `Hello from ${o.name}`).split(/(?<= )/);
+  // The answer, or its rest after an assistant prefill the answer starts with.
+  const words = (prefill = "") => {
+    const full = o.text ?? `Hello from ${o.name}`;
+    return (prefill && full.startsWith(prefill) ? full.slice(prefill.length) : full).split(/(?<= )/);
+  };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
   o.server = http.createServer(async (req, res) => {
@@ -51,7 +62,10 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     const rec = { method: req.method, path: req.url, headers: req.headers, body, raw };
     o.requests.push(rec);
     const path = req.url.split("?")[0];
-    const mode = o.mode;
+    const last = Array.isArray(body?.messages) ? body.messages.at(-1) : null;
+    const prefill = last?.role === "assistant" && typeof last.content === "string" ? last.content : "";
+    if (prefill && o.rejectPrefill) return reply(res, 400, { error: { message: `${o.name} does not continue an assistant message`, type: "invalid_request_error" } });
+    const mode = (typeof body?.model === "string" && o.modelModes[body.model]) || o.mode;
 
     // Probes and catalog always answer unless the node is "down".
     if (mode === "down" || mode === "reset") return req.socket.destroy();
@@ -153,6 +167,10 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       const [, code, retry] = mode.split(":");
       return reply(res, Number(code), { error: { message: `${o.name} says ${code}` } }, retry ? { "retry-after": retry } : {});
     }
+    if (mode === "empty") {
+      res.writeHead(200, { "content-type": "application/json", "content-length": "0" });
+      return res.end();
+    }
     if (mode === "html") {
       res.writeHead(200, { "content-type": "text/html" });
       return res.end("<html><body>502 Bad Gateway</body></html>");
@@ -171,7 +189,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     const isChat = path === "/api/chat" || path === "/v1/chat/completions";
     const native = path.startsWith("/api/");
     if (!stream) {
-      const text = words().join("");
+      const text = words(prefill).join("");
       if (native) {
         const out = { model, created_at: new Date().toISOString(), done: true, done_reason: "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) };
         if (isChat) out.message = { role: "assistant", content: text, ...(o.toolCalls ? { tool_calls: o.toolCalls } : {}) };
@@ -184,8 +202,9 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     }
     // Streaming.
     res.writeHead(200, { "content-type": native ? "application/x-ndjson" : "text/event-stream" });
+    if (mode === "ping") return res.end(native ? "\n" : ": keep-alive\n\n");
     if (mode.startsWith("firstbyte:")) await sleep(Number(mode.split(":")[1]));
-    const parts = words();
+    const parts = words(prefill);
     const n = Math.max(parts.length, o.chunks);
     const send = (obj) => ((obj = { ...obj, ...(o.extra ?? {}) }), res.write(native ? JSON.stringify(obj) + "\n" : `data: ${JSON.stringify(obj)}\n\n`));
     for (let i = 0; i < n; i++) {
@@ -228,6 +247,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     o.requests = [];
     o.extra = null;
     o.mode = "ok";
+    o.modelModes = {};
     o.pullMode = "ok";
     o.anthropicError = null;
     o.rawStream = null;

@@ -34,7 +34,8 @@ async function stream(user, body, path = "/v1/chat/completions") {
 before(async () => {
   env = await setup({ name: "gateway" });
   admin = adminClient(env.url);
-  await admin.put("/settings", { "timeouts.ttfb_ms": 1500, "timeouts.stream_idle_ms": 700, "routing.cooldown_ms": 400 });
+  // One failure opens a breaker here (breaker.min_requests 1, breaker.failure_pct 1), so cooldowns show at once.
+  await admin.put("/settings", { "timeouts.ttfb_ms": 1500, "timeouts.stream_idle_ms": 700, "routing.cooldown_ms": 400, "breaker.min_requests": 1, "breaker.failure_pct": 1 });
   A = await startOrigin({ name: "ollama-a", kind: "ollama", models: ["llama3:latest", "qwen3:8b", "llava:latest"], ps: ["llama3:latest"] });
   B = await startOrigin({ name: "ollama-b", kind: "ollama", models: ["llama3:latest"] });
   OA = await startOrigin({ name: "openai-a", kind: "openai", models: ["gpt-4o-mini", "big-model"] });

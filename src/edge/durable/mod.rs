@@ -1,5 +1,6 @@
 //! Durable Objects: thin shells that decode a typed message, run core logic, encode the answer.
 
+pub mod breakers;
 pub mod coordinator;
 pub mod counters;
 pub mod limiter;

@@ -1,0 +1,155 @@
+//! Mid-stream recovery (`streams.recover`): the continuation a broken chat stream asks for.
+//! The next candidates of the request's plan are tried in order; each is sent the conversation
+//! plus the answer so far as a final assistant message (a prefill: Ollama's /api/chat continues
+//! it; OpenAI-compatible origins get vLLM's `continue_final_message`), and the first whose
+//! stream reaches an event continues the client's stream. An origin that answers the prefill
+//! with a 4xx rejects it: no continuation, the stream ends with its in-band error. Attempts are
+//! reported to the breakers like any other.
+
+use super::infer::{shape_of, Job};
+use super::respond::{has_event, shaping_for};
+use super::{read_all, within};
+use crate::net::Outbound;
+use crate::origins::failure::{Failure, Scope};
+use crate::origins::{self, Api};
+use crate::platform::Platform;
+use crate::policy::{self, Target};
+use crate::routes::Op;
+use crate::routing::breaker::Outcome;
+use crate::routing::plan::{Attempt, FailureClass, Planner};
+use crate::state::snapshot::{Snapshot, User};
+use crate::stream::relay::{Recover, Resumed};
+use crate::stream::transcode::Decoder;
+use crate::translate::{ollama, openai, ChatRequest, Message, Role};
+use futures::StreamExt;
+use serde_json::Value;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// Whether a stream of this request on this leg can be recovered: chat operations whose leg
+/// is transcodable and that the planner can still continue.
+pub(super) fn applies(job: &mut Job<'_>, api: Api) -> bool {
+    matches!(job.op, Op::OllamaChat | Op::ChatCompletions | Op::Messages | Op::Responses) && matches!(api, Api::OpenAiChat | Api::OllamaChat) && job.ir().is_ok() && job.planner.is_some()
+}
+
+struct Ctx<P: Platform> {
+    p: Rc<P>,
+    snap: Rc<Snapshot>,
+    user: User,
+    op: Op,
+    ir: ChatRequest,
+    planner: RefCell<Planner>,
+    /// The node the client's stream comes from now (its stream lease follows it).
+    node: Rc<Cell<i64>>,
+    lease: String,
+}
+
+/// The continuation for this request's stream (takes the rest of its plan along).
+pub(super) fn continuation<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, job: &mut Job<'_>, node: Rc<Cell<i64>>) -> Option<Recover> {
+    let ir = job.ir().ok()?.clone();
+    let planner = job.planner.take()?;
+    let ctx = Rc::new(Ctx { p: p.clone(), snap: snap.clone(), user: user.clone(), op: job.op.clone(), ir, planner: RefCell::new(planner), node, lease: job.record.id.clone() });
+    Some(Box::new(move |partial: String, why: String| {
+        let ctx = ctx.clone();
+        Box::pin(async move { next(&ctx, partial, why).await })
+    }))
+}
+
+async fn next<P: Platform>(ctx: &Ctx<P>, partial: String, why: String) -> Option<Resumed> {
+    loop {
+        let attempt = ctx.planner.borrow_mut().next(Some(FailureClass::NextNode))?;
+        if ctx.p.client_gone() {
+            return None;
+        }
+        match once(ctx, &attempt, &partial, &why).await {
+            Ok(r) => return Some(r),
+            Err(None) => continue,
+            Err(Some(f)) => {
+                let (scope, outcome) = match f.scope() {
+                    Scope::Nothing => (Scope::Nothing, Outcome::Neutral),
+                    s => (s, Outcome::Failure { reason: f.to_string(), retry_after_ms: f.retry_after_ms() }),
+                };
+                ctx.p.attempt_ended(attempt.node_id, &attempt.real, scope, &outcome);
+                crate::platform_log(&format!("mid-stream recovery on node {} failed: {f}", attempt.node_id));
+                // A 4xx is this origin refusing the prefill (or the request): stop here.
+                if matches!(f, Failure::Status { status, .. } if status < 500 && status != 429 && status != 404) {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// One continuation attempt. Err(None): this candidate cannot take it (skipped, nothing
+/// reported); Err(Some): it failed.
+async fn once<P: Platform>(ctx: &Ctx<P>, attempt: &Attempt, partial: &str, why: &str) -> Result<Resumed, Option<Failure>> {
+    let (p, snap) = (&ctx.p, &ctx.snap);
+    let node = snap.node(attempt.node_id).ok_or(None)?;
+    let leg = origins::leg(&ctx.op, node.kind).ok_or(None)?;
+    if !matches!(leg.api, Api::OpenAiChat | Api::OllamaChat) {
+        return Err(None);
+    }
+    let target = Target { snap, user: &ctx.user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, shape: shape_of(leg.api) };
+    if policy::in_maintenance(&target) {
+        return Err(None);
+    }
+    let mut ir = ctx.ir.clone();
+    ir.stream = true;
+    ir.messages.push(Message::text(Role::Assistant, partial));
+    let v = match leg.api {
+        Api::OllamaChat => ollama::encode_chat_request(&ir, &attempt.real).map_err(|_| None)?,
+        _ => {
+            let mut v = openai::encode_request(&ir, &attempt.real);
+            if let Value::Object(m) = &mut v {
+                // vLLM's continuation form: go on from the final assistant message.
+                m.insert("continue_final_message".into(), Value::Bool(true));
+                m.insert("add_generation_prompt".into(), Value::Bool(false));
+                m.insert("stream_options".into(), serde_json::json!({"include_usage": true}));
+            }
+            v
+        }
+    };
+    let Value::Object(mut body) = v else { return Err(None) };
+    policy::apply(&mut body, &target);
+    // Claimed last: every path after this reports an outcome (a half-open probe is never lost).
+    if !p.attempt_begins(node.id, &attempt.real, attempt.forced) {
+        return Err(None);
+    }
+    let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
+    let out = Outbound { method: "POST", url: origins::url(node, leg.api.path()), headers: origins::headers(node, api_key.as_deref()), body: Some(serde_json::to_vec(&body).unwrap_or_default()) };
+    let ttfb = snap.settings.ttfb_ms;
+    let sent = p.now_ms();
+    let mut reply = match within(&**p, ttfb, p.fetch(out)).await {
+        None => return Err(Some(Failure::Timeout { ms: ttfb })),
+        Some(Err(e)) => return Err(Some(Failure::Connect(e))),
+        Some(Ok(r)) => r,
+    };
+    let deadline = sent + ttfb;
+    if !(200..300).contains(&reply.status) {
+        let retry_after_ms = origins::retry_after_ms(reply.header("retry-after"));
+        let bytes = read_all(&**p, reply.body, deadline.saturating_sub(p.now_ms()).max(1), 1 << 20).await.unwrap_or_default();
+        let api = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
+        return Err(Some(Failure::Status { status: reply.status, retry_after_ms, message: origins::error_text(&bytes), api }));
+    }
+    if reply.header("content-type").is_some_and(|ct| ct.to_ascii_lowercase().starts_with("text/html")) {
+        return Err(Some(Failure::Html));
+    }
+    let mut first = Vec::new();
+    while !has_event(&first) {
+        match within(&**p, deadline.saturating_sub(p.now_ms()).max(1), reply.body.next()).await {
+            None => return Err(Some(Failure::NoFirstByte { ms: ttfb })),
+            Some(None) => return Err(Some(Failure::Empty)),
+            Some(Some(Err(e))) => return Err(Some(Failure::StreamBroke(e))),
+            Some(Some(Ok(b))) => first.extend_from_slice(&b),
+        }
+    }
+    p.attempt_ended(node.id, &attempt.real, Scope::Pair, &Outcome::Success);
+    let old = ctx.node.replace(node.id);
+    p.stream_ended(old, &ctx.lease);
+    p.stream_started(node.id, &ctx.lease);
+    let decoder = match leg.api {
+        Api::OllamaChat => Decoder::Ollama(ollama::StreamDecoder::new()),
+        _ => Decoder::OpenAi(openai::StreamDecoder::new()),
+    };
+    Ok(Resumed { upstream: reply.body, first, decoder, shaping: shaping_for(leg, &target), note: format!("{why}; continued on node '{}'", node.name) })
+}
