@@ -291,8 +291,13 @@ fn abandoned<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt) -> Ga
 }
 
 fn finish_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, e: &GatewayError) {
-    job.record.status = e.status();
-    job.record.error = Some(e.message());
+    finish_failed(p, job, attempt, e.status(), e.message());
+}
+
+/// The usage record of a request whose last attempt reached an origin and failed, settled once.
+pub(super) fn finish_failed<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, status: u16, error: String) {
+    job.record.status = status;
+    job.record.error = Some(error);
     job.record.resolved_model = attempt.model.clone();
     job.record.real_model = attempt.real.clone();
     job.record.node_id = Some(attempt.node_id);

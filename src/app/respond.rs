@@ -359,14 +359,7 @@ fn origin_request_id(leg: Leg, reply: &OriginReply) -> Option<(String, String)> 
 }
 
 pub(super) fn origin_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, status: u16, kept: Vec<(String, String)>, body: Vec<u8>, text: String) -> AttemptResult {
-    job.record.status = status;
-    job.record.error = Some(format!("HTTP {status}: {text}"));
-    job.record.resolved_model = attempt.model.clone();
-    job.record.real_model = attempt.real.clone();
-    job.record.node_id = Some(attempt.node_id);
-    job.record.duration_ms = p.now_ms() - job.started_ms;
-    job.record.reached_origin = true;
-    job.finish(&**p);
+    super::infer::finish_failed(p, job, attempt, status, format!("HTTP {status}: {text}"));
     let mut headers = kept;
     if !headers.iter().any(|(k, _)| k == "content-type") {
         headers.push(("content-type".into(), "application/json".into()));
