@@ -67,6 +67,19 @@ fn arb_frames() -> impl Strategy<Value = Vec<String>> {
     prop::collection::vec(frame, 0..10)
 }
 
+/// JSON equality with floats compared to a relative 1e-12.
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_json(a, b)),
+        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w))),
+        _ => a == b,
+    }
+}
+
 fn run_transform(t: &mut dyn Transform, frames: &[String]) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
     for f in frames {
@@ -150,8 +163,12 @@ proptest! {
     }
 
     #[test]
-    fn transcoding_never_panics_and_ends_once(frames in arb_frames(), ollama_origin in any::<bool>(), client in 0u8..5) {
-        let decoder = if ollama_origin { Decoder::Ollama(ollama::StreamDecoder::new()) } else { Decoder::OpenAi(openai::StreamDecoder::new()) };
+    fn transcoding_never_panics_and_ends_once(frames in arb_frames(), origin in 0u8..3, client in 0u8..5) {
+        let decoder = match origin {
+            0 => Decoder::Ollama(ollama::StreamDecoder::new()),
+            1 => Decoder::OpenAi(openai::StreamDecoder::new()),
+            _ => Decoder::Anthropic(anthropic::StreamDecoder::new()),
+        };
         let encoder: Box<dyn maestro_edge::translate::StreamEncoder> = match client {
             0 => Box::new(openai::StreamEncoder::new("d", "id", 1, true)),
             1 => Box::new(ollama::ChatStreamEncoder::new("d")),
@@ -170,6 +187,10 @@ proptest! {
         let _ = ollama::decode_chat_request(&body);
         let _ = ollama::decode_generate_request(&body);
         let _ = anthropic::decode_request(&body);
+        if let Ok(ir) = anthropic::decode_request(&body).or_else(|_| openai::decode_request(&body)) {
+            let _ = anthropic::encode_request(&ir, "r");
+        }
+        let _ = anthropic::decode_response(&v);
         let _ = anthropic::count_tokens(&body);
         let _ = responses::decode_request(&body);
         let _ = openai::decode_response(&v);
@@ -190,5 +211,52 @@ proptest! {
     fn the_route_table_never_panics(method in "[A-Z]{0,8}", path in "[ -~]{0,60}") {
         let _ = routes::resolve(&method, &path);
         let _ = routes::dialect_of(&path);
+    }
+
+    /// A same-dialect body keeps its bytes: whatever a policy removes, replaces or adds, the
+    /// spliced bytes parse to exactly the edited body.
+    #[test]
+    fn splicing_a_body_yields_exactly_the_edited_body(body in arb_object(), edits in prop::collection::vec((0u8..3, prop::sample::select(vec!["model", "messages", "system", "tools", "stream", "new_key", "max_tokens"]), arb_json()), 0..5), pretty in any::<bool>()) {
+        let raw = if pretty { serde_json::to_vec_pretty(&body).unwrap() } else { serde_json::to_vec(&body).unwrap() };
+        // As in the gateway, `before` is the parse of the client's bytes.
+        let before: Map<String, Value> = serde_json::from_slice(&raw).unwrap();
+        let mut after = before.clone();
+        for (op, key, v) in edits {
+            match op {
+                0 => { after.remove(key); }
+                _ => { after.insert(key.to_string(), v); }
+            }
+        }
+        let out = jsonscan::splice_object(&raw, &before, &after).expect("serde's own bytes always match");
+        let parsed: Map<String, Value> = serde_json::from_slice(&out).unwrap();
+        // serde_json parses some floats one ulp off their text (with or without splicing).
+        prop_assert!(same_json(&Value::Object(parsed.clone()), &Value::Object(after.clone())), "{:?} vs {:?}", parsed, after);
+        if after == before {
+            prop_assert_eq!(out, raw);
+        }
+    }
+
+    /// An Anthropic passthrough stream reaches the client byte for byte (model spliced into
+    /// message_start), however the origin's bytes are chunked.
+    #[test]
+    fn anthropic_passthrough_is_byte_identical(texts in prop::collection::vec("[ -~é\\n]{0,12}", 0..5), cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6), ending in prop::sample::select(vec!["\n\n", "\n", "", "\r\n\r\n"]), crlf in any::<bool>()) {
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let mut origin = format!("event: message_start{nl}data: {}{nl}{nl}", json!({"type": "message_start", "message": {"id": "m", "model": "real", "usage": {"input_tokens": 3}}}));
+        for t in &texts {
+            origin.push_str(&format!("event: content_block_delta{nl}data: {}{nl}{nl}", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}})));
+        }
+        origin.push_str(&format!("event: message_stop{nl}data: {{\"type\":\"message_stop\"}}{ending}"));
+        let bytes = origin.as_bytes();
+        let mut at: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+        at.sort();
+        let mut t = AnthropicSse::new("shown");
+        let mut out = Vec::new();
+        let mut prev = 0;
+        for c in at.into_iter().chain([bytes.len()]) {
+            t.frame(&bytes[prev..c], &mut out);
+            prev = c;
+        }
+        prop_assert!(t.end(&mut out));
+        prop_assert_eq!(String::from_utf8(out).unwrap(), origin.replace("\"model\":\"real\"", "\"model\":\"shown\""));
     }
 }

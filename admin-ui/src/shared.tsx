@@ -5,16 +5,17 @@ import { get } from "./api";
 import type { Group, Mapping, Node } from "./types";
 import { CopyButton, inputValue, Modal } from "./ui";
 
-/** The token is only ever in this dialog's props: closing it drops the last copy the UI has. */
-export function TokenReveal({ username, token, onClose }: { username: string; token: string | null; onClose: () => void }) {
+/** A secret shown once (a user token, an API key): it is only ever in this dialog's props, so
+ *  closing it drops the last copy the UI has. */
+export function SecretReveal({ title, noun, label, secret, onClose }: { title: string; noun: string; label: string; secret: string | null; onClose: () => void }) {
   return (
-    <Modal title={`Token for ${username}`} open={!!token} onClose={onClose}>
+    <Modal title={title} open={!!secret} onClose={onClose}>
       <p class="warn-text">
-        Copy this token now. It is shown <strong>once</strong>: the gateway keeps only a hash, and this page forgets it when you close the dialog.
+        Copy this {noun} now. It is shown <strong>once</strong>: the gateway keeps only a hash, and this page forgets it when you close the dialog.
       </p>
       <div class="token-row">
-        <input class="mono token" readOnly value={token ?? ""} aria-label="New user token" onFocus={(e) => (e.target as HTMLInputElement).select()} />
-        <CopyButton text={token ?? ""} label="Copy token" />
+        <input class="mono token" readOnly value={secret ?? ""} aria-label={label} onFocus={(e) => (e.target as HTMLInputElement).select()} />
+        <CopyButton text={secret ?? ""} label={`Copy ${noun}`} />
       </div>
       <div class="dialog-actions">
         <button type="button" class="btn primary" onClick={onClose}>
@@ -23,6 +24,10 @@ export function TokenReveal({ username, token, onClose }: { username: string; to
       </div>
     </Modal>
   );
+}
+
+export function TokenReveal({ username, token, onClose }: { username: string; token: string | null; onClose: () => void }) {
+  return <SecretReveal title={`Token for ${username}`} noun="token" label="New user token" secret={token} onClose={onClose} />;
 }
 
 export interface NameSuggestions {

@@ -45,6 +45,10 @@ pub(super) struct Job<'a> {
     /// The client body in the internal representation, decoded once when a leg needs it.
     pub ir: Option<ChatRequest>,
     pub headers: Vec<(String, String)>,
+    /// The client's body and query as received: same-dialect legs forward them (`origins::wire_body`),
+    /// so `body` stays the parse of `raw` (edits go into each attempt's upstream body).
+    pub raw: &'a [u8],
+    pub query: &'a str,
     pub record: UsageRecord,
     pub started_ms: u64,
     /// Limit scopes this request was admitted into (settled exactly once, in `finish`).
@@ -115,6 +119,8 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
         body: Map::new(),
         ir: None,
         headers: req.headers.clone(),
+        raw: &req.body,
+        query: &req.query,
         record,
         started_ms,
         settle: Vec::new(),
@@ -155,8 +161,10 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     if *job.op == Op::Responses {
         job.responses = Some(super::stored::prepare(&**p, user, &mut job.body).await?);
     }
-    // Anthropic and Responses requests are always validated up front (their shapes are strict).
-    if matches!(job.op, Op::Messages | Op::Responses) {
+    // Responses requests are validated up front (their shape is strict). Anthropic requests are
+    // not: a same-dialect leg forwards what it does not need to read, and the origin judges it;
+    // a translated leg decodes them when it is chosen.
+    if matches!(job.op, Op::Responses) {
         job.ir()?;
     }
     // `node:{code}:{model}` pins a node; the rest of the pipeline sees the bare model name.
@@ -289,8 +297,13 @@ fn abandoned<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt) -> Ga
 }
 
 fn finish_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, e: &GatewayError) {
-    job.record.status = e.status();
-    job.record.error = Some(e.message());
+    finish_failed(p, job, attempt, e.status(), e.message());
+}
+
+/// The usage record of a request whose last attempt reached an origin and failed, settled once.
+pub(super) fn finish_failed<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, status: u16, error: String) {
+    job.record.status = status;
+    job.record.error = Some(error);
     job.record.resolved_model = attempt.model.clone();
     job.record.real_model = attempt.real.clone();
     job.record.node_id = Some(attempt.node_id);
@@ -327,6 +340,11 @@ fn upstream_body(job: &mut Job<'_>, leg: Leg, real: &str) -> Result<(Map<String,
             ir.stream = stream;
             ollama::encode_chat_request(&ir, real)?
         }
+        Api::AnthropicMessages => {
+            let mut ir = job.ir()?.clone();
+            ir.stream = stream;
+            anthropic::encode_request(&ir, real)
+        }
         other => return Err(GatewayError::Internal(format!("no translation to {other:?}"))),
     };
     match v {
@@ -354,7 +372,12 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     crate::routing::node_rules::apply(&mut body, &node.request_rules, leg.api);
     let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
     let headers = if node.kind == NodeKind::Anthropic { origins::anthropic_headers(node, api_key.as_deref(), &job.headers) } else { origins::headers(node, api_key.as_deref()) };
-    let out = Outbound { method: "POST", url: origins::url(node, leg.api.path()), headers, body: Some(serde_json::to_vec(&body).unwrap_or_default()) };
+    let wire = if leg.translate { serde_json::to_vec(&body).unwrap_or_default() } else { origins::wire_body(job.raw, &job.body, &body) };
+    let mut url = origins::url(node, leg.api.path());
+    if let Some(q) = origins::forwarded_query(leg, job.query) {
+        url = format!("{url}?{q}");
+    }
+    let out = Outbound { method: "POST", url, headers, body: Some(wire) };
     let ttfb = snap.settings.ttfb_ms;
     let sent_at = p.now_ms();
     let reply = match within(&**p, ttfb, p.fetch(out)).await {
@@ -366,10 +389,23 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     if !(200..300).contains(&reply.status) {
         let status = reply.status;
         let retry_after_ms = origins::retry_after_ms(reply.header("retry-after"));
+        let kept = respond::origin_headers(leg, &reply.headers);
         let bytes = read_all(&**p, reply.body, remaining, 1 << 20).await.unwrap_or_default();
         // The API's own JSON error, or a page from something in front of it (see `failure`).
         let api = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
-        return AttemptResult::Failed(Failure::Status { status, retry_after_ms, message: origins::error_text(&bytes), api });
+        let f = Failure::Status { status, retry_after_ms, message: origins::error_text(&bytes), api };
+        // Same dialect: an error the client gets (no failover) is the origin's own, status and
+        // body word for word.
+        let answered_here = match f.next() {
+            Next::Client => true,
+            Next::TooLarge => attempt.group.is_none(),
+            Next::NextNode => false,
+        };
+        if answered_here && respond::verbatim_errors(leg) && !bytes.is_empty() {
+            let text = f.origin_message();
+            return respond::origin_error(p, job, attempt, status, kept, bytes, text);
+        }
+        return AttemptResult::Failed(f);
     }
     // A 200 that is an HTML page (a proxy's error or login page) is a failed attempt, not an
     // answer: nothing has been sent yet, so another node can still serve it.

@@ -27,7 +27,14 @@ use std::rc::Rc;
 /// Output repair for this attempt, if any: tool-call repair for models that need it, think
 /// splitting for thinking models, and always when translating (we are re-encoding anyway).
 pub(super) fn shaping_for(leg: Leg, t: &Target) -> Option<Pipeline> {
-    if !matches!(leg.api, Api::OpenAiChat | Api::OllamaChat | Api::OllamaGenerate) {
+    // A same-dialect Anthropic leg is never repaired: its bytes are the origin's. A translated
+    // one is re-encoded anyway (Anthropic-compatible endpoints also serve DeepSeek or Kimi).
+    let eligible = match leg.api {
+        Api::OpenAiChat | Api::OllamaChat | Api::OllamaGenerate => true,
+        Api::AnthropicMessages => leg.translate,
+        _ => false,
+    };
+    if !eligible {
         return None;
     }
     let p = shaping::for_model(t.real);
@@ -102,6 +109,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
     let transform: Box<dyn Transform> = if leg.translate || shaping.is_some() || recover {
         let decoder = match leg.api {
             Api::OllamaChat | Api::OllamaGenerate => Decoder::Ollama(ollama::StreamDecoder::new()),
+            Api::AnthropicMessages => Decoder::Anthropic(anthropic::StreamDecoder::new()),
             _ => Decoder::OpenAi(openai::StreamDecoder::new()),
         };
         let t = Transcode::new(decoder, shaping, encoder(p, job));
@@ -146,24 +154,23 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
         hook_p.finish(record, settle);
     });
     let timer: Rc<dyn Timer> = p.clone();
+    let request_id = origin_request_id(leg, &reply);
     let mut body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook);
     if recover {
         if let Some(r) = super::recover::continuation(p, snap, user, job, node) {
             body = body.with_recovery(r);
         }
     }
-    AttemptResult::Served(Reply {
-        status: 200,
-        headers: vec![
-            ("content-type".into(), content_type(job.dialect).into()),
-            ("cache-control".into(), "no-cache".into()),
-            // Nothing between us and the client may compress (and so buffer) a stream.
-            ("content-encoding".into(), "identity".into()),
-            ("x-accel-buffering".into(), "no".into()),
-            ("x-request-id".into(), job.record.id.clone()),
-        ],
-        body: Body::Relay(body),
-    })
+    let mut headers = vec![
+        ("content-type".into(), content_type(job.dialect).into()),
+        ("cache-control".into(), "no-cache".into()),
+        // Nothing between us and the client may compress (and so buffer) a stream.
+        ("content-encoding".into(), "identity".into()),
+        ("x-accel-buffering".into(), "no".into()),
+        ("x-request-id".into(), job.record.id.clone()),
+    ];
+    headers.extend(request_id);
+    AttemptResult::Served(Reply { status: 200, headers, body: Body::Relay(body) })
 }
 
 /// Bytes read while looking for the first event before the relay takes over anyway.
@@ -204,15 +211,14 @@ fn repair(resp: &mut ChatResponse, mut p: Pipeline) {
     }
 }
 
+/// Prompt tokens include cache reads and writes (what the origin processed), as on every leg.
 fn anthropic_usage(v: &Value) -> Option<Usage> {
-    let u = v.get("usage")?;
-    let p = u.get("input_tokens").and_then(Value::as_u64);
-    let c = u.get("output_tokens").and_then(Value::as_u64);
-    (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false })
+    v.get("usage").and_then(anthropic::origin::usage_from)
 }
 
 pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job<'_>, leg: Leg, shaping: Option<Pipeline>, reply: OriginReply, remaining: u64) -> AttemptResult {
     let idle = remaining.max(snap.settings.stream_idle_ms);
+    let request_id = origin_request_id(leg, &reply);
     let headers_ms = p.now_ms().saturating_sub(job.started_ms);
     let bytes = match read_all(&**p, reply.body, idle, 256 << 20).await {
         Ok(b) => b,
@@ -222,7 +228,13 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         return AttemptResult::Failed(Failure::Empty);
     }
     if !leg.translate && shaping.is_none() {
-        return passthrough_json(p, job, leg, bytes);
+        return match passthrough_json(p, job, leg, bytes) {
+            AttemptResult::Served(mut r) => {
+                r.headers.extend(request_id);
+                AttemptResult::Served(r)
+            }
+            other => other,
+        };
     }
     let v: Value = match serde_json::from_slice(&bytes) {
         Ok(v @ Value::Object(_)) => v,
@@ -250,6 +262,7 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
     } else {
         let decoded = match leg.api {
             Api::OllamaChat | Api::OllamaGenerate => ollama::decode_chat_response(&v),
+            Api::AnthropicMessages => anthropic::decode_response(&v),
             _ => openai::decode_response(&v),
         };
         let mut resp = match decoded {
@@ -318,6 +331,41 @@ fn passthrough_json<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, leg: Leg, bytes: 
     let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true });
     let out = jsonscan::set_top_level_str(&bytes, "model", &job.requested).unwrap_or(bytes);
     served(p, job, usage, out)
+}
+
+/// Origins whose error answers reach the client as they are: same-dialect Anthropic legs
+/// (Claude Code recognises "prompt is too long", thinking and beta errors by their wording).
+pub(super) fn verbatim_errors(leg: Leg) -> bool {
+    leg.api == Api::AnthropicMessages && !leg.translate
+}
+
+/// The origin's client error, status and body unchanged, recorded like any final error.
+/// Origin answer headers a same-dialect Anthropic client gets too: `request-id` (quoted in bug
+/// reports), and on errors their content type and `retry-after`. Nothing for other legs.
+pub(super) fn origin_headers(leg: Leg, headers: &[(String, String)]) -> Vec<(String, String)> {
+    if !verbatim_errors(leg) {
+        return Vec::new();
+    }
+    headers
+        .iter()
+        .filter(|(k, v)| matches!(k.to_ascii_lowercase().as_str(), "request-id" | "content-type" | "retry-after") && origins::header_safe(v))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect()
+}
+
+/// `request-id` of a same-dialect Anthropic answer (see `origin_headers`).
+fn origin_request_id(leg: Leg, reply: &OriginReply) -> Option<(String, String)> {
+    origin_headers(leg, &reply.headers).into_iter().find(|(k, _)| k == "request-id")
+}
+
+pub(super) fn origin_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, status: u16, kept: Vec<(String, String)>, body: Vec<u8>, text: String) -> AttemptResult {
+    super::infer::finish_failed(p, job, attempt, status, format!("HTTP {status}: {text}"));
+    let mut headers = kept;
+    if !headers.iter().any(|(k, _)| k == "content-type") {
+        headers.push(("content-type".into(), "application/json".into()));
+    }
+    headers.push(("x-request-id".into(), job.record.id.clone()));
+    AttemptResult::Served(Reply { status, headers, body: Body::Full(body) })
 }
 
 fn served<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, usage: Usage, body: Vec<u8>) -> AttemptResult {

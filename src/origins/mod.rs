@@ -57,6 +57,8 @@ pub fn leg(op: &Op, kind: NodeKind) -> Option<Leg> {
         (Op::Completions, Ollama | Openai) => (Api::OpenAiCompletions, false),
         (Op::Embeddings, Ollama | Openai) => (Api::OpenAiEmbeddings, false),
         (Op::Messages, Anthropic) => (Api::AnthropicMessages, false),
+        // Every other chat dialect reaches an Anthropic node through the IR.
+        (Op::ChatCompletions | Op::Responses | Op::OllamaChat | Op::OllamaGenerate, Anthropic) => (Api::AnthropicMessages, true),
         (Op::Messages | Op::Responses, Openai) => (Api::OpenAiChat, true),
         // Native /api/chat (not Ollama's /v1) so context length, keep-alive and thinking work.
         (Op::Messages | Op::Responses, Ollama) => (Api::OllamaChat, true),
@@ -70,19 +72,44 @@ pub fn kinds_for(op: &Op) -> Vec<NodeKind> {
     [NodeKind::Ollama, NodeKind::Openai, NodeKind::Anthropic].into_iter().filter(|k| leg(op, *k).is_some()).collect()
 }
 
-/// Headers for an Anthropic-type node: its key as `x-api-key`, and the client's
-/// `anthropic-version`/`anthropic-beta` forwarded unchanged (Claude Code relies on betas).
+/// Headers for an Anthropic-type node: its key as `x-api-key`, and every `anthropic-*` header
+/// the client sent (`anthropic-version`, `anthropic-beta`, and whatever comes next) forwarded
+/// unchanged: Claude Code relies on betas, and the origin is the judge of what it accepts.
+/// Clients of other dialects send none; they get the default `anthropic-version`.
 pub fn anthropic_headers(node: &Node, api_key: Option<&str>, client: &[(String, String)]) -> Vec<(String, String)> {
     let mut h: Vec<(String, String)> = headers(node, None);
     if let Some(k) = api_key.filter(|k| !k.is_empty() && header_safe(k)) {
+        h.retain(|(k, _)| k != "x-api-key");
         h.push(("x-api-key".into(), k.to_string()));
     }
-    let get = |n: &str| client.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
-    h.push(("anthropic-version".into(), get("anthropic-version").filter(|v| header_safe(v)).unwrap_or_else(|| "2023-06-01".into())));
-    if let Some(b) = get("anthropic-beta").filter(|v| header_safe(v)) {
-        h.push(("anthropic-beta".into(), b));
+    for (k, v) in client {
+        let lk = k.to_ascii_lowercase();
+        if lk.starts_with("anthropic-") && header_safe(&lk) && header_safe(v) {
+            h.retain(|(n, _)| *n != lk);
+            h.push((lk, v.clone()));
+        }
+    }
+    if !h.iter().any(|(k, _)| k == "anthropic-version") {
+        h.push(("anthropic-version".into(), "2023-06-01".into()));
     }
     h
+}
+
+/// The client's query string, for a same-dialect Anthropic leg only (`?beta=true` from Claude
+/// Code): the origin decides what it means. Never for translated legs, whose query belonged to
+/// another API.
+pub fn forwarded_query(leg: Leg, query: &str) -> Option<&str> {
+    (leg.api == Api::AnthropicMessages && !leg.translate && !query.is_empty() && header_safe(query) && !query.contains(['#', ' '])).then_some(query)
+}
+
+/// The bytes of a same-dialect upstream body: the client's own bytes with only what the gateway
+/// changed (the model name, policy edits) spliced in (`jsonscan::splice_object`), so unknown
+/// fields, thinking signatures and `cache_control` reach the origin byte for byte. Falls back
+/// to serialising `shaped` when the client's bytes cannot be matched. `client` must be the parse
+/// of `client_raw` (edits belong in `shaped`), or an edit made to `client` would be lost.
+pub fn wire_body(client_raw: &[u8], client: &Map<String, Value>, shaped: &Map<String, Value>) -> Vec<u8> {
+    debug_assert!(serde_json::from_slice::<Map<String, Value>>(client_raw).is_ok_and(|m| m == *client), "wire_body: the client body was edited after parsing");
+    crate::util::jsonscan::splice_object(client_raw, client, shaped).unwrap_or_else(|| serde_json::to_vec(shaped).unwrap_or_default())
 }
 
 /// Path on the origin for an operation served without translation.
@@ -244,6 +271,53 @@ mod tests {
         assert!(!h.iter().any(|(k, _)| k == "x-bad"));
         assert_eq!(h.iter().filter(|(k, _)| k == "authorization").count(), 1);
         assert!(h.contains(&("authorization".into(), "Bearer sk-1".into())));
+    }
+
+    #[test]
+    fn every_chat_dialect_has_a_leg_to_every_node_kind() {
+        for op in [Op::ChatCompletions, Op::Responses, Op::OllamaChat, Op::OllamaGenerate, Op::Messages] {
+            assert_eq!(kinds_for(&op).len(), 3, "{op:?}");
+        }
+        assert_eq!(leg(&Op::Messages, NodeKind::Anthropic), Some(Leg { api: Api::AnthropicMessages, translate: false }));
+        assert_eq!(leg(&Op::ChatCompletions, NodeKind::Anthropic), Some(Leg { api: Api::AnthropicMessages, translate: true }));
+        assert_eq!(leg(&Op::Embeddings, NodeKind::Anthropic), None);
+    }
+
+    #[test]
+    fn anthropic_headers_forward_every_anthropic_header_and_never_the_client_key() {
+        let n = node("http://h");
+        let client = vec![
+            ("x-api-key".to_string(), "client-token".to_string()),
+            ("anthropic-version".to_string(), "2023-06-01".to_string()),
+            ("Anthropic-Beta".to_string(), "context-management-2025-06-27,advanced-tool-use-2025-11-20".to_string()),
+            ("anthropic-dangerous-direct-browser-access".to_string(), "true".to_string()),
+            ("anthropic-evil".to_string(), "a\r\nx: 1".to_string()),
+        ];
+        let h = anthropic_headers(&n, Some("sk-node"), &client);
+        let get = |k: &str| h.iter().filter(|(n, _)| n == k).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+        assert_eq!(get("x-api-key"), ["sk-node"]);
+        assert_eq!(get("anthropic-beta"), ["context-management-2025-06-27,advanced-tool-use-2025-11-20"]);
+        assert_eq!(get("anthropic-dangerous-direct-browser-access"), ["true"]);
+        assert_eq!(get("anthropic-version"), ["2023-06-01"]);
+        assert!(get("anthropic-evil").is_empty());
+        assert_eq!(anthropic_headers(&n, None, &[]).iter().filter(|(k, _)| k == "anthropic-version").count(), 1);
+        let same = Leg { api: Api::AnthropicMessages, translate: false };
+        assert_eq!(forwarded_query(same, "beta=true"), Some("beta=true"));
+        assert_eq!(forwarded_query(Leg { translate: true, ..same }, "beta=true"), None);
+        assert_eq!(forwarded_query(same, ""), None);
+    }
+
+    #[test]
+    fn wire_body_keeps_the_clients_bytes() {
+        let raw = br#"{"model":"claude","max_tokens":5,"messages":[{"role":"system","content":"x","cache_control":{"type":"ephemeral"}}],"context_management":{"edits":[]}}"#;
+        let client: Map<String, Value> = serde_json::from_slice(raw).unwrap();
+        let (shaped, _) = body(&Op::Messages, &client, "claude-real", false);
+        let out = wire_body(raw, &client, &shaped);
+        assert_eq!(out, String::from_utf8(raw.to_vec()).unwrap().replace("\"claude\"", "\"claude-real\"").into_bytes());
+        let dup = b"{\"model\":1,\"model\":2}";
+        let parsed: Map<String, Value> = serde_json::from_slice(dup).unwrap();
+        let (renamed, _) = body(&Op::Messages, &parsed, "x", false);
+        assert_eq!(wire_body(dup, &parsed, &renamed), serde_json::to_vec(&renamed).unwrap(), "duplicate keys: serialised whole");
     }
 
     #[test]

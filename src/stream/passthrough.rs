@@ -41,7 +41,8 @@ pub trait Transform {
     fn frames(&self) -> u64;
     /// SSE payloads arrive as `data:` lines; NDJSON as whole lines.
     fn sse(&self) -> bool;
-    /// Every line, blank and `event:` lines included (for SSE relayed event by event).
+    /// The upstream bytes as they came, unframed: the transform frames them itself and owns
+    /// every byte the client gets (a byte-identical passthrough).
     fn raw(&self) -> bool {
         false
     }
@@ -290,75 +291,167 @@ pub fn anthropic_error_event(message: &str) -> Vec<u8> {
     out
 }
 
-/// Anthropic Messages SSE from an Anthropic-type origin, relayed line by line. The model name
-/// lives inside `message_start`, the one event parsed and rewritten; usage comes from
-/// `message_start` and `message_delta`; `message_stop` is the success terminator.
+/// Anthropic Messages SSE from an Anthropic-type origin, forwarded byte for byte: the origin's
+/// bytes go out as they came (line endings, blank lines, comments, unknown events), except the
+/// `model` inside `message_start`, spliced in place. The transform frames lines itself, holding
+/// back only an unfinished line, so a stream that ends has given the client exactly the
+/// origin's bytes (with or without a final newline). Usage comes from `message_start` and
+/// `message_delta`; `message_stop` is the success terminator, but the answer counts as done
+/// only when the blank line closing that event went out too (or the origin ended): a client's
+/// SSE parser dispatches an event on that blank line, so without it `message_stop` is never
+/// seen (the @ai-sdk/anthropic "interrupted" bug).
 pub struct AnthropicSse {
     display: String,
     state: State,
     prompt: Option<u64>,
     completion: Option<u64>,
     frames: u64,
+    /// The unfinished line (bytes after the last `\n`).
+    partial: Vec<u8>,
+    /// A line of the current event went out (an error must first close it).
     mid_event: bool,
+    /// `message_stop` (Done) or an `error` event (Failed) went out; the state to enter once the
+    /// blank line closing that event has gone out too.
+    closing: Option<State>,
 }
 
 impl AnthropicSse {
     pub fn new(display: &str) -> Self {
-        AnthropicSse { display: display.to_string(), state: State::Open, prompt: None, completion: None, frames: 0, mid_event: false }
+        AnthropicSse { display: display.to_string(), state: State::Open, prompt: None, completion: None, frames: 0, partial: Vec::new(), mid_event: false, closing: None }
     }
-}
 
-impl Transform for AnthropicSse {
-    fn frame(&mut self, line: &[u8], out: &mut Vec<u8>) {
-        if self.state != State::Open {
+    /// One whole line, `line` including its terminator (`\n`, `\r\n`, or none at the very end).
+    fn line(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        if body.is_empty() {
+            out.extend_from_slice(line);
+            self.mid_event = false;
+            if let Some(end) = self.closing.take() {
+                self.state = end;
+            }
             return;
         }
-        self.mid_event = !line.is_empty();
-        let Some(payload) = super::lines::sse_data(line) else {
+        let Some(payload) = super::lines::sse_data(body) else {
             out.extend_from_slice(line);
-            out.push(b'\n');
+            self.mid_event = true;
             return;
         };
         if !is_json(payload) {
             self.fail("the origin sent a malformed event", out);
             return;
         }
+        self.mid_event = true;
         let kind = jsonscan::top_level_str(payload, "type").unwrap_or(b"");
-        let mut rewritten = None;
         match kind {
             b"message_start" => {
-                if let Ok(mut v) = serde_json::from_slice::<Value>(payload) {
-                    self.prompt = v["message"]["usage"]["input_tokens"].as_u64();
-                    if v["message"].is_object() {
-                        v["message"]["model"] = Value::String(self.display.clone());
+                if let Some((s, e)) = jsonscan::top_level_value(payload, "message") {
+                    let message = &payload[s..e];
+                    self.prompt = prompt_tokens(message);
+                    if let Some(renamed) = jsonscan::set_top_level_str(message, "model", &self.display) {
+                        // `payload` ends `body`, which starts `line`.
+                        let start = body.len() - payload.len();
+                        out.extend_from_slice(&line[..start + s]);
+                        out.extend_from_slice(&renamed);
+                        out.extend_from_slice(&line[start + e..]);
+                        return;
                     }
-                    rewritten = serde_json::to_vec(&v).ok();
                 }
             }
             b"message_delta" => {
-                if let Ok(v) = serde_json::from_slice::<Value>(payload) {
-                    self.completion = v["usage"]["output_tokens"].as_u64().or(self.completion);
-                    self.prompt = v["usage"]["input_tokens"].as_u64().or(self.prompt);
-                }
+                self.completion = usage_field(payload, "output_tokens").or(self.completion);
+                self.prompt = prompt_tokens(payload).or(self.prompt);
             }
-            b"message_stop" => self.state = State::Done,
-            b"error" => self.state = State::Failed(error_message(payload).unwrap_or_else(|| "origin error".into())),
+            b"message_stop" => self.closing = Some(State::Done),
+            b"error" => self.closing = Some(State::Failed(error_message(payload).unwrap_or_else(|| "origin error".into()))),
             b"content_block_delta" => self.frames += 1,
             _ => {}
         }
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(rewritten.as_deref().unwrap_or(payload));
-        out.push(b'\n');
+        out.extend_from_slice(line);
+    }
+}
+
+/// Prompt tokens of an Anthropic event or message: uncached input plus cache reads and writes
+/// (what the origin processed), None when it reports none of them.
+fn prompt_tokens(json: &[u8]) -> Option<u64> {
+    let parts = ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].map(|k| usage_field(json, k));
+    parts.iter().any(Option::is_some).then(|| parts.iter().flatten().sum())
+}
+
+/// A number in the top-level `usage` object of an Anthropic event or message.
+fn usage_field(json: &[u8], key: &str) -> Option<u64> {
+    let (s, e) = jsonscan::top_level_value(json, "usage")?;
+    let (ks, ke) = jsonscan::top_level_value(&json[s..e], key)?;
+    std::str::from_utf8(&json[s + ks..s + ke]).ok()?.parse().ok()
+}
+
+impl Transform for AnthropicSse {
+    fn frame(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        let mut rest = bytes;
+        while self.state == State::Open {
+            let Some(pos) = memchr::memchr(b'\n', rest) else { break };
+            let (line, tail) = rest.split_at(pos + 1);
+            rest = tail;
+            if self.partial.is_empty() {
+                self.line(line, out);
+            } else {
+                let mut whole = std::mem::take(&mut self.partial);
+                whole.extend_from_slice(line);
+                self.line(&whole, out);
+            }
+        }
+        if self.state != State::Open {
+            return;
+        }
+        self.partial.extend_from_slice(rest);
+        if self.partial.len() > super::lines::DEFAULT_MAX_LINE {
+            self.fail(&format!("the origin sent a line longer than {} bytes", super::lines::DEFAULT_MAX_LINE), out);
+        }
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) -> bool {
+        if self.state == State::Open && !self.partial.is_empty() {
+            // The origin's last line, without a terminator: forwarded as it is.
+            let last = std::mem::take(&mut self.partial);
+            self.line(&last, out);
+        }
+        if let Some(end) = self.closing.take().filter(|_| self.state == State::Open) {
+            // `message_stop` (or an error event) came and the origin ended without the blank
+            // line after it: the client has had every byte the origin sent.
+            self.state = end;
+        }
+        match self.state {
+            State::Done => true,
+            State::Failed(_) => false,
+            State::Open => {
+                self.fail("the origin closed the stream before the answer was complete", out);
+                false
+            }
+        }
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
-        if self.state == State::Open {
-            if self.mid_event {
-                out.push(b'\n');
-            }
-            out.extend_from_slice(&anthropic_error_event(message));
-            self.state = State::Failed(message.to_string());
+        if self.state != State::Open {
+            return;
         }
+        if let Some(end) = self.closing.take() {
+            // The last event (`message_stop`, or the origin's error) went out and only its
+            // closing blank line is missing: close it, so the client's parser dispatches it,
+            // and add nothing else.
+            self.partial.clear();
+            out.push(b'\n');
+            self.state = end;
+            return;
+        }
+        if !self.partial.is_empty() {
+            // An unfinished line never reaches the client: it could be half a JSON payload.
+            self.partial.clear();
+        }
+        if self.mid_event {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(&anthropic_error_event(message));
+        self.state = State::Failed(message.to_string());
     }
 
     fn state(&self) -> &State {
@@ -436,149 +529,4 @@ impl Transform for ProgressNdjson {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(t: &mut dyn Transform, frames: &[&str]) -> (String, bool) {
-        let mut out = Vec::new();
-        for f in frames {
-            t.frame(f.as_bytes(), &mut out);
-        }
-        let ok = t.end(&mut out);
-        (String::from_utf8(out).unwrap(), ok)
-    }
-
-    #[test]
-    fn openai_rewrites_model_and_strips_injected_usage_chunk() {
-        let mut t = OpenAiSse::new("my-model", true);
-        let (out, ok) = run(&mut t, &[
-            r#"{"id":"c1","object":"chat.completion.chunk","model":"real:7b","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#,
-            r#"{"id":"c1","model":"real:7b","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
-            r#"{"id":"c1","model":"real:7b","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#,
-            "[DONE]",
-        ]);
-        assert!(ok);
-        assert!(!out.contains("real:7b"));
-        assert_eq!(out.matches("\"model\":\"my-model\"").count(), 2, "{out}");
-        assert!(!out.contains("total_tokens"), "usage chunk stripped: {out}");
-        assert!(out.ends_with("data: [DONE]\n\n"));
-        assert_eq!(t.usage(), Some(Usage { prompt_tokens: 5, completion_tokens: 2, estimated: false }));
-    }
-
-    #[test]
-    fn openai_keeps_usage_chunk_when_client_asked() {
-        let mut t = OpenAiSse::new("m", false);
-        let (out, _) = run(&mut t, &[r#"{"model":"r","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#, "[DONE]"]);
-        assert!(out.contains("usage"));
-    }
-
-    #[test]
-    fn openai_cut_stream_ends_with_error_not_done() {
-        let mut t = OpenAiSse::new("m", false);
-        let (out, ok) = run(&mut t, &[r#"{"model":"r","choices":[{"delta":{"content":"Hel"},"finish_reason":null}]}"#]);
-        assert!(!ok);
-        assert!(!out.contains("[DONE]"));
-        assert!(out.contains("\"error\""));
-        assert!(matches!(t.state(), State::Failed(_)));
-    }
-
-    #[test]
-    fn openai_finished_without_done_marker_is_complete() {
-        let mut t = OpenAiSse::new("m", false);
-        let (out, ok) = run(&mut t, &[r#"{"model":"r","choices":[{"delta":{},"finish_reason": "stop"}]}"#]);
-        assert!(ok);
-        assert!(out.ends_with("data: [DONE]\n\n"));
-    }
-
-    #[test]
-    fn openai_error_frame_is_forwarded_and_final() {
-        let mut t = OpenAiSse::new("m", false);
-        let (out, ok) = run(&mut t, &[r#"{"error":{"message":"boom"}}"#, r#"{"model":"r","choices":[]}"#, "[DONE]"]);
-        assert!(!ok);
-        assert!(out.contains("boom"));
-        assert!(!out.contains("[DONE]"));
-    }
-
-    #[test]
-    fn malformed_chunks_end_the_stream_with_an_error() {
-        let mut t = OpenAiSse::new("m", false);
-        let (out, ok) = run(&mut t, &[r#"{"model":"r","choices":[]}"#, "{not json", "[DONE]"]);
-        assert!(!ok);
-        assert!(out.contains("malformed") && !out.contains("not json") && !out.contains("[DONE]"), "{out}");
-        let mut o = OllamaNdjson::new("m");
-        let (out, ok) = run(&mut o, &[r#"{"model":"r","done":false}"#, "<html>", r#"{"model":"r","done":true}"#]);
-        assert!(!ok);
-        assert!(!out.contains("<html>") && !out.contains("\"done\":true"));
-    }
-
-    #[test]
-    fn ollama_rewrites_and_reads_final_counts() {
-        let mut t = OllamaNdjson::new("fav");
-        let (out, ok) = run(&mut t, &[
-            r#"{"model":"llama3:latest","created_at":"t","message":{"role":"assistant","content":"model"},"done":false}"#,
-            r#"{"model":"llama3:latest","created_at":"t","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":11,"eval_count":3}"#,
-        ]);
-        assert!(ok);
-        assert!(!out.contains("llama3"));
-        assert_eq!(out.lines().count(), 2);
-        assert_eq!(t.usage(), Some(Usage { prompt_tokens: 11, completion_tokens: 3, estimated: false }));
-    }
-
-    #[test]
-    fn anthropic_relays_events_and_rewrites_the_model() {
-        let mut t = AnthropicSse::new("claude-fast");
-        let mut out = Vec::new();
-        for l in [
-            "event: message_start",
-            r#"data: {"type":"message_start","message":{"id":"m","model":"claude-real-1","usage":{"input_tokens":12,"output_tokens":1}}}"#,
-            "",
-            "event: content_block_delta",
-            r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}"#,
-            "",
-            "event: message_delta",
-            r#"data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":5}}"#,
-            "",
-            "event: message_stop",
-            r#"data: {"type":"message_stop"}"#,
-            "",
-        ] {
-            t.frame(l.as_bytes(), &mut out);
-        }
-        assert!(t.end(&mut out));
-        let s = String::from_utf8(out).unwrap();
-        assert!(s.contains("claude-fast") && !s.contains("claude-real-1"));
-        assert!(s.contains("event: content_block_delta\ndata: "));
-        assert_eq!(t.usage(), Some(Usage { prompt_tokens: 12, completion_tokens: 5, estimated: false }));
-    }
-
-    #[test]
-    fn anthropic_cut_mid_event_ends_with_an_error_event() {
-        let mut t = AnthropicSse::new("m");
-        let mut out = Vec::new();
-        t.frame(b"event: content_block_delta", &mut out);
-        assert!(!t.end(&mut out));
-        let s = String::from_utf8(out).unwrap();
-        assert!(s.ends_with("}\n\n") && s.contains("\n\nevent: error\n"), "{s:?}");
-    }
-
-    #[test]
-    fn progress_needs_success() {
-        let mut t = ProgressNdjson::new();
-        let mut out = Vec::new();
-        t.frame(br#"{"status":"pulling manifest"}"#, &mut out);
-        t.frame(br#"{"status":"success"}"#, &mut out);
-        assert!(t.end(&mut out));
-        let mut t2 = ProgressNdjson::new();
-        t2.frame(br#"{"status":"downloading","completed":5,"total":10}"#, &mut out);
-        assert!(!t2.end(&mut out));
-    }
-
-    #[test]
-    fn ollama_without_done_is_an_error() {
-        let mut t = OllamaNdjson::new("fav");
-        let (out, ok) = run(&mut t, &[r#"{"model":"x","message":{"content":"a"},"done":false}"#]);
-        assert!(!ok);
-        let last: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
-        assert!(last["error"].is_string());
-    }
-}
+mod tests;

@@ -145,7 +145,8 @@ impl RelayCore {
         if self.closed {
             return;
         }
-        if let Some(rest) = self.framer.take_rest() {
+        // A raw transform frames the bytes itself: nothing is held here, nothing added.
+        if let Some(rest) = self.framer.take_rest().filter(|_| !self.transform.raw()) {
             self.feed(&rest, out);
             self.feed(b"\n", out);
         }
@@ -168,11 +169,12 @@ impl RelayCore {
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
         let RelayCore { framer, transform, .. } = self;
         let sse = transform.sse();
-        let raw = transform.raw();
+        if transform.raw() {
+            transform.frame(bytes, out);
+            return;
+        }
         let res = framer.push(bytes, |line| {
-            if raw {
-                transform.frame(line, out);
-            } else if sse {
+            if sse {
                 if let Some(p) = sse_data(line) {
                     transform.frame(p, out);
                 }

@@ -5,12 +5,13 @@
 
 use super::passthrough::{State, Transform};
 use crate::shaping::{Piece, Pipeline};
-use crate::translate::{ollama, openai, Chunk, StreamEncoder};
+use crate::translate::{anthropic, ollama, openai, Chunk, StreamEncoder};
 use crate::types::{FinishReason, Usage};
 
 pub enum Decoder {
     OpenAi(openai::StreamDecoder),
     Ollama(ollama::StreamDecoder),
+    Anthropic(anthropic::StreamDecoder),
 }
 
 pub struct Transcode {
@@ -221,6 +222,7 @@ impl Transform for Transcode {
         let res = match &mut self.decoder {
             Decoder::OpenAi(d) => d.frame(payload, &mut chunks),
             Decoder::Ollama(d) => d.frame(payload, &mut chunks),
+            Decoder::Anthropic(d) => d.frame(payload, &mut chunks),
         };
         if let Err(msg) = res {
             self.chunks = chunks;
@@ -234,6 +236,10 @@ impl Transform for Transcode {
         self.chunks = chunks;
         // Ollama's last line carries both the finish and the counts: the answer is complete.
         if finished_here && matches!(self.decoder, Decoder::Ollama(_)) {
+            self.finalize(out);
+        }
+        // Anthropic's terminator is its own event, after the finish and the counts.
+        if matches!(&self.decoder, Decoder::Anthropic(d) if d.done()) {
             self.finalize(out);
         }
     }
@@ -280,7 +286,7 @@ impl Transform for Transcode {
         Some(self)
     }
     fn sse(&self) -> bool {
-        matches!(self.decoder, Decoder::OpenAi(_))
+        matches!(self.decoder, Decoder::OpenAi(_) | Decoder::Anthropic(_))
     }
 }
 
@@ -357,5 +363,38 @@ mod tests {
         assert!(!ok);
         assert!(out.contains("event: error"));
         assert!(!out.contains("message_stop"));
+    }
+
+    #[test]
+    fn anthropic_origin_to_openai_and_ollama_clients_with_a_tool_call() {
+        let frames: Vec<String> = crate::translate::anthropic::origin::tests::stream_events().iter().map(|e| e.to_string()).collect();
+        let refs: Vec<&str> = frames.iter().map(String::as_str).collect();
+        let enc = Box::new(openai::StreamEncoder::new("claude", "chatcmpl-1", 1, true));
+        let mut t = Transcode::new(Decoder::Anthropic(anthropic::StreamDecoder::new()), None, enc);
+        let mut out = Vec::new();
+        for f in &refs {
+            t.frame(f.as_bytes(), &mut out);
+        }
+        assert_eq!(*t.state(), State::Done, "message_stop ends the answer");
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.contains(r#""reasoning_content":"hm""#) && s.contains(r#""content":"Checking.""#), "{s}");
+        assert!(s.contains(r#""name":"get_weather""#) && s.contains(r#""arguments":"{\"city\":""#), "{s}");
+        assert!(s.contains(r#""finish_reason":"tool_calls""#) && s.contains(r#""prompt_tokens":20"#), "{s}");
+        assert!(s.ends_with("data: [DONE]\n\n") && !s.contains("claude-real"));
+        assert_eq!(t.usage().unwrap().completion_tokens, 9);
+
+        let enc = Box::new(ollama::ChatStreamEncoder::new("claude"));
+        let mut t = Transcode::new(Decoder::Anthropic(anthropic::StreamDecoder::new()), None, enc);
+        let (out, ok) = run(&mut t, &refs);
+        assert!(ok);
+        let last: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        assert_eq!(last["done"], true);
+        assert!(out.contains(r#""tool_calls""#) && out.contains(r#""city":"Paris""#), "{out}");
+
+        // Cut before message_stop and before any finish: the client's in-band error.
+        let enc = Box::new(openai::StreamEncoder::new("claude", "chatcmpl-1", 1, false));
+        let mut t = Transcode::new(Decoder::Anthropic(anthropic::StreamDecoder::new()), None, enc);
+        let (out, ok) = run(&mut t, &refs[..8]);
+        assert!(!ok && !out.contains("[DONE]"), "{out}");
     }
 }

@@ -8,7 +8,7 @@
 //! |--------------|------------------------------------------|-------------------------------|-------------------------------------------------|------------------------|
 //! | OpenAI chat  | `openai::decode_request`                 | `openai::encode_request`      | `openai::decode_response`, `openai::StreamDecoder` (SSE data) | `openai::encode_response`, `openai::StreamEncoder` |
 //! | Ollama       | `ollama::decode_chat_request`, `ollama::decode_generate_request` | `ollama::encode_chat_request` | `ollama::decode_chat_response`, `ollama::StreamDecoder` (NDJSON line) | `ollama::encode_chat_response`, `ollama::encode_generate_response`, `ollama::ChatStreamEncoder`, `ollama::GenerateStreamEncoder` |
-//! | Anthropic    | `anthropic::decode_request`, `anthropic::count_tokens` | –                  | –                                               | `anthropic::encode_response`, `anthropic::StreamEncoder` |
+//! | Anthropic    | `anthropic::decode_request`, `anthropic::count_tokens` | `anthropic::encode_request` | `anthropic::decode_response`, `anthropic::StreamDecoder` (SSE data) | `anthropic::encode_response`, `anthropic::StreamEncoder` |
 //! | Responses    | `responses::decode_request`              | –                             | –                                               | `responses::encode_response`, `responses::StreamEncoder` |
 //!
 //! Embeddings (`ollama`): `/api/embed` ↔ `/v1/embeddings` in both directions, and the legacy

@@ -127,6 +127,113 @@ pub fn escape(s: &str) -> String {
     quoted[1..quoted.len() - 1].to_string()
 }
 
+/// One top-level member of a JSON object: its decoded key, where its key starts (the opening
+/// quote) and the byte range of its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub key: String,
+    pub key_start: usize,
+    pub value: (usize, usize),
+}
+
+/// Every top-level member of a JSON object, in document order, and the index of its closing
+/// brace. None when `json` is not a well-formed object at the top level.
+pub fn top_level_members(json: &[u8]) -> Option<(Vec<Member>, usize)> {
+    let ws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let n = json.len();
+    let mut i = json.iter().position(|b| !ws(*b))?;
+    if json[i] != b'{' {
+        return None;
+    }
+    i += 1;
+    let mut members = Vec::new();
+    loop {
+        while i < n && ws(json[i]) {
+            i += 1;
+        }
+        match *json.get(i)? {
+            b'}' if members.is_empty() => return Some((members, i)),
+            b'"' => {}
+            _ => return None,
+        }
+        let key_start = i;
+        let kend = string_end(json, i + 1)?;
+        let raw_key = &json[i + 1..kend];
+        let key = if raw_key.contains(&b'\\') { serde_json::from_slice::<String>(&json[i..=kend]).ok()? } else { String::from_utf8(raw_key.to_vec()).ok()? };
+        i = kend + 1;
+        while i < n && ws(json[i]) {
+            i += 1;
+        }
+        if json.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        while i < n && ws(json[i]) {
+            i += 1;
+        }
+        let vend = value_end(json, i)?;
+        members.push(Member { key, key_start, value: (i, vend) });
+        i = vend;
+        while i < n && ws(json[i]) {
+            i += 1;
+        }
+        match *json.get(i)? {
+            b',' => i += 1,
+            b'}' => return Some((members, i)),
+            _ => return None,
+        }
+    }
+}
+
+/// `raw` (a JSON object whose parse is `before`) changed into `after` with the fewest bytes
+/// touched: members whose value did not change keep their exact bytes (spacing, key order,
+/// number spelling, escapes), changed values are re-serialised in place, removed members are
+/// cut out and new ones appended before the closing brace. None (the caller serialises
+/// `after` whole) when the bytes cannot be matched to `before` (e.g. duplicate keys).
+pub fn splice_object(raw: &[u8], before: &serde_json::Map<String, serde_json::Value>, after: &serde_json::Map<String, serde_json::Value>) -> Option<Vec<u8>> {
+    let (members, close) = top_level_members(raw)?;
+    if members.len() != before.len() {
+        return None; // duplicate keys: the parse kept only the last one
+    }
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    let first = members.first().map_or(close, |m| m.key_start);
+    out.extend_from_slice(&raw[..first]);
+    let mut emitted = false;
+    let mut prev_end = first;
+    for m in &members {
+        let gap = &raw[prev_end..m.key_start];
+        prev_end = m.value.1;
+        let Some(new) = after.get(&m.key) else { continue };
+        if emitted {
+            // The separator the client wrote (a comma and its spacing); after a removed first
+            // member, the first kept one needs none.
+            out.extend_from_slice(if gap.contains(&b',') { gap } else { b"," });
+        }
+        out.extend_from_slice(&raw[m.key_start..m.value.0]);
+        if before.get(&m.key) == Some(new) {
+            out.extend_from_slice(&raw[m.value.0..m.value.1]);
+        } else {
+            serde_json::to_writer(&mut out, new).ok()?;
+        }
+        emitted = true;
+    }
+    for (k, v) in after {
+        if before.contains_key(k) {
+            continue;
+        }
+        if emitted {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, k).ok()?;
+        out.push(b':');
+        serde_json::to_writer(&mut out, v).ok()?;
+        emitted = true;
+    }
+    let tail = members.last().map_or(close, |m| m.value.1);
+    out.extend_from_slice(&raw[tail..]);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +276,54 @@ mod tests {
             let _ = top_level_value(s, "model");
             let _ = top_level_value(s, "a");
         }
+    }
+
+    #[test]
+    fn members_in_order_with_escaped_keys() {
+        let j = br#" { "a" : 1 , "m\u006fdel":"x", "o":{"k":[1,2]} } "#;
+        let (m, close) = top_level_members(j).unwrap();
+        let keys: Vec<&str> = m.iter().map(|m| m.key.as_str()).collect();
+        assert_eq!(keys, ["a", "model", "o"]);
+        assert_eq!(&j[m[2].value.0..m[2].value.1], br#"{"k":[1,2]}"#);
+        assert_eq!(j[close], b'}');
+        assert_eq!(top_level_members(b"{}").unwrap().0.len(), 0);
+        for bad in [&b"[1]"[..], b"{\"a\":}", b"{\"a\" 1}", b"{\"a\":1,}", b"{\"a\":1", b""] {
+            assert!(top_level_members(bad).is_none(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    fn obj(j: &[u8]) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_slice(j).unwrap()
+    }
+
+    #[test]
+    fn splice_touches_only_what_changed() {
+        let raw = br#"{"model": "claude", "z":1.0,"messages":[{"role":"user","content":[{"type":"thinking","thinking":"t","signature":"c2ln\/=="}]}], "tools":[{"name":"a","cache_control":{"type":"ephemeral"}}],"x":"\u00e9"}"#;
+        let before = obj(raw);
+        let mut after = before.clone();
+        after.insert("model".into(), "real-1".into());
+        let out = splice_object(raw, &before, &after).unwrap();
+        let want = String::from_utf8(raw.to_vec()).unwrap().replace(r#""model": "claude""#, r#""model": "real-1""#);
+        assert_eq!(String::from_utf8(out).unwrap(), want, "only the model value changed");
+
+        after.remove("z");
+        after.remove("x");
+        after.insert("system".into(), serde_json::json!("S"));
+        let out = splice_object(raw, &before, &after).unwrap();
+        assert_eq!(obj(&out), after);
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.contains(r#""signature":"c2ln\/==""#) && s.ends_with(r#","system":"S"}"#), "{s}");
+
+        let mut first_gone = before.clone();
+        first_gone.remove("model");
+        let out = splice_object(raw, &before, &first_gone).unwrap();
+        assert_eq!(obj(&out), first_gone);
+        assert!(out.starts_with(br#"{"z":1.0,"#));
+
+        let e = obj(b"{ }");
+        let mut added = e.clone();
+        added.insert("a".into(), 1.into());
+        assert_eq!(splice_object(b"{ }", &e, &added).unwrap(), br#"{ "a":1}"#);
+        assert!(splice_object(br#"{"a":1,"a":2}"#, &obj(br#"{"a":2}"#), &added).is_none(), "duplicate keys fall back");
     }
 }

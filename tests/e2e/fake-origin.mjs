@@ -11,6 +11,11 @@
 // Model management (Ollama): `POST /api/pull` streams progress and adds the model; `origin.pullMode`
 // is ok | cut (reset after two lines) | error (an {"error"} line after one) | refuse (HTTP 500 at once).
 // `DELETE /api/delete {model}` removes a model (404 when unknown).
+// Anthropic (`POST /v1/messages`): `origin.anthropicError = {status, body, headers}` answers with
+// exactly that body; `origin.rawStream = [piece, ...]` streams exactly those bytes (one write per
+// piece); `origin.toolCalls` makes the first turn a tool_use (streamed as input_json_delta) and a
+// turn that carries tool_result blocks answers "Tool said: <their text>". Every request is
+// recorded with its path (query included), headers, parsed body and raw body text.
 import http from "node:http";
 
 export async function startOrigin({ name = "origin", kind = "ollama", models = ["llama3:latest"], ps = [] } = {}) {
@@ -113,18 +118,44 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     }
     if (path === "/api/copy") return reply(res, 200, {});
     if (path === "/v1/messages") {
+      if (o.anthropicError) {
+        const e = o.anthropicError;
+        res.writeHead(e.status, { "content-type": "application/json", ...(e.headers ?? {}) });
+        return res.end(e.body);
+      }
+      if (o.rawStream && body?.stream) {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        for (const piece of o.rawStream) {
+          res.write(piece);
+          await sleep(o.chunkDelay);
+        }
+        return res.end();
+      }
       const model = body?.model;
-      const text = o.text ?? `Hello from ${o.name}`;
+      const last = body?.messages?.at(-1);
+      const results = Array.isArray(last?.content) ? last.content.filter((b) => b.type === "tool_result") : [];
+      const resultText = (r) => (typeof r.content === "string" ? r.content : (r.content ?? []).map((c) => c.text ?? "").join(""));
+      const text = results.length ? `Tool said: ${results.map(resultText).join(" | ")}` : o.text ?? `Hello from ${o.name}`;
+      const calls = o.toolCalls && !results.length ? o.toolCalls.map((t, i) => ({ type: "tool_use", id: `toolu_${i}`, name: t.function.name, input: t.function.arguments })) : [];
+      const stop = calls.length ? "tool_use" : "end_turn";
       if (!body?.stream)
-        return reply(res, 200, { id: "msg_up", type: "message", role: "assistant", model, content: [{ type: "text", text }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: o.usage.prompt, output_tokens: o.usage.completion } });
-      res.writeHead(200, { "content-type": "text/event-stream" });
+        return reply(res, 200, { id: "msg_up", type: "message", role: "assistant", model, content: [{ type: "text", text }, ...calls], stop_reason: stop, stop_sequence: null, usage: { input_tokens: o.usage.prompt, output_tokens: o.usage.completion } }, { "request-id": "req_up" });
+      res.writeHead(200, { "content-type": "text/event-stream", "request-id": "req_up" });
       const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
       ev("message_start", { message: { id: "msg_up", type: "message", role: "assistant", model, content: [], stop_reason: null, usage: { input_tokens: o.usage.prompt, output_tokens: 1 } } });
       ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
       for (const w of text.split(/(?<= )/)) ev("content_block_delta", { index: 0, delta: { type: "text_delta", text: w } });
       if (mode === "cut") return req.socket.destroy();
       ev("content_block_stop", { index: 0 });
-      ev("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: o.usage.completion } });
+      calls.forEach((c, i) => {
+        const args = JSON.stringify(c.input);
+        const half = Math.floor(args.length / 2);
+        ev("content_block_start", { index: i + 1, content_block: { ...c, input: {} } });
+        ev("content_block_delta", { index: i + 1, delta: { type: "input_json_delta", partial_json: args.slice(0, half) } });
+        ev("content_block_delta", { index: i + 1, delta: { type: "input_json_delta", partial_json: args.slice(half) } });
+        ev("content_block_stop", { index: i + 1 });
+      });
+      ev("message_delta", { delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: o.usage.completion } });
       ev("message_stop", {});
       return res.end();
     }
@@ -218,6 +249,8 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     o.mode = "ok";
     o.modelModes = {};
     o.pullMode = "ok";
+    o.anthropicError = null;
+    o.rawStream = null;
   };
   o.stop = () =>
     new Promise((r) => {

@@ -2,7 +2,8 @@
 // grace period, and edit restrictions (models, IP allow-list, per-key limits, expiry).
 import { useState } from "preact/hooks";
 import { del, enc, get, patch, post } from "../api";
-import { Async, Badge, Button, CopyButton, Empty, ErrorBox, Field, fieldError, fmtDate, fmtNum, inputValue, Modal, optInt, parseList, Section, useAction, useLoad, Confirm } from "../ui";
+import { SecretReveal } from "../shared";
+import { Async, Badge, Button, Empty, ErrorBox, Field, fieldError, fmtDate, fmtNum, inputValue, Modal, optInt, parseList, Section, useAction, useLoad, Confirm } from "../ui";
 
 export interface ApiKey {
   id: number;
@@ -23,22 +24,7 @@ export interface ApiKey {
 
 /** The key is only ever in this dialog's props: closing it drops the last copy the UI has. */
 export function KeyReveal({ title, secret, onClose }: { title: string; secret: string | null; onClose: () => void }) {
-  return (
-    <Modal title={title} open={!!secret} onClose={onClose}>
-      <p class="warn-text">
-        Copy this key now. It is shown <strong>once</strong>: the gateway keeps only a hash, and this page forgets it when you close the dialog.
-      </p>
-      <div class="token-row">
-        <input class="mono token" readOnly value={secret ?? ""} aria-label="New API key" onFocus={(e) => (e.target as HTMLInputElement).select()} />
-        <CopyButton text={secret ?? ""} label="Copy key" />
-      </div>
-      <div class="dialog-actions">
-        <button type="button" class="btn primary" onClick={onClose}>
-          Done, I copied it
-        </button>
-      </div>
-    </Modal>
-  );
+  return <SecretReveal title={title} noun="key" label="New API key" secret={secret} onClose={onClose} />;
 }
 
 const statusKind = { active: "ok", revoked: "bad", expired: "muted" } as const;
