@@ -3,6 +3,49 @@
 
 use crate::error::GatewayError;
 use crate::types::Dialect;
+use std::borrow::Cow;
+
+/// The tool prefixes Model Maestro served and users configured in their IDEs. Each prefix maps
+/// onto the root table (same handlers, auth, limits and usage); the few tool-specific answers
+/// (model list shapes, defaults) are in `app::tools`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// `ANTHROPIC_BASE_URL=https://host/claude` (Claude Code, Claude Desktop).
+    Claude,
+    /// Cursor's base URL `https://host/cursor`.
+    Cursor,
+    /// Codex's provider `base_url = "https://host/codex"`.
+    Codex,
+    /// OpenClaw's Ollama/OpenAI provider `baseUrl = "https://host/openclaw"`.
+    OpenClaw,
+}
+
+const TOOLS: &[(&str, Tool)] = &[("/claude", Tool::Claude), ("/cursor", Tool::Cursor), ("/codex", Tool::Codex), ("/openclaw", Tool::OpenClaw)];
+
+/// A path without its tool prefix: the tool and the root path it stands for. `/api/*` and
+/// `/v1/*` keep their path, the bare prefix is `/`, anything else is an OpenAI path the tool
+/// sends without `/v1` (`/codex/responses` -> `/v1/responses`, `/cursor/chat/completions`).
+pub fn untool(path: &str) -> (Option<Tool>, Cow<'_, str>) {
+    for (prefix, tool) in TOOLS {
+        let Some(rest) = path.strip_prefix(prefix) else { continue };
+        if rest.is_empty() || rest == "/" {
+            return (Some(*tool), Cow::Borrowed("/"));
+        }
+        if !rest.starts_with('/') {
+            continue; // "/claudex" is not under "/claude"
+        }
+        if rest.starts_with("/api/") || rest.starts_with("/v1/") || rest == "/v1" {
+            return (Some(*tool), Cow::Borrowed(rest));
+        }
+        return (Some(*tool), Cow::Owned(format!("/v1{rest}")));
+    }
+    (None, Cow::Borrowed(path))
+}
+
+/// The tool whose prefix a path carries, if any.
+pub fn tool_of(path: &str) -> Option<Tool> {
+    untool(path).0
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
@@ -110,6 +153,8 @@ impl Op {
 
 /// The dialect a path speaks, even when the method is wrong (so the 405 is in its shape).
 pub fn dialect_of(path: &str) -> Dialect {
+    let (_, path) = untool(path);
+    let path = path.as_ref();
     if path.starts_with("/api/") {
         Dialect::Ollama
     } else if path == "/v1/messages" || path.starts_with("/v1/messages/") {
@@ -126,6 +171,8 @@ pub fn dialect_of(path: &str) -> Dialect {
 pub fn resolve(method: &str, path: &str) -> Result<Endpoint, (Dialect, GatewayError)> {
     let dialect = dialect_of(path);
     let ep = |op| Ok(Endpoint { dialect, op });
+    let (_, path) = untool(path);
+    let path = path.as_ref();
     let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
     // Admin first, preflights included: the dashboard on another origin needs the admin
     // handler's CORS answer (allowed origin, methods, headers) before any call it makes.
@@ -225,6 +272,34 @@ mod tests {
         assert_eq!(resolve("DELETE", "/api/delete").unwrap().op, Op::OllamaDelete);
         assert_eq!(resolve("OPTIONS", "/admin/auth/login").unwrap().op, Op::Admin);
         assert_eq!(resolve("OPTIONS", "/v1/chat/completions").unwrap().op, Op::Preflight);
+    }
+
+    #[test]
+    fn tool_prefixes_map_onto_the_root_table() {
+        let op = |m: &str, p: &str| resolve(m, p).map(|e| (e.dialect, e.op)).unwrap();
+        assert_eq!(op("POST", "/claude/v1/messages"), (Dialect::Anthropic, Op::Messages));
+        assert_eq!(op("POST", "/claude/v1/messages/count_tokens"), (Dialect::Anthropic, Op::CountTokens));
+        assert_eq!(op("GET", "/claude/v1/models"), (Dialect::OpenAi, Op::Models));
+        assert_eq!(op("HEAD", "/claude/"), (Dialect::Admin, Op::Root));
+        assert_eq!(op("HEAD", "/claude"), (Dialect::Admin, Op::Root));
+        assert_eq!(op("POST", "/cursor/chat/completions"), (Dialect::OpenAi, Op::ChatCompletions));
+        assert_eq!(op("GET", "/cursor/models"), (Dialect::OpenAi, Op::Models));
+        assert_eq!(op("POST", "/codex/responses"), (Dialect::Responses, Op::Responses));
+        assert_eq!(op("POST", "/codex/completions"), (Dialect::OpenAi, Op::Completions));
+        assert_eq!(op("POST", "/codex/embeddings"), (Dialect::OpenAi, Op::Embeddings));
+        assert_eq!(op("GET", "/codex/models"), (Dialect::OpenAi, Op::Models));
+        assert_eq!(op("POST", "/openclaw/api/chat"), (Dialect::Ollama, Op::OllamaChat));
+        assert_eq!(op("POST", "/openclaw/api/show"), (Dialect::Ollama, Op::OllamaShow));
+        assert_eq!(op("POST", "/openclaw/chat/completions"), (Dialect::OpenAi, Op::ChatCompletions));
+        assert_eq!(op("POST", "/openclaw/embeddings"), (Dialect::OpenAi, Op::Embeddings));
+        assert_eq!(op("GET", "/openclaw/"), (Dialect::Admin, Op::Root));
+        assert_eq!(op("OPTIONS", "/claude/v1/messages"), (Dialect::Anthropic, Op::Preflight));
+        assert_eq!(tool_of("/codex/models"), Some(Tool::Codex));
+        assert_eq!(tool_of("/v1/models"), None);
+        // Not a prefix: a longer first segment, and the admin API is never under a tool.
+        assert_eq!(resolve("GET", "/claudex/v1/models").unwrap_err().1.status(), 404);
+        assert_eq!(resolve("GET", "/claude/admin/nodes").unwrap_err().1.status(), 404);
+        assert_eq!(resolve("GET", "/codex/responses").unwrap_err().1.status(), 405);
     }
 
     #[test]

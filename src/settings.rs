@@ -60,6 +60,7 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "warmup.skip_cloud_models", default: v!(true), kind: Kind::Bool, doc: "Never warm models whose names end in -cloud or :cloud (they cost upstream quota)." },
     Definition { key: "retention.usage_days", default: v!(90), kind: Kind::Int { min: 1, max: 3650 }, doc: "Usage records older than this are deleted by the cron clean-up." },
     Definition { key: "retention.audit_days", default: v!(365), kind: Kind::Int { min: 1, max: 3650 }, doc: "Audit records older than this are deleted by the cron clean-up." },
+    Definition { key: "cors.allowed_origins", default: v!([]), kind: Kind::StrList, doc: "Browser origins (e.g. \"https://app.example\") allowed to call the gateway API with CORS; \"*\" allows any. Empty: none (the admin API uses ADMIN_UI_ORIGINS)." },
     Definition { key: "responses.retention_days", default: v!(30), kind: Kind::Int { min: 1, max: 365 }, doc: "Stored Responses (`store: true` on /v1/responses) are deleted this long after they were created." },
     Definition { key: "responses.max_per_user", default: v!(1000), kind: Kind::Int { min: 10, max: 10_000 }, doc: "Stored Responses kept per user; beyond it (or 64 MiB) the oldest go first." },
     Definition { key: "access.team_domain", default: v!(null), kind: Kind::OptStr, doc: "Cloudflare Access team domain (myteam or myteam.cloudflareaccess.com); with access.audience set, a Cf-Access-Jwt-Assertion signs admins in (see Single sign-on)." },
@@ -140,6 +141,7 @@ pub struct Settings {
     pub retention_usage_days: u32,
     pub retention_audit_days: u32,
     pub snapshot_refresh_ms: u64,
+    pub cors_allowed_origins: Vec<String>,
     pub responses_retention_days: u32,
     pub responses_max_per_user: u32,
 }
@@ -246,6 +248,10 @@ impl Settings {
             retention_usage_days: int("retention.usage_days") as u32,
             retention_audit_days: int("retention.audit_days") as u32,
             snapshot_refresh_ms: int("snapshot.refresh_ms"),
+            cors_allowed_origins: get("cors.allowed_origins")
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(|s| s.trim().trim_end_matches('/').to_string())).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default(),
             responses_retention_days: int("responses.retention_days") as u32,
             responses_max_per_user: int("responses.max_per_user") as u32,
         }

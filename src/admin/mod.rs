@@ -19,6 +19,7 @@ pub mod login_limit;
 pub mod mappings;
 pub mod model_config;
 pub mod node_ops;
+pub mod node_access;
 pub mod node_headers;
 pub mod node_pull;
 pub mod nodes;
@@ -221,6 +222,9 @@ pub(crate) async fn dispatch<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &s
             .await)
         }
         _ => {}
+    }
+    if let Some(answer) = node_access::route(ctx, method, segs).await {
+        return Some(answer);
     }
     let first = segs.first().copied().unwrap_or("");
     let rest = segs.get(1..).unwrap_or(&[]);

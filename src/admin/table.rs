@@ -28,6 +28,7 @@ pub fn all() -> Vec<Route> {
         super::requests::ROUTES,
         super::dashboard::ROUTES,
         super::catalog::ROUTES,
+        super::node_access::ROUTES,
     ]
     .concat()
 }

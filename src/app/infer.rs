@@ -4,7 +4,7 @@
 //! hands a good one to `respond`.
 
 use super::respond;
-use super::{callable, model_field, parse_object, read_all, within};
+use super::{model_field, parse_object, read_all, within};
 use crate::error::GatewayError;
 use crate::ingress;
 use crate::limits;
@@ -17,6 +17,7 @@ use crate::routes::{Endpoint, Op};
 use crate::routing::breaker::Outcome;
 use crate::routing::needs;
 use crate::routing::plan::{self, Attempt, Draws, FailureClass, Planner};
+use crate::routing::scope::{self, Scope as NodeScope};
 use crate::state::snapshot::{NodeKind, Snapshot, User};
 use crate::translate::{anthropic, ollama, openai, responses, ChatRequest};
 use crate::types::Dialect;
@@ -166,14 +167,19 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     if matches!(job.op, Op::Responses) {
         job.ir()?;
     }
-    callable(snap, user, &requested)?;
+    // `node:{code}:{model}` pins a node; the rest of the pipeline sees the bare model name.
+    let (pin, requested) = match scope::split_pin(snap, user, &requested)? {
+        Some((node, model)) => (Some(node), model.to_string()),
+        None => (None, requested),
+    };
+    super::callable_in(snap, user, &requested, pin)?;
     let config = snap.model_config(&requested);
     if config.is_some_and(|c| c.maintenance) {
         return Err(GatewayError::Maintenance(format!("model '{requested}' is in maintenance; try again later")));
     }
     let kinds = origins::kinds_for(job.op);
     let mut draws = Draws { counters: p.counters(&plan::counter_keys(snap, &requested)).await, random: (0..8).map(|_| p.random()).collect() };
-    let planner = Planner::new(snap, &requested, needs::of(&job.body), &kinds, p.nodes(), &mut draws, p.now_ms())?;
+    let planner = Planner::scoped(snap, &requested, needs::of(&job.body), &kinds, p.nodes(), &mut draws, p.now_ms(), &NodeScope::of(user, pin))?;
 
     // Admission last: requests refused before this point never touch the user's quota.
     let now = p.now_ms();
@@ -363,6 +369,7 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
         Err(e) => return AttemptResult::Final(e),
     };
     policy::apply(&mut body, &target);
+    crate::routing::node_rules::apply(&mut body, &node.request_rules, leg.api);
     let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
     let headers = if node.kind == NodeKind::Anthropic { origins::anthropic_headers(node, api_key.as_deref(), &job.headers) } else { origins::headers(node, api_key.as_deref()) };
     let wire = if leg.translate { serde_json::to_vec(&body).unwrap_or_default() } else { origins::wire_body(job.raw, &job.body, &body) };

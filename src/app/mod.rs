@@ -9,6 +9,7 @@
 //! Every error becomes a response in the client's dialect in exactly one place
 //! (`ingress::render_error`).
 
+pub mod cors;
 #[cfg(test)]
 mod hangup_tests;
 mod infer;
@@ -18,6 +19,7 @@ pub mod me;
 mod recover;
 mod respond;
 mod stored;
+pub mod tools;
 
 use crate::auth;
 use crate::error::GatewayError;
@@ -26,6 +28,7 @@ use crate::net::{ByteStream, Inbound, Reply};
 use crate::platform::Platform;
 use crate::routes::{self, Endpoint, Op};
 use crate::routing::catalog::{self, Entry};
+use crate::routing::scope::{self, Scope};
 use crate::state::snapshot::{Snapshot, User};
 use crate::stream::relay::Timer;
 use futures::future::{select, Either};
@@ -43,27 +46,37 @@ pub async fn handle<P: Platform>(p: Rc<P>, snap: Rc<Snapshot>, req: Inbound) -> 
         Err((dialect, e)) => return ingress::render_error(dialect, &e),
     };
     let dialect = ep.dialect;
-    match dispatch(&p, &snap, &ep, &req).await {
+    let reply = match dispatch(&p, &snap, &ep, &req).await {
         Ok(reply) => reply,
         Err(e) => ingress::render_error(dialect, &e),
+    };
+    if snap.settings.cors_allowed_origins.is_empty() {
+        return reply;
     }
+    cors::decorate(&snap.settings.cors_allowed_origins, &req, reply)
 }
 
 async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, req: &Inbound) -> Result<Reply, GatewayError> {
     match &ep.op {
-        Op::Root => return Ok(Reply::json(200, &json!({"name": "Maestro Edge", "version": VERSION, "status": "ok"}))),
+        Op::Root => return Ok(tools::root(routes::tool_of(&req.path), req, VERSION)),
         Op::Health => return Ok(Reply::json(200, &json!({"status": "ok"}))),
-        Op::Preflight => return Ok(Reply::empty(204)),
+        Op::Preflight => return Ok(cors::preflight(&snap.settings.cors_allowed_origins, req)),
         Op::Ready | Op::Admin | Op::Me => return Err(GatewayError::Internal("handled by the edge".into())),
         _ => {}
     }
     let now_s = (p.now_ms() / 1000) as i64;
     let principal = auth::authenticate(req, snap, p.jwt_secret(), now_s)?;
     let user: &User = &principal.user;
+    let tool = routes::tool_of(&req.path);
+    let rewritten = tools::rewrite(tool, &ep.op, req, &|model| claude_name(snap, user, model))?;
+    let req = rewritten.as_ref().unwrap_or(req);
     match &ep.op {
         Op::OllamaVersion => Ok(Reply::json(200, &json!({"version": snap.settings.ollama_version}))),
         Op::OllamaTags => Ok(Reply::json(200, &ol::tags(&visible(snap, user, &Op::OllamaChat)))),
         // Anthropic SDKs list models at the same path; they announce themselves by header.
+        Op::Models if tool == Some(routes::Tool::Claude) && tools::is_claude_desktop(req) => Ok(Reply::json(200, &tools::claude_desktop_models(&visible(snap, user, &Op::Messages)))),
+        Op::Models if tool == Some(routes::Tool::Claude) => Ok(Reply::json(200, &listings::anthropic_models(&visible(snap, user, &Op::Messages)))),
+        Op::Models if tool == Some(routes::Tool::Codex) => Ok(Reply::json(200, &tools::codex_models(&visible(snap, user, &Op::Responses)))),
         Op::Models if req.header("anthropic-version").is_some() => Ok(Reply::json(200, &listings::anthropic_models(&visible(snap, user, &Op::Messages)))),
         Op::Models => Ok(Reply::json(200, &oa::models_list(&visible(snap, user, &Op::ChatCompletions)))),
         Op::Model(id) => {
@@ -83,16 +96,44 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
 /// Catalog entries the user may call that some node can serve for `op`.
 fn visible<'a>(snap: &'a Snapshot, user: &User, op: &Op) -> Vec<Entry<'a>> {
     let kinds = crate::origins::kinds_for(op);
-    catalog::entries(snap).into_iter().filter(|e| catalog::allowed(user, &e.name) && catalog::served_by(e, &kinds)).collect()
+    let scope = Scope::of(user, None);
+    catalog::entries(snap).into_iter().filter(|e| catalog::allowed(user, &e.name) && catalog::served_by(e, &kinds) && scope::reachable(snap, &scope, e, &kinds)).collect()
+}
+
+/// What a Claude-side model name stands for (`tools::claude_name`), among the names this user
+/// may call.
+fn claude_name(snap: &Snapshot, user: &User, model: &str) -> Option<String> {
+    let exists = |n: &str| catalog::find(snap, n).is_some();
+    if model.starts_with("claude-maestro-") {
+        let names: Vec<String> = visible(snap, user, &Op::Messages).into_iter().map(|e| e.name).collect();
+        return tools::claude_name(model, &names, &exists);
+    }
+    tools::claude_name(model, &[], &exists)
 }
 
 /// The entry for a requested name if it exists and the user may call it. Otherwise 404 with one
 /// message whether the name is unknown or outside the user's allow-list: a different answer
 /// would confirm which hidden names exist (README, "403 or 404").
 fn callable<'a>(snap: &'a Snapshot, user: &User, name: &str) -> Result<Entry<'a>, GatewayError> {
-    match catalog::find(snap, name).filter(|_| catalog::allowed(user, name)) {
-        Some(e) => Ok(e),
-        None => Err(GatewayError::NotFound(catalog::not_callable(name))),
+    callable_in(snap, user, name, None)
+}
+
+/// `callable` within the user's node rules and a pinned node (`routing::scope`): a name no
+/// node the user may use serves is unknown to them too. A name no catalog lists yet is callable
+/// when a `route_unknown_models` node in scope takes it.
+fn callable_in<'a>(snap: &'a Snapshot, user: &User, name: &str, pin: Option<i64>) -> Result<Entry<'a>, GatewayError> {
+    let scope = Scope::of(user, pin);
+    let allowed = catalog::allowed(user, name);
+    match catalog::find(snap, name).filter(|_| allowed) {
+        Some(e) if scope::reachable(snap, &scope, &e, &[]) => Ok(e),
+        None if allowed && !scope::unknown_model_nodes(snap, &scope, name, &[]).is_empty() => Ok(Entry {
+            name: name.to_string(),
+            kind: catalog::EntryKind::Real,
+            backing: None,
+            context_length: catalog::context_length(snap, None, None, name),
+            capabilities: vec!["completion".to_string()],
+        }),
+        _ => Err(GatewayError::NotFound(catalog::not_callable(name))),
     }
 }
 

@@ -153,7 +153,10 @@ pub fn show(e: &Entry, origin: Option<Value>) -> Value {
         v["model_info"] = json!({});
     }
     v["model_info"][format!("{arch}.context_length")] = json!(e.context_length);
-    v["capabilities"] = json!(show_capabilities(e));
+    let capabilities = show_capabilities(e);
+    // OpenClaw reads capabilities from model_info (Model Maestro's /openclaw/api/show enrichment).
+    v["model_info"]["general.capabilities"] = json!(capabilities);
+    v["capabilities"] = json!(capabilities);
     if let Some(o) = v.as_object_mut() {
         o.remove("remote_model");
         o.remove("remote_host");

@@ -4,4 +4,6 @@
 pub mod breaker;
 pub mod catalog;
 pub mod needs;
+pub mod node_rules;
 pub mod plan;
+pub mod scope;

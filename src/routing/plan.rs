@@ -7,6 +7,7 @@
 //! that leaves nothing at all, the one that failed longest ago is tried anyway: a partial
 //! outage never becomes a total one because every breaker happened to be open.
 
+use super::scope::{self, Scope};
 use super::breaker::Gate;
 use crate::error::GatewayError;
 use crate::state::snapshot::{same_model, Group, Health, Mapping, Node, NodeKind, Snapshot, Strategy};
@@ -124,6 +125,21 @@ impl Planner {
         draws: &mut Draws,
         now_ms: u64,
     ) -> Result<Planner, GatewayError> {
+        Self::scoped(snap, requested, needs, kinds, state, draws, now_ms, &Scope::default())
+    }
+
+    /// `new` within a scope: the user's node rules, a pinned node (`routing::scope`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn scoped(
+        snap: &Snapshot,
+        requested: &str,
+        needs: Needs,
+        kinds: &[NodeKind],
+        state: &dyn NodeState,
+        draws: &mut Draws,
+        now_ms: u64,
+        scope: &Scope,
+    ) -> Result<Planner, GatewayError> {
         let mut reasons: Vec<String> = Vec::new();
         let (group, member_names, retries): (Option<&Group>, Vec<(String, bool)>, u32) = match snap.group(requested) {
             Some(g) => {
@@ -143,7 +159,7 @@ impl Planner {
                 .unwrap_or_default();
             let strategy = node_strategy(snap, group, &name);
             let mut out = Skips { skipped: &mut skipped, reasons: &mut open_reasons };
-            let nodes = order_nodes(snap, &name, &preferred, kinds, strategy, state, draws, now_ms, &mut reasons, group.is_none(), &mut out);
+            let nodes = order_nodes(snap, &name, &preferred, kinds, strategy, state, draws, now_ms, &mut reasons, group.is_none(), &mut out, scope);
             members.push(MemberPlan { model: name, nodes, next_node: 0, is_fallback_413: fb413, tried: false });
         }
         let mut forced_because = None;
@@ -284,6 +300,7 @@ fn order_nodes(
     reasons: &mut Vec<String>,
     direct: bool,
     skips: &mut Skips<'_>,
+    scope: &Scope,
 ) -> Vec<(i64, String)> {
     let mapping = snap.mapping(model);
     // Candidates: pinned nodes in their order, else every node whose catalog has the model.
@@ -292,6 +309,9 @@ fn order_nodes(
         for id in preferred {
             if let Some(n) = snap.node(*id).filter(|n| n.active && kinds.contains(&n.kind)) {
                 let real = real_on_node(mapping, model, n);
+                if !scope.admits(n, model, real, true) {
+                    continue;
+                }
                 let loaded = n.models.iter().any(|m| m.loaded && same_model(&m.name, real));
                 cands.push((n, real.to_string(), loaded));
             }
@@ -308,9 +328,13 @@ fn order_nodes(
                 continue;
             }
             let real = real_on_node(mapping, model, n);
-            if let Some(nm) = n.models.iter().find(|nm| nm.available && same_model(&nm.name, real)) {
+            let named = mapping.is_some_and(|m| m.node_ids.contains(&n.id));
+            if let Some(nm) = n.models.iter().find(|nm| nm.available && same_model(&nm.name, real) && scope.admits(n, model, &nm.name, named)) {
                 cands.push((n, nm.name.clone(), nm.loaded));
             }
+        }
+        if cands.is_empty() && direct {
+            cands.extend(scope::unknown_model_nodes(snap, scope, model, kinds).into_iter().map(|n| (n, model.to_string(), false)));
         }
     }
     // Health: unhealthy nodes and open breakers are skipped; say why so errors can explain.

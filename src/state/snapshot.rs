@@ -69,6 +69,12 @@ pub struct User {
     pub token_limit: Option<u64>,
     #[serde(default)]
     pub can_manage_models: bool,
+    /// Nodes this user may reach (empty: every node).
+    #[serde(default)]
+    pub nodes: Vec<i64>,
+    /// Models this user may reach on a node; a node with no rule here is not limited by it.
+    #[serde(default)]
+    pub node_models: Vec<NodeModelRule>,
     /// Ids of the teams the user belongs to.
     #[serde(default)]
     pub teams: Vec<i64>,
@@ -78,6 +84,28 @@ pub struct User {
     pub key_id: Option<i64>,
     #[serde(skip)]
     pub scopes: Vec<(String, Vec<crate::limits::Rule>)>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeModelRule {
+    pub node_id: i64,
+    pub model: String,
+}
+
+fn lenient_rules<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RequestRules, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(v).unwrap_or_default())
+}
+
+/// Request rules of a node (`nodes.request_rules`): applied to every body the node receives.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RequestRules {
+    /// `max_tokens` when the request sets neither `max_tokens` nor `max_completion_tokens`.
+    #[serde(default)]
+    pub default_max_tokens: Option<u32>,
+    /// Top-level parameters removed before the request is sent.
+    #[serde(default)]
+    pub drop_params: Vec<String>,
 }
 
 /// One API key of a user. Revoked and expired keys stay in the snapshot for a while so a client
@@ -177,6 +205,16 @@ pub struct Node {
     pub warmup: bool,
     #[serde(default)]
     pub health_url: Option<String>,
+    /// Serves only requests that name it (`node:{code}:{model}`), group members preferring it
+    /// and mappings restricted to it.
+    #[serde(default)]
+    pub pinned_only: bool,
+    /// Models no catalog lists yet are tried here instead of 404.
+    #[serde(default)]
+    pub route_unknown_models: bool,
+    /// A malformed value (hand-edited row) reads as no rules rather than failing the snapshot.
+    #[serde(default, deserialize_with = "lenient_rules")]
+    pub request_rules: RequestRules,
     #[serde(default)]
     pub models: Vec<NodeModel>,
 }

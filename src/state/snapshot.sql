@@ -12,6 +12,8 @@ SELECT json_build_object(
       'models', COALESCE((SELECT json_agg(um.model_name ORDER BY um.model_name) FROM user_models um WHERE um.user_id = u.id), '[]'::json),
       'request_limit', l.request_limit,
       'token_limit', l.token_limit,
+      'nodes', COALESCE((SELECT json_agg(un.node_id ORDER BY un.node_id) FROM user_nodes un WHERE un.user_id = u.id), '[]'::json),
+      'node_models', COALESCE((SELECT json_agg(json_build_object('node_id', unm.node_id, 'model', unm.model_name) ORDER BY unm.node_id, unm.model_name) FROM user_node_models unm WHERE unm.user_id = u.id), '[]'::json),
       'teams', COALESCE((SELECT json_agg(tm.team_id ORDER BY tm.team_id) FROM team_members tm WHERE tm.user_id = u.id), '[]'::json)
     ) ORDER BY u.id)
     FROM users u LEFT JOIN user_limits l ON l.user_id = u.id
@@ -60,6 +62,9 @@ SELECT json_build_object(
       'active', n.is_active,
       'warmup', n.warmup_enabled,
       'health_url', n.health_url,
+      'pinned_only', n.pinned_only,
+      'route_unknown_models', n.route_unknown_models,
+      'request_rules', n.request_rules,
       'models', COALESCE((
         SELECT json_agg(json_build_object(
           'name', m.model_name,

@@ -17,9 +17,9 @@ before(async () => {
 });
 after(async () => B?.stop());
 
-function claude(kind, flags, prompt, { auth = "x-api-key", cwd, model = MODEL[kind] } = {}) {
+function claude(kind, flags, prompt, { auth = "x-api-key", cwd, model = MODEL[kind], base = B.url } = {}) {
   const env = {
-    ANTHROPIC_BASE_URL: B.url,
+    ANTHROPIC_BASE_URL: base,
     ...(auth === "x-api-key" ? { ANTHROPIC_API_KEY: B.token } : { ANTHROPIC_AUTH_TOKEN: B.token }),
     ANTHROPIC_MODEL: model,
     ANTHROPIC_DEFAULT_HAIKU_MODEL: model,
@@ -120,4 +120,17 @@ describe("Claude Code", { concurrency: 2 }, () => {
       assert.ok(B.origins[kind].inference(n).some((q) => q.raw.includes(ws.secret)));
     });
   }
+
+  // Model Maestro's path, as teams configured it: ANTHROPIC_BASE_URL=https://host/claude.
+  test("stream-json and a Read round trip with ANTHROPIC_BASE_URL=.../claude (ollama node)", async () => {
+    const n = nonce();
+    const ws = workspace("claude-prefix");
+    const prompt = `Read notes.txt. [[tool:Read ${JSON.stringify({ file_path: ws.file })}]] ${n}`;
+    const r = await claude("ollama", ["--output-format", "stream-json", "--verbose", "--allowedTools", "Read"], prompt, { cwd: ws.dir, base: `${B.url}/claude` });
+    assert.equal(r.code, 0, explain(r, B.origins.ollama, n));
+    const result = streamJson(r.stdout).find((e) => e.type === "result");
+    assert.equal(result?.is_error, false, explain(r, B.origins.ollama, n));
+    assert.match(result.result, new RegExp(`Tool result: .*The password is ${ws.secret}`, "s"));
+    assert.ok(B.origins.ollama.inference(n).some((q) => q.raw.includes(ws.secret)), "the tool's result reached the origin");
+  });
 });

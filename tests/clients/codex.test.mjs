@@ -14,7 +14,7 @@ before(async () => {
 });
 after(async () => B?.stop());
 
-function codexHome(kind) {
+function codexHome(kind, base = `${B.url}/v1`) {
   const home = tempHome("codex");
   const codex = path.join(home, ".codex");
   fs.mkdirSync(codex, { recursive: true });
@@ -28,7 +28,7 @@ sandbox_mode = "danger-full-access"
 
 [model_providers.maestro]
 name = "Maestro Edge"
-base_url = "${B.url}/v1"
+base_url = "${base}"
 env_key = "MAESTRO_TOKEN"
 wire_api = "responses"
 request_max_retries = 0
@@ -48,8 +48,8 @@ log_user_prompt = false
   return { home, codex };
 }
 
-async function codex(kind, prompt, cwd) {
-  const { home, codex: CODEX_HOME } = codexHome(kind);
+async function codex(kind, prompt, cwd, base) {
+  const { home, codex: CODEX_HOME } = codexHome(kind, base);
   const last = path.join(home, "last-message.txt");
   const r = await run(path.join(BIN, "codex"), ["exec", "--skip-git-repo-check", "--json", "--output-last-message", last, ...(cwd ? ["--cd", cwd] : []), prompt], {
     home,
@@ -89,4 +89,16 @@ describe("Codex CLI", { concurrency: 2 }, () => {
       assert.ok(reqs.at(-1).raw.includes(ws.secret), "the command's output reached the origin");
     });
   }
+
+  // Model Maestro's path, as teams configured it: base_url = "https://host/codex".
+  test("codex exec shell tool round trip with base_url .../codex (openai node)", async () => {
+    const n = nonce();
+    const ws = workspace("codex-prefix");
+    const cat = `cat ${ws.file}`;
+    const alts = [`exec_command ${JSON.stringify({ cmd: cat })}`, `shell_command ${JSON.stringify({ command: cat })}`, `shell ${JSON.stringify({ command: ["bash", "-lc", cat] })}`];
+    const r = await codex("openai", `Show the notes. [[tool:${alts.join(" || ")}]] ${n}`, ws.dir, `${B.url}/codex`);
+    assert.equal(r.code, 0, explain(r, B.origins.openai, n));
+    assert.match(r.last, new RegExp(`Tool result: [\\s\\S]*The password is ${ws.secret}`), explain(r, B.origins.openai, n));
+    assert.ok(B.origins.openai.inference(n).at(-1).raw.includes(ws.secret), "the command's output reached the origin");
+  });
 });

@@ -560,7 +560,7 @@ describe("secrets", () => {
     const key = await must(201, "POST", "/admin/users/ana/keys", { body: { label: "sweep" } });
     issued.push(key.key);
     await must(201, "POST", "/admin/teams", { body: { name: "sweep-team", members: ["ana"] } });
-    const ids = { "/admin/tool-sets/{id}": ts.id, "/admin/model-config/{id}": mc.id, "/admin/system-prompts/{id}": sp.id, "/admin/nodes/{id}": nodes["openai-c"], "/admin/users/{username}/keys/{id}": key.id };
+    const ids = { "/admin/tool-sets/{id}": ts.id, "/admin/model-config/{id}": mc.id, "/admin/system-prompts/{id}": sp.id, "/admin/nodes/{id}": nodes["openai-c"], "/admin/nodes/{id}/routing": nodes["openai-c"], "/admin/users/{username}/keys/{id}": key.id };
     let swept = 0;
     for (const [template, item] of Object.entries(doc)) {
       if (!item.get || template === "/admin/openapi.json") continue;
