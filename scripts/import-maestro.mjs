@@ -83,13 +83,15 @@ if (!presetsOnly) {
     ["settings", () => map.mapSettings(src), (m) => sync.syncSettings(api, rep, target, m.settings)],
     ["tool sets", () => map.mapToolSets(src), (m) => sync.syncToolSets(api, rep, target, m.items)],
     ["model configs", () => map.mapModelConfigs(src), (m) => sync.syncModelConfigs(api, rep, target, m.items)],
-    ["nodes", () => map.mapNodes(src), (m) => sync.syncNodes(api, rep, target, m.items)],
+    ["nodes", () => map.mapNodes(src), async (m) => {
+      await sync.syncNodes(api, rep, target, m.items);
+      await sync.syncNodeRouting(api, rep, target, m.items);
+    }],
     ["mappings", () => map.mapMappings(src, nodes), (m) => sync.syncMappings(api, rep, target, m.items)],
     ["groups", () => map.mapGroups(src, nodes), (m) => sync.syncGroups(api, rep, target, m.items)],
     ["users", () => map.mapUsers(src), (m) => sync.syncUsers(api, rep, target, m.items, (u) => tokens.write(u))],
     ["system prompts", () => map.mapSystemPrompts(src, nodes), (m) => sync.syncSystemPrompts(api, rep, target, m.items)],
-    // No admin field for per-user node access yet: its notes say so for every user who had one.
-    ["per-user node access", () => map.mapNodeAccess(src, nodes), async () => {}],
+    ["per-user node access", () => map.mapNodeAccess(src, nodes), (m) => sync.syncNodeAccess(api, rep, target, m.items)],
   ];
   for (const [title, derive, apply] of steps) {
     say(title);

@@ -281,3 +281,40 @@ export async function syncUsers(api, rep, target, items, saveToken) {
     });
   }
 }
+
+/** Pinned-only nodes (the original's scoped_models), through /admin/nodes/{id}/routing. */
+export async function syncNodeRouting(api, rep, target, items) {
+  for (const n of items) {
+    const have = target.nodes.find((x) => x.name === n.name);
+    await attempt(rep, "node routing", n.name, async () => {
+      // Not on the gateway: a dry run of a new node, or a node whose creation failed above.
+      if (!have) return n.pinned_only && rep.dryRun ? rep.update("node routing", n.name, ["pinned_only -> true"]) : undefined;
+      const cur = await api.get(`/nodes/${have.id}/routing`);
+      if (cur.pinned_only === n.pinned_only) return rep.unchanged("node routing");
+      await api.write("PATCH", `/nodes/${have.id}/routing`, { pinned_only: n.pinned_only });
+      rep.update("node routing", n.name, [`pinned_only -> ${n.pinned_only}`]);
+    });
+  }
+}
+
+/** Per-user node access (node names resolved to this gateway's ids), replaced when it differs. */
+export async function syncNodeAccess(api, rep, target, items) {
+  const byId = (a, b) => a.node_id - b.node_id || a.model.localeCompare(b.model);
+  const norm = (v) => ({ node_ids: [...v.node_ids].sort((a, b) => a - b), node_models: v.node_models.map((m) => ({ node_id: m.node_id, model: m.model })).sort(byId) });
+  for (const a of items) {
+    const detail = `nodes ${a.nodes.join(", ")}${a.node_models.length ? `; models ${a.node_models.map((x) => `${x.node}/${x.model}`).join(", ")}` : ""}`;
+    await attempt(rep, "node access", a.username, async () => {
+      const id = (name) => target.nodes.find((x) => x.name === name)?.id;
+      const known = target.users.some((u) => u.username === a.username) && a.nodes.every((n) => id(n) !== undefined);
+      if (rep.dryRun && !known) return rep.update("node access", a.username, [detail]);
+      const missing = a.nodes.filter((n) => id(n) === undefined);
+      // Leaving a node out would change what the user may reach: write nothing instead.
+      if (missing.length) throw new Error(`node ${missing.join(", ")} is not on the gateway (see its error above); not written, re-run once it is`);
+      const want = { node_ids: a.nodes.map(id), node_models: a.node_models.map((m) => ({ node_id: id(m.node), model: m.model })) };
+      const path = `/users/${encodeURIComponent(a.username)}/nodes`;
+      if (same(norm(want), norm(await api.get(path)))) return rep.unchanged("node access");
+      await api.write("PUT", path, want);
+      rep.update("node access", a.username, [detail]);
+    });
+  }
+}

@@ -69,8 +69,6 @@ export function mapNodes(src) {
     }
     const code = n.code && /^[a-z0-9_-]{1,30}$/.test(n.code) ? n.code : null;
     if (n.code && !code) notes.push(note("skip", `node '${n.name}': code '${n.code}' is not 1-30 characters of a-z, 0-9, '_' or '-'; imported without a code`));
-    if (n.scoped_models) pending.scoped_models = true;
-    if (n.scoped_models) notes.push(note("wait", `node '${n.name}': scoped_models (serve only node-pinned requests) is not carried yet; until it is, this node also serves normal requests`));
     if (n.auto_cookie_refresh) notes.push(note("skip", `node '${n.name}': auto_cookie_refresh (WAF cookie capture) has no counterpart; a Cookie header it captured is imported as a plain header`));
     if (n.auto_sync_enabled === false) notes.push(note("info", `node '${n.name}': auto_sync_enabled=false has no counterpart; the cron discovers every active node`));
     let health = n.health_check_url || null;
@@ -93,6 +91,9 @@ export function mapNodes(src) {
         code,
         headers,
       },
+      // scoped_models (only node:{code}:{model} requests) is this gateway's pinned-only node,
+      // set through /admin/nodes/{id}/routing (syncNodeRouting).
+      pinned_only: n.scoped_models === true,
       // Write-only: sent when the node is created (or has no key here yet), never compared.
       api_key: n.api_key ? String(n.api_key).trim() || null : null,
       from_priority: n.priority ?? 0,
@@ -317,8 +318,10 @@ export function mapUsers(src) {
 }
 
 /**
- * Per-user node access (user_nodes: no rows = every node; user_node_models: no rows = every model).
- * Derived, by node name, for when the admin API has it; today every item is a "wait" note.
+ * Per-user node access (user_nodes: no rows = every node; user_node_models: no rows = every
+ * model). Model Maestro checked a user's (node, model) rules on every node, so a node without
+ * rules of its own was closed to a user who had any; here a node without rules is open. To keep
+ * what each user could reach, such nodes are left out of the user's node list.
  */
 export function mapNodeAccess(src, nodes = nodeIndex(src)) {
   const items = [];
@@ -326,16 +329,26 @@ export function mapNodeAccess(src, nodes = nodeIndex(src)) {
   const name = (id) => nodes.get(id)?.name ?? null;
   for (const u of src.users) {
     const acl = src.user_nodes.filter((x) => x.user_id === u.id);
-    const aclModels = src.user_node_models.filter((x) => x.user_id === u.id);
-    if (!acl.length && !aclModels.length) continue;
-    const item = {
+    const rules = src.user_node_models.filter((x) => x.user_id === u.id);
+    if (!acl.length && !rules.length) continue;
+    let open = acl.length ? acl.map((x) => x.node_id) : null; // null: every node
+    if (rules.length) {
+      const ruled = [...new Set(rules.map((x) => x.node_id))];
+      const closed = (open ?? [...nodes.keys()]).filter((id) => !ruled.includes(id) && name(id));
+      open = open ? open.filter((id) => ruled.includes(id)) : ruled;
+      if (closed.length) notes.push(note("info", `user '${u.username}': nodes ${closed.map(name).join(", ")} left out of the node list (Model Maestro's model rules closed nodes that had none for the user)`));
+    }
+    const names = [...new Set(open.map(name).filter(Boolean))];
+    if (!names.length) {
+      // An empty list here means every node: never widen a restriction to that.
+      notes.push(note("skip", `user '${u.username}': may use only nodes that are not imported; node access not written, set it by hand (the user can reach every node until then)`));
+      continue;
+    }
+    items.push({
       username: u.username,
-      nodes: acl.map((x) => name(x.node_id)).filter(Boolean),
-      node_models: aclModels.filter((x) => name(x.node_id)).map((x) => ({ node: name(x.node_id), model: x.model_name })),
-    };
-    items.push(item);
-    if (acl.length) notes.push(note("wait", `user '${u.username}': node access (user_nodes: ${item.nodes.join(", ") || "only nodes not imported"}) not carried yet; until it is, the user may use every node`));
-    if (aclModels.length) notes.push(note("wait", `user '${u.username}': per-node model access (user_node_models: ${item.node_models.map((x) => `${x.node}/${x.model}`).join(", ")}) not carried yet`));
+      nodes: names,
+      node_models: rules.filter((x) => names.includes(name(x.node_id))).map((x) => ({ node: name(x.node_id), model: x.model_name })),
+    });
   }
   return { items, notes };
 }

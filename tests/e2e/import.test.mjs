@@ -126,8 +126,6 @@ describe("make import-maestro", () => {
     assert.deepEqual([users.bob.request_limit, users.bob.token_limit], [100, 50000]);
     assert.equal(users.carol.is_deleted, true, "inactive there = deleted here");
     assert.deepEqual([users.dave.has_all_models, users.dave.models, users.dave.request_limit], [false, [], null]);
-    assert.match(r.out, /\? user 'bob': node access \(user_nodes: gpu-a, vllm-c\) not carried yet/);
-    assert.match(r.out, /\? user 'bob': per-node model access \(user_node_models: gpu-a\/llama3:latest\) not carried yet/);
 
     // Nodes: types mapped, priority inverted (10,5,1,0 -> 0,5,9,10), key sealed, headers write-only.
     const nodes = Object.fromEntries((await admin.get("/nodes")).nodes.map((n) => [n.name, n]));
@@ -144,7 +142,17 @@ describe("make import-maestro", () => {
     assert.equal(nodes["vllm-c"].health_url, `${C.url}/v1/models`);
     assert.equal(nodes["old-box"].is_active, false);
     assert.match(r.out, /node priority inverted .*gpu-a 10->0/);
-    assert.match(r.out, /\? node 'vllm-c': scoped_models/);
+    // scoped_models: a pinned-only node here.
+    assert.equal((await admin.get(`/nodes/${nodes["vllm-c"].id}/routing`)).pinned_only, true);
+    assert.equal((await admin.get(`/nodes/${nodes["gpu-a"].id}/routing`)).pinned_only, false);
+
+    // Node access as the original applied it: bob's node list {gpu-a, vllm-c} and his one model
+    // rule on gpu-a leave him only gpu-a (there, a model rule closed every node without one).
+    const bobNodes = await admin.get("/users/bob/nodes");
+    assert.deepEqual(bobNodes.node_ids, [nodes["gpu-a"].id]);
+    assert.deepEqual(bobNodes.node_models.map((m) => [m.node_id, m.model]), [[nodes["gpu-a"].id, "llama3:latest"]]);
+    assert.match(r.out, /user 'bob': nodes vllm-c left out of the node list/);
+    assert.deepEqual((await admin.get("/users/alice/nodes")).node_ids, [], "no rules there: every node");
 
     // Mappings with node scope; a scope of skipped nodes only skips the mapping.
     const mappings = Object.fromEntries((await admin.get("/model-mappings")).mappings.map((m) => [m.display_name, m]));
@@ -203,7 +211,9 @@ describe("make import-maestro", () => {
     assert.match(system, /Answer briefly\./);
     assert.match(system, /Bob prefers Go\./);
 
-    const smart = await chat(tokens.bob, "smart");
+    // "smart" lives on vllm-c, which bob's node access closes (as it did there); alice may use it.
+    assert.equal((await chat(tokens.bob, "smart", 404)).status, 404);
+    const smart = await chat(tokens.alice, "smart");
     assert.equal(smart.status, 200, smart.body);
     const toC = C.requests.filter((q) => q.method === "POST").at(-1);
     assert.equal(toC.body.model, "gpt-4o-mini");
