@@ -57,12 +57,10 @@ export function mapNodes(src) {
     const headers = {};
     const given = n.headers && typeof n.headers === "object" && !Array.isArray(n.headers) ? n.headers : {};
     if (n.headers != null && given !== n.headers) notes.push(note("skip", `node '${n.name}': headers are not a JSON object; none imported`));
-    const pending = {};
     for (const [k, v] of Object.entries(given)) {
       const lk = k.toLowerCase();
       if (lk === "x-skip-max-tokens-injection") {
-        pending.skip_max_tokens_injection = /^(true|1|yes)$/i.test(String(v).trim());
-        notes.push(note("wait", `node '${n.name}': header ${k} (the original's "do not inject max_tokens" directive) is a per-node request rule, not sent as a header; set it once per-node request rules exist`));
+        notes.push(note("info", `node '${n.name}': header ${k} (the original's "do not inject max_tokens" directive) is not sent as a header: this gateway adds max_tokens only where a node's request rule (/admin/nodes/{id}/routing, default_max_tokens) says so`));
       } else if (REFUSED_HEADERS.has(lk) || lk.startsWith("proxy-") || !/^[A-Za-z0-9_-]+$/.test(k) || typeof v !== "string" || /[\r\n\0]/.test(v)) {
         notes.push(note("skip", `node '${n.name}': header ${k} is not allowed as a node header here (the gateway sets it, or it is not a single-line value)`));
       } else headers[k] = v;
@@ -97,8 +95,6 @@ export function mapNodes(src) {
       // Write-only: sent when the node is created (or has no key here yet), never compared.
       api_key: n.api_key ? String(n.api_key).trim() || null : null,
       from_priority: n.priority ?? 0,
-      // The original's settings with no admin field here yet (see the "wait" notes).
-      pending,
     });
   }
   if (items.length) notes.push(note("info", `node priority inverted (Model Maestro: higher = preferred; here: lower is tried first): ${items.map((i) => `${i.name} ${i.from_priority}->${i.body.priority}`).join(", ")}`));
