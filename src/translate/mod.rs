@@ -28,6 +28,8 @@ pub mod ir;
 pub mod ollama;
 pub mod openai;
 pub mod responses;
+#[cfg(test)]
+mod test_support;
 mod wire;
 
 pub use ir::{

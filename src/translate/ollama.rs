@@ -938,9 +938,7 @@ pub fn embed_response_to_openai(v: &Value, display: &str, base64: bool) -> Resul
 mod tests {
     use super::*;
 
-    fn obj(v: Value) -> JsonMap {
-        v.as_object().unwrap().clone()
-    }
+    use crate::translate::test_support::obj;
 
     fn lines(bytes: &[u8]) -> Vec<Value> {
         std::str::from_utf8(bytes).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()

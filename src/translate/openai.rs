@@ -1030,9 +1030,7 @@ impl StreamEncoderTrait for StreamEncoder {
 mod tests {
     use super::*;
 
-    fn obj(v: Value) -> JsonMap {
-        v.as_object().unwrap().clone()
-    }
+    use crate::translate::test_support::obj;
 
     fn sse_payloads(bytes: &[u8]) -> Vec<String> {
         let s = std::str::from_utf8(bytes).unwrap();

@@ -817,26 +817,8 @@ impl StreamEncoderTrait for StreamEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::translate::test_support::{events, obj};
     use crate::translate::{ollama, openai};
-
-    fn obj(v: Value) -> JsonMap {
-        v.as_object().unwrap().clone()
-    }
-
-    fn events(bytes: &[u8]) -> Vec<(String, Value)> {
-        let s = std::str::from_utf8(bytes).unwrap();
-        assert!(s.ends_with("\n\n"));
-        s.split("\n\n")
-            .filter(|b| !b.is_empty())
-            .map(|b| {
-                let (ev, data) = b.split_once('\n').unwrap();
-                let ev = ev.strip_prefix("event: ").unwrap().to_string();
-                let data: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
-                assert_eq!(data["type"], ev.as_str());
-                (ev, data)
-            })
-            .collect()
-    }
 
     fn assert_sequence_increasing(ev: &[(String, Value)]) {
         let seqs: Vec<u64> = ev.iter().map(|(_, d)| d["sequence_number"].as_u64().unwrap()).collect();

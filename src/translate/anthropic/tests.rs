@@ -1,27 +1,8 @@
 //! Client-side Anthropic tests: request decoding (open list), count_tokens, answer encoders.
 use super::*;
+use crate::translate::test_support::{events, obj};
 use crate::translate::{ollama, openai, StreamEncoder as _};
 use crate::types::{FinishReason, Usage};
-
-fn obj(v: Value) -> JsonMap {
-    v.as_object().unwrap().clone()
-}
-
-/// Parse an SSE byte stream into (event, data) pairs, checking the framing.
-fn events(bytes: &[u8]) -> Vec<(String, Value)> {
-    let s = std::str::from_utf8(bytes).unwrap();
-    assert!(s.ends_with("\n\n"));
-    s.split("\n\n")
-        .filter(|b| !b.is_empty())
-        .map(|b| {
-            let (ev, data) = b.split_once('\n').unwrap();
-            let ev = ev.strip_prefix("event: ").unwrap().to_string();
-            let data: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
-            assert_eq!(data["type"], ev.as_str(), "event name matches data.type");
-            (ev, data)
-        })
-        .collect()
-}
 
 fn claude_code_request() -> Value {
     json!({
