@@ -187,28 +187,6 @@ pub fn body(op: &Op, client: &Map<String, Value>, real: &str, stream: bool) -> (
     (b, strip_usage)
 }
 
-/// How routing should treat an origin's error status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusClass {
-    Ok,
-    /// Try the next node: 404 (model missing there), 408, 429, 5xx.
-    Retry,
-    /// Payload too large for this model.
-    TooLarge,
-    /// A client error that another node would answer the same way: pass it on.
-    Client,
-}
-
-pub fn classify(status: u16) -> StatusClass {
-    match status {
-        200..=299 => StatusClass::Ok,
-        413 => StatusClass::TooLarge,
-        404 | 408 | 409 | 423 | 425 | 429 => StatusClass::Retry,
-        500..=599 => StatusClass::Retry,
-        _ => StatusClass::Client,
-    }
-}
-
 /// `Retry-After` in ms (seconds form or HTTP date is not parsed: seconds only, capped at 1 h).
 pub fn retry_after_ms(value: Option<&str>) -> Option<u64> {
     let secs: f64 = value?.trim().parse().ok()?;
@@ -321,10 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn classes_and_messages() {
-        assert_eq!(classify(503), StatusClass::Retry);
-        assert_eq!(classify(400), StatusClass::Client);
-        assert_eq!(classify(413), StatusClass::TooLarge);
+    fn retry_after_and_messages() {
         assert_eq!(retry_after_ms(Some("2")), Some(2000));
         assert_eq!(retry_after_ms(Some("soon")), None);
         assert_eq!(error_text(br#"{"error":{"message":"bad"}}"#), "bad");
