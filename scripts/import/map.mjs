@@ -14,7 +14,7 @@ export const NODE_TYPES = { ollama: "ollama", vllm: "openai" };
 const NOT_CARRIED = {
   antigravity: "antigravity nodes impersonate Google's Antigravity IDE to reach internal Cloud Code endpoints (terms-of-service risk); use a Gemini API key through an OpenAI-compatible node instead",
   cursor: "cursor nodes send the Cursor API key to a third-party proxy; point Cursor at this gateway instead",
-  bedrock: "bedrock nodes are not imported yet (the Bedrock node type is being added); re-run the importer once it is, or add the node by hand",
+  bedrock: "bedrock nodes are not imported yet: add it by hand as a bedrock node (aws_region with aws_access_key_id and aws_secret_access_key, or a Bedrock api_key; README \"Amazon Bedrock\")",
 };
 /** Headers the admin API refuses (the gateway sets them) or that were the original's directives. */
 const REFUSED_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length", "content-type"]);

@@ -6,7 +6,7 @@ use super::infer::{AttemptResult, Job};
 use super::{read_all, within};
 use crate::net::{Body, OriginReply, Reply};
 use crate::origins::failure::Failure;
-use crate::origins::{self, Api, Leg};
+use crate::origins::{self, bedrock, Api, Leg};
 use crate::platform::Platform;
 use crate::policy::Target;
 use crate::routes::Op;
@@ -32,6 +32,7 @@ pub(super) fn shaping_for(leg: Leg, t: &Target) -> Option<Pipeline> {
     let eligible = match leg.api {
         Api::OpenAiChat | Api::OllamaChat | Api::OllamaGenerate => true,
         Api::AnthropicMessages => leg.translate,
+        Api::BedrockConverse => true,
         _ => false,
     };
     if !eligible {
@@ -89,7 +90,8 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
     // deadline. A stream that closes (or breaks) before one moves to the next candidate.
     let deadline = p.now_ms() + remaining;
     let mut first: Vec<u8> = Vec::new();
-    while !has_event(&first) {
+    let event_stream = leg.api == Api::BedrockConverse;
+    while !(if event_stream { bedrock::eventstream::has_message(&first) } else { has_event(&first) }) {
         let left = deadline.saturating_sub(p.now_ms()).max(1);
         match within(&**p, left, reply.body.next()).await {
             None => return AttemptResult::Failed(Failure::NoFirstByte { ms: snap.settings.ttfb_ms }),
@@ -101,6 +103,11 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
             break; // a huge first line: let the relay judge it (its line limit applies)
         }
     }
+    // A ConverseStream that opens with an exception (throttling, validation) failed before
+    // anything went out: typed like Bedrock's HTTP errors, so failover still applies.
+    if let Some(f) = event_stream.then(|| bedrock::first_failure(&first)).flatten() {
+        return AttemptResult::Failed(f);
+    }
     let ttfb_ms = p.now_ms() - job.started_ms;
     let display = job.requested.clone();
     // Recoverable streams are transcoded even between the same dialects: continuing one needs
@@ -110,6 +117,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
         let decoder = match leg.api {
             Api::OllamaChat | Api::OllamaGenerate => Decoder::Ollama(ollama::StreamDecoder::new()),
             Api::AnthropicMessages => Decoder::Anthropic(anthropic::StreamDecoder::new()),
+            Api::BedrockConverse => Decoder::Bedrock(bedrock::converse::StreamDecoder::new()),
             _ => Decoder::OpenAi(openai::StreamDecoder::new()),
         };
         let t = Transcode::new(decoder, shaping, encoder(p, job));
@@ -263,6 +271,7 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         let decoded = match leg.api {
             Api::OllamaChat | Api::OllamaGenerate => ollama::decode_chat_response(&v),
             Api::AnthropicMessages => anthropic::decode_response(&v),
+            Api::BedrockConverse => bedrock::converse::decode_response(&v),
             _ => openai::decode_response(&v),
         };
         let mut resp = match decoded {

@@ -6,6 +6,8 @@
 use crate::state::snapshot::{same_model, ModelConfig, Node, NodeKind, Snapshot, User};
 use serde_json::{json, Map, Value};
 
+pub mod converse;
+
 /// The upstream body's shape (after any translation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -15,6 +17,9 @@ pub enum Shape {
     Generate,
     /// Anthropic Messages: top-level `system`, content blocks, tools with `input_schema`.
     Anthropic,
+    /// Bedrock Converse: `system: [{text}]`, content blocks keyed by kind (`{"text"}`,
+    /// `{"image"}`), tools under `toolConfig.tools[].toolSpec`, parameters in `inferenceConfig`.
+    Converse,
     /// Completions, embeddings: only parameter and context rules apply.
     Other,
 }
@@ -70,11 +75,18 @@ pub fn in_maintenance(t: &Target) -> bool {
 pub fn apply(body: &mut Map<String, Value>, t: &Target) {
     let cfg = t.config();
     if let Some(allowed) = cfg.and_then(|c| c.allowed_tools.as_ref()) {
-        filter_tools(body, allowed, t.shape == Shape::Anthropic);
+        if t.shape == Shape::Converse {
+            converse::filter_tools(body, allowed);
+        } else {
+            filter_tools(body, allowed, t.shape == Shape::Anthropic);
+        }
     }
     if let Some(c) = cfg {
         for p in &c.unsupported_params {
             body.remove(p);
+            if t.shape == Shape::Converse {
+                converse::drop_param(body, p);
+            }
         }
     }
     // Clients such as Kilo Code send 0 or -1 for "no limit", which origins reject.
@@ -91,14 +103,18 @@ pub fn apply(body: &mut Map<String, Value>, t: &Target) {
             ollama_context(body, t);
         }
         // Ollama-only fields would be rejected (or silently misread) by other origins.
-        NodeKind::Openai | NodeKind::Anthropic => {
+        NodeKind::Openai | NodeKind::Anthropic | NodeKind::Bedrock => {
             body.remove("options");
             body.remove("keep_alive");
         }
     }
     let caps = t.capabilities();
     if !caps.is_empty() && !caps.iter().any(|c| c == "vision") {
-        strip_images(body);
+        if t.shape == Shape::Converse {
+            converse::strip_images(body, IMAGE_PLACEHOLDER);
+        } else {
+            strip_images(body);
+        }
     }
     let block = system_block(t);
     if !block.is_empty() {
@@ -254,6 +270,7 @@ fn merge_system(body: &mut Map<String, Value>, shape: Shape, block: &str) {
             };
             body.insert("system".into(), next);
         }
+        Shape::Converse => converse::merge_system(body, block),
         Shape::Other => {}
     }
 }

@@ -12,6 +12,8 @@ pub enum Decoder {
     OpenAi(openai::StreamDecoder),
     Ollama(ollama::StreamDecoder),
     Anthropic(anthropic::StreamDecoder),
+    /// ConverseStream: raw event-stream bytes, framed by the decoder itself (`raw()`).
+    Bedrock(crate::origins::bedrock::converse::StreamDecoder),
 }
 
 pub struct Transcode {
@@ -205,7 +207,9 @@ impl Transform for Transcode {
         if self.state != State::Open {
             return;
         }
-        let payload = payload.trim_ascii();
+        // Binary frames: every byte counts (no trimming, no empty-line skipping).
+        let binary = matches!(self.decoder, Decoder::Bedrock(_));
+        let payload = if binary { payload } else { payload.trim_ascii() };
         if payload.is_empty() {
             return;
         }
@@ -223,6 +227,7 @@ impl Transform for Transcode {
             Decoder::OpenAi(d) => d.frame(payload, &mut chunks),
             Decoder::Ollama(d) => d.frame(payload, &mut chunks),
             Decoder::Anthropic(d) => d.frame(payload, &mut chunks),
+            Decoder::Bedrock(d) => d.frame(payload, &mut chunks),
         };
         if let Err(msg) = res {
             self.chunks = chunks;
@@ -240,6 +245,10 @@ impl Transform for Transcode {
         }
         // Anthropic's terminator is its own event, after the finish and the counts.
         if matches!(&self.decoder, Decoder::Anthropic(d) if d.done()) {
+            self.finalize(out);
+        }
+        // ConverseStream ends with its `metadata` event (after messageStop, with the counts).
+        if matches!(&self.decoder, Decoder::Bedrock(d) if d.done()) {
             self.finalize(out);
         }
     }
@@ -287,6 +296,9 @@ impl Transform for Transcode {
     }
     fn sse(&self) -> bool {
         matches!(self.decoder, Decoder::OpenAi(_) | Decoder::Anthropic(_))
+    }
+    fn raw(&self) -> bool {
+        matches!(self.decoder, Decoder::Bedrock(_))
     }
 }
 
