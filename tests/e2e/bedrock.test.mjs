@@ -262,12 +262,12 @@ describe("errors in the client's format", () => {
     await admin.patch(`/nodes/${bad.id}`, { aws_secret_access_key: "wrong/secret" }, 200);
     await sleep(100);
     B.reset();
-    const r = await call("/v1/chat/completions", { model: `node:brbad:${HAIKU}`, messages: hi });
+    const r = await call("/v1/chat/completions", { model: `node:brbad:haiku`, messages: hi });
     const b = await r.json();
     assert.equal(r.status, 502, JSON.stringify(b));
     assert.match(b.error.message, /refused the node's credentials \(HTTP 403\): InvalidSignatureException: The request signature we calculated does not match/);
     assert.equal(B.requests.at(-1).auth, "refused: InvalidSignatureException");
-    const o = await call("/api/generate", { model: `node:brbad:${HAIKU}`, prompt: "hi", stream: false });
+    const o = await call("/api/generate", { model: `node:brbad:haiku`, prompt: "hi", stream: false });
     assert.equal(o.status, 502);
     assert.match((await o.json()).error, /InvalidSignatureException/);
     const h = await admin.post(`/nodes/${bad.id}/health-check`, {}, 200);
@@ -282,9 +282,9 @@ describe("API key mode", () => {
     const n = await admin.post("/nodes", { name: "bedrock-key", node_type: "bedrock", code: "brkey", base_url: KEYED.url, aws_region: "us-west-2", api_key: KEYED.apiKey }, 201);
     assert.equal(n.bedrock_auth, "api_key");
     await admin.post(`/nodes/${n.id}/discover`, {}, 200);
-    const r = JSON.parse(await text(await call("/v1/chat/completions", { model: `node:brkey:${HAIKU}`, messages: hi })));
+    const r = JSON.parse(await text(await call("/v1/chat/completions", { model: `node:brkey:haiku`, messages: hi })));
     assert.equal(r.choices[0].message.content, "Hello from bedrock");
-    const s = ndjson(await text(await call("/api/chat", { model: `node:brkey:${HAIKU}`, messages: hi })));
+    const s = ndjson(await text(await call("/api/chat", { model: `node:brkey:haiku`, messages: hi })));
     assert.equal(s.at(-1).done, true);
     assert.ok(KEYED.requests.length >= 4);
     for (const req of KEYED.requests) {
@@ -294,7 +294,7 @@ describe("API key mode", () => {
     }
     await admin.patch(`/nodes/${n.id}`, { api_key: "not-the-key" }, 200);
     await sleep(100);
-    const refused = await call("/v1/chat/completions", { model: `node:brkey:${HAIKU}`, messages: hi });
+    const refused = await call("/v1/chat/completions", { model: `node:brkey:haiku`, messages: hi });
     assert.equal(refused.status, 502);
     assert.match((await refused.json()).error.message, /UnrecognizedClientException/);
     await admin.del(`/nodes/${n.id}`, 204);
