@@ -9,7 +9,7 @@
 //!   `toolResult` blocks (first in the user turn that follows the call, one per call id,
 //!   repeated results joined, `status: "error"` for failed calls); tool-call arguments become
 //!   an `input` object (text that is not an object is kept under `_raw_arguments`); ids are
-//!   mapped to `[A-Za-z0-9_-]` consistently, as Bedrock requires;
+//!   mapped to `[A-Za-z0-9_-]{1,64}` consistently, as Bedrock requires;
 //! - images -> `image {format, source.bytes}` (png, jpeg, gif, webp); image URLs cannot be sent
 //!   (Converse takes bytes or S3 locations only): a clear 400;
 //! - tools -> `toolConfig.tools[].toolSpec` with `inputSchema.json`; `tool_choice` auto /
@@ -54,11 +54,20 @@ fn wanted_budget(r: &Reasoning) -> Option<u64> {
     })
 }
 
+/// A tool-use id as Bedrock takes it: `[a-zA-Z0-9_-]{1,64}`. Calls and their results go
+/// through the same mapping, so they still match; a longer id keeps a prefix and a hash of the
+/// whole (two long ids sharing a prefix stay distinct).
 fn tool_id(id: &str) -> String {
     if id.is_empty() {
         return "tooluse_none".into();
     }
-    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
+    let clean: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
+    if clean.len() <= 64 {
+        return clean;
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(id.as_bytes());
+    format!("{}_{}", &clean[..47], super::sigv4::hex(&digest[..8]))
 }
 
 /// Tool-call arguments as the object Converse wants (never lost: non-objects kept as text).

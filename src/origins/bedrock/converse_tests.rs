@@ -71,6 +71,16 @@ fn an_open_tool_loop_without_signed_reasoning_goes_without_thinking() {
 }
 
 #[test]
+fn long_tool_ids_fit_bedrocks_limit_and_stay_distinct() {
+    let a = tool_id(&format!("fc_{}", "a".repeat(80)));
+    let b = tool_id(&format!("fc_{}b", "a".repeat(79)));
+    assert_eq!((a.len(), b.len()), (64, 64));
+    assert_ne!(a, b);
+    assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-'));
+    assert_eq!(tool_id("call:1"), "call_1");
+}
+
+#[test]
 fn tool_choice_none_and_unsupported_images() {
     let tools = json!([{"type": "function", "function": {"name": "f", "parameters": {}}}]);
     let none = ir(json!({"model": "m", "tools": tools, "tool_choice": "none", "messages": [{"role": "user", "content": "x"}]}));
