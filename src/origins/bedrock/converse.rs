@@ -31,7 +31,7 @@
 //! `inputTokens` + `cacheReadInputTokens` + `cacheWriteInputTokens` (what the model processed,
 //! as on the Anthropic leg).
 
-use super::eventstream;
+use super::eventstream::{self, classify, Event};
 use crate::translate::anthropic::origin::{DEFAULT_MAX_TOKENS, MAX_DEFAULT_TOKENS, MIN_THINKING_BUDGET};
 use crate::translate::ir::*;
 use crate::types::{FinishReason, Usage};
@@ -294,31 +294,6 @@ pub fn decode_response(v: &Value) -> Result<ChatResponse, String> {
     r.usage = v.get("usage").and_then(usage_from);
     r.settle();
     Ok(r)
-}
-
-/// The message of an exception event or an error answer (`message` or `Message`).
-pub fn message_of(payload: &[u8]) -> String {
-    serde_json::from_slice::<Value>(payload)
-        .ok()
-        .and_then(|v| v.get("message").or_else(|| v.get("Message")).and_then(Value::as_str).map(String::from))
-        .unwrap_or_else(|| String::from_utf8_lossy(payload).chars().take(300).collect())
-}
-
-/// What one ConverseStream message means for the stream: an event, or a typed failure.
-#[derive(Debug, PartialEq)]
-pub enum Event {
-    /// An event (`:message-type: event`) of this `:event-type`.
-    Event(String),
-    /// An exception (`:exception-type`, e.g. `throttlingException`) with its message.
-    Exception { kind: String, message: String },
-}
-
-pub fn classify(m: &eventstream::Message<'_>) -> Event {
-    match m.header(":message-type") {
-        Some("exception") => Event::Exception { kind: m.header(":exception-type").unwrap_or("exception").to_string(), message: message_of(m.payload) },
-        Some("error") => Event::Exception { kind: m.header(":error-code").unwrap_or("error").to_string(), message: m.header(":error-message").unwrap_or("").to_string() },
-        _ => Event::Event(m.header(":event-type").unwrap_or("").to_string()),
-    }
 }
 
 #[derive(Default)]

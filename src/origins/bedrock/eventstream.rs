@@ -201,6 +201,31 @@ fn frames(buf: &[u8], f: &mut impl FnMut(Message<'_>)) -> Result<usize, FrameErr
     }
 }
 
+/// The message of an exception event or an error answer (`message` or `Message`).
+pub fn message_of(payload: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| v.get("message").or_else(|| v.get("Message")).and_then(serde_json::Value::as_str).map(String::from))
+        .unwrap_or_else(|| String::from_utf8_lossy(payload).chars().take(300).collect())
+}
+
+/// What one ConverseStream message means for the stream: an event, or a typed failure.
+#[derive(Debug, PartialEq)]
+pub enum Event {
+    /// An event (`:message-type: event`) of this `:event-type`.
+    Event(String),
+    /// An exception (`:exception-type`, e.g. `throttlingException`) with its message.
+    Exception { kind: String, message: String },
+}
+
+pub fn classify(m: &Message<'_>) -> Event {
+    match m.header(":message-type") {
+        Some("exception") => Event::Exception { kind: m.header(":exception-type").unwrap_or("exception").to_string(), message: message_of(m.payload) },
+        Some("error") => Event::Exception { kind: m.header(":error-code").unwrap_or("error").to_string(), message: m.header(":error-message").unwrap_or("").to_string() },
+        _ => Event::Event(m.header(":event-type").unwrap_or("").to_string()),
+    }
+}
+
 /// Encode one message with string headers (tests, and the shape the fake origin mirrors).
 pub fn encode(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
     let mut h = Vec::new();

@@ -119,7 +119,7 @@ const CREDENTIAL_ERRORS: &[&str] =
 /// A Bedrock error answer (HTTP status, headers, body) as a typed failure.
 pub fn failure(status: u16, retry_after_ms: Option<u64>, headers: &[(String, String)], body: &[u8]) -> Failure {
     let kind = error_type(headers, body);
-    let text = converse::message_of(body);
+    let text = eventstream::message_of(body);
     let message = if kind.is_empty() { text } else { format!("{kind}: {text}") };
     let api = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
     match kind.as_str() {
@@ -157,7 +157,7 @@ pub fn first_failure(first: &[u8]) -> Option<Failure> {
     let mut d = eventstream::Decoder::new();
     let r = d.push(first, |m| {
         if found.is_none() {
-            if let converse::Event::Exception { kind, message } = converse::classify(&m) {
+            if let eventstream::Event::Exception { kind, message } = eventstream::classify(&m) {
                 found = Some(exception_failure(&kind, &message));
             }
         }
