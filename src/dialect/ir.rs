@@ -222,14 +222,7 @@ pub struct ChatResponse {
 
 impl Default for ChatResponse {
     fn default() -> Self {
-        ChatResponse {
-            id: String::new(),
-            text: String::new(),
-            reasoning: String::new(),
-            tool_calls: Vec::new(),
-            finish: FinishReason::Stop,
-            usage: None,
-        }
+        ChatResponse { id: String::new(), text: String::new(), reasoning: String::new(), tool_calls: Vec::new(), finish: FinishReason::Stop, usage: None }
     }
 }
 
@@ -260,55 +253,19 @@ impl ChatResponse {
         }
     }
 
-    /// After the last chunk: a `Stop` with tool calls becomes `ToolCalls` (Ollama reports
-    /// `stop` for tool-calling turns).
+    /// After the last chunk (or a repair): `finish_with_tools`.
     pub fn settle(&mut self) {
-        if self.finish == FinishReason::Stop && !self.tool_calls.is_empty() {
-            self.finish = FinishReason::ToolCalls;
-        }
+        self.finish = finish_with_tools(Some(self.finish), !self.tool_calls.is_empty());
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn effort_from_budget_and_disabled() {
-        let r = Reasoning { enabled: true, effort: None, budget_tokens: Some(16_000) };
-        assert_eq!(r.effective_effort(), Some(Effort::High));
-        let r = Reasoning { enabled: true, effort: None, budget_tokens: Some(5_000) };
-        assert_eq!(r.effective_effort(), Some(Effort::Medium));
-        let r = Reasoning { enabled: true, effort: None, budget_tokens: Some(1_024) };
-        assert_eq!(r.effective_effort(), Some(Effort::Low));
-        let r = Reasoning { enabled: true, effort: Some(Effort::Minimal), budget_tokens: Some(50_000) };
-        assert_eq!(r.effective_effort(), Some(Effort::Minimal));
-        let r = Reasoning { enabled: false, effort: Some(Effort::High), budget_tokens: None };
-        assert_eq!(r.effective_effort(), None);
-        assert_eq!(Effort::parse("max"), Some(Effort::XHigh));
-        assert_eq!(Effort::parse("turbo"), None);
-    }
-
-    #[test]
-    fn chunks_fold_into_a_response() {
-        let mut r = ChatResponse::default();
-        for c in [
-            Chunk::Reasoning("hm".into()),
-            Chunk::Text("a".into()),
-            Chunk::ToolCallStart { index: 0, id: "c1".into(), name: "f".into() },
-            Chunk::ToolCallArgs { index: 0, delta: "{\"x\":".into() },
-            Chunk::ToolCallStart { index: 1, id: "".into(), name: "g".into() },
-            Chunk::ToolCallArgs { index: 0, delta: "1}".into() },
-            Chunk::Usage(Usage { prompt_tokens: 3, completion_tokens: 4, estimated: false }),
-        ] {
-            r.push_chunk(&c);
-        }
-        r.settle();
-        assert_eq!(r.text, "a");
-        assert_eq!(r.reasoning, "hm");
-        assert_eq!(r.tool_calls.len(), 2);
-        assert_eq!(r.tool_calls[0].arguments, "{\"x\":1}");
-        assert_eq!(r.finish, FinishReason::ToolCalls);
-        assert_eq!(r.usage.unwrap().completion_tokens, 4);
+/// How an answer ended, the one rule every decoder, encoder and repair applies: an answer that
+/// ended normally (`Stop`, or no reason at all) but made tool calls is a tool-call turn. Ollama
+/// reports `stop` for tool-calling turns, streams may end without a reason, and a repaired
+/// answer (tool calls parsed out of its text) carries the origin's `stop`.
+pub fn finish_with_tools(reason: Option<FinishReason>, had_tools: bool) -> FinishReason {
+    match reason.unwrap_or(FinishReason::Stop) {
+        FinishReason::Stop if had_tools => FinishReason::ToolCalls,
+        f => f,
     }
 }

@@ -1,5 +1,10 @@
 //! Same-dialect transforms: model rewriting, usage, terminators, and byte-identical Anthropic streams.
-use super::*;
+use super::anthropic::AnthropicSse;
+use super::ollama::{OllamaNdjson, ProgressNdjson};
+use super::openai::OpenAiSse;
+use crate::stream::transform::{State, Transform};
+use crate::types::Usage;
+use serde_json::Value;
 
 fn run(t: &mut dyn Transform, frames: &[&str]) -> (String, bool) {
     let mut out = Vec::new();
@@ -13,12 +18,15 @@ fn run(t: &mut dyn Transform, frames: &[&str]) -> (String, bool) {
 #[test]
 fn openai_rewrites_model_and_strips_injected_usage_chunk() {
     let mut t = OpenAiSse::new("my-model", true);
-    let (out, ok) = run(&mut t, &[
-        r#"{"id":"c1","object":"chat.completion.chunk","model":"real:7b","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#,
-        r#"{"id":"c1","model":"real:7b","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
-        r#"{"id":"c1","model":"real:7b","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#,
-        "[DONE]",
-    ]);
+    let (out, ok) = run(
+        &mut t,
+        &[
+            r#"{"id":"c1","object":"chat.completion.chunk","model":"real:7b","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#,
+            r#"{"id":"c1","model":"real:7b","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+            r#"{"id":"c1","model":"real:7b","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#,
+            "[DONE]",
+        ],
+    );
     assert!(ok);
     assert!(!out.contains("real:7b"));
     assert_eq!(out.matches("\"model\":\"my-model\"").count(), 2, "{out}");
@@ -76,10 +84,13 @@ fn malformed_chunks_end_the_stream_with_an_error() {
 #[test]
 fn ollama_rewrites_and_reads_final_counts() {
     let mut t = OllamaNdjson::new("fav");
-    let (out, ok) = run(&mut t, &[
-        r#"{"model":"llama3:latest","created_at":"t","message":{"role":"assistant","content":"model"},"done":false}"#,
-        r#"{"model":"llama3:latest","created_at":"t","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":11,"eval_count":3}"#,
-    ]);
+    let (out, ok) = run(
+        &mut t,
+        &[
+            r#"{"model":"llama3:latest","created_at":"t","message":{"role":"assistant","content":"model"},"done":false}"#,
+            r#"{"model":"llama3:latest","created_at":"t","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":11,"eval_count":3}"#,
+        ],
+    );
     assert!(ok);
     assert!(!out.contains("llama3"));
     assert_eq!(out.lines().count(), 2);

@@ -221,7 +221,7 @@ fn skip_ws(s: &str, i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shaping::merge_adjacent;
+    use crate::repair::merge_adjacent;
     use Piece::{Reasoning as R, Text as T};
 
     fn t(s: &str) -> Piece {

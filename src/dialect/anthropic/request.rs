@@ -1,6 +1,6 @@
-//! Anthropic Messages: client request decoder and `count_tokens` estimate here; the client
-//! answer encoders (JSON message, SSE event stream) in `answer`; the origin side (IR ->
-//! Anthropic request, Anthropic answers -> IR) in `origin`.
+//! Anthropic Messages requests: the client request decoder (`decode_inner` also serves
+//! `count_tokens`, see `tokens`) and the
+//! origin request encoder (IR -> `POST /v1/messages` body).
 //!
 //! The decoder serves translated legs only (a same-dialect leg forwards the client's bytes and
 //! never decodes them), so it reads the open Anthropic list the way a translating origin can:
@@ -22,22 +22,37 @@
 //!
 //! Tool results become `Role::Tool` messages placed before the rest of their user turn; images
 //! inside a tool result follow as user content (OpenAI tool messages carry text only).
+//!
+//! The origin side is the leg for OpenAI chat, Responses and Ollama clients on an `anthropic`
+//! node (Anthropic clients there are forwarded untouched, never translated).
+//!
+//! Mapping rules (README "Any dialect on an anthropic node"):
+//! - leading system text -> top-level `system`; a system message later in the conversation
+//!   stays a `role: "system"` message at its place (the Messages API accepts them);
+//! - consecutive messages of one role are merged into one turn; tool results become
+//!   `tool_result` blocks in the user turn that follows the call, one per call id (repeated
+//!   results for one id are joined), before that turn's other content;
+//! - tool-call arguments become an `input` object (text that is not an object is kept under
+//!   `_raw_arguments`, never lost); tool parameters become `input_schema` (an object schema);
+//! - thinking from an earlier turn is sent back only with its signature (unsigned reasoning from
+//!   another origin family would be rejected), and a request whose last assistant turn made tool
+//!   calls without signed thinking goes without thinking (the API requires it in an open tool
+//!   loop), as does one that forces a tool (`tool_choice` required or named); otherwise
+//!   reasoning controls become `thinking` with a
+//!   budget of at least 1024 tokens and below `max_tokens` (else no thinking), and then no
+//!   `temperature`/`top_p`, which the API refuses with thinking on;
+//! - `max_tokens` is required by Anthropic: when the client set none, `DEFAULT_MAX_TOKENS` plus
+//!   the thinking budget (at most `MAX_DEFAULT_TOKENS`); whitespace-only stop sequences (which
+//!   the API refuses) are left out; `temperature` is capped at 1 and `top_p` sent only without
+//!   it (recent models refuse both);
+//! - dropped (no Messages counterpart): `seed`, penalties, `response_format`, and the other
+//!   dialect's extra fields.
 
-mod answer;
-pub mod origin;
-
-pub use answer::{encode_response, stop_reason, StreamEncoder};
-pub use origin::{decode_response, encode_request, StreamDecoder};
-
-use super::ir::*;
-use super::wire::{self, bad, JsonMap, Obj};
+use super::super::ir::*;
+use super::super::sampling;
+use super::super::wire::{self, JsonMap, Obj};
 use crate::error::GatewayError;
-use serde_json::{json, Value};
-
-/// Tokens counted per image by `count_tokens`: Anthropic sizes images at about
-/// width×height/750 tokens and scales large images down to ~1.15 megapixels, so ~1600 is the
-/// cost of a typical screenshot and the upper bound.
-pub const IMAGE_TOKENS: u64 = 1600;
+use serde_json::{json, Map, Value};
 
 // ============================================================================================
 // Client request -> IR
@@ -73,7 +88,7 @@ fn system_text(o: &Obj, key: &str) -> Result<Vec<String>, GatewayError> {
     }
 }
 
-fn decode_inner(o: &Obj) -> Result<ChatRequest, GatewayError> {
+pub(super) fn decode_inner(o: &Obj) -> Result<ChatRequest, GatewayError> {
     let mut req = ChatRequest { model: o.req_str("model")?.to_string(), ..Default::default() };
     req.stream = o.bool("stream")?.unwrap_or(false);
     req.system = system_text(o, "system")?;
@@ -109,22 +124,13 @@ fn decode_inner(o: &Obj) -> Result<ChatRequest, GatewayError> {
         };
     }
     // The newer effort control (`output_config.effort`) refines the level when present.
-    if let Some(effort) =
-        o.obj("output_config")?.map(|oc| oc.str("effort")).transpose()?.flatten().and_then(Effort::parse)
-    {
+    if let Some(effort) = o.obj("output_config")?.map(|oc| oc.str("effort")).transpose()?.flatten().and_then(Effort::parse) {
         let r = req.reasoning.get_or_insert(Reasoning { enabled: true, effort: None, budget_tokens: None });
         if r.enabled {
             r.effort = Some(effort);
         }
     }
-    if let Some(stops) = o.arr("stop_sequences")? {
-        for (i, s) in stops.iter().enumerate() {
-            req.stop
-                .push(s.as_str().ok_or_else(|| bad(o.item_path("stop_sequences", i), "must be a string"))?.to_string());
-        }
-    }
-    req.temperature = o.f64("temperature")?;
-    req.top_p = o.f64("top_p")?;
+    sampling::decode(o, &sampling::ANTHROPIC, &mut req)?;
     o.u64("top_k")?; // validated, then dropped: no OpenAI-chat counterpart.
     Ok(req)
 }
@@ -132,10 +138,7 @@ fn decode_inner(o: &Obj) -> Result<ChatRequest, GatewayError> {
 fn image_part(b: &Obj) -> Result<Part, GatewayError> {
     let src = b.obj("source")?.ok_or_else(|| b.err("source", "is required"))?;
     match src.req_str("type")? {
-        "base64" => Ok(Part::Image {
-            media_type: src.str("media_type")?.map(str::to_string),
-            data: ImageData::Base64(src.req_str("data")?.to_string()),
-        }),
+        "base64" => Ok(Part::Image { media_type: src.str("media_type")?.map(str::to_string), data: ImageData::Base64(src.req_str("data")?.to_string()) }),
         "url" => {
             let (media_type, data) = wire::parse_image_url(src.req_str("url")?);
             Ok(Part::Image { media_type, data })
@@ -271,21 +274,14 @@ fn decode_assistant(m: &Obj) -> Result<Message, GatewayError> {
     for b in blocks(m, "content")? {
         match b.req_str("type")? {
             "text" => parts.push(Part::Text(b.req_str("text")?.to_string())),
-            "thinking" => parts.push(Part::Thinking {
-                text: b.req_str("thinking")?.to_string(),
-                signature: b.str("signature")?.filter(|s| !s.is_empty()).map(str::to_string),
-            }),
+            "thinking" => parts.push(Part::Thinking { text: b.req_str("thinking")?.to_string(), signature: b.str("signature")?.filter(|s| !s.is_empty()).map(str::to_string) }),
             "tool_use" => {
                 let input = match b.get("input") {
                     None => "{}".to_string(),
                     Some(v @ Value::Object(_)) => v.to_string(),
                     Some(_) => return Err(b.err("input", "must be an object")),
                 };
-                parts.push(Part::ToolCall {
-                    id: b.req_str("id")?.to_string(),
-                    name: b.req_str("name")?.to_string(),
-                    arguments: input,
-                });
+                parts.push(Part::ToolCall { id: b.req_str("id")?.to_string(), name: b.req_str("name")?.to_string(), arguments: input });
             }
             // Encrypted reasoning and server-tool traffic: no counterpart (module docs).
             ty if dropped_block(ty) => {}
@@ -332,58 +328,202 @@ fn decode_tools(o: &Obj, req: &mut ChatRequest) -> Result<(), GatewayError> {
     Ok(())
 }
 
+/// `max_tokens` for clients that sent none (OpenAI and Ollama make it optional).
+pub const DEFAULT_MAX_TOKENS: u64 = 8192;
+/// The smallest thinking budget the Messages API accepts.
+pub const MIN_THINKING_BUDGET: u64 = 1024;
+/// The largest `max_tokens` the gateway picks by itself (thinking budget plus an answer).
+pub const MAX_DEFAULT_TOKENS: u64 = 32_000;
+
 // ============================================================================================
-// count_tokens
+// IR -> origin request
 // ============================================================================================
 
-/// `POST /v1/messages/count_tokens`: an estimate, not a tokenizer. Characters / 4 (rounded up)
-/// over the system blocks, every message's text, thinking, tool calls (name + JSON input) and
-/// tool results, plus the tool definitions (name + description + schema JSON), plus
-/// `IMAGE_TOKENS` per image; at least 1. The body is validated like `/v1/messages` except
-/// that `max_tokens` is not required.
-pub fn count_tokens(body: &JsonMap) -> Result<u64, GatewayError> {
-    match decode_inner(&Obj::root(body)) {
-        Ok(req) => Ok(estimate_input_tokens(&req)),
-        // Content only an Anthropic origin understands (a PDF, a file reference...) still gets
-        // an estimate: characters / 4 of what the request carries. A body without messages is
-        // refused, as the API does.
-        Err(e) if body.get("messages").is_none_or(|m| !m.is_array()) || body.get("model").is_none_or(|m| !m.is_string()) => Err(e),
-        Err(_) => {
-            let chars: usize = ["system", "messages", "tools"].iter().filter_map(|k| body.get(*k)).map(|v| v.to_string().chars().count()).sum();
-            Ok((chars as u64).div_ceil(4).max(1))
+/// The body for an Anthropic `/v1/messages` origin.
+pub fn encode_request(req: &ChatRequest, real_model: &str) -> Value {
+    let mut out = Map::new();
+    out.insert("model".into(), json!(real_model));
+    // Without a client limit, room for the thinking budget on top of the default answer.
+    let wanted = req.reasoning.and_then(|r| wanted_budget(&r)).unwrap_or(0);
+    let max_tokens = req.max_tokens.filter(|m| *m > 0).unwrap_or((DEFAULT_MAX_TOKENS + wanted).min(MAX_DEFAULT_TOKENS));
+    out.insert("max_tokens".into(), json!(max_tokens));
+    if !req.system.is_empty() {
+        out.insert("system".into(), json!(req.system.join("\n\n")));
+    }
+    let messages = encode_messages(req);
+    // With thinking on, the API wants the assistant turn of an open tool loop to start with its
+    // signed thinking; another dialect's history cannot carry one, so such a turn goes without.
+    let loop_without_thinking = messages.iter().rev().find(|m| m["role"] == "assistant").is_some_and(|m| {
+        let blocks = m["content"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        blocks.iter().any(|b| b["type"] == "tool_use") && blocks.first().is_none_or(|b| b["type"] != "thinking")
+    });
+    out.insert("messages".into(), Value::Array(messages));
+    if req.stream {
+        out.insert("stream".into(), json!(true));
+    }
+    // Nor does it take thinking with a forced tool choice.
+    let forced = !req.tools.is_empty() && matches!(req.tool_choice, Some(ToolChoice::Required | ToolChoice::Named(_)));
+    let thinking = req.reasoning.filter(|_| !loop_without_thinking && !forced).and_then(|r| thinking_budget(&r, max_tokens));
+    match thinking {
+        Some(budget) => {
+            out.insert("thinking".into(), json!({"type": "enabled", "budget_tokens": budget}));
         }
-    }
-}
-
-/// The same estimate over a decoded request (also a fair `input_tokens_estimate` for
-/// `StreamEncoder::new`).
-pub fn estimate_input_tokens(req: &ChatRequest) -> u64 {
-    let mut chars = 0usize;
-    let mut images = 0u64;
-    for s in &req.system {
-        chars += s.chars().count();
-    }
-    for m in &req.messages {
-        for p in &m.parts {
-            chars += match p {
-                Part::Text(t) => t.chars().count(),
-                Part::Thinking { text, .. } => text.chars().count(),
-                Part::ToolCall { name, arguments, .. } => name.chars().count() + arguments.chars().count(),
-                Part::ToolResult { content, .. } => content.chars().count(),
-                Part::Image { .. } => {
-                    images += 1;
-                    0
+        None => {
+            // OpenAI allows temperatures up to 2, Anthropic up to 1; recent Claude models refuse
+            // temperature and top_p together, so top_p goes only alone.
+            match (req.temperature, req.top_p) {
+                (Some(t), _) => {
+                    out.insert("temperature".into(), json!(t.clamp(0.0, 1.0)));
                 }
-            };
+                (None, Some(p)) => {
+                    out.insert("top_p".into(), json!(p));
+                }
+                (None, None) => {}
+            }
         }
     }
-    for t in &req.tools {
-        chars += t.name.chars().count();
-        chars += t.description.as_deref().map_or(0, |d| d.chars().count());
-        chars += t.parameters.to_string().chars().count();
+    // The API refuses whitespace-only stop sequences (OpenAI clients send "\n").
+    let stops: Vec<&String> = req.stop.iter().filter(|s| !s.trim().is_empty()).collect();
+    if !stops.is_empty() {
+        out.insert("stop_sequences".into(), json!(stops));
     }
-    ((chars as u64).div_ceil(4) + images * IMAGE_TOKENS).max(1)
+    if !req.tools.is_empty() {
+        let tools: Vec<Value> = req.tools.iter().map(tool_json).collect();
+        out.insert("tools".into(), Value::Array(tools));
+        let mut choice = match &req.tool_choice {
+            None | Some(ToolChoice::Auto) => json!({"type": "auto"}),
+            Some(ToolChoice::None) => json!({"type": "none"}),
+            Some(ToolChoice::Required) => json!({"type": "any"}),
+            Some(ToolChoice::Named(n)) => json!({"type": "tool", "name": n}),
+        };
+        if req.parallel_tool_calls == Some(false) && choice["type"] != "none" {
+            choice["disable_parallel_tool_use"] = json!(true);
+        }
+        if req.tool_choice.is_some() || req.parallel_tool_calls == Some(false) {
+            out.insert("tool_choice".into(), choice);
+        }
+    }
+    Value::Object(out)
 }
 
-#[cfg(test)]
-mod tests;
+/// The budget a reasoning request asks for: the client's, else one per effort level.
+fn wanted_budget(r: &Reasoning) -> Option<u64> {
+    r.enabled.then(|| {
+        r.budget_tokens.unwrap_or(match r.effort {
+            Some(Effort::Minimal) | Some(Effort::Low) => 2048,
+            Some(Effort::Medium) | None => 8192,
+            Some(Effort::High) => 16_384,
+            Some(Effort::XHigh) => 24_576,
+        })
+    })
+}
+
+/// The thinking budget for a reasoning request, or None (thinking off, or no room for it).
+pub(super) fn thinking_budget(r: &Reasoning, max_tokens: u64) -> Option<u64> {
+    let budget = wanted_budget(r)?.max(MIN_THINKING_BUDGET).min(max_tokens.saturating_sub(1));
+    (budget >= MIN_THINKING_BUDGET).then_some(budget)
+}
+
+fn tool_json(t: &Tool) -> Value {
+    let mut schema = match &t.parameters {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    schema.entry("type").or_insert_with(|| json!("object"));
+    let mut m = Map::new();
+    m.insert("name".into(), json!(t.name));
+    if let Some(d) = t.description.as_deref().filter(|d| !d.is_empty()) {
+        m.insert("description".into(), json!(d));
+    }
+    m.insert("input_schema".into(), Value::Object(schema));
+    Value::Object(m)
+}
+
+fn image_block(media_type: Option<&str>, data: &ImageData) -> Value {
+    match data {
+        ImageData::Base64(b) => json!({"type": "image", "source": {"type": "base64", "media_type": media_type.unwrap_or_else(|| wire::sniff_media_type(b)), "data": b}}),
+        ImageData::Url(u) => json!({"type": "image", "source": {"type": "url", "url": u}}),
+    }
+}
+
+/// The role a message takes on the wire: tool results travel in user turns.
+fn wire_role(r: Role) -> &'static str {
+    match r {
+        Role::System => "system",
+        Role::User | Role::Tool => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
+/// A tool-call id in the form the Messages API accepts (`[a-zA-Z0-9_-]+`); calls and their
+/// results go through the same mapping, so they still match.
+fn tool_id(id: &str) -> String {
+    if id.is_empty() {
+        return "toolu_none".into();
+    }
+    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
+}
+
+fn encode_messages(req: &ChatRequest) -> Vec<Value> {
+    // (role, blocks) turns; consecutive messages of one wire role are merged.
+    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
+    for m in &req.messages {
+        let role = wire_role(m.role);
+        if turns.last().is_none_or(|(r, _)| *r != role) {
+            turns.push((role, Vec::new()));
+        }
+        let blocks = &mut turns.last_mut().expect("pushed above").1;
+        for p in &m.parts {
+            match p {
+                Part::Text(t) if !t.is_empty() => blocks.push(json!({"type": "text", "text": t})),
+                Part::Text(_) => {}
+                Part::Image { media_type, data } if m.role != Role::System => blocks.push(image_block(media_type.as_deref(), data)),
+                Part::Image { .. } => {}
+                Part::ToolCall { id, name, arguments } if m.role == Role::Assistant => blocks.push(json!({"type": "tool_use", "id": tool_id(id), "name": name, "input": wire::args_object(arguments)})),
+                Part::ToolCall { .. } => {}
+                Part::ToolResult { call_id, content, is_error } => {
+                    let call_id = &tool_id(call_id);
+                    // One tool_result per call: a repeated id is joined to the first.
+                    let same = blocks.iter_mut().find(|b| b["type"] == "tool_result" && b["tool_use_id"] == call_id.as_str());
+                    match same {
+                        Some(b) => {
+                            let joined = format!("{}\n{}", b["content"].as_str().unwrap_or(""), content);
+                            b["content"] = json!(joined);
+                            if *is_error {
+                                b["is_error"] = json!(true);
+                            }
+                        }
+                        None => {
+                            let mut b = json!({"type": "tool_result", "tool_use_id": call_id, "content": content});
+                            if *is_error {
+                                b["is_error"] = json!(true);
+                            }
+                            blocks.push(b);
+                        }
+                    }
+                }
+                Part::Thinking { text, signature: Some(sig) } if m.role == Role::Assistant => blocks.push(json!({"type": "thinking", "thinking": text, "signature": sig})),
+                Part::Thinking { .. } => {}
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(turns.len());
+    for (role, mut blocks) in turns {
+        if role == "user" {
+            // The API wants a turn's tool results before its other content.
+            blocks.sort_by_key(|b| b["type"] != "tool_result");
+        }
+        if blocks.is_empty() {
+            // A turn with nothing the API can take (e.g. only unsigned reasoning) is left out
+            // rather than given invented text; the API joins the turns around it.
+            continue;
+        }
+        if role == "system" {
+            let text: Vec<&str> = blocks.iter().filter_map(|b| b["text"].as_str()).collect();
+            out.push(json!({"role": "system", "content": text.join("\n")}));
+        } else {
+            out.push(json!({"role": role, "content": blocks}));
+        }
+    }
+    out
+}

@@ -1,60 +1,128 @@
-//! Anthropic client answers: the JSON message and the SSE event stream, from the IR.
+//! Anthropic Messages streams: the origin's SSE events -> `Chunk`s, and `Chunk`s -> the client's
+//! SSE events (`message_start` … `message_stop`).
 
 use super::super::ir::*;
 use super::super::wire::{self, sse_event, write_json};
 use super::super::StreamEncoder as StreamEncoderTrait;
+use super::response::*;
 use crate::types::{FinishReason, Usage};
 use serde_json::{json, Value};
 
-// ============================================================================================
-// IR -> client answer
-// ============================================================================================
-
-/// Anthropic `stop_reason` for a finish reason. A content filter is Anthropic's `refusal`.
-pub fn stop_reason(f: FinishReason) -> &'static str {
-    match f {
-        FinishReason::ToolCalls => "tool_use",
-        FinishReason::Length => "max_tokens",
-        FinishReason::StopSequence => "stop_sequence",
-        FinishReason::ContentFilter => "refusal",
-        FinishReason::Stop => "end_turn",
-    }
+/// What one content block of the origin's stream is, by its index.
+#[derive(Clone)]
+enum Block {
+    Text,
+    Thinking,
+    /// IR tool index; whether any `input_json_delta` came; a non-empty `input` from the start.
+    Tool {
+        index: usize,
+        args_seen: bool,
+        initial: Option<String>,
+    },
+    Other,
 }
 
-/// A non-streamed Messages answer: content blocks thinking, text, tool_use (with parsed
-/// `input`). Anthropic's usage fields are required: when the origin reported no usage they
-/// are 0 (meaning "not reported"; nothing is estimated here).
-pub fn encode_response(resp: &ChatResponse, display: &str) -> Value {
-    let mut content = Vec::new();
-    if !resp.reasoning.is_empty() {
-        content.push(json!({"type": "thinking", "thinking": resp.reasoning, "signature": ""}));
+/// Stateful decoder for an Anthropic SSE stream: feed each `data:` payload. `done()` is true
+/// once `message_stop` arrived (the stream's success terminator).
+#[derive(Default)]
+pub struct StreamDecoder {
+    blocks: Vec<(u64, Block)>,
+    tools: usize,
+    prompt: Option<u64>,
+    done: bool,
+}
+
+impl StreamDecoder {
+    pub fn new() -> Self {
+        Self::default()
     }
-    if !resp.text.is_empty() {
-        content.push(json!({"type": "text", "text": resp.text}));
+
+    pub fn done(&self) -> bool {
+        self.done
     }
-    for (i, tc) in resp.tool_calls.iter().enumerate() {
-        let id = if tc.id.is_empty() { wire::call_id(&resp.id, i) } else { tc.id.clone() };
-        content.push(json!({"type": "tool_use", "id": id, "name": tc.name, "input": wire::args_object(&tc.arguments)}));
+
+    fn block(&self, index: u64) -> Option<Block> {
+        self.blocks.iter().find(|(i, _)| *i == index).map(|(_, b)| b.clone())
     }
-    if content.is_empty() {
-        content.push(json!({"type": "text", "text": ""}));
+
+    fn set_block(&mut self, index: u64, b: Block) {
+        match self.blocks.iter_mut().find(|(i, _)| *i == index) {
+            Some(slot) => slot.1 = b,
+            None => self.blocks.push((index, b)),
+        }
     }
-    let finish = if resp.finish == FinishReason::Stop && !resp.tool_calls.is_empty() {
-        FinishReason::ToolCalls
-    } else {
-        resp.finish
-    };
-    let u = resp.usage.unwrap_or_default();
-    json!({
-        "id": resp.id,
-        "type": "message",
-        "role": "assistant",
-        "model": display,
-        "content": content,
-        "stop_reason": stop_reason(finish),
-        "stop_sequence": null,
-        "usage": {"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens},
-    })
+
+    pub fn frame(&mut self, data: &[u8], out: &mut Vec<Chunk>) -> Result<(), String> {
+        if data.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        let v: Value = serde_json::from_slice(data).map_err(|e| format!("malformed event: {e}"))?;
+        let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
+        match v.get("type").and_then(Value::as_str).unwrap_or("") {
+            "message_start" => {
+                self.prompt = v.pointer("/message/usage").and_then(prompt_tokens);
+            }
+            "content_block_start" => {
+                let cb = v.get("content_block").cloned().unwrap_or(Value::Null);
+                let text = |k: &str| cb.get(k).and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string);
+                let block = match cb.get("type").and_then(Value::as_str) {
+                    Some("text") => {
+                        out.extend(text("text").map(Chunk::Text));
+                        Block::Text
+                    }
+                    Some("thinking") => {
+                        out.extend(text("thinking").map(Chunk::Reasoning));
+                        Block::Thinking
+                    }
+                    Some("tool_use") => {
+                        let i = self.tools;
+                        self.tools += 1;
+                        out.push(Chunk::ToolCallStart { index: i, id: text("id").unwrap_or_default(), name: text("name").unwrap_or_default() });
+                        let initial = cb.get("input").filter(|i| i.as_object().is_some_and(|o| !o.is_empty())).map(Value::to_string);
+                        Block::Tool { index: i, args_seen: false, initial }
+                    }
+                    _ => Block::Other,
+                };
+                self.set_block(index, block);
+            }
+            "content_block_delta" => {
+                let d = v.get("delta").cloned().unwrap_or(Value::Null);
+                let field = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                match (self.block(index), d.get("type").and_then(Value::as_str)) {
+                    (_, Some("text_delta")) => out.push(Chunk::Text(field("text"))),
+                    (_, Some("thinking_delta")) => out.push(Chunk::Reasoning(field("thinking"))),
+                    (Some(Block::Tool { index: i, initial, .. }), Some("input_json_delta")) => {
+                        out.push(Chunk::ToolCallArgs { index: i, delta: field("partial_json") });
+                        self.set_block(index, Block::Tool { index: i, args_seen: true, initial });
+                    }
+                    // signature_delta, citations_delta, server-tool deltas: no counterpart.
+                    _ => {}
+                }
+            }
+            "content_block_stop" => {
+                if let Some(Block::Tool { index: i, args_seen: false, initial: Some(input) }) = self.block(index) {
+                    out.push(Chunk::ToolCallArgs { index: i, delta: input });
+                }
+            }
+            "message_delta" => {
+                if let Some(s) = v.pointer("/delta/stop_reason").and_then(Value::as_str) {
+                    out.push(Chunk::Finish(finish_from(s)));
+                }
+                if let Some(u) = v.get("usage") {
+                    let c = u.get("output_tokens").and_then(Value::as_u64);
+                    let p = prompt_tokens(u).or(self.prompt);
+                    if p.is_some() || c.is_some() {
+                        out.push(Chunk::Usage(Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false }));
+                    }
+                }
+            }
+            "message_stop" => self.done = true,
+            "error" => return Err(v.get("error").map(wire::error_message).unwrap_or_else(|| "origin error".into())),
+            // ping and event types added later.
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -125,11 +193,7 @@ impl StreamEncoder {
         self.block = self.next_block;
         self.next_block += 1;
         self.open = kind;
-        sse_event(
-            out,
-            "content_block_start",
-            &json!({"type": "content_block_start", "index": self.block, "content_block": content_block}),
-        );
+        sse_event(out, "content_block_start", &json!({"type": "content_block_start", "index": self.block, "content_block": content_block}));
     }
 
     /// `content_block_delta` with `{"type": kind, field: text}`.
@@ -152,7 +216,7 @@ impl StreamEncoder {
             return;
         }
         self.done = true;
-        sse_event(out, "error", &json!({"type": "error", "error": {"type": error_type, "message": message}}));
+        super::error::stream_error(error_type, message, out);
     }
 }
 
@@ -206,11 +270,7 @@ impl StreamEncoderTrait for StreamEncoder {
                 }
                 self.tools[*index] = true;
                 let id = if id.is_empty() { wire::call_id(&self.msg_id, *index) } else { id.clone() };
-                self.open_block(
-                    Open::Tool(*index),
-                    json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
-                    out,
-                );
+                self.open_block(Open::Tool(*index), json!({"type": "tool_use", "id": id, "name": name, "input": {}}), out);
             }
             Chunk::ToolCallArgs { index, delta } => {
                 if self.open == Open::Tool(*index) {
@@ -218,11 +278,7 @@ impl StreamEncoderTrait for StreamEncoder {
                         self.delta("input_json_delta", "partial_json", delta, out);
                     }
                 } else if self.tools.get(*index).copied().unwrap_or(false) {
-                    self.error_typed(
-                        "api_error",
-                        "the origin interleaved the arguments of several tool calls; this cannot be streamed as Anthropic content blocks",
-                        out,
-                    );
+                    self.error_typed("api_error", "the origin interleaved the arguments of several tool calls; this cannot be streamed as Anthropic content blocks", out);
                 }
                 // Arguments for a call that never started break the IR contract: ignored.
             }
@@ -246,21 +302,13 @@ impl StreamEncoderTrait for StreamEncoder {
         }
         self.done = true;
         let had_tools = !self.tools.is_empty();
-        let finish = match self.finish {
-            Some(FinishReason::Stop) | None if had_tools => FinishReason::ToolCalls,
-            Some(f) => f,
-            None => FinishReason::Stop,
-        };
+        let finish = finish_with_tools(self.finish, had_tools);
         let usage = match &self.usage {
             Some(u) => json!({"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens}),
             // Not reported by the origin: 0, never an invented count.
             None => json!({"output_tokens": 0}),
         };
-        sse_event(
-            out,
-            "message_delta",
-            &json!({"type": "message_delta", "delta": {"stop_reason": stop_reason(finish), "stop_sequence": null}, "usage": usage}),
-        );
+        sse_event(out, "message_delta", &json!({"type": "message_delta", "delta": {"stop_reason": stop_reason(finish), "stop_sequence": null}, "usage": usage}));
         out.extend_from_slice(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
     }
 

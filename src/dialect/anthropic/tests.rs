@@ -1,8 +1,13 @@
 //! Client-side Anthropic tests: request decoding (open list), count_tokens, answer encoders.
+use super::super::ir::*;
 use super::*;
-use crate::translate::test_support::{events, obj};
-use crate::translate::{ollama, openai, StreamEncoder as _};
+use crate::dialect::test_support::{events, obj};
+use crate::dialect::{ollama, openai, StreamEncoder as _};
 use crate::types::{FinishReason, Usage};
+use serde_json::{json, Value};
+
+/// The origin side: IR -> Messages body, Messages answers -> IR.
+pub(crate) mod origin;
 
 fn claude_code_request() -> Value {
     json!({
@@ -53,28 +58,12 @@ fn decodes_claude_code_request() {
     assert!(r.stream);
     assert_eq!(r.messages.len(), 4);
     assert_eq!(r.messages[0].parts.len(), 2);
-    assert_eq!(
-        r.messages[1].parts[0],
-        Part::Thinking { text: "Need to read the test.".into(), signature: Some("sig==".into()) }
-    );
-    assert_eq!(
-        r.messages[1].parts[2],
-        Part::ToolCall {
-            id: "toolu_01".into(),
-            name: "Read".into(),
-            arguments: "{\"file_path\":\"/repo/a.rs\"}".into()
-        }
-    );
+    assert_eq!(r.messages[1].parts[0], Part::Thinking { text: "Need to read the test.".into(), signature: Some("sig==".into()) });
+    assert_eq!(r.messages[1].parts[2], Part::ToolCall { id: "toolu_01".into(), name: "Read".into(), arguments: "{\"file_path\":\"/repo/a.rs\"}".into() });
     assert_eq!(r.messages[2].role, Role::Tool);
-    assert_eq!(
-        r.messages[2].parts[1],
-        Part::ToolResult { call_id: "toolu_02".into(), content: "exit 101".into(), is_error: true }
-    );
+    assert_eq!(r.messages[2].parts[1], Part::ToolResult { call_id: "toolu_02".into(), content: "exit 101".into(), is_error: true });
     assert_eq!(r.messages[3].role, Role::User);
-    assert_eq!(
-        r.messages[3].parts[0],
-        Part::Image { media_type: Some("image/png".into()), data: ImageData::Base64("iVBORw0K".into()) }
-    );
+    assert_eq!(r.messages[3].parts[0], Part::Image { media_type: Some("image/png".into()), data: ImageData::Base64("iVBORw0K".into()) });
     assert_eq!(r.messages[3].parts[1], Part::Text("continue".into()));
     assert_eq!(r.tools.len(), 2, "server tool dropped");
     assert_eq!(r.tool_choice, Some(ToolChoice::Required), "any = required, never a null name");
@@ -96,16 +85,10 @@ fn claude_code_round_trip_to_openai_origin() {
     assert_eq!(b["stream_options"]["include_usage"], true);
     assert!(b.get("metadata").is_none() && b.get("top_k").is_none());
     let m = b["messages"].as_array().unwrap();
-    assert_eq!(
-        m[0]["content"],
-        "You are Claude Code, Anthropic's official CLI for Claude.\n\nWorking directory: /repo"
-    );
+    assert_eq!(m[0]["content"], "You are Claude Code, Anthropic's official CLI for Claude.\n\nWorking directory: /repo");
     assert_eq!(m[1]["content"], "<system-reminder>ctx</system-reminder>\nFix the failing test");
     assert_eq!(m[2]["content"], "Let me look.");
-    assert_eq!(
-        m[2]["tool_calls"][1]["function"],
-        json!({"name": "Bash", "arguments": "{\"command\":\"cargo test\"}"})
-    );
+    assert_eq!(m[2]["tool_calls"][1]["function"], json!({"name": "Bash", "arguments": "{\"command\":\"cargo test\"}"}));
     assert_eq!(m[3], json!({"role": "tool", "tool_call_id": "toolu_01", "content": "fn main() {}"}));
     assert_eq!(m[4], json!({"role": "tool", "tool_call_id": "toolu_02", "content": "Error: exit 101"}));
     assert_eq!(m[5]["role"], "user");
@@ -142,19 +125,8 @@ fn request_errors_name_the_field() {
             }),
             "messages[2].content[0].tool_use_id",
         ),
-        (
-            Box::new(
-                |v| v["messages"][0]["content"][0] = json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "x"}}),
-            ),
-            "messages[0].content[0].source.type",
-        ),
-        (
-            Box::new(|v| {
-                v["messages"][0]["content"][0] =
-                    json!({"type": "image", "source": {"type": "file", "file_id": "f"}})
-            }),
-            "messages[0].content[0].source.type",
-        ),
+        (Box::new(|v| v["messages"][0]["content"][0] = json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "x"}})), "messages[0].content[0].source.type"),
+        (Box::new(|v| v["messages"][0]["content"][0] = json!({"type": "image", "source": {"type": "file", "file_id": "f"}})), "messages[0].content[0].source.type"),
         (
             Box::new(|v| {
                 v["tools"][0]["input_schema"] = json!("a schema");
@@ -188,10 +160,7 @@ fn url_images_and_text_documents() {
         {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "doc body"}}
     ]}]})))
     .unwrap();
-    assert_eq!(
-        r.messages[0].parts[0],
-        Part::Image { media_type: None, data: ImageData::Url("https://x/cat.jpg".into()) }
-    );
+    assert_eq!(r.messages[0].parts[0], Part::Image { media_type: None, data: ImageData::Url("https://x/cat.jpg".into()) });
     assert_eq!(r.messages[0].parts[1], Part::Text("doc body".into()));
     let b = openai::encode_request(&r, "m");
     assert_eq!(b["messages"][0]["content"][0]["image_url"]["url"], "https://x/cat.jpg");
@@ -217,11 +186,7 @@ fn non_stream_response_blocks_and_stop_reasons() {
         id: "msg_1".into(),
         text: "Done.".into(),
         reasoning: "ok".into(),
-        tool_calls: vec![ToolCall {
-            id: String::new(),
-            name: "Bash".into(),
-            arguments: "{\"command\":\"ls\"}".into(),
-        }],
+        tool_calls: vec![ToolCall { id: String::new(), name: "Bash".into(), arguments: "{\"command\":\"ls\"}".into() }],
         finish: FinishReason::ToolCalls,
         usage: Some(Usage { prompt_tokens: 11, completion_tokens: 22, estimated: false }),
     };
@@ -229,18 +194,10 @@ fn non_stream_response_blocks_and_stop_reasons() {
     assert_eq!(v["model"], "claude-x");
     assert_eq!(v["content"][0], json!({"type": "thinking", "thinking": "ok", "signature": ""}));
     assert_eq!(v["content"][1], json!({"type": "text", "text": "Done."}));
-    assert_eq!(
-        v["content"][2],
-        json!({"type": "tool_use", "id": "call_1_0", "name": "Bash", "input": {"command": "ls"}})
-    );
+    assert_eq!(v["content"][2], json!({"type": "tool_use", "id": "call_1_0", "name": "Bash", "input": {"command": "ls"}}));
     assert_eq!(v["stop_reason"], "tool_use");
     assert_eq!(v["usage"], json!({"input_tokens": 11, "output_tokens": 22}));
-    for (f, s) in [
-        (FinishReason::Length, "max_tokens"),
-        (FinishReason::StopSequence, "stop_sequence"),
-        (FinishReason::Stop, "end_turn"),
-        (FinishReason::ContentFilter, "refusal"),
-    ] {
+    for (f, s) in [(FinishReason::Length, "max_tokens"), (FinishReason::StopSequence, "stop_sequence"), (FinishReason::Stop, "end_turn"), (FinishReason::ContentFilter, "refusal")] {
         let r = ChatResponse { finish: f, tool_calls: vec![], usage: None, ..resp.clone() };
         let v = encode_response(&r, "c");
         assert_eq!(v["stop_reason"], s);
@@ -347,10 +304,7 @@ fn stream_stop_reasons_without_usage_and_empty_answers() {
     let mut out = Vec::new();
     e.finish(&mut out);
     let names: Vec<String> = events(&out).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(
-        names,
-        ["message_start", "ping", "content_block_start", "content_block_stop", "message_delta", "message_stop"]
-    );
+    assert_eq!(names, ["message_start", "ping", "content_block_start", "content_block_stop", "message_delta", "message_stop"]);
 }
 
 #[test]
@@ -386,7 +340,7 @@ fn stream_error_endings() {
 
 #[test]
 fn no_panic_on_type_confusion() {
-    for v in wire::type_confusions(&claude_code_request()) {
+    for v in crate::dialect::test_support::type_confusions(&claude_code_request()) {
         if let Value::Object(m) = &v {
             match decode_request(m) {
                 Err(e) => assert!(e.status() == 400 && e.field().is_some(), "{e}"),

@@ -1,4 +1,4 @@
-//! Ollama-native dialect (`/api/*`): listings (`/api/tags`, `/api/show`, `/api/ps`) in Ollama's
+//! Ollama listings (`/api/tags`, `/api/show`, `/api/ps`) in Ollama's
 //! shape, always under the names the client may call.
 
 use crate::routing::catalog::{Entry, EntryKind};
@@ -33,11 +33,7 @@ pub fn digest(e: &Entry) -> String {
 
 pub fn tag(e: &Entry) -> Value {
     let (size, modified, details) = match e.backing {
-        Some((n, m)) if n.kind == NodeKind::Ollama => (
-            m.size.unwrap_or(0),
-            m.modified_at.clone().unwrap_or_default(),
-            complete_details(&m.details),
-        ),
+        Some((n, m)) if n.kind == NodeKind::Ollama => (m.size.unwrap_or(0), m.modified_at.clone().unwrap_or_default(), complete_details(&m.details)),
         _ => (0, String::new(), synthetic_details("")),
     };
     let digest = digest(e);
@@ -143,12 +139,7 @@ pub fn show(e: &Entry, origin: Option<Value>) -> Value {
     if v.get("modified_at").is_none() {
         v["modified_at"] = json!(e.backing.and_then(|(_, m)| m.modified_at.clone()).unwrap_or_else(|| "1970-01-01T00:00:00Z".into()));
     }
-    let arch = v
-        .get("model_info")
-        .and_then(|mi| mi.get("general.architecture"))
-        .and_then(Value::as_str)
-        .unwrap_or("general")
-        .to_string();
+    let arch = v.get("model_info").and_then(|mi| mi.get("general.architecture")).and_then(Value::as_str).unwrap_or("general").to_string();
     if !v.get("model_info").is_some_and(Value::is_object) {
         v["model_info"] = json!({});
     }
@@ -162,69 +153,4 @@ pub fn show(e: &Entry, origin: Option<Value>) -> Value {
         o.remove("remote_host");
     }
     v
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::state::snapshot::{Mapping, Node, NodeModel};
-
-    #[test]
-    fn digests_are_unique_stable_and_ollama_shaped() {
-        let ollama = Node { id: 1, kind: NodeKind::Ollama, ..Default::default() };
-        let openai = Node { id: 2, kind: NodeKind::Openai, ..Default::default() };
-        let real = NodeModel { name: "llama3:latest".into(), digest: Some("abc123".into()), ..Default::default() };
-        let bare = NodeModel { name: "llama3:latest".into(), ..Default::default() };
-        let gpt = NodeModel { name: "gpt-4o".into(), ..Default::default() };
-        let mini = NodeModel { name: "gpt-4o-mini".into(), ..Default::default() };
-        let (m1, m2) = (Mapping { display: "fast".into(), real: "llama3:latest".into(), ..Default::default() }, Mapping { display: "quick".into(), real: "llama3:latest".into(), ..Default::default() });
-        let entry = |name: &str, kind, backing| Entry { name: name.into(), kind, backing, context_length: 0, capabilities: vec![] };
-        let es = [
-            entry("llama3:latest", EntryKind::Real, Some((&ollama, &real))),
-            entry("fast", EntryKind::Mapping(&m1), Some((&ollama, &real))),
-            entry("quick", EntryKind::Mapping(&m2), Some((&ollama, &real))),
-            entry("gpt-4o", EntryKind::Real, Some((&openai, &gpt))),
-            entry("gpt-4o-mini", EntryKind::Real, Some((&openai, &mini))),
-            entry("llama3:latest", EntryKind::Real, Some((&openai, &bare))),
-        ];
-        let ds: Vec<String> = es.iter().map(digest).collect();
-        assert_eq!(ds[0], "abc123", "an Ollama node's own digest is kept for its real model");
-        for d in &ds[1..] {
-            assert!(d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()), "{d}");
-        }
-        let unique: std::collections::HashSet<&String> = ds.iter().collect();
-        assert_eq!(unique.len(), ds.len(), "no two names share a digest, mappings of one model included");
-        assert_eq!(ds, es.iter().map(digest).collect::<Vec<_>>(), "stable");
-        assert_eq!(tag(&es[3])["digest"], ds[3]);
-        // /api/ps rows: the node's digest for its real model, a derived one for a mapping,
-        // and every key Ollama sends.
-        let row = json!({"name": "llama3:latest", "model": "llama3:latest", "digest": "abc123", "size": 5, "details": {"family": "llama"}});
-        assert_eq!(ps_entry(&row, &es[0])["digest"], "abc123");
-        let mapped = ps_entry(&row, &es[1]);
-        assert_eq!(mapped["digest"], ds[1]);
-        assert_eq!(mapped["size"], 5);
-        assert_eq!(mapped["details"]["family"], "llama");
-        for k in ["size_vram", "expires_at", "context_length"] {
-            assert!(mapped.get(k).is_some(), "{k}");
-        }
-        assert!(mapped["details"].get("quantization_level").is_some());
-    }
-
-    #[test]
-    fn show_capabilities_for_models_whose_node_declares_none() {
-        let openai = Node { id: 2, kind: NodeKind::Openai, ..Default::default() };
-        let ollama = Node { id: 1, kind: NodeKind::Ollama, ..Default::default() };
-        let chat = NodeModel { name: "gpt-4o-mini".into(), ..Default::default() };
-        let emb = NodeModel { name: "text-embedding-3-small".into(), ..Default::default() };
-        let local = NodeModel { name: "llama3:latest".into(), capabilities: vec!["completion".into()], ..Default::default() };
-        let declared = Mapping { display: "g".into(), real: "gpt-4o-mini".into(), capabilities: vec!["completion".into()], ..Default::default() };
-        let e = |name: &str, kind, backing| Entry { name: name.into(), kind, backing, context_length: 8192, capabilities: vec!["completion".into()] };
-        assert_eq!(show_capabilities(&e("gpt-4o-mini", EntryKind::Real, Some((&openai, &chat)))), ["completion", "tools"]);
-        assert_eq!(show_capabilities(&e("text-embedding-3-small", EntryKind::Real, Some((&openai, &emb)))), ["embedding"]);
-        assert_eq!(show_capabilities(&e("llama3:latest", EntryKind::Real, Some((&ollama, &local)))), ["completion"], "an Ollama node's own word");
-        assert_eq!(show_capabilities(&e("g", EntryKind::Mapping(&declared), Some((&openai, &chat)))), ["completion"], "a mapping's declaration");
-        let v = show(&e("gpt-4o-mini", EntryKind::Real, Some((&openai, &chat))), None);
-        assert_eq!(v["capabilities"], json!(["completion", "tools"]));
-        assert_eq!(v["model_info"]["general.context_length"], 8192);
-    }
 }

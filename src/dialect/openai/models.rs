@@ -1,5 +1,4 @@
-//! OpenAI dialect (`/v1/*`): model listings in OpenAI's shape. Chat and completions bodies pass
-//! through as JSON (only `model` and `stream_options` are touched on the way to the origin).
+//! OpenAI model listings (`GET /v1/models`, `/v1/models/{id}`), under the names the client may call.
 
 use crate::routing::catalog::{Entry, EntryKind};
 use serde_json::{json, Value};
@@ -28,10 +27,4 @@ pub fn models_list(entries: &[Entry]) -> Value {
 
 fn parse_epoch(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp())
-}
-
-/// An OpenAI-shaped error body with an explicit `param` and `code` (for answers that are not
-/// a `GatewayError`, such as a stored response that does not exist).
-pub fn error_body(message: &str, param: Option<&str>, code: Option<&str>) -> Value {
-    json!({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}})
 }

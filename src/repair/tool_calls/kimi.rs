@@ -12,7 +12,7 @@
 
 use super::args::{json_object, valid_name};
 use super::{BlockRepair, Grammar, Opener};
-use crate::shaping::{emit_text, Piece, Repair, ToolCall};
+use crate::repair::{emit_text, Piece, Repair, ToolCall};
 
 const SECTION_BEGIN: &str = "<|tool_calls_section_begin|>";
 const SECTION_END: &str = "<|tool_calls_section_end|>";
@@ -136,7 +136,7 @@ impl Repair for KimiToolCalls {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shaping::merge_adjacent;
+    use crate::repair::merge_adjacent;
 
     fn t(s: &str) -> Piece {
         Piece::Text(s.to_owned())

@@ -1,6 +1,10 @@
 //! The Anthropic origin side: IR -> Messages body, Messages answers -> IR.
-use super::*;
-use crate::translate::{ollama, openai, responses};
+use super::super::super::ir::*;
+use super::super::request::thinking_budget;
+use super::super::*;
+use crate::dialect::{ollama, openai, responses};
+use crate::types::{FinishReason, Usage};
+use serde_json::{json, Map, Value};
 
 fn obj(v: Value) -> Map<String, Value> {
     v.as_object().unwrap().clone()
@@ -153,7 +157,13 @@ fn non_stream_answer_to_ir() {
     assert_eq!(oa["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"], "{\"city\":\"Paris\"}");
     assert_eq!(oa["choices"][0]["finish_reason"], "tool_calls");
     assert!(decode_response(&json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})).unwrap_err().contains("Overloaded"));
-    for (s, f) in [("end_turn", FinishReason::Stop), ("max_tokens", FinishReason::Length), ("stop_sequence", FinishReason::StopSequence), ("refusal", FinishReason::ContentFilter), ("pause_turn", FinishReason::Stop)] {
+    for (s, f) in [
+        ("end_turn", FinishReason::Stop),
+        ("max_tokens", FinishReason::Length),
+        ("stop_sequence", FinishReason::StopSequence),
+        ("refusal", FinishReason::ContentFilter),
+        ("pause_turn", FinishReason::Stop),
+    ] {
         assert_eq!(finish_from(s), f);
     }
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::shaping::merge_adjacent;
+use crate::repair::merge_adjacent;
 
 fn t(s: &str) -> Piece {
     Piece::Text(s.to_owned())
