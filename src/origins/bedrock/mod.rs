@@ -3,7 +3,7 @@
 //!
 //! - Inference: `POST /model/{modelId}/converse` (whole answer) or `/converse-stream` (AWS
 //!   event-stream framing, `eventstream`) on `bedrock-runtime.{region}.amazonaws.com`;
-//!   translation in `converse`.
+//!   translation in `dialect::bedrock`.
 //! - Discovery: `GET /foundation-models` and `GET /inference-profiles` on
 //!   `bedrock.{region}.amazonaws.com` (`discovery`).
 //! - A node's `base_url`, when set, replaces both hosts (one proxy, VPC endpoint or test fake
@@ -12,7 +12,6 @@
 //!   one is set, otherwise SigV4 (`sigv4`, service `bedrock`) with the node's access key,
 //!   secret and optional session token. Secrets are opened only here, per request.
 
-pub mod converse;
 pub mod discovery;
 pub mod eventstream;
 pub mod sigv4;
@@ -239,6 +238,6 @@ mod tests {
         assert!(matches!(exception_failure("throttlingException", "slow"), Failure::Status { status: 429, .. }));
         let first = eventstream::encode(&[(":message-type", "exception"), (":exception-type", "validationException")], br#"{"message":"bad"}"#);
         assert!(matches!(first_failure(&first), Some(Failure::Status { status: 400, .. })));
-        assert_eq!(first_failure(&converse::tests::event("messageStart", serde_json::json!({}))), None);
+        assert_eq!(first_failure(&eventstream::encode(&[(":message-type", "event"), (":event-type", "messageStart")], b"{}")), None);
     }
 }
