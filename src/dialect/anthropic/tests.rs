@@ -7,7 +7,7 @@ use crate::types::{FinishReason, Usage};
 use serde_json::{json, Value};
 
 /// The origin side: IR -> Messages body, Messages answers -> IR.
-pub(crate) mod origin;
+mod origin;
 
 fn claude_code_request() -> Value {
     json!({
