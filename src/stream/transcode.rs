@@ -215,6 +215,11 @@ impl Transform for Transcode {
         chunks.clear();
         let res = self.decoder.frame(payload, &mut chunks);
         if let Err(msg) = res {
+            // Raw bytes may carry whole events before the failing one: those go out first, so
+            // the client sees the same answer however the bytes were split.
+            for c in chunks.drain(..) {
+                self.handle(c, out);
+            }
             self.chunks = chunks;
             self.fail(&format!("the origin reported an error: {msg}"), out);
             return;
