@@ -1,8 +1,16 @@
 //! IR -> Converse request body (the mapping rules are in the module doc).
 
-use crate::dialect::anthropic::{DEFAULT_MAX_TOKENS, MAX_DEFAULT_TOKENS, MIN_THINKING_BUDGET};
 use crate::dialect::ir::*;
 use serde_json::{json, Map, Value};
+
+// Claude's thinking rules on Bedrock are Anthropic's (the same numbers as the `anthropic` leg,
+// kept here so this dialect does not depend on another one).
+/// `maxTokens` when thinking is on and the client set none: room for an answer...
+const DEFAULT_MAX_TOKENS: u64 = 8192;
+/// ...up to this much in all.
+const MAX_DEFAULT_TOKENS: u64 = 32_000;
+/// The smallest thinking budget Claude accepts.
+const MIN_THINKING_BUDGET: u64 = 1024;
 
 /// Claude models (direct ids `anthropic.claude-…`, and inference profiles `us.anthropic.claude-…`
 /// or their ARNs) take Anthropic's `thinking` through `additionalModelRequestFields`.
