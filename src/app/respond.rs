@@ -112,7 +112,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
             Api::AnthropicMessages => Decoder::Anthropic(anthropic::StreamDecoder::new()),
             _ => Decoder::OpenAi(openai::StreamDecoder::new()),
         };
-        let t = Transcode::new(decoder, shaping, encoder(p, job));
+        let t = Transcode::new(decoder, shaping, encoder(p, job)).with_required_args(tools_requiring_args(job));
         Box::new(if recover { t.recoverable(prompt_estimate(job)) } else { t })
     } else {
         match leg.api {
@@ -155,7 +155,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
     });
     let timer: Rc<dyn Timer> = p.clone();
     let request_id = origin_request_id(leg, &reply);
-    let mut body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook);
+    let mut body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook).with_keepalive(snap.settings.keepalive_ms);
     if recover {
         if let Some(r) = super::recover::continuation(p, snap, user, job, node) {
             body = body.with_recovery(r);
@@ -187,11 +187,35 @@ pub(super) fn has_event(buf: &[u8]) -> bool {
     })
 }
 
-fn prompt_estimate(job: &Job<'_>) -> u64 {
+pub(super) fn prompt_estimate(job: &Job<'_>) -> u64 {
     if let Some(ir) = &job.ir {
         return anthropic::estimate_input_tokens(ir);
     }
     estimate_tokens(["messages", "prompt", "input", "system"].iter().filter_map(|k| job.body.get(*k)).map(|v| v.to_string().len()).sum())
+}
+
+/// Names of the request's tools whose schema lists required arguments, in any dialect's tool
+/// shape (IR, OpenAI `function.parameters`, Responses `parameters`, Anthropic `input_schema`).
+fn tools_requiring_args(job: &Job<'_>) -> Vec<String> {
+    let requires = |schema: Option<&Value>| schema.and_then(|s| s.get("required")).and_then(Value::as_array).is_some_and(|r| !r.is_empty());
+    if let Some(ir) = &job.ir {
+        return ir.tools.iter().filter(|t| requires(Some(&t.parameters))).map(|t| t.name.clone()).collect();
+    }
+    let Some(tools) = job.body.get("tools").and_then(Value::as_array) else { return Vec::new() };
+    tools
+        .iter()
+        .filter_map(|t| {
+            let f = t.get("function").unwrap_or(t);
+            let schema = f.get("parameters").or_else(|| t.get("input_schema"));
+            requires(schema).then(|| f.get("name").and_then(Value::as_str).map(str::to_string)).flatten()
+        })
+        .collect()
+}
+
+/// A whole answer calling a tool that requires arguments with none at all (see
+/// `Transcode::with_required_args`): the origin failed, never a call with `{}`.
+fn empty_required_call(resp: &ChatResponse, required: &[String]) -> Option<String> {
+    resp.tool_calls.iter().find(|c| c.arguments.trim().is_empty() && required.contains(&c.name)).map(|c| c.name.clone())
 }
 
 /// Text with think tags and raw tool-call markup -> reasoning, text and tool calls.
@@ -271,6 +295,9 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         };
         if let Some(pl) = shaping {
             repair(&mut resp, pl);
+        }
+        if let Some(name) = empty_required_call(&resp, &tools_requiring_args(job)) {
+            return AttemptResult::Failed(Failure::OriginError(format!("the origin called the tool '{name}' without its required arguments")));
         }
         let id = job.record.id.trim_start_matches("req_").to_string();
         let usage = resp.usage;

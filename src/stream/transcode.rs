@@ -30,6 +30,10 @@ pub struct Transcode {
     pieces: Vec<Piece>,
     /// Mid-stream recovery (`streams.recover`): what it needs, nothing more.
     recovery: Option<Recovery>,
+    /// Tools whose schema requires arguments (`with_required_args`).
+    requires_args: Vec<String>,
+    /// Per client tool index: its name, and whether any argument text came.
+    calls: Vec<(String, bool)>,
 }
 
 /// What a recoverable stream keeps: the text the client got (the prefill for the next
@@ -52,7 +56,35 @@ const RECOVERY_TEXT_MAX: usize = 64 * 1024;
 
 impl Transcode {
     pub fn new(decoder: Decoder, shaping: Option<Pipeline>, encoder: Box<dyn StreamEncoder>) -> Self {
-        Transcode { decoder, shaping, encoder, started: false, state: State::Open, finish: None, usage: None, frames: 0, tool_index: Vec::new(), next_tool: 0, chunks: Vec::new(), pieces: Vec::new(), recovery: None }
+        Transcode { decoder, shaping, encoder, started: false, state: State::Open, finish: None, usage: None, frames: 0, tool_index: Vec::new(), next_tool: 0, chunks: Vec::new(), pieces: Vec::new(), recovery: None, requires_args: Vec::new(), calls: Vec::new() }
+    }
+
+    /// Names of the request's tools whose schema requires arguments. A call of one of them that
+    /// ends with no argument text at all (some origins, OpenRouter among them, stream a required
+    /// argument as nothing) ends the stream with an error instead of a call with `{}`: the
+    /// client would run the tool with nothing, or loop on the refusal.
+    pub fn with_required_args(mut self, names: Vec<String>) -> Self {
+        self.requires_args = names;
+        self
+    }
+
+    fn track_call(&mut self, index: usize, name: Option<&str>, args: &str) {
+        if self.requires_args.is_empty() {
+            return;
+        }
+        if self.calls.len() <= index {
+            self.calls.resize(index + 1, (String::new(), false));
+        }
+        let c = &mut self.calls[index];
+        if let Some(n) = name {
+            c.0 = n.to_string();
+        }
+        c.1 |= !args.trim().is_empty();
+    }
+
+    /// A call that needed arguments and got none, if any.
+    fn empty_required_call(&self) -> Option<&str> {
+        self.calls.iter().find(|(name, got)| !got && self.requires_args.iter().any(|r| r == name)).map(|(n, _)| n.as_str())
     }
 
     /// Keep what recovery needs, and hold failures back (`broken`) instead of ending the stream.
@@ -139,6 +171,7 @@ impl Transcode {
                     self.sent_other();
                     let index = self.next_tool;
                     self.next_tool += 1;
+                    self.track_call(index, Some(&call.name), &call.arguments);
                     self.encoder.chunk(&Chunk::ToolCallStart { index, id: String::new(), name: call.name }, out);
                     self.encoder.chunk(&Chunk::ToolCallArgs { index, delta: call.arguments }, out);
                 }
@@ -169,10 +202,12 @@ impl Transcode {
             Chunk::ToolCallStart { index, id, name } => {
                 self.sent_other();
                 let index = self.client_tool_index(index);
+                self.track_call(index, Some(&name), "");
                 self.encoder.chunk(&Chunk::ToolCallStart { index, id, name }, out)
             }
             Chunk::ToolCallArgs { index, delta } => {
                 let index = self.client_tool_index(index);
+                self.track_call(index, None, &delta);
                 self.encoder.chunk(&Chunk::ToolCallArgs { index, delta }, out)
             }
             // Held until the end: usage may follow the finish chunk, and repair may still
@@ -186,6 +221,10 @@ impl Transcode {
         if let Some(p) = self.shaping.as_mut() {
             p.finish(&mut self.pieces);
             self.emit_pieces(out);
+        }
+        if let Some(name) = self.empty_required_call().map(str::to_string) {
+            self.fail(&format!("the origin called the tool '{name}' without its required arguments (it sent no argument text); the call is not passed on as {{}}"), out);
+            return;
         }
         let mut reason = self.finish.unwrap_or(FinishReason::Stop);
         if reason == FinishReason::Stop && self.next_tool > 0 {
@@ -250,12 +289,18 @@ impl Transform for Transcode {
             State::Failed(_) => false,
             State::Open if self.finish.is_some() => {
                 self.finalize(out);
-                true
+                self.state == State::Done
             }
             State::Open => {
                 self.fail("the origin closed the stream before the answer was complete", out);
                 false
             }
+        }
+    }
+
+    fn keepalive(&mut self, out: &mut Vec<u8>) {
+        if self.state == State::Open && self.started {
+            self.encoder.keepalive(out);
         }
     }
 
@@ -353,6 +398,23 @@ mod tests {
         assert!(out.contains(r#""content":"Hi""#), "{out}");
         assert!(out.ends_with("data: [DONE]\n\n"));
         assert_eq!(t.usage().unwrap().completion_tokens, 2);
+    }
+
+    #[test]
+    fn a_required_argument_streamed_as_nothing_ends_with_an_error_not_a_call_with_empty_input() {
+        let call = |args: &str| format!(r#"{{"id":"x","choices":[{{"index":0,"delta":{{"tool_calls":[{{"index":0,"id":"call_1","type":"function","function":{{"name":"Read","arguments":{}}}}}]}},"finish_reason":null}}]}}"#, serde_json::to_string(args).unwrap());
+        let end = r#"{"id":"x","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#;
+        for (args, required, completes) in [("", vec!["Read".to_string()], false), (" ", vec!["Read".to_string()], false), ("", vec![], true), ("{\"path\":\"a\"}", vec!["Read".to_string()], true)] {
+            let enc = Box::new(anthropic::StreamEncoder::new("m", "msg_1", 1));
+            let mut t = Transcode::new(Decoder::OpenAi(openai::StreamDecoder::new()), None, enc).with_required_args(required);
+            let first = call(args);
+            let (out, ok) = run(&mut t, &[first.as_str(), end, "[DONE]"]);
+            assert_eq!(ok, completes, "{args:?}: {out}");
+            assert_eq!(out.contains("message_stop"), completes, "{out}");
+            if !completes {
+                assert!(out.contains("event: error") && out.contains("without its required arguments"), "{out}");
+            }
+        }
     }
 
     #[test]

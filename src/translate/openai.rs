@@ -333,7 +333,7 @@ pub fn encode_request(req: &ChatRequest, real_model: &str) -> Value {
         }
     }
     out.insert("model".into(), json!(real_model));
-    out.insert("messages".into(), Value::Array(encode_messages(req)));
+    out.insert("messages".into(), Value::Array(encode_messages(req, replays_reasoning(real_model))));
     out.insert("stream".into(), json!(req.stream));
     if req.stream {
         out.insert("stream_options".into(), json!({"include_usage": true}));
@@ -433,7 +433,15 @@ pub(crate) fn tool_result_text(content: &str, is_error: bool) -> String {
     }
 }
 
-fn encode_messages(req: &ChatRequest) -> Vec<Value> {
+/// Models that refuse a replayed tool-call turn without the reasoning they produced for it
+/// (DeepSeek's thinking mode: "400 ... reasoning_content ... must be passed back"; Kimi K2
+/// thinking likewise). Other OpenAI-compatible origins are not sent earlier reasoning.
+pub fn replays_reasoning(real_model: &str) -> bool {
+    let m = real_model.to_ascii_lowercase();
+    m.contains("deepseek") || m.contains("kimi-k2")
+}
+
+fn encode_messages(req: &ChatRequest, replay_reasoning: bool) -> Vec<Value> {
     let mut msgs = Vec::with_capacity(req.messages.len() + 1);
     if !req.system.is_empty() {
         msgs.push(json!({"role": "system", "content": req.system.join("\n\n")}));
@@ -462,6 +470,7 @@ fn encode_messages(req: &ChatRequest) -> Vec<Value> {
             }
             Role::Assistant => {
                 let mut text = String::new();
+                let mut reasoning = String::new();
                 let mut calls = Vec::new();
                 for p in &m.parts {
                     match p {
@@ -475,8 +484,13 @@ fn encode_messages(req: &ChatRequest) -> Vec<Value> {
                             "id": id, "type": "function",
                             "function": {"name": name, "arguments": wire::args_text(arguments)}
                         })),
-                        // Prior reasoning has no input field in OpenAI chat; images cannot be
-                        // assistant content. Both dropped.
+                        // The origin family's own reasoning (unsigned: not Anthropic's), for
+                        // the models that want it back (`replays_reasoning`).
+                        Part::Thinking { text: t, signature } if replay_reasoning && anthropic_signature(signature.as_deref()).is_none() => {
+                            reasoning.push_str(t);
+                        }
+                        // Prior reasoning has no input field in OpenAI chat otherwise; images
+                        // cannot be assistant content. Both dropped.
                         _ => {}
                     }
                 }
@@ -488,6 +502,10 @@ fn encode_messages(req: &ChatRequest) -> Vec<Value> {
                 );
                 if !calls.is_empty() {
                     am.insert("tool_calls".into(), Value::Array(calls));
+                    // Only tool-call turns need it (DeepSeek ignores it elsewhere).
+                    if !reasoning.is_empty() {
+                        am.insert("reasoning_content".into(), json!(reasoning));
+                    }
                 }
                 msgs.push(Value::Object(am));
             }
@@ -1137,6 +1155,22 @@ mod tests {
         assert_eq!(msgs[3], json!({"role": "tool", "tool_call_id": "call_a", "content": "a cat"}));
         assert_eq!(msgs[5], json!({"role": "system", "content": "late note"}));
         assert_eq!(msgs[6], json!({"role": "user", "content": "thanks"}));
+        // DeepSeek-style origins get their own reasoning back with the tool-call turn.
+        let b = encode_request(&r, "deepseek-reasoner");
+        assert_eq!(b["messages"][2]["reasoning_content"], "let me look");
+    }
+
+    #[test]
+    fn deepseek_reasoning_is_replayed_only_unsigned_and_only_with_tool_calls() {
+        let call = Part::ToolCall { id: "c1".into(), name: "f".into(), arguments: "{}".into() };
+        let think = |sig: Option<&str>| Part::Thinking { text: "plan".into(), signature: sig.map(String::from) };
+        let turn = |parts: Vec<Part>| ChatRequest { messages: vec![Message::text(Role::User, "q"), Message { role: Role::Assistant, parts }], ..Default::default() };
+        let m = |r: &ChatRequest, model: &str| encode_request(r, model)["messages"][1].clone();
+        assert_eq!(m(&turn(vec![think(None), call.clone()]), "deepseek-v3.2")["reasoning_content"], "plan");
+        assert_eq!(m(&turn(vec![think(Some(UNSIGNED_THINKING)), call.clone()]), "Kimi-K2-Thinking")["reasoning_content"], "plan", "the gateway's own marker: not Anthropic's");
+        assert!(m(&turn(vec![think(Some("EqQB")), call.clone()]), "deepseek-v3.2").get("reasoning_content").is_none(), "Anthropic's thinking is not DeepSeek's");
+        assert!(m(&turn(vec![think(None), Part::Text("a".into())]), "deepseek-v3.2").get("reasoning_content").is_none(), "no tool calls: not needed");
+        assert!(m(&turn(vec![think(None), call]), "gpt-4.1").get("reasoning_content").is_none(), "other origins: never");
     }
 
     #[test]

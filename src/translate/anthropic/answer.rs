@@ -27,7 +27,9 @@ pub fn stop_reason(f: FinishReason) -> &'static str {
 pub fn encode_response(resp: &ChatResponse, display: &str) -> Value {
     let mut content = Vec::new();
     if !resp.reasoning.is_empty() {
-        content.push(json!({"type": "thinking", "thinking": resp.reasoning, "signature": ""}));
+        // Not Anthropic's thinking: marked so (the client needs a signature to replay it, and
+        // the gateway drops it before any Anthropic origin).
+        content.push(json!({"type": "thinking", "thinking": resp.reasoning, "signature": UNSIGNED_THINKING}));
     }
     if !resp.text.is_empty() {
         content.push(json!({"type": "text", "text": resp.text}));
@@ -113,6 +115,11 @@ impl StreamEncoder {
     fn close_block(&mut self, out: &mut Vec<u8>) {
         if self.open == Open::None {
             return;
+        }
+        if self.open == Open::Thinking {
+            // Anthropic streams a thinking block's signature last; this one marks it as not
+            // Anthropic's (see `UNSIGNED_THINKING`).
+            self.delta("signature_delta", "signature", UNSIGNED_THINKING, out);
         }
         out.extend_from_slice(b"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":");
         out.extend_from_slice(self.block.to_string().as_bytes());
@@ -266,5 +273,12 @@ impl StreamEncoderTrait for StreamEncoder {
 
     fn error(&mut self, message: &str, out: &mut Vec<u8>) {
         self.error_typed("api_error", message, out);
+    }
+
+    /// Claude Code aborts a stream that is silent for 300 s (long thinking on a slow origin).
+    fn keepalive(&mut self, out: &mut Vec<u8>) {
+        if self.started && !self.done {
+            out.extend_from_slice(b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
+        }
     }
 }

@@ -25,6 +25,7 @@
 
 mod answer;
 pub mod origin;
+pub mod replay;
 
 pub use answer::{encode_response, stop_reason, StreamEncoder};
 pub use origin::{decode_response, encode_request, StreamDecoder};

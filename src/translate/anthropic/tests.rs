@@ -227,7 +227,7 @@ fn non_stream_response_blocks_and_stop_reasons() {
     };
     let v = encode_response(&resp, "claude-x");
     assert_eq!(v["model"], "claude-x");
-    assert_eq!(v["content"][0], json!({"type": "thinking", "thinking": "ok", "signature": ""}));
+    assert_eq!(v["content"][0], json!({"type": "thinking", "thinking": "ok", "signature": UNSIGNED_THINKING}), "marked as not Anthropic's");
     assert_eq!(v["content"][1], json!({"type": "text", "text": "Done."}));
     assert_eq!(
         v["content"][2],
@@ -282,6 +282,7 @@ fn golden_stream_sequence() {
             "content_block_start",
             "content_block_delta",
             "content_block_delta",
+            "content_block_delta",
             "content_block_stop",
             "content_block_start",
             "content_block_delta",
@@ -303,15 +304,16 @@ fn golden_stream_sequence() {
     assert_eq!(ev[0].1["message"]["usage"]["input_tokens"], 1234);
     assert_eq!(ev[2].1["content_block"]["type"], "thinking");
     assert_eq!(ev[3].1["delta"], json!({"type": "thinking_delta", "thinking": "Let me "}));
-    assert_eq!(ev[6].1["index"], 1);
-    assert_eq!(ev[7].1["delta"], json!({"type": "text_delta", "text": "I'll run "}));
-    assert_eq!(ev[10].1["content_block"], json!({"type": "tool_use", "id": "call_1", "name": "Read", "input": {}}));
-    assert_eq!(ev[11].1["delta"], json!({"type": "input_json_delta", "partial_json": "{\"file_path\":"}));
-    assert_eq!(ev[14].1["content_block"]["id"], "call_abc_1");
-    assert_eq!(ev[14].1["index"], 3);
-    assert_eq!(ev[16].1["index"], 3);
-    assert_eq!(ev[17].1["delta"], json!({"stop_reason": "tool_use", "stop_sequence": null}));
-    assert_eq!(ev[17].1["usage"], json!({"input_tokens": 1500, "output_tokens": 42}));
+    assert_eq!(ev[5].1["delta"], json!({"type": "signature_delta", "signature": UNSIGNED_THINKING}), "the signature last, as Anthropic streams it");
+    assert_eq!(ev[7].1["index"], 1);
+    assert_eq!(ev[8].1["delta"], json!({"type": "text_delta", "text": "I'll run "}));
+    assert_eq!(ev[11].1["content_block"], json!({"type": "tool_use", "id": "call_1", "name": "Read", "input": {}}));
+    assert_eq!(ev[12].1["delta"], json!({"type": "input_json_delta", "partial_json": "{\"file_path\":"}));
+    assert_eq!(ev[15].1["content_block"]["id"], "call_abc_1");
+    assert_eq!(ev[15].1["index"], 3);
+    assert_eq!(ev[17].1["index"], 3);
+    assert_eq!(ev[18].1["delta"], json!({"stop_reason": "tool_use", "stop_sequence": null}));
+    assert_eq!(ev[18].1["usage"], json!({"input_tokens": 1500, "output_tokens": 42}));
     // Block indexes: each start/delta/stop refers to the block that is open.
     let mut open = None;
     for (n, d) in &ev {
