@@ -50,6 +50,9 @@ pub trait Transform {
     fn as_transcode(&mut self) -> Option<&mut super::transcode::Transcode> {
         None
     }
+    /// The origin has been silent for a keep-alive interval: the client's keep-alive, if its
+    /// dialect has one. Passthroughs add nothing (their bytes are the origin's, pings included).
+    fn keepalive(&mut self, _out: &mut Vec<u8>) {}
 }
 
 pub fn openai_error_event(message: &str, code: &str) -> Vec<u8> {

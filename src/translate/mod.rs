@@ -24,6 +24,7 @@
 //! encoders see the real model name.
 
 pub mod anthropic;
+pub mod chat_blocks;
 pub mod ir;
 pub mod ollama;
 pub mod openai;
@@ -51,4 +52,7 @@ pub trait StreamEncoder {
     fn finish(&mut self, out: &mut Vec<u8>);
     /// End with the dialect's in-band error and never a success terminator.
     fn error(&mut self, message: &str, out: &mut Vec<u8>);
+    /// A keep-alive the client reads as one, sent while the origin is silent (Anthropic:
+    /// `event: ping`); nothing by default. Only between events, never after the end.
+    fn keepalive(&mut self, _out: &mut Vec<u8>) {}
 }
