@@ -15,6 +15,7 @@ use crate::shaping::{self, Piece, Pipeline};
 use crate::state::snapshot::{Snapshot, User};
 use crate::stream::passthrough::{self, AnthropicSse, OllamaNdjson, OpenAiSse, Transform};
 use crate::stream::relay::{self, Finished, Timer};
+use crate::stream::required_args::{self, RequiredArgs};
 use crate::stream::transcode::{Decoder, Transcode};
 use crate::translate::{anthropic, ollama, openai, responses, ChatResponse, StreamEncoder, ToolCall};
 use crate::types::{Dialect, FinishReason, Usage};
@@ -118,7 +119,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
         match leg.api {
             Api::OllamaChat | Api::OllamaGenerate => Box::new(OllamaNdjson::new(&display)),
             Api::AnthropicMessages => Box::new(AnthropicSse::new(&display)),
-            _ => Box::new(OpenAiSse::new(&display, strip_usage)),
+            _ => Box::new(OpenAiSse::new(&display, strip_usage).with_required_args(tools_requiring_args(job))),
         }
     };
     // The node the stream comes from (a recovery moves it, and its stream lease with it).
@@ -194,28 +195,23 @@ pub(super) fn prompt_estimate(job: &Job<'_>) -> u64 {
     estimate_tokens(["messages", "prompt", "input", "system"].iter().filter_map(|k| job.body.get(*k)).map(|v| v.to_string().len()).sum())
 }
 
-/// Names of the request's tools whose schema lists required arguments, in any dialect's tool
-/// shape (IR, OpenAI `function.parameters`, Responses `parameters`, Anthropic `input_schema`).
+/// Names of the request's tools whose schema lists required arguments (the IR's when the
+/// request was decoded, else the client body's, in its dialect's tool shape).
 fn tools_requiring_args(job: &Job<'_>) -> Vec<String> {
-    let requires = |schema: Option<&Value>| schema.and_then(|s| s.get("required")).and_then(Value::as_array).is_some_and(|r| !r.is_empty());
     if let Some(ir) = &job.ir {
-        return ir.tools.iter().filter(|t| requires(Some(&t.parameters))).map(|t| t.name.clone()).collect();
+        return ir.tools.iter().filter(|t| t.parameters.get("required").and_then(Value::as_array).is_some_and(|r| !r.is_empty())).map(|t| t.name.clone()).collect();
     }
-    let Some(tools) = job.body.get("tools").and_then(Value::as_array) else { return Vec::new() };
-    tools
-        .iter()
-        .filter_map(|t| {
-            let f = t.get("function").unwrap_or(t);
-            let schema = f.get("parameters").or_else(|| t.get("input_schema"));
-            requires(schema).then(|| f.get("name").and_then(Value::as_str).map(str::to_string)).flatten()
-        })
-        .collect()
+    job.body.get("tools").and_then(Value::as_array).map(|t| required_args::tools_requiring_args(t)).unwrap_or_default()
 }
 
-/// A whole answer calling a tool that requires arguments with none at all (see
-/// `Transcode::with_required_args`): the origin failed, never a call with `{}`.
-fn empty_required_call(resp: &ChatResponse, required: &[String]) -> Option<String> {
-    resp.tool_calls.iter().find(|c| c.arguments.trim().is_empty() && required.contains(&c.name)).map(|c| c.name.clone())
+/// A whole answer calling a tool that requires arguments with none at all
+/// (`stream::required_args`): the origin failed, never a call with `{}`.
+fn empty_required_call(resp: &ChatResponse, required: Vec<String>) -> Option<String> {
+    let mut watch = RequiredArgs::new(required);
+    for (i, c) in resp.tool_calls.iter().enumerate() {
+        watch.call(i, Some(&c.name), &c.arguments);
+    }
+    watch.missing()
 }
 
 /// Text with think tags and raw tool-call markup -> reasoning, text and tool calls.
@@ -296,8 +292,8 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         if let Some(pl) = shaping {
             repair(&mut resp, pl);
         }
-        if let Some(name) = empty_required_call(&resp, &tools_requiring_args(job)) {
-            return AttemptResult::Failed(Failure::OriginError(format!("the origin called the tool '{name}' without its required arguments")));
+        if let Some(msg) = empty_required_call(&resp, tools_requiring_args(job)) {
+            return AttemptResult::Failed(Failure::OriginError(msg));
         }
         let id = job.record.id.trim_start_matches("req_").to_string();
         let usage = resp.usage;
@@ -340,6 +336,18 @@ fn passthrough_json<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, leg: Leg, bytes: 
     }
     if let Some(msg) = passthrough::error_message(&bytes) {
         return AttemptResult::Failed(Failure::OriginError(msg));
+    }
+    // An OpenAI answer calling a tool without its required arguments (parsed only then).
+    if matches!(leg.api, Api::OpenAiChat) && memchr::memmem::find(&bytes, b"\"tool_calls\"").is_some() {
+        let mut watch = RequiredArgs::new(tools_requiring_args(job));
+        if !watch.off() {
+            if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
+                watch.openai_payload(&v);
+            }
+            if let Some(msg) = watch.missing() {
+                return AttemptResult::Failed(Failure::OriginError(msg));
+            }
+        }
     }
     let field = |key: &str| -> Option<Value> { jsonscan::top_level_value(&bytes, key).and_then(|(s, e)| serde_json::from_slice(&bytes[s..e]).ok()) };
     let usage = match leg.api {

@@ -4,4 +4,5 @@
 pub mod lines;
 pub mod passthrough;
 pub mod relay;
+pub mod required_args;
 pub mod transcode;

@@ -4,6 +4,7 @@
 //! upstream frame produces its client bytes at once; only a possible partial marker is held.
 
 use super::passthrough::{State, Transform};
+use super::required_args::RequiredArgs;
 use crate::shaping::{Piece, Pipeline};
 use crate::translate::{anthropic, ollama, openai, Chunk, StreamEncoder};
 use crate::types::{FinishReason, Usage};
@@ -30,10 +31,8 @@ pub struct Transcode {
     pieces: Vec<Piece>,
     /// Mid-stream recovery (`streams.recover`): what it needs, nothing more.
     recovery: Option<Recovery>,
-    /// Tools whose schema requires arguments (`with_required_args`).
-    requires_args: Vec<String>,
-    /// Per client tool index: its name, and whether any argument text came.
-    calls: Vec<(String, bool)>,
+    /// Calls of tools that require arguments (`with_required_args`).
+    required: RequiredArgs,
 }
 
 /// What a recoverable stream keeps: the text the client got (the prefill for the next
@@ -56,35 +55,15 @@ const RECOVERY_TEXT_MAX: usize = 64 * 1024;
 
 impl Transcode {
     pub fn new(decoder: Decoder, shaping: Option<Pipeline>, encoder: Box<dyn StreamEncoder>) -> Self {
-        Transcode { decoder, shaping, encoder, started: false, state: State::Open, finish: None, usage: None, frames: 0, tool_index: Vec::new(), next_tool: 0, chunks: Vec::new(), pieces: Vec::new(), recovery: None, requires_args: Vec::new(), calls: Vec::new() }
+        Transcode { decoder, shaping, encoder, started: false, state: State::Open, finish: None, usage: None, frames: 0, tool_index: Vec::new(), next_tool: 0, chunks: Vec::new(), pieces: Vec::new(), recovery: None, required: RequiredArgs::default() }
     }
 
-    /// Names of the request's tools whose schema requires arguments. A call of one of them that
-    /// ends with no argument text at all (some origins, OpenRouter among them, stream a required
-    /// argument as nothing) ends the stream with an error instead of a call with `{}`: the
-    /// client would run the tool with nothing, or loop on the refusal.
+    /// Names of the request's tools whose schema requires arguments: a call of one of them
+    /// that ends with no argument text at all ends the stream with an error instead of a call
+    /// with `{}` (`stream::required_args`).
     pub fn with_required_args(mut self, names: Vec<String>) -> Self {
-        self.requires_args = names;
+        self.required = RequiredArgs::new(names);
         self
-    }
-
-    fn track_call(&mut self, index: usize, name: Option<&str>, args: &str) {
-        if self.requires_args.is_empty() {
-            return;
-        }
-        if self.calls.len() <= index {
-            self.calls.resize(index + 1, (String::new(), false));
-        }
-        let c = &mut self.calls[index];
-        if let Some(n) = name {
-            c.0 = n.to_string();
-        }
-        c.1 |= !args.trim().is_empty();
-    }
-
-    /// A call that needed arguments and got none, if any.
-    fn empty_required_call(&self) -> Option<&str> {
-        self.calls.iter().find(|(name, got)| !got && self.requires_args.iter().any(|r| r == name)).map(|(n, _)| n.as_str())
     }
 
     /// Keep what recovery needs, and hold failures back (`broken`) instead of ending the stream.
@@ -171,7 +150,7 @@ impl Transcode {
                     self.sent_other();
                     let index = self.next_tool;
                     self.next_tool += 1;
-                    self.track_call(index, Some(&call.name), &call.arguments);
+                    self.required.call(index, Some(&call.name), &call.arguments);
                     self.encoder.chunk(&Chunk::ToolCallStart { index, id: String::new(), name: call.name }, out);
                     self.encoder.chunk(&Chunk::ToolCallArgs { index, delta: call.arguments }, out);
                 }
@@ -202,12 +181,12 @@ impl Transcode {
             Chunk::ToolCallStart { index, id, name } => {
                 self.sent_other();
                 let index = self.client_tool_index(index);
-                self.track_call(index, Some(&name), "");
+                self.required.call(index, Some(&name), "");
                 self.encoder.chunk(&Chunk::ToolCallStart { index, id, name }, out)
             }
             Chunk::ToolCallArgs { index, delta } => {
                 let index = self.client_tool_index(index);
-                self.track_call(index, None, &delta);
+                self.required.call(index, None, &delta);
                 self.encoder.chunk(&Chunk::ToolCallArgs { index, delta }, out)
             }
             // Held until the end: usage may follow the finish chunk, and repair may still
@@ -222,8 +201,8 @@ impl Transcode {
             p.finish(&mut self.pieces);
             self.emit_pieces(out);
         }
-        if let Some(name) = self.empty_required_call().map(str::to_string) {
-            self.fail(&format!("the origin called the tool '{name}' without its required arguments (it sent no argument text); the call is not passed on as {{}}"), out);
+        if let Some(msg) = self.required.missing() {
+            self.fail(&msg, out);
             return;
         }
         let mut reason = self.finish.unwrap_or(FinishReason::Stop);

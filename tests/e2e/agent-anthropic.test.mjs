@@ -370,6 +370,29 @@ describe("Cursor with Claude-named models: Anthropic blocks in chat messages", (
   }
 
   for (const stream of [false, true]) {
+    test(`Cursor on an OpenAI-compatible node (passthrough): a required argument sent as nothing ends with an error (stream: ${stream})`, async () => {
+      reset();
+      OA.toolCalls = [{ function: { name: "get_weather", arguments: "" } }];
+      const r = await chat({ model: "gpt", stream, messages: [{ role: "user", content: "Weather?" }], tools: [TOOL_OA] });
+      const text = await r.text();
+      if (stream) {
+        assert.equal(r.status, 200);
+        const evs = sseEvents(text);
+        assert.ok(evs.at(-1).error, text);
+        assert.match(evs.at(-1).error.message, /get_weather.*without its required arguments/);
+        assert.ok(!evs.includes("[DONE]"), "never a successful end");
+      } else {
+        assert.ok(r.status >= 500, text);
+        assert.match(JSON.parse(text).error.message, /without its required arguments/);
+      }
+      reset();
+      OA.toolCalls = WEATHER;
+      const ok = await chat({ model: "gpt", stream, messages: [{ role: "user", content: "Weather?" }], tools: [TOOL_OA] });
+      const okText = await ok.text();
+      assert.equal(ok.status, 200);
+      assert.ok(stream ? okText.endsWith("data: [DONE]\n\n") : JSON.parse(okText).choices[0].message.tool_calls.length === 1, okText);
+    });
+
     test(`a required tool argument streamed as nothing ends with an error, never a call with {} (stream: ${stream})`, async () => {
       reset();
       OA.toolCalls = [{ function: { name: "get_weather", arguments: "" } }];
