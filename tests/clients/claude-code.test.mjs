@@ -160,6 +160,30 @@ describe("Claude Code", { concurrency: 2 }, () => {
     assert.ok(Math.max(...reads) > 0, `cache reads reported to Claude Code: ${JSON.stringify(result.usage)}`);
   });
 
+  // Thinking from a non-Anthropic origin (Ollama `thinking`): Claude Code gets it as a thinking
+  // block with the gateway's marker signature, accepts it, and replays it on the tool-result
+  // turn, which reaches the Ollama origin as its own `thinking` again.
+  test("thinking from an ollama node reaches Claude Code as a thinking block it replays (ollama node)", async () => {
+    const n = nonce();
+    const ws = workspace("claude-think-ollama");
+    const prompt = `Read notes.txt. [[tool:Read ${JSON.stringify({ file_path: ws.file })}]] ${n}`;
+    const origin = B.origins.ollama;
+    const r = await claude("ollama", ["--output-format", "stream-json", "--verbose", "--allowedTools", "Read"], prompt, { cwd: ws.dir, extraEnv: { MAX_THINKING_TOKENS: "2048" } });
+    assert.equal(r.code, 0, explain(r, origin, n));
+    const events = streamJson(r.stdout);
+    const result = events.find((e) => e.type === "result");
+    assert.equal(result?.is_error, false, explain(r, origin, n));
+    assert.match(result.result, new RegExp(`Tool result: .*The password is ${ws.secret}`, "s"));
+    const thought = events.flatMap((e) => (e.type === "assistant" ? e.message.content : [])).find((b) => b.type === "thinking");
+    assert.ok(thought, `Claude Code showed the thinking block: ${r.stdout.slice(0, 2000)}`);
+    assert.equal(thought.signature, "maestro-edge:unsigned", "marked as not Anthropic's");
+    const reqs = origin.inference(n).filter((q) => q.path === "/api/chat");
+    assert.ok(reqs[0].body.think, "Claude Code's thinking request reached Ollama as think");
+    const second = reqs.find((q) => q.raw.includes(ws.secret));
+    const replayed = second.body.messages.findLast((m) => m.role === "assistant");
+    assert.equal(replayed.thinking, thought.thinking, "the origin's own reasoning went back to it");
+  });
+
   // Model Maestro's path, as teams configured it: ANTHROPIC_BASE_URL=https://host/claude.
   test("stream-json and a Read round trip with ANTHROPIC_BASE_URL=.../claude (ollama node)", async () => {
     const n = nonce();

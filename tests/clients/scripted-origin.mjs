@@ -17,6 +17,7 @@
 //     `thinking` block"), counted in `o.rejected`;
 //   - prompt caching: a request whose system carries `cache_control` reports the tools+system
 //     prefix as cache_creation_input_tokens the first time and cache_read_input_tokens after.
+// Ollama with `think` on answers with `message.thinking` first, as a thinking model does.
 import http from "node:http";
 import crypto from "node:crypto";
 
@@ -246,12 +247,14 @@ export async function startScriptedOrigin({ name, kind, models, embedModels = []
     const at = () => new Date().toISOString();
     const calls = a.tool ? [{ id: id("call_"), function: { index: 0, name: a.tool.name, arguments: a.tool.args } }] : undefined;
     const piece = (content, extra = {}) => (chat ? { message: { role: "assistant", content, ...extra } } : { response: content });
-    if (b.stream === false) return json(res, 200, { model: b.model, created_at: at(), ...piece(a.text ?? "", calls ? { tool_calls: calls } : {}), done: true, done_reason: "stop", ...stats });
+    const thought = chat && b.think && b.think !== "false" ? `Thinking it over: ${readTurn(path, b).text.slice(0, 60) || "the tool's result"}` : null;
+    if (b.stream === false) return json(res, 200, { model: b.model, created_at: at(), ...piece(a.text ?? "", { ...(calls ? { tool_calls: calls } : {}), ...(thought ? { thinking: thought } : {}) }), done: true, done_reason: "stop", ...stats });
     res.writeHead(200, { "content-type": "application/x-ndjson" });
     const send = async (obj) => {
       res.write(JSON.stringify({ model: b.model, created_at: at(), ...obj }) + "\n");
       await sleep(o.chunkDelay);
     };
+    if (thought) await send({ ...piece("", { thinking: thought }), done: false });
     if (calls && chat) await send({ ...piece("", { tool_calls: calls }), done: false });
     else for (const w of words(a.text)) await send({ ...piece(w), done: false });
     await send({ ...piece(""), done: true, done_reason: "stop", ...stats });
