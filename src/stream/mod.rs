@@ -2,7 +2,7 @@
 //! and the relay that drives them with deadlines.
 
 pub mod lines;
-pub mod passthrough;
 pub mod relay;
 pub mod required_args;
 pub mod transcode;
+pub mod transform;
