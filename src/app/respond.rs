@@ -104,7 +104,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
         let t = Transcode::new(Decoder::for_api(leg.api), repair, encoder(p, job)).with_required_args(tools_requiring_args(job));
         Box::new(if recover { t.recoverable(prompt_estimate(job)) } else { t })
     } else {
-        dialect::passthrough_for(leg.api, &display, strip_usage, tools_requiring_args(job))
+        dialect::passthrough_checked(leg.api, &display, strip_usage, tools_requiring_args(job))
     };
     // The node the stream comes from (a recovery moves it, and its stream lease with it).
     let node = Rc::new(std::cell::Cell::new(attempt.node_id));

@@ -156,9 +156,13 @@ impl Decoder {
 
 /// The same-dialect stream transform for an origin API (the client speaks it too).
 /// `strip_usage`: the gateway asked an OpenAI origin for the usage chunk the client did not.
-/// `required`: the request's tools that require arguments (`stream::required_args`), checked
-/// on OpenAI chat streams (Cursor on an OpenAI-compatible node).
-pub fn passthrough_for(api: Api, display: &str, strip_usage: bool, required: Vec<String>) -> Box<dyn Transform> {
+pub fn passthrough_for(api: Api, display: &str, strip_usage: bool) -> Box<dyn Transform> {
+    passthrough_checked(api, display, strip_usage, Vec::new())
+}
+
+/// `passthrough_for`, and `required`: the request's tools that require arguments
+/// (`stream::required_args`), checked on OpenAI chat streams (Cursor on an OpenAI-compatible node).
+pub fn passthrough_checked(api: Api, display: &str, strip_usage: bool, required: Vec<String>) -> Box<dyn Transform> {
     match api {
         Api::OllamaChat | Api::OllamaGenerate => Box::new(ollama::OllamaNdjson::new(display)),
         Api::AnthropicMessages => Box::new(anthropic::AnthropicSse::new(display)),
