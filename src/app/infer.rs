@@ -243,7 +243,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
             AttemptResult::Failed(f) => {
                 let class = match f.next() {
                     Next::Client => {
-                        let e = GatewayError::Upstream { status: f.status(), message: f.origin_message() };
+                        let e = GatewayError::Upstream { status: f.status(), message: client_message(snap, user, job, &attempt, f.origin_message()) };
                         finish_error(p, job, &attempt, &e);
                         return Err(e);
                     }
@@ -288,6 +288,19 @@ fn abandoned<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt) -> Ga
     e
 }
 
+/// The origin's error text for the client. Anthropic clients get another origin's context
+/// overflow in Anthropic's wording (`origins::overflow`), which Claude Code acts on.
+fn client_message(snap: &Snapshot, user: &User, job: &Job<'_>, attempt: &Attempt, message: String) -> String {
+    if job.dialect != Dialect::Anthropic {
+        return message;
+    }
+    let context = snap.node(attempt.node_id).map(|node| {
+        let t = Target { snap, user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, upstream: UpstreamBody::Other };
+        t.context_length() as u64
+    });
+    origins::overflow::anthropic_wording(&message, respond::prompt_estimate(job), context).unwrap_or(message)
+}
+
 fn finish_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, e: &GatewayError) {
     finish_failed(p, job, attempt, e.status(), e.message());
 }
@@ -308,7 +321,13 @@ pub(super) fn finish_failed<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: 
 /// Returns whether the gateway added a usage request the client did not make.
 fn upstream_body(job: &mut Job<'_>, leg: Leg, real: &str) -> Result<(Map<String, Value>, bool), GatewayError> {
     if !leg.translate {
-        return Ok(origins::body(job.op, &job.body, real, job.stream));
+        let (mut body, strip_usage) = origins::body(job.op, &job.body, real, job.stream);
+        // The one edit a same-dialect Anthropic body gets beyond policy: another origin
+        // family's thinking, which the API would reject, comes out (`anthropic::replay`).
+        if *job.op == Op::Messages {
+            crate::dialect::anthropic::replay::strip_foreign_thinking(&mut body);
+        }
+        return Ok((body, strip_usage));
     }
     let stream = job.stream;
     let v = match leg.api {

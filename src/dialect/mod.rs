@@ -36,6 +36,7 @@
 
 pub mod anthropic;
 pub mod bedrock;
+pub mod chat_blocks;
 pub mod ir;
 pub mod ollama;
 pub mod openai;
@@ -74,6 +75,9 @@ pub trait StreamEncoder {
     /// End with the dialect's in-band error (`<dialect>::stream_error`) and never a success
     /// terminator.
     fn error(&mut self, message: &str, out: &mut Vec<u8>);
+    /// A keep-alive the client reads as one, sent while the origin is silent (Anthropic:
+    /// `event: ping`); nothing by default. Only between events, never after the end.
+    fn keepalive(&mut self, _out: &mut Vec<u8>) {}
 }
 
 // ---- client requests -> IR -> origin requests ----------------------------------------------
@@ -166,10 +170,16 @@ impl Decoder {
 /// The same-dialect stream transform for an origin API (the client speaks it too).
 /// `strip_usage`: the gateway asked an OpenAI origin for the usage chunk the client did not.
 pub fn passthrough_for(api: Api, display: &str, strip_usage: bool) -> Box<dyn Transform> {
+    passthrough_checked(api, display, strip_usage, Vec::new())
+}
+
+/// `passthrough_for`, and `required`: the request's tools that require arguments
+/// (`stream::required_args`), checked on OpenAI chat streams (Cursor on an OpenAI-compatible node).
+pub fn passthrough_checked(api: Api, display: &str, strip_usage: bool, required: Vec<String>) -> Box<dyn Transform> {
     match api {
         Api::OllamaChat | Api::OllamaGenerate => Box::new(ollama::OllamaNdjson::new(display)),
         Api::AnthropicMessages => Box::new(anthropic::AnthropicSse::new(display)),
-        _ => Box::new(openai::OpenAiSse::new(display, strip_usage)),
+        _ => Box::new(openai::OpenAiSse::new(display, strip_usage).with_required_args(required)),
     }
 }
 

@@ -14,8 +14,13 @@
 // Anthropic (`POST /v1/messages`): `origin.anthropicError = {status, body, headers}` answers with
 // exactly that body; `origin.rawStream = [piece, ...]` streams exactly those bytes (one write per
 // piece); `origin.toolCalls` makes the first turn a tool_use (streamed as input_json_delta) and a
-// turn that carries tool_result blocks answers "Tool said: <their text>". Every request is
-// recorded with its path (query included), headers, parsed body and raw body text.
+// turn that carries tool_result blocks answers "Tool said: <their text>"; `origin.thinking =
+// {thinking, signature}` puts a signed thinking block first (streamed as thinking_delta then
+// signature_delta); `origin.usageExtra` is merged into its usage (cache reads and writes).
+// `origin.fail = {status, body}` answers every inference call of any API with exactly that body.
+// `origin.pauseMs`: streams pause that long after their first chunk (a slow origin, keep-alives).
+// Tool-call arguments given as a string are sent as that text (an empty string streams nothing).
+// Every request is recorded with its path (query included), headers, parsed body and raw body text.
 import http from "node:http";
 
 export async function startOrigin({ name = "origin", kind = "ollama", models = ["llama3:latest"], ps = [] } = {}) {
@@ -51,6 +56,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     return (prefill && full.startsWith(prefill) ? full.slice(prefill.length) : full).split(/(?<= )/);
   };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const argText = (a) => (typeof a === "string" ? a : JSON.stringify(a));
 
   o.server = http.createServer(async (req, res) => {
     let raw = "";
@@ -117,6 +123,11 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       return res.end();
     }
     if (path === "/api/copy") return reply(res, 200, {});
+    const inferencePath = /\/(chat|generate|completions|messages)$/.test(path);
+    if (o.fail && inferencePath && req.method === "POST") {
+      res.writeHead(o.fail.status, { "content-type": "application/json" });
+      return res.end(typeof o.fail.body === "string" ? o.fail.body : JSON.stringify(o.fail.body));
+    }
     if (path === "/v1/messages") {
       if (o.anthropicError) {
         const e = o.anthropicError;
@@ -138,22 +149,36 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       const text = results.length ? `Tool said: ${results.map(resultText).join(" | ")}` : o.text ?? `Hello from ${o.name}`;
       const calls = o.toolCalls && !results.length ? o.toolCalls.map((t, i) => ({ type: "tool_use", id: `toolu_${i}`, name: t.function.name, input: t.function.arguments })) : [];
       const stop = calls.length ? "tool_use" : "end_turn";
+      const think = o.thinking ? [{ type: "thinking", thinking: o.thinking.thinking, signature: o.thinking.signature }] : [];
+      const usage = { input_tokens: o.usage.prompt, output_tokens: o.usage.completion, ...(o.usageExtra ?? {}) };
       if (!body?.stream)
-        return reply(res, 200, { id: "msg_up", type: "message", role: "assistant", model, content: [{ type: "text", text }, ...calls], stop_reason: stop, stop_sequence: null, usage: { input_tokens: o.usage.prompt, output_tokens: o.usage.completion } }, { "request-id": "req_up" });
+        return reply(res, 200, { id: "msg_up", type: "message", role: "assistant", model, content: [...think, { type: "text", text }, ...calls], stop_reason: stop, stop_sequence: null, usage }, { "request-id": "req_up" });
       res.writeHead(200, { "content-type": "text/event-stream", "request-id": "req_up" });
       const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
-      ev("message_start", { message: { id: "msg_up", type: "message", role: "assistant", model, content: [], stop_reason: null, usage: { input_tokens: o.usage.prompt, output_tokens: 1 } } });
-      ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
-      for (const w of text.split(/(?<= )/)) ev("content_block_delta", { index: 0, delta: { type: "text_delta", text: w } });
+      ev("message_start", { message: { id: "msg_up", type: "message", role: "assistant", model, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } } });
+      const t0 = think.length;
+      if (t0) {
+        ev("content_block_start", { index: 0, content_block: { type: "thinking", thinking: "", signature: "" } });
+        ev("content_block_delta", { index: 0, delta: { type: "thinking_delta", thinking: o.thinking.thinking } });
+        ev("content_block_delta", { index: 0, delta: { type: "signature_delta", signature: o.thinking.signature } });
+        ev("content_block_stop", { index: 0 });
+      }
+      ev("content_block_start", { index: t0, content_block: { type: "text", text: "" } });
+      let first = true;
+      for (const w of text.split(/(?<= )/)) {
+        ev("content_block_delta", { index: t0, delta: { type: "text_delta", text: w } });
+        if (first && o.pauseMs) await sleep(o.pauseMs);
+        first = false;
+      }
       if (mode === "cut") return req.socket.destroy();
-      ev("content_block_stop", { index: 0 });
+      ev("content_block_stop", { index: t0 });
       calls.forEach((c, i) => {
         const args = JSON.stringify(c.input);
         const half = Math.floor(args.length / 2);
-        ev("content_block_start", { index: i + 1, content_block: { ...c, input: {} } });
-        ev("content_block_delta", { index: i + 1, delta: { type: "input_json_delta", partial_json: args.slice(0, half) } });
-        ev("content_block_delta", { index: i + 1, delta: { type: "input_json_delta", partial_json: args.slice(half) } });
-        ev("content_block_stop", { index: i + 1 });
+        ev("content_block_start", { index: t0 + i + 1, content_block: { ...c, input: {} } });
+        ev("content_block_delta", { index: t0 + i + 1, delta: { type: "input_json_delta", partial_json: args.slice(0, half) } });
+        ev("content_block_delta", { index: t0 + i + 1, delta: { type: "input_json_delta", partial_json: args.slice(half) } });
+        ev("content_block_stop", { index: t0 + i + 1 });
       });
       ev("message_delta", { delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: o.usage.completion } });
       ev("message_stop", {});
@@ -196,7 +221,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
         else out.response = text;
         return reply(res, 200, { ...out, ...(o.extra ?? {}) });
       }
-      const tc = o.toolCalls?.map((t, i) => ({ id: `call_${i}`, type: "function", function: { name: t.function.name, arguments: JSON.stringify(t.function.arguments) } }));
+      const tc = o.toolCalls?.map((t, i) => ({ id: `call_${i}`, type: "function", function: { name: t.function.name, arguments: argText(t.function.arguments) } }));
       const choice = isChat ? { index: 0, message: { role: "assistant", content: text, ...(tc ? { tool_calls: tc } : {}) }, finish_reason: tc ? "tool_calls" : "stop" } : { index: 0, text, finish_reason: "stop" };
       return reply(res, 200, { id: "cmpl-1", object: isChat ? "chat.completion" : "text_completion", created: 1, model, choices: [choice], ...(o.noUsage ? {} : { usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } }), ...(o.extra ?? {}) });
     }
@@ -215,13 +240,13 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       if (i === 0 && mode === "cut0") return req.socket.destroy();
       if (i === 1 && mode === "cut") return req.socket.destroy();
       if (i === 0 && mode === "stall") return; // keeps the connection open, sends nothing more
-      await sleep(o.chunkDelay);
+      await sleep(i === 0 && o.pauseMs ? o.pauseMs : o.chunkDelay);
     }
     if (o.toolCalls && isChat) {
       if (native) send({ model, created_at: new Date().toISOString(), message: { role: "assistant", content: "", tool_calls: o.toolCalls }, done: false });
       else
         o.toolCalls.forEach((t, i) => {
-          const args = JSON.stringify(t.function.arguments);
+          const args = argText(t.function.arguments);
           const half = Math.floor(args.length / 2);
           send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: { tool_calls: [{ index: i, id: `call_${i}`, type: "function", function: { name: t.function.name, arguments: args.slice(0, half) } }] }, finish_reason: null }] });
           send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: { tool_calls: [{ index: i, function: { arguments: args.slice(half) } }] }, finish_reason: null }] });
@@ -251,6 +276,10 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     o.pullMode = "ok";
     o.anthropicError = null;
     o.rawStream = null;
+    o.fail = null;
+    o.thinking = null;
+    o.usageExtra = null;
+    o.pauseMs = 0;
   };
   o.stop = () =>
     new Promise((r) => {

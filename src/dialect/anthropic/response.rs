@@ -83,7 +83,9 @@ pub fn stop_reason(f: FinishReason) -> &'static str {
 pub fn encode_response(resp: &ChatResponse, display: &str) -> Value {
     let mut content = Vec::new();
     if !resp.reasoning.is_empty() {
-        content.push(json!({"type": "thinking", "thinking": resp.reasoning, "signature": ""}));
+        // Not Anthropic's thinking: marked so (the client needs a signature to replay it, and
+        // the gateway drops it before any Anthropic origin).
+        content.push(json!({"type": "thinking", "thinking": resp.reasoning, "signature": UNSIGNED_THINKING}));
     }
     if !resp.text.is_empty() {
         content.push(json!({"type": "text", "text": resp.text}));

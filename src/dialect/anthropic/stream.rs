@@ -182,6 +182,11 @@ impl StreamEncoder {
         if self.open == Open::None {
             return;
         }
+        if self.open == Open::Thinking {
+            // Anthropic streams a thinking block's signature last; this one marks it as not
+            // Anthropic's (see `UNSIGNED_THINKING`).
+            self.delta("signature_delta", "signature", UNSIGNED_THINKING, out);
+        }
         out.extend_from_slice(b"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":");
         out.extend_from_slice(self.block.to_string().as_bytes());
         out.extend_from_slice(b"}\n\n");
@@ -314,5 +319,12 @@ impl StreamEncoderTrait for StreamEncoder {
 
     fn error(&mut self, message: &str, out: &mut Vec<u8>) {
         self.error_typed("api_error", message, out);
+    }
+
+    /// Claude Code aborts a stream that is silent for 300 s (long thinking on a slow origin).
+    fn keepalive(&mut self, out: &mut Vec<u8>) {
+        if self.started && !self.done {
+            out.extend_from_slice(b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
+        }
     }
 }

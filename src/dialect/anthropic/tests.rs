@@ -159,7 +159,7 @@ fn non_stream_response_blocks_and_stop_reasons() {
     };
     let v = encode_response(&resp, "claude-x");
     assert_eq!(v["model"], "claude-x");
-    assert_eq!(v["content"][0], json!({"type": "thinking", "thinking": "ok", "signature": ""}));
+    assert_eq!(v["content"][0], json!({"type": "thinking", "thinking": "ok", "signature": UNSIGNED_THINKING}), "marked as not Anthropic's");
     assert_eq!(v["content"][1], json!({"type": "text", "text": "Done."}));
     assert_eq!(v["content"][2], json!({"type": "tool_use", "id": "call_1_0", "name": "Bash", "input": {"command": "ls"}}));
     assert_eq!(v["stop_reason"], "tool_use");

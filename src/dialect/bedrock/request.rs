@@ -123,10 +123,10 @@ pub fn encode_request(req: &ChatRequest, model_id: &str) -> Result<Value, String
                         }
                     }
                 }
-                // Signed reasoning goes back to Claude (it checks the signature); anything else
-                // would be refused or misread.
-                Part::Thinking { text, signature: Some(sig) } if claude && m.role == Role::Assistant && !sig.is_empty() => {
-                    blocks.push(json!({"reasoningContent": {"reasoningText": {"text": text, "signature": sig}}}));
+                // Signed reasoning goes back to Claude (it checks the signature); the gateway's own
+                // "unsigned" marker, or reasoning from another origin, would be refused or misread.
+                Part::Thinking { text, signature } if claude && m.role == Role::Assistant && anthropic_signature(signature.as_deref()).is_some() => {
+                    blocks.push(json!({"reasoningContent": {"reasoningText": {"text": text, "signature": signature}}}));
                 }
                 Part::Thinking { .. } => {}
             }

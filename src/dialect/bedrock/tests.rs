@@ -109,6 +109,13 @@ fn anthropic_and_ollama_clients_reach_converse_too() {
     assert_eq!(b["system"], json!([{"text": "S"}]));
     assert_eq!(b["messages"][1]["content"][0], json!({"reasoningContent": {"reasoningText": {"text": "hm", "signature": "sig"}}}));
     assert_eq!(b["messages"][2]["content"][0]["toolResult"]["status"], "error");
+    // The gateway's own "unsigned" marker is not a signature Claude would accept.
+    let mut unsigned = a.clone();
+    if let Some(Part::Thinking { signature, .. }) = unsigned.messages[1].parts.first_mut() {
+        *signature = Some(UNSIGNED_THINKING.to_string());
+    }
+    let b = encode_request(&unsigned, CLAUDE).unwrap();
+    assert!(b["messages"][1]["content"][0].get("reasoningContent").is_none(), "{b}");
     let o = ollama::decode_chat_request(
         json!({"model": "m", "messages": [{"role": "user", "content": "hi", "images": ["/9j/4AAQ"]}], "options": {"temperature": 0.3, "num_predict": 64}}).as_object().unwrap(),
     )

@@ -116,6 +116,14 @@ fn unsigned_thinking_is_not_replayed_and_signed_is() {
     };
     let m = encode_request(&only_unsigned, "m")["messages"].clone();
     assert_eq!(m.as_array().unwrap().len(), 2, "an empty turn is left out, never given invented text: {m}");
+    // Signed by this gateway (thinking it translated from another origin): not Anthropic's.
+    for sig in [UNSIGNED_THINKING, ""] {
+        let marked = ChatRequest {
+            messages: vec![Message::text(Role::User, "q"), Message { role: Role::Assistant, parts: vec![Part::Thinking { text: "hm".into(), signature: Some(sig.into()) }, Part::Text("a".into())] }],
+            ..Default::default()
+        };
+        assert_eq!(encode_request(&marked, "m")["messages"][1]["content"], json!([{"type": "text", "text": "a"}]));
+    }
 }
 
 #[test]
