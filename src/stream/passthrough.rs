@@ -94,14 +94,15 @@ pub fn openai_usage(v: &Value) -> Option<Usage> {
     let u = v.get("usage")?;
     let p = u.get("prompt_tokens").and_then(Value::as_u64);
     let c = u.get("completion_tokens").and_then(Value::as_u64);
-    (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false })
+    let prompt = p.unwrap_or(0);
+    (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: prompt, completion_tokens: c.unwrap_or(0), estimated: false, cached_tokens: Usage::openai_cached(u, prompt), cache_write_tokens: 0 })
 }
 
 /// Ollama's final-line counters -> Usage.
 pub fn ollama_usage(v: &Value) -> Option<Usage> {
     let p = v.get("prompt_eval_count").and_then(Value::as_u64);
     let c = v.get("eval_count").and_then(Value::as_u64);
-    (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false })
+    (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false, ..Default::default() })
 }
 
 fn has_finish_reason(payload: &[u8]) -> bool {
@@ -303,7 +304,8 @@ pub fn anthropic_error_event(message: &str) -> Vec<u8> {
 pub struct AnthropicSse {
     display: String,
     state: State,
-    prompt: Option<u64>,
+    /// Input tokens in total, of them read from and written to the prompt cache.
+    prompt: Option<[u64; 3]>,
     completion: Option<u64>,
     frames: u64,
     /// The unfinished line (bytes after the last `\n`).
@@ -372,10 +374,11 @@ impl AnthropicSse {
 }
 
 /// Prompt tokens of an Anthropic event or message: uncached input plus cache reads and writes
-/// (what the origin processed), None when it reports none of them.
-fn prompt_tokens(json: &[u8]) -> Option<u64> {
+/// (what the origin processed), then the cache reads and writes, None when it reports none.
+fn prompt_tokens(json: &[u8]) -> Option<[u64; 3]> {
     let parts = ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].map(|k| usage_field(json, k));
-    parts.iter().any(Option::is_some).then(|| parts.iter().flatten().sum())
+    let [_, read, write] = parts.map(Option::unwrap_or_default);
+    parts.iter().any(Option::is_some).then(|| [parts.iter().flatten().sum(), read, write])
 }
 
 /// A number in the top-level `usage` object of an Anthropic event or message.
@@ -458,7 +461,8 @@ impl Transform for AnthropicSse {
         &self.state
     }
     fn usage(&self) -> Option<Usage> {
-        (self.prompt.is_some() || self.completion.is_some()).then(|| Usage { prompt_tokens: self.prompt.unwrap_or(0), completion_tokens: self.completion.unwrap_or(0), estimated: false })
+        let [prompt, cached, written] = self.prompt.unwrap_or_default();
+        (self.prompt.is_some() || self.completion.is_some()).then(|| Usage { prompt_tokens: prompt, completion_tokens: self.completion.unwrap_or(0), estimated: false, cached_tokens: cached, cache_write_tokens: written })
     }
     fn frames(&self) -> u64 {
         self.frames

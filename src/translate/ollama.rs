@@ -403,7 +403,7 @@ fn usage_from(prompt: Option<u64>, eval: Option<u64>) -> Option<Usage> {
     if prompt.is_none() && eval.is_none() {
         return None;
     }
-    Some(Usage { prompt_tokens: prompt.unwrap_or(0), completion_tokens: eval.unwrap_or(0), estimated: false })
+    Some(Usage { prompt_tokens: prompt.unwrap_or(0), completion_tokens: eval.unwrap_or(0), estimated: false, ..Default::default() })
 }
 
 fn args_from(v: Option<&Value>) -> String {
@@ -1115,7 +1115,7 @@ mod tests {
         assert_eq!(r.reasoning, "t");
         assert_eq!(r.tool_calls[0].arguments, "{\"a\":1}");
         assert_eq!(r.finish, FinishReason::ToolCalls);
-        assert_eq!(r.usage, Some(Usage { prompt_tokens: 7, completion_tokens: 3, estimated: false }));
+        assert_eq!(r.usage, Some(Usage { prompt_tokens: 7, completion_tokens: 3, estimated: false, ..Default::default() }));
         let r = decode_chat_response(&json!({"response": "gen", "done": true, "done_reason": "length"})).unwrap();
         assert_eq!(r.text, "gen");
         assert_eq!(r.finish, FinishReason::Length);
@@ -1146,7 +1146,7 @@ mod tests {
                 Chunk::ToolCallStart { index: 1, id: "".into(), name: "b".into() },
                 Chunk::ToolCallArgs { index: 1, delta: "{}".into() },
                 Chunk::Finish(FinishReason::ToolCalls),
-                Chunk::Usage(Usage { prompt_tokens: 10, completion_tokens: 4, estimated: false }),
+                Chunk::Usage(Usage { prompt_tokens: 10, completion_tokens: 4, estimated: false, ..Default::default() }),
             ]
         );
         let mut d = StreamDecoder::new();
@@ -1169,7 +1169,7 @@ mod tests {
             reasoning: "r".into(),
             tool_calls: vec![ToolCall { id: "c".into(), name: "f".into(), arguments: "{\"a\":1}".into() }],
             finish: FinishReason::ToolCalls,
-            usage: Some(Usage { prompt_tokens: 1, completion_tokens: 2, estimated: false }),
+            usage: Some(Usage { prompt_tokens: 1, completion_tokens: 2, estimated: false, ..Default::default() }),
         };
         let v = encode_chat_response(&resp, "disp", "2025-01-01T00:00:00Z");
         assert_eq!(v["model"], "disp");
@@ -1213,7 +1213,7 @@ mod tests {
             Chunk::ToolCallArgs { index: 0, delta: "{\"a\":".into() },
             Chunk::ToolCallArgs { index: 0, delta: "2}".into() },
             Chunk::Finish(FinishReason::ToolCalls),
-            Chunk::Usage(Usage { prompt_tokens: 3, completion_tokens: 4, estimated: false }),
+            Chunk::Usage(Usage { prompt_tokens: 3, completion_tokens: 4, estimated: false, ..Default::default() }),
         ] {
             e.chunk(&c, &mut out);
         }

@@ -540,7 +540,8 @@ fn usage_from(u: &Value) -> Option<Usage> {
     if p.is_none() && c.is_none() {
         return None;
     }
-    Some(Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false })
+    let prompt = p.unwrap_or(0);
+    Some(Usage { prompt_tokens: prompt, completion_tokens: c.unwrap_or(0), estimated: false, cached_tokens: Usage::openai_cached(u, prompt), cache_write_tokens: 0 })
 }
 
 /// A non-streamed `/v1/chat/completions` answer. `Err` carries the origin's error message.
@@ -661,6 +662,18 @@ struct WUsage {
     prompt_tokens: Option<u64>,
     #[serde(default)]
     completion_tokens: Option<u64>,
+    /// `cached_tokens` in here is the cached part of the prompt (priced apart).
+    #[serde(default)]
+    prompt_tokens_details: Option<WTokenDetails>,
+    /// DeepSeek's name for the same.
+    #[serde(default)]
+    prompt_cache_hit_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct WTokenDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
 }
 
 struct ToolSlot {
@@ -740,11 +753,9 @@ impl StreamDecoder {
         }
         if let Some(u) = &chunk.usage {
             if u.prompt_tokens.is_some() || u.completion_tokens.is_some() {
-                out.push(Chunk::Usage(Usage {
-                    prompt_tokens: u.prompt_tokens.unwrap_or(0),
-                    completion_tokens: u.completion_tokens.unwrap_or(0),
-                    estimated: false,
-                }));
+                let prompt = u.prompt_tokens.unwrap_or(0);
+                let cached = u.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens).or(u.prompt_cache_hit_tokens).unwrap_or(0).min(prompt);
+                out.push(Chunk::Usage(Usage { prompt_tokens: prompt, completion_tokens: u.completion_tokens.unwrap_or(0), estimated: false, cached_tokens: cached, cache_write_tokens: 0 }));
             }
         }
         Ok(())
@@ -838,7 +849,11 @@ fn raw_args(raw: &RawValue) -> Cow<'_, str> {
 // ============================================================================================
 
 fn usage_json(u: &Usage) -> Value {
-    json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total()})
+    let mut v = json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total()});
+    if u.cached_tokens > 0 {
+        v["prompt_tokens_details"] = json!({"cached_tokens": u.cached_tokens});
+    }
+    v
 }
 
 /// A `chat.completion` object for the client. `usage` is omitted when the origin reported none.
@@ -1227,7 +1242,7 @@ mod tests {
         assert_eq!(r.reasoning, "think");
         assert_eq!(r.tool_calls, vec![ToolCall { id: "c1".into(), name: "f".into(), arguments: "{\"a\":1}".into() }]);
         assert_eq!(r.finish, FinishReason::ToolCalls);
-        assert_eq!(r.usage, Some(Usage { prompt_tokens: 10, completion_tokens: 5, estimated: false }));
+        assert_eq!(r.usage, Some(Usage { prompt_tokens: 10, completion_tokens: 5, estimated: false, ..Default::default() }));
 
         let r =
             decode_response(&json!({"choices": [{"message": {"content": "x"}, "finish_reason": "length"}]})).unwrap();
@@ -1302,7 +1317,7 @@ mod tests {
                 Chunk::ToolCallStart { index: 2, id: "call_3".into(), name: "ls".into() },
                 Chunk::ToolCallArgs { index: 2, delta: "{}".into() },
                 Chunk::Finish(FinishReason::ToolCalls),
-                Chunk::Usage(Usage { prompt_tokens: 12, completion_tokens: 34, estimated: false }),
+                Chunk::Usage(Usage { prompt_tokens: 12, completion_tokens: 34, estimated: false, ..Default::default() }),
             ]
         );
         let mut r = ChatResponse::default();
@@ -1364,7 +1379,7 @@ mod tests {
         assert!(v.get("usage").is_none(), "no invented usage");
         let resp = ChatResponse {
             text: "ok".into(),
-            usage: Some(Usage { prompt_tokens: 2, completion_tokens: 3, estimated: false }),
+            usage: Some(Usage { prompt_tokens: 2, completion_tokens: 3, estimated: false, ..Default::default() }),
             ..resp
         };
         let v = encode_response(&resp, "display", 1);
@@ -1383,7 +1398,7 @@ mod tests {
             Chunk::ToolCallArgs { index: 0, delta: "{\"a\"".into() },
             Chunk::ToolCallArgs { index: 0, delta: ":1}".into() },
             Chunk::Finish(FinishReason::Stop),
-            Chunk::Usage(Usage { prompt_tokens: 5, completion_tokens: 6, estimated: false }),
+            Chunk::Usage(Usage { prompt_tokens: 5, completion_tokens: 6, estimated: false, ..Default::default() }),
         ] {
             e.chunk(&c, &mut out);
         }

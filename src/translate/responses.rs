@@ -354,7 +354,11 @@ fn item_id(kind: &str, resp_id: &str, output_index: usize) -> String {
 }
 
 fn usage_json(u: &Usage) -> Value {
-    json!({"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens, "total_tokens": u.total()})
+    let mut v = json!({"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens, "total_tokens": u.total()});
+    if u.cached_tokens > 0 {
+        v["input_tokens_details"] = json!({"cached_tokens": u.cached_tokens});
+    }
+    v
 }
 
 /// (status, incomplete_details) for a finish reason.
@@ -1002,7 +1006,7 @@ mod tests {
                 ToolCall { id: String::new(), name: "x".into(), arguments: String::new() },
             ],
             finish: FinishReason::ToolCalls,
-            usage: Some(Usage { prompt_tokens: 100, completion_tokens: 20, estimated: false }),
+            usage: Some(Usage { prompt_tokens: 100, completion_tokens: 20, estimated: false, ..Default::default() }),
         };
         let v = encode_response(&resp, "codex-model", 1700);
         assert_eq!(v["id"], "resp_9");
@@ -1059,7 +1063,7 @@ mod tests {
             Chunk::ToolCallArgs { index: 1, delta: "{\"path\":\"a\"}".into() },
             Chunk::ToolCallArgs { index: 0, delta: "[\"ls\"]}".into() },
             Chunk::Finish(FinishReason::ToolCalls),
-            Chunk::Usage(Usage { prompt_tokens: 900, completion_tokens: 60, estimated: false }),
+            Chunk::Usage(Usage { prompt_tokens: 900, completion_tokens: 60, estimated: false, ..Default::default() }),
         ] {
             e.chunk(&c, &mut out);
         }

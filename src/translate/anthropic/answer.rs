@@ -53,8 +53,21 @@ pub fn encode_response(resp: &ChatResponse, display: &str) -> Value {
         "content": content,
         "stop_reason": stop_reason(finish),
         "stop_sequence": null,
-        "usage": {"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens},
+        "usage": usage_json(&u),
     })
+}
+
+/// Anthropic counts input without the cache: `input_tokens` is what was neither read from nor
+/// written to it, and the cache parts are fields of their own (sent only when non-zero).
+fn usage_json(u: &Usage) -> Value {
+    let mut v = json!({"input_tokens": u.prompt_tokens.saturating_sub(u.cached_tokens + u.cache_write_tokens), "output_tokens": u.completion_tokens});
+    if u.cached_tokens > 0 {
+        v["cache_read_input_tokens"] = json!(u.cached_tokens);
+    }
+    if u.cache_write_tokens > 0 {
+        v["cache_creation_input_tokens"] = json!(u.cache_write_tokens);
+    }
+    v
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -252,7 +265,7 @@ impl StreamEncoderTrait for StreamEncoder {
             None => FinishReason::Stop,
         };
         let usage = match &self.usage {
-            Some(u) => json!({"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens}),
+            Some(u) => usage_json(u),
             // Not reported by the origin: 0, never an invented count.
             None => json!({"output_tokens": 0}),
         };

@@ -247,17 +247,22 @@ pub fn finish_from(stop_reason: &str) -> FinishReason {
     }
 }
 
-/// Prompt tokens as Anthropic reports them: uncached input plus cache reads and writes.
-fn prompt_tokens(u: &Value) -> Option<u64> {
+/// Prompt tokens as Anthropic reports them: uncached input plus cache reads and writes, then
+/// the cache reads and the cache writes.
+fn prompt_tokens(u: &Value) -> Option<[u64; 3]> {
     let parts = ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].map(|k| u.get(k).and_then(Value::as_u64));
-    parts.iter().any(Option::is_some).then(|| parts.iter().flatten().sum())
+    let [_, read, write] = parts.map(Option::unwrap_or_default);
+    parts.iter().any(Option::is_some).then(|| [parts.iter().flatten().sum(), read, write])
+}
+
+fn usage_of(p: Option<[u64; 3]>, c: Option<u64>) -> Option<Usage> {
+    let [prompt, cached, written] = p.unwrap_or_default();
+    (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: prompt, completion_tokens: c.unwrap_or(0), estimated: false, cached_tokens: cached, cache_write_tokens: written })
 }
 
 /// An Anthropic `usage` object (message, or `message_delta`) as IR usage.
 pub fn usage_from(u: &Value) -> Option<Usage> {
-    let p = prompt_tokens(u);
-    let c = u.get("output_tokens").and_then(Value::as_u64);
-    (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false })
+    usage_of(prompt_tokens(u), u.get("output_tokens").and_then(Value::as_u64))
 }
 
 /// A non-streamed Messages answer. `Err` carries the origin's error message.
@@ -305,7 +310,7 @@ enum Block {
 pub struct StreamDecoder {
     blocks: Vec<(u64, Block)>,
     tools: usize,
-    prompt: Option<u64>,
+    prompt: Option<[u64; 3]>,
     done: bool,
 }
 
@@ -386,11 +391,7 @@ impl StreamDecoder {
                     out.push(Chunk::Finish(finish_from(s)));
                 }
                 if let Some(u) = v.get("usage") {
-                    let c = u.get("output_tokens").and_then(Value::as_u64);
-                    let p = prompt_tokens(u).or(self.prompt);
-                    if p.is_some() || c.is_some() {
-                        out.push(Chunk::Usage(Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false }));
-                    }
+                    out.extend(usage_of(prompt_tokens(u).or(self.prompt), u.get("output_tokens").and_then(Value::as_u64)).map(Chunk::Usage));
                 }
             }
             "message_stop" => self.done = true,

@@ -223,7 +223,7 @@ fn non_stream_response_blocks_and_stop_reasons() {
             arguments: "{\"command\":\"ls\"}".into(),
         }],
         finish: FinishReason::ToolCalls,
-        usage: Some(Usage { prompt_tokens: 11, completion_tokens: 22, estimated: false }),
+        usage: Some(Usage { prompt_tokens: 11, completion_tokens: 22, estimated: false, ..Default::default() }),
     };
     let v = encode_response(&resp, "claude-x");
     assert_eq!(v["model"], "claude-x");
@@ -266,7 +266,7 @@ fn golden_stream_sequence() {
         Chunk::ToolCallStart { index: 1, id: String::new(), name: "Bash".into() },
         Chunk::ToolCallArgs { index: 1, delta: "{\"command\":\"ls\"}".into() },
         Chunk::Finish(FinishReason::ToolCalls),
-        Chunk::Usage(Usage { prompt_tokens: 1500, completion_tokens: 42, estimated: false }),
+        Chunk::Usage(Usage { prompt_tokens: 1500, completion_tokens: 42, estimated: false, ..Default::default() }),
     ] {
         e.chunk(&c, &mut out);
     }
