@@ -110,7 +110,7 @@ async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, Gatewa
     };
     let id = ctx
         .json(
-            "INSERT INTO budgets (user_id, team_id, key_id, period, limit_micros, soft_pct) VALUES ($1::bigint, $2::bigint, $3::bigint, $4::text, $5::bigint, $6::integer)
+            "INSERT INTO budgets (user_id, team_id, key_id, period, limit_micros, soft_pct) VALUES ($1::bigint, $2::bigint, $3::bigint, $4::text, $5::bigint, ($6::bigint)::integer)
              ON CONFLICT DO NOTHING RETURNING to_json(id)",
             &[Param::Int(user_id), Param::Int(team_id), Param::Int(key_id), Param::Text(Some(period.clone())), Param::Int(Some(limit)), Param::Int(Some(soft))],
         )
@@ -131,7 +131,7 @@ async fn update<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Rep
     input.only(&["limit", "soft_pct"])?;
     let n = ctx
         .exec(
-            "UPDATE budgets SET limit_micros = COALESCE($2::bigint, limit_micros), soft_pct = COALESCE($3::integer, soft_pct), updated_at = now() WHERE id = $1::bigint",
+            "UPDATE budgets SET limit_micros = COALESCE($2::bigint, limit_micros), soft_pct = COALESCE(($3::bigint)::integer, soft_pct), updated_at = now() WHERE id = $1::bigint",
             &[Param::Int(Some(id)), Param::Int(limit(&input)?), Param::Int(input.int_in("soft_pct", 1, 100)?)],
         )
         .await?;

@@ -64,9 +64,10 @@ describe("a daily user budget under 200 concurrent requests", () => {
     OA.mode = "ok";
   });
 
-  test("admits at most the budget plus one reservation, and refuses the rest with 429", async () => {
+  test("admits at most the budget plus one reservation, and refuses the rest with 429", async (t) => {
     const ok = results.filter((r) => r.status === 200);
     const refused = results.filter((r) => r.status === 429);
+    t.diagnostic(`${ok.length} admitted (${ok.length * COST} spent of ${LIMIT}, bound ${LIMIT + RESERVE}), ${refused.length} refused`);
     assert.equal(ok.length + refused.length, 200, JSON.stringify(results.filter((r) => ![200, 429].includes(r.status)).map((r) => r.body).slice(0, 3)));
     assert.ok(ok.length * COST <= LIMIT + RESERVE, `${ok.length} admitted: ${ok.length * COST} spent of ${LIMIT}`);
     assert.ok(ok.length * COST >= LIMIT - RESERVE, `the budget is used up (${ok.length} admitted)`);
