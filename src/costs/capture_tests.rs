@@ -1,8 +1,7 @@
 //! Cached tokens are captured from every origin answer the gateway reads, streamed or whole, and
 //! shown to clients in their own dialect's fields.
 
-use crate::stream::passthrough;
-use crate::translate::{anthropic, openai, responses, ChatResponse, Chunk};
+use crate::dialect::{anthropic, openai, responses, ChatResponse, Chunk};
 use crate::types::Usage;
 use serde_json::json;
 
@@ -13,7 +12,7 @@ fn cached(prompt: u64, completion: u64, cached: u64, written: u64) -> Usage {
 #[test]
 fn openai_answers_whole_and_streamed() {
     let u = json!({"usage": {"prompt_tokens": 1000, "completion_tokens": 20, "prompt_tokens_details": {"cached_tokens": 600}}});
-    assert_eq!(passthrough::openai_usage(&u), Some(cached(1000, 20, 600, 0)));
+    assert_eq!(openai::usage_from(&u["usage"]), Some(cached(1000, 20, 600, 0)));
     let whole = openai::decode_response(&json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}, "finish_reason": "stop"}], "usage": u["usage"]})).unwrap();
     assert_eq!(whole.usage, Some(cached(1000, 20, 600, 0)));
     let mut d = openai::StreamDecoder::new();
@@ -30,7 +29,7 @@ fn openai_answers_whole_and_streamed() {
 #[test]
 fn anthropic_answers_whole_and_streamed() {
     let u = json!({"input_tokens": 300, "cache_read_input_tokens": 1200, "cache_creation_input_tokens": 500, "output_tokens": 9});
-    assert_eq!(anthropic::origin::usage_from(&u), Some(cached(2000, 9, 1200, 500)));
+    assert_eq!(anthropic::usage_from(&u), Some(cached(2000, 9, 1200, 500)));
     let mut d = anthropic::StreamDecoder::new();
     let mut out = Vec::new();
     d.frame(br#"{"type":"message_start","message":{"usage":{"input_tokens":300,"cache_read_input_tokens":1200,"cache_creation_input_tokens":500,"output_tokens":1}}}"#, &mut out).unwrap();
