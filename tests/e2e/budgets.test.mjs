@@ -3,10 +3,15 @@
 // by more than one reservation; a soft threshold (headers, a budget event) and a hard limit
 // (429 in the client's own format, naming the budget, Retry-After until the window resets);
 // free models never blocked.
+//
+// It runs once per limits backend: the Limiter Durable Objects here, and Redis (sync.lua behind
+// the Upstash REST bridge) when budgets-redis.test.mjs sets MAESTRO_LIMITS_BACKEND=redis first.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { setup, adminClient, waitForRows } from "./helpers.mjs";
+import { setup, adminClient, waitForRows, redis, redisVars } from "./helpers.mjs";
 import { startOrigin } from "./fake-origin.mjs";
+
+const BACKEND = process.env.MAESTRO_LIMITS_BACKEND ?? "durable_objects";
 
 let env, admin, OA, OL;
 // gpt-b: 1000 input tokens at 10 per million = 10,000 millionths (0.01) per request, the same
@@ -18,8 +23,9 @@ before(async () => {
   OA = await startOrigin({ name: "openai-b", kind: "openai", models: ["gpt-b"] });
   OL = await startOrigin({ name: "ollama-b", kind: "ollama", models: ["llama3:latest"] });
   OA.usage = { prompt: 1000, completion: 0 };
-  env = await setup({ name: "budgets" });
+  env = await setup({ name: `budgets-${BACKEND}`, vars: BACKEND === "redis" ? redisVars(await redis()) : {} });
   admin = adminClient(env.url);
+  if (BACKEND !== "durable_objects") await admin.put("/settings", { "backend.limits": BACKEND }, 200);
   for (const o of [OA, OL]) {
     const n = await admin.post("/nodes", { name: o.name, node_type: o.kind, base_url: o.url }, 201);
     await admin.post(`/nodes/${n.id}/discover`, {}, 200);
@@ -46,7 +52,7 @@ const nextUtcMonth = () => {
 };
 const spent = (username) => Number(env.psql(`SELECT COALESCE(sum(cost_micros), 0) FROM usage_records WHERE username = '${username}'`));
 
-describe("a daily user budget under 200 concurrent requests", () => {
+describe(`a daily user budget under 200 concurrent requests (budgets in ${BACKEND})`, () => {
   const LIMIT = 505_000; // 50.5 requests' worth: the last grant crosses it
   let token, results;
 
