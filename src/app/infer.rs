@@ -5,6 +5,7 @@
 
 use super::respond;
 use super::{model_field, parse_object, read_all, within};
+use crate::costs;
 use crate::dialect;
 use crate::dialect::{ollama, ChatRequest};
 use crate::error::GatewayError;
@@ -58,6 +59,8 @@ pub(super) struct Job<'a> {
     pub responses: Option<crate::state::response_store::Turn>,
     /// The attempts left; a recoverable stream takes it along (see `respond::stream`).
     pub planner: Option<Planner>,
+    /// The snapshot the request runs on: its prices cost the record (`costs::price_record`).
+    pub snap: Rc<Snapshot>,
 }
 
 impl Job<'_> {
@@ -65,6 +68,7 @@ impl Job<'_> {
     pub fn finish<P: Platform>(&mut self, p: &P) {
         if !self.finished {
             self.finished = true;
+            crate::costs::price_record(&self.snap, &mut self.record);
             p.finish(self.record.clone(), std::mem::take(&mut self.settle));
         }
     }
@@ -119,6 +123,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
         finished: false,
         responses: None,
         planner: None,
+        snap: snap.clone(),
     };
     let mut limit_headers = Vec::new();
     let mut reply = match steps(p, snap, user, req, &mut job, &mut limit_headers).await {
@@ -171,7 +176,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     }
     let kinds = origins::kinds_for(job.op);
     let mut draws = Draws { counters: p.counters(&plan::counter_keys(snap, &requested)).await, random: (0..8).map(|_| p.random()).collect() };
-    let planner = Planner::scoped(snap, &requested, needs::of(&job.body), &kinds, p.nodes(), &mut draws, p.now_ms(), &NodeScope::of(user, pin))?;
+    let mut planner = Planner::scoped(snap, &requested, needs::of(&job.body), &kinds, p.nodes(), &mut draws, p.now_ms(), &NodeScope::of(user, pin))?;
 
     // Admission last: requests refused before this point never touch the user's quota.
     let now = p.now_ms();
@@ -185,7 +190,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
                     let what = limits::describe(&scope, d.blocked_by.as_deref(), &requested);
                     return Err(GatewayError::RateLimited { message: format!("rate limit reached: {what}; retry in {} s", d.retry_after), retry_after: d.retry_after });
                 }
-                job.settle.push(Settlement { scope, rules, admitted_ms: now, ticket });
+                job.settle.push(Settlement { scope, rules, admitted_ms: now, ticket, cost: false });
             }
             Err(e) if snap.settings.limits_fail_open => crate::platform_log(&format!("limits store unavailable for {scope}, admitting without a limit check (limits.fail_open=true): {e}")),
             Err(e) => {
@@ -195,6 +200,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
         }
     }
     *limit_headers = limits::headers(&states);
+    budgets(p, snap, user, job, &mut planner, limit_headers).await?;
 
     job.requested = requested;
     job.stream = stream;
@@ -277,6 +283,43 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     };
     job.record.reached_origin = true;
     Err(err)
+}
+
+/// Admission under the caller's budgets (`costs::budget`), after the limits: only when some
+/// candidate costs something. A spent budget leaves the free candidates when there are any
+/// (a budget never blocks a free model), else refuses with 429 and the window's Retry-After.
+async fn budgets<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, job: &mut Job<'_>, planner: &mut Planner, headers: &mut Vec<(String, String)>) -> Result<(), GatewayError> {
+    let scopes = costs::budget::plan(snap, user);
+    if scopes.is_empty() || planner.candidates().all(|(node, real)| costs::is_free(snap, real, node)) {
+        return Ok(());
+    }
+    let now = p.now_ms();
+    let mut states = Vec::new();
+    for (scope, rules) in scopes {
+        match p.admit(&scope, &rules, now).await {
+            Ok((d, ticket)) if d.admitted => {
+                states.extend(d.states.iter().map(|s| (scope.clone(), s.clone())));
+                job.settle.push(Settlement { scope, rules, admitted_ms: now, ticket, cost: true });
+            }
+            Ok((d, _)) => {
+                if planner.retain(|node, real| costs::is_free(snap, real, node)) {
+                    // Only free candidates remain: nothing to hold against any budget.
+                    return Ok(());
+                }
+                states.extend(d.states.iter().map(|s| (scope.clone(), s.clone())));
+                headers.extend(costs::budget::headers(snap, &states));
+                let rule = d.blocked_by.as_deref().unwrap_or("day");
+                return Err(GatewayError::BudgetExceeded { message: costs::budget::refusal(snap, &scope, rule, d.retry_after), retry_after: d.retry_after });
+            }
+            Err(e) if snap.settings.limits_fail_open => crate::platform_log(&format!("limits store unavailable for {scope}, admitting without a budget check (limits.fail_open=true): {e}")),
+            Err(e) => {
+                crate::platform_log(&format!("limits store unavailable for {scope}, rejecting with 503 (limits.fail_open=false): {e}"));
+                return Err(GatewayError::Dependency(format!("the limits store is unavailable: {e}")));
+            }
+        }
+    }
+    headers.extend(costs::budget::headers(snap, &states));
+    Ok(())
 }
 
 /// The client hung up before the first byte: the attempt was dropped (aborting its origin

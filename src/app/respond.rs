@@ -119,6 +119,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
     job.finished = true;
     let started = job.started_ms;
     let prompt_estimate = prompt_estimate(job);
+    let prices = snap.clone();
     let hook = Box::new(move |f: Finished| {
         hook_p.stream_ended(node_id.get(), &lease);
         record.duration_ms = hook_p.now_ms() - started;
@@ -132,10 +133,9 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
                 None => note,
             });
         }
-        let usage = f.usage.unwrap_or(Usage { prompt_tokens: prompt_estimate, completion_tokens: f.frames, estimated: true });
-        record.prompt_tokens = usage.prompt_tokens;
-        record.completion_tokens = usage.completion_tokens;
-        record.estimated = usage.estimated;
+        let usage = f.usage.unwrap_or(Usage { prompt_tokens: prompt_estimate, completion_tokens: f.frames, estimated: true, ..Default::default() });
+        record.set_usage(&usage);
+        crate::costs::price_record(&prices, &mut record);
         hook_p.finish(record, settle);
     });
     let timer: Rc<dyn Timer> = p.clone();
@@ -274,7 +274,7 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         }
         (out, usage)
     };
-    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true });
+    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true, ..Default::default() });
     served(p, job, usage, serde_json::to_vec(&out).unwrap_or_default())
 }
 
@@ -303,7 +303,7 @@ fn passthrough_json<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, leg: Leg, bytes: 
     }
     let field = |key: &str| -> Option<Value> { jsonscan::top_level_value(&bytes, key).and_then(|(s, e)| serde_json::from_slice(&bytes[s..e]).ok()) };
     let usage = dialect::answer_usage(leg.api, field);
-    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true });
+    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true, ..Default::default() });
     let out = jsonscan::set_top_level_str(&bytes, "model", &job.requested).unwrap_or(bytes);
     served(p, job, usage, out)
 }
@@ -345,9 +345,7 @@ pub(super) fn origin_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &
 
 fn served<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, usage: Usage, body: Vec<u8>) -> AttemptResult {
     job.record.status = 200;
-    job.record.prompt_tokens = usage.prompt_tokens;
-    job.record.completion_tokens = usage.completion_tokens;
-    job.record.estimated = usage.estimated;
+    job.record.set_usage(&usage);
     job.record.duration_ms = p.now_ms() - job.started_ms;
     job.record.ttfb_ms = Some(job.record.duration_ms);
     job.finish(&**p);

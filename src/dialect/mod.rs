@@ -297,7 +297,7 @@ pub fn render_error(dialect: Dialect, err: &GatewayError) -> Reply {
     match err {
         GatewayError::Unauthorized(_) => reply.set_header("www-authenticate", "Bearer"),
         GatewayError::MethodNotAllowed { allow } => reply.set_header("allow", allow.to_string()),
-        GatewayError::RateLimited { retry_after, .. } => reply.set_header("retry-after", retry_after.to_string()),
+        GatewayError::RateLimited { retry_after, .. } | GatewayError::BudgetExceeded { retry_after, .. } => reply.set_header("retry-after", retry_after.to_string()),
         _ => {}
     }
     reply

@@ -21,6 +21,10 @@
 // `origin.pauseMs`: streams pause that long after their first chunk (a slow origin, keep-alives).
 // Tool-call arguments given as a string are sent as that text (an empty string streams nothing).
 // Every request is recorded with its path (query included), headers, parsed body and raw body text.
+// Prompt caching: `origin.usage.cached` / `origin.usage.cacheWrite` (parts of `usage.prompt`) are
+// reported the way each API does: OpenAI `prompt_tokens_details.cached_tokens`, Anthropic
+// `cache_read_input_tokens` / `cache_creation_input_tokens` (its `input_tokens` then excludes
+// them). Absent when 0, as the real APIs mostly do. `origin.embedTokens` is what an embedding costs.
 import http from "node:http";
 
 export async function startOrigin({ name = "origin", kind = "ollama", models = ["llama3:latest"], ps = [] } = {}) {
@@ -35,7 +39,8 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     pullMode: "ok",
     chunks: 3,
     chunkDelay: 5,
-    usage: { prompt: 7, completion: 3 },
+    usage: { prompt: 7, completion: 3, cached: 0, cacheWrite: 0 },
+    embedTokens: 4,
     noUsage: false, // true: report no token counts at all (the gateway must estimate)
     extra: null, // an object merged into every inference answer and stream chunk (open-list tests)
     text: null,
@@ -57,6 +62,15 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
   };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const argText = (a) => (typeof a === "string" ? a : JSON.stringify(a));
+  const openaiUsage = () => {
+    const u = { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion };
+    if (o.usage.cached) u.prompt_tokens_details = { cached_tokens: o.usage.cached };
+    return u;
+  };
+  const anthropicInput = () => {
+    const { prompt, cached = 0, cacheWrite = 0 } = o.usage;
+    return { input_tokens: prompt - cached - cacheWrite, ...(cached ? { cache_read_input_tokens: cached } : {}), ...(cacheWrite ? { cache_creation_input_tokens: cacheWrite } : {}) };
+  };
 
   o.server = http.createServer(async (req, res) => {
     let raw = "";
@@ -150,7 +164,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       const calls = o.toolCalls && !results.length ? o.toolCalls.map((t, i) => ({ type: "tool_use", id: `toolu_${i}`, name: t.function.name, input: t.function.arguments })) : [];
       const stop = calls.length ? "tool_use" : "end_turn";
       const think = o.thinking ? [{ type: "thinking", thinking: o.thinking.thinking, signature: o.thinking.signature }] : [];
-      const usage = { input_tokens: o.usage.prompt, output_tokens: o.usage.completion, ...(o.usageExtra ?? {}) };
+      const usage = { ...anthropicInput(), output_tokens: o.usage.completion, ...(o.usageExtra ?? {}) };
       if (!body?.stream)
         return reply(res, 200, { id: "msg_up", type: "message", role: "assistant", model, content: [...think, { type: "text", text }, ...calls], stop_reason: stop, stop_sequence: null, usage }, { "request-id": "req_up" });
       res.writeHead(200, { "content-type": "text/event-stream", "request-id": "req_up" });
@@ -204,9 +218,9 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     if (model && !o.models.includes(model) && !path.includes("embed")) {
       return reply(res, 404, kind === "openai" || path.startsWith("/v1/") ? { error: { message: `model '${model}' not found`, type: "invalid_request_error" } } : { error: `model '${model}' not found` });
     }
-    if (path === "/api/embed") return reply(res, 200, { model, embeddings: [[0.1, 0.2, 0.3]], prompt_eval_count: 4 });
+    if (path === "/api/embed") return reply(res, 200, { model, embeddings: [[0.1, 0.2, 0.3]], prompt_eval_count: o.embedTokens });
     if (path === "/api/embeddings") return reply(res, 200, { embedding: [0.1, 0.2, 0.3] });
-    if (path === "/v1/embeddings") return reply(res, 200, { object: "list", model, data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }], usage: { prompt_tokens: 4, total_tokens: 4 } });
+    if (path === "/v1/embeddings") return reply(res, 200, { object: "list", model, data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }], usage: { prompt_tokens: o.embedTokens, total_tokens: o.embedTokens } });
 
     // Like Ollama: an empty prompt only loads the model (it then shows in /api/ps).
     if (path === "/api/generate" && body?.prompt === "" && !o.ps.includes(model)) o.ps.push(model);
@@ -223,7 +237,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       }
       const tc = o.toolCalls?.map((t, i) => ({ id: `call_${i}`, type: "function", function: { name: t.function.name, arguments: argText(t.function.arguments) } }));
       const choice = isChat ? { index: 0, message: { role: "assistant", content: text, ...(tc ? { tool_calls: tc } : {}) }, finish_reason: tc ? "tool_calls" : "stop" } : { index: 0, text, finish_reason: "stop" };
-      return reply(res, 200, { id: "cmpl-1", object: isChat ? "chat.completion" : "text_completion", created: 1, model, choices: [choice], ...(o.noUsage ? {} : { usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } }), ...(o.extra ?? {}) });
+      return reply(res, 200, { id: "cmpl-1", object: isChat ? "chat.completion" : "text_completion", created: 1, model, choices: [choice], ...(o.noUsage ? {} : { usage: openaiUsage() }), ...(o.extra ?? {}) });
     }
     // Streaming.
     res.writeHead(200, { "content-type": native ? "application/x-ndjson" : "text/event-stream" });
@@ -256,7 +270,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: "" } } : { response: "" }), done: true, done_reason: "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) });
     else {
       send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: {}, finish_reason: o.toolCalls && isChat ? "tool_calls" : "stop" }] });
-      if (body?.stream_options?.include_usage && !o.noUsage) send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [], usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } });
+      if (body?.stream_options?.include_usage && !o.noUsage) send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [], usage: openaiUsage() });
       res.write("data: [DONE]\n\n");
     }
     res.end();
