@@ -19,7 +19,7 @@ use crate::routing::needs;
 use crate::routing::plan::{self, Attempt, Draws, FailureClass, Planner};
 use crate::routing::scope::{self, Scope as NodeScope};
 use crate::state::snapshot::{NodeKind, Snapshot, User};
-use crate::translate::{anthropic, ollama, openai, responses, ChatRequest};
+use crate::translate::{anthropic, fim, ollama, openai, responses, responses_tools, ChatRequest};
 use crate::types::Dialect;
 use crate::usage::UsageRecord;
 use serde_json::{Map, Value};
@@ -138,7 +138,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
                 job.record.duration_ms = p.now_ms() - job.started_ms;
                 job.finish(&**p);
             }
-            ingress::render_error(job.dialect, &e)
+            respond::responses_failed(p, &job, &e).unwrap_or_else(|| ingress::render_error(job.dialect, &e))
         }
     };
     for (k, v) in limit_headers {
@@ -323,28 +323,25 @@ pub(super) fn shape_of(api: Api) -> Shape {
 
 /// The upstream body for a leg: the client's JSON re-addressed, or translated from the IR.
 /// Returns whether the gateway added a usage request the client did not make.
-fn upstream_body(job: &mut Job<'_>, leg: Leg, real: &str) -> Result<(Map<String, Value>, bool), GatewayError> {
+fn upstream_body(job: &mut Job<'_>, leg: Leg, node_id: i64, real: &str) -> Result<(Map<String, Value>, bool), GatewayError> {
     if !leg.translate {
         return Ok(origins::body(job.op, &job.body, real, job.stream));
     }
     let stream = job.stream;
+    // The IR for this leg: reasoning a Responses client sent back only reaches the origin that
+    // produced it (`responses_tools::settle_reasoning`).
+    let leg_ir = |job: &mut Job<'_>| -> Result<ChatRequest, GatewayError> {
+        let mut ir = job.ir()?.clone();
+        ir.stream = stream;
+        responses_tools::settle_reasoning(&mut ir, node_id, real);
+        Ok(ir)
+    };
     let v = match leg.api {
         Api::OpenAiEmbeddings => ollama::embed_request_to_openai(&job.body, real)?,
-        Api::OpenAiChat => {
-            let mut ir = job.ir()?.clone();
-            ir.stream = stream;
-            openai::encode_request(&ir, real)
-        }
-        Api::OllamaChat => {
-            let mut ir = job.ir()?.clone();
-            ir.stream = stream;
-            ollama::encode_chat_request(&ir, real)?
-        }
-        Api::AnthropicMessages => {
-            let mut ir = job.ir()?.clone();
-            ir.stream = stream;
-            anthropic::encode_request(&ir, real)
-        }
+        Api::OpenAiCompletions => Value::Object(fim::completions_request(&job.body, real, stream)?),
+        Api::OpenAiChat => openai::encode_request(&leg_ir(job)?, real),
+        Api::OllamaChat => ollama::encode_chat_request(&leg_ir(job)?, real)?,
+        Api::AnthropicMessages => anthropic::encode_request(&leg_ir(job)?, real),
         other => return Err(GatewayError::Internal(format!("no translation to {other:?}"))),
     };
     match v {
@@ -357,17 +354,25 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     let Some(node) = snap.node(attempt.node_id) else {
         return AttemptResult::Failed(Failure::Unservable("node vanished".into()));
     };
-    let Some(leg) = origins::leg(job.op, node.kind) else {
+    let Some(mut leg) = origins::leg(job.op, node.kind) else {
         return AttemptResult::Failed(Failure::Unservable("node cannot serve this endpoint".into()));
     };
+    // Fill-in-the-middle (Continue) needs an OpenAI-compatible node's /v1/completions: chat
+    // completions carry neither `suffix` nor a raw prompt.
+    if *job.op == Op::OllamaGenerate && leg.api == Api::OpenAiChat && fim::is_fim(&job.body) {
+        leg = Leg { api: Api::OpenAiCompletions, translate: true };
+    }
     let target = Target { snap, user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, shape: shape_of(leg.api) };
     if policy::in_maintenance(&target) {
         return AttemptResult::Failed(Failure::Maintenance(attempt.model.clone()));
     }
-    let (mut body, strip_usage) = match upstream_body(job, leg, &attempt.real) {
+    let (mut body, strip_usage) = match upstream_body(job, leg, node.id, &attempt.real) {
         Ok(b) => b,
         Err(e) => return AttemptResult::Final(e),
     };
+    if node.kind == NodeKind::Ollama && !leg.translate && matches!(leg.api, Api::OpenAiChat | Api::OpenAiCompletions) {
+        origins::for_ollama_v1(&mut body);
+    }
     policy::apply(&mut body, &target);
     crate::routing::node_rules::apply(&mut body, &node.request_rules, leg.api);
     let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));

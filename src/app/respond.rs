@@ -4,7 +4,9 @@
 
 use super::infer::{AttemptResult, Job};
 use super::{read_all, within};
+use crate::error::GatewayError;
 use crate::net::{Body, OriginReply, Reply};
+use crate::origins::overflow;
 use crate::origins::failure::Failure;
 use crate::origins::{self, Api, Leg};
 use crate::platform::Platform;
@@ -16,7 +18,7 @@ use crate::state::snapshot::{Snapshot, User};
 use crate::stream::passthrough::{self, AnthropicSse, OllamaNdjson, OpenAiSse, Transform};
 use crate::stream::relay::{self, Finished, Timer};
 use crate::stream::transcode::{Decoder, Transcode};
-use crate::translate::{anthropic, ollama, openai, responses, ChatResponse, StreamEncoder, ToolCall};
+use crate::translate::{anthropic, ollama, openai, responses, responses_tools, ChatResponse, StreamEncoder, ToolCall};
 use crate::types::{Dialect, FinishReason, Usage};
 use crate::usage::estimate_tokens;
 use crate::util::jsonscan;
@@ -62,7 +64,12 @@ fn encoder<P: Platform>(p: &Rc<P>, job: &mut Job<'_>) -> Box<dyn StreamEncoder> 
             Box::new(anthropic::StreamEncoder::new(&display, &format!("msg_{id}"), estimate))
         }
         Op::Responses => {
-            let mut e = responses::StreamEncoder::new(&display, &format!("resp_{id}"), now_s(&**p));
+            let mut e = responses::StreamEncoder::new(&display, &format!("resp_{id}"), now_s(&**p))
+                .with_tools(responses_tools::map_of(&job.body))
+                .with_prompt_estimate(prompt_estimate(job));
+            if let Some(node) = job.record.node_id {
+                e = e.with_origin_tag(responses_tools::origin_tag(node, &job.record.real_model));
+            }
             if let Some(turn) = job.responses.clone() {
                 e = e.with_meta(turn.meta());
                 if turn.store {
@@ -273,7 +280,7 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
             repair(&mut resp, pl);
         }
         let id = job.record.id.trim_start_matches("req_").to_string();
-        let usage = resp.usage;
+        let mut usage = resp.usage;
         let out = match job.op {
             Op::OllamaChat => ollama::encode_chat_response_timed(&resp, &display, &ollama::now_rfc3339(), &timing),
             Op::OllamaGenerate => ollama::encode_generate_response_timed(&resp, &display, &ollama::now_rfc3339(), &timing),
@@ -283,7 +290,13 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
             }
             Op::Responses => {
                 resp.id = format!("resp_{id}");
-                let mut out = responses::encode_response(&resp, &display, now_s(&**p));
+                // Codex reads the turn's token count from every response: never without usage.
+                if resp.usage.is_none() {
+                    resp.usage = Some(Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(resp.text.len() + resp.reasoning.len() + resp.tool_calls.iter().map(|c| c.arguments.len()).sum::<usize>()), estimated: true });
+                }
+                usage = resp.usage;
+                let tag = job.record.node_id.map(|n| responses_tools::origin_tag(n, &job.record.real_model));
+                let mut out = responses::encode_response_with(&resp, &display, now_s(&**p), responses::ReasoningStyle::Summary, &responses_tools::map_of(&job.body), tag.as_deref());
                 if let (Some(turn), Some(o)) = (&job.responses, out.as_object_mut()) {
                     o.extend(turn.meta());
                     super::stored::keep(&**p, job.record.user_id, turn, &out);
@@ -377,4 +390,37 @@ fn served<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, usage: Usage, body: Vec<u8>
     job.record.ttfb_ms = Some(job.record.duration_ms);
     job.finish(&**p);
     AttemptResult::Served(Reply::json_bytes(200, body).with_header("x-request-id", job.record.id.clone()))
+}
+
+/// A streamed Responses request that fails before its first byte, when Codex acts on the
+/// failure: 200 with `response.created` then `response.failed` carrying Codex's code. Codex
+/// recognises a context overflow only as `context_length_exceeded` in `response.failed` (it
+/// compacts the conversation), and waits exactly the "try again in Ns" of a
+/// `rate_limit_exceeded` message; as HTTP errors both would be a failed turn or a blind retry.
+/// Other errors stay HTTP errors in the OpenAI shape (`None`): Codex treats a 4xx as final,
+/// a `response.failed` with another code as retryable.
+pub(super) fn responses_failed<P: Platform>(p: &Rc<P>, job: &Job<'_>, e: &GatewayError) -> Option<Reply> {
+    if job.dialect != Dialect::Responses || !job.record.stream {
+        return None;
+    }
+    let (code, message) = match e {
+        GatewayError::RateLimited { message, retry_after } => ("rate_limit_exceeded", format!("{message}. Please try again in {retry_after}s.")),
+        GatewayError::Upstream { status: 429, message } => ("rate_limit_exceeded", message.clone()),
+        GatewayError::Upstream { status, message } if (400..500).contains(status) && (*status == 413 || overflow::is_overflow(message)) => ("context_length_exceeded", message.clone()),
+        _ => return None,
+    };
+    let id = job.record.id.trim_start_matches("req_");
+    let display = if job.requested.is_empty() { job.record.requested_model.clone() } else { job.requested.clone() };
+    let mut enc = responses::StreamEncoder::new(&display, &format!("resp_{id}"), now_s(&**p));
+    if let Some(turn) = &job.responses {
+        enc = enc.with_meta(turn.meta());
+    }
+    let mut out = Vec::new();
+    enc.fail(code, &message, &mut out);
+    let headers = vec![
+        ("content-type".into(), "text/event-stream".into()),
+        ("cache-control".into(), "no-cache".into()),
+        ("x-request-id".into(), job.record.id.clone()),
+    ];
+    Some(Reply { status: 200, headers, body: Body::Full(out) })
 }

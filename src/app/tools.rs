@@ -14,6 +14,7 @@ use crate::net::{Inbound, Reply};
 use crate::routes::{Op, Tool};
 use crate::routing::catalog::{Entry, EntryKind};
 use crate::translate::{openai, responses};
+use crate::util::jsonscan;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -151,7 +152,8 @@ pub(super) fn codex_models(entries: &[Entry]) -> Value {
                 "supports_reasoning_summaries": has("thinking"),
                 "support_verbosity": false,
                 "default_verbosity": null,
-                "apply_patch_tool_type": null,
+                // Codex's freeform apply_patch round-trips on every node type (`responses_tools`).
+                "apply_patch_tool_type": "freeform",
                 "truncation_policy": {"mode": "bytes", "limit": 10000},
                 "supports_parallel_tool_calls": false,
                 "context_window": e.context_length,
@@ -185,6 +187,20 @@ pub(super) fn rewrite(tool: Option<Tool>, op: &Op, req: &Inbound, resolve: &dyn 
             if !cursor_body(&mut body)? {
                 return Ok(None);
             }
+            Ok(Some(with_body(req, &body)))
+        }
+        // Cursor configured with the root base URL sends Agent mode's Responses-shaped bodies to
+        // /v1/chat/completions too. A byte scan finds them (no `messages`, an `input`), so
+        // ordinary chat bodies are not parsed twice.
+        (None, Op::ChatCompletions) if jsonscan::top_level_value(&req.body, "messages").is_none() && jsonscan::top_level_value(&req.body, "input").is_some() => {
+            let mut body = parse_object(&req.body)?;
+            let stream = body.get("stream").cloned();
+            cursor_body(&mut body)?;
+            // Outside /cursor the stream default is the chat API's own (off).
+            match stream {
+                Some(s) => body.insert("stream".into(), s),
+                None => body.remove("stream"),
+            };
             Ok(Some(with_body(req, &body)))
         }
         _ => Ok(None),
@@ -311,6 +327,7 @@ mod tests {
         assert_eq!(m["supported_reasoning_levels"][2]["effort"], "high");
         assert_eq!(v["models"][0]["supported_reasoning_levels"], json!([]));
         assert_eq!(v["models"][0]["input_modalities"], json!(["text"]));
+        assert_eq!(v["models"][0]["apply_patch_tool_type"], "freeform");
         // Fields Codex's ModelInfo requires (no serde default there).
         for k in [
             "slug",

@@ -24,10 +24,12 @@
 //! encoders see the real model name.
 
 pub mod anthropic;
+pub mod fim;
 pub mod ir;
 pub mod ollama;
 pub mod openai;
 pub mod responses;
+pub mod responses_tools;
 #[cfg(test)]
 mod test_support;
 mod wire;

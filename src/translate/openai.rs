@@ -553,6 +553,10 @@ pub fn decode_response(v: &Value) -> Result<ChatResponse, String> {
         ChatResponse { id: m.get("id").and_then(Value::as_str).unwrap_or("").to_string(), ..Default::default() };
     let choice =
         m.get("choices").and_then(Value::as_array).and_then(|c| c.first()).ok_or("origin answer has no choices")?;
+    // A `/v1/completions` answer (fill-in-the-middle, `translate::fim`).
+    if let Some(t) = choice.get("text").and_then(Value::as_str) {
+        r.text = t.to_string();
+    }
     if let Some(msg) = choice.get("message") {
         match msg.get("content") {
             Some(Value::String(s)) => r.text = s.clone(),
@@ -616,6 +620,9 @@ struct WChoice<'a> {
     index: u64,
     #[serde(default, borrow)]
     delta: Option<WDelta<'a>>,
+    /// `/v1/completions` chunks (fill-in-the-middle, `translate::fim`) carry text here.
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     finish_reason: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -710,6 +717,9 @@ impl StreamDecoder {
         for choice in chunk.choices.iter().flatten() {
             if choice.index != 0 {
                 continue;
+            }
+            if let Some(t) = choice.text.as_deref().filter(|t| !t.is_empty()) {
+                out.push(Chunk::Text(t.to_string()));
             }
             if let Some(d) = &choice.delta {
                 let reasoning = d.reasoning_content.as_deref().or(d.reasoning.as_deref());

@@ -7,16 +7,20 @@
 //! (stored prompts) and `background` are refused with a 400 rather than silently answered
 //! without the context they point to. Deliberate drops: `include`,
 //! `metadata`, `user`, `prompt_cache_key`, `safety_identifier`, `service_tier`, `truncation`,
-//! `top_logprobs`, `max_tool_calls`, `text.verbosity`, `reasoning.summary`, encrypted
-//! reasoning, hosted and custom tools (`web_search`, `file_search`, `local_shell`, `custom`,
-//! `mcp`, ...), image `detail`. History items of custom/local-shell calls are kept as
-//! ordinary tool calls so the conversation stays coherent.
+//! `top_logprobs`, `max_tool_calls`, `text.verbosity`, `reasoning.summary`, hosted tools
+//! (`web_search`, `file_search`, `mcp`, ...), image `detail`. Custom (freeform) and
+//! `namespace` tools become function tools under origin-safe names and their calls map back
+//! (`responses_tools`). Reasoning items reach an origin only if that origin produced them (the
+//! gateway's `encrypted_content` tag says which; OpenAI's encrypted reasoning is dropped).
+//! Local-shell history items are kept as ordinary tool calls so the conversation stays
+//! coherent.
 //!
 //! Reasoning from an origin is raw chain of thought. By default it is sent as a reasoning
 //! *summary* (`response.reasoning_summary_text.*`), which is what Codex displays; set
 //! `ReasoningStyle::Text` to send it as `reasoning_text` content instead.
 
 use super::ir::*;
+use super::responses_tools::{self as tools, Kind, ToolMap};
 use super::wire::{self, write_json, JsonMap, Obj};
 use super::StreamEncoder as StreamEncoderTrait;
 use crate::error::GatewayError;
@@ -50,18 +54,20 @@ pub fn decode_request(body: &JsonMap) -> Result<ChatRequest, GatewayError> {
             req.system.push(i.to_string());
         }
     }
+    let (offered, map) = tools::decode(&o)?;
     match o.get("input") {
         None => return Err(o.err("input", "is required")),
         Some(Value::String(s)) => req.messages.push(Message::text(Role::User, s.clone())),
         Some(Value::Array(items)) => {
-            let mut b = Builder { req: &mut req, leading: true };
+            let mut b = Builder { req: &mut req, leading: true, map: &map };
             for (i, it) in items.iter().enumerate() {
                 b.item(&Obj::of(it, o.item_path("input", i))?)?;
             }
         }
         Some(_) => return Err(o.err("input", "must be a string or an array of items")),
     }
-    decode_tools(&o, &mut req)?;
+    req.tools = offered;
+    decode_tool_choice(&o, &map, &mut req)?;
     req.parallel_tool_calls = o.bool("parallel_tool_calls")?;
     req.max_tokens = o.u64("max_output_tokens")?;
     req.temperature = o.f64("temperature")?;
@@ -107,6 +113,8 @@ pub fn decode_request(body: &JsonMap) -> Result<ChatRequest, GatewayError> {
 struct Builder<'r> {
     req: &'r mut ChatRequest,
     leading: bool,
+    /// Names of namespace and custom tools as the origin knows them.
+    map: &'r ToolMap,
 }
 
 impl Builder<'_> {
@@ -129,7 +137,7 @@ impl Builder<'_> {
             "function_call" => {
                 let call = Part::ToolCall {
                     id: it.req_str("call_id")?.to_string(),
-                    name: it.req_str("name")?.to_string(),
+                    name: self.map.origin_name(it.str("namespace")?, it.req_str("name")?),
                     arguments: it.str("arguments")?.unwrap_or("").to_string(),
                 };
                 self.push(Role::Assistant, call);
@@ -139,7 +147,7 @@ impl Builder<'_> {
                 let input = it.str("input")?.unwrap_or("");
                 let call = Part::ToolCall {
                     id: it.req_str("call_id")?.to_string(),
-                    name: it.req_str("name")?.to_string(),
+                    name: self.map.origin_name(it.str("namespace")?, it.req_str("name")?),
                     arguments: json!({"input": input}).to_string(),
                 };
                 self.push(Role::Assistant, call);
@@ -198,9 +206,14 @@ impl Builder<'_> {
                         }
                     }
                 }
-                // `encrypted_content` is OpenAI-only: dropped. Empty reasoning adds nothing.
-                if !texts.is_empty() {
-                    self.push(Role::Assistant, Part::Thinking { text: texts.join("\n"), signature: None });
+                // Only reasoning this gateway minted says where it came from (`encrypted_content`
+                // = `tools::origin_tag`); it rides as the part's provenance until the leg is
+                // chosen (`tools::settle_reasoning`). Anything else (OpenAI's encrypted
+                // reasoning, items without a tag) was produced by no origin we can name: dropped.
+                // Empty reasoning adds nothing.
+                let tag = it.str("encrypted_content")?.filter(|t| tools::is_origin_tag(t));
+                if let (false, Some(tag)) = (texts.is_empty(), tag) {
+                    self.push(Role::Assistant, Part::Thinking { text: texts.join("\n"), signature: Some(tag.to_string()) });
                 }
                 Ok(())
             }
@@ -279,22 +292,7 @@ fn image(p: &Obj) -> Result<Part, GatewayError> {
     Ok(Part::Image { media_type, data })
 }
 
-fn decode_tools(o: &Obj, req: &mut ChatRequest) -> Result<(), GatewayError> {
-    for (i, t) in o.arr("tools")?.unwrap_or(&[]).iter().enumerate() {
-        let t = Obj::of(t, o.item_path("tools", i))?;
-        if t.req_str("type")? != "function" {
-            continue; // hosted and custom tools: see module docs.
-        }
-        req.tools.push(Tool {
-            name: t.req_str("name")?.to_string(),
-            description: t.str("description")?.map(str::to_string),
-            parameters: match t.get("parameters") {
-                None => json!({"type": "object", "properties": {}}),
-                Some(p @ Value::Object(_)) => p.clone(),
-                Some(_) => return Err(t.err("parameters", "must be a JSON schema object")),
-            },
-        });
-    }
+fn decode_tool_choice(o: &Obj, map: &ToolMap, req: &mut ChatRequest) -> Result<(), GatewayError> {
     req.tool_choice = match o.get("tool_choice") {
         None => None,
         Some(Value::String(s)) => Some(match s.as_str() {
@@ -306,13 +304,13 @@ fn decode_tools(o: &Obj, req: &mut ChatRequest) -> Result<(), GatewayError> {
         Some(Value::Object(_)) => {
             let tc = o.obj("tool_choice")?.unwrap();
             match tc.req_str("type")? {
-                "function" => Some(ToolChoice::Named(tc.req_str("name")?.to_string())),
+                "function" | "custom" => Some(ToolChoice::Named(map.origin_name(tc.str("namespace")?, tc.req_str("name")?))),
                 "allowed_tools" => {
                     let mut names = Vec::new();
                     for (i, t) in tc.arr("tools")?.unwrap_or(&[]).iter().enumerate() {
                         let t = Obj::of(t, tc.item_path("tools", i))?;
                         if let Some(n) = t.str("name")? {
-                            names.push(n.to_string());
+                            names.push(map.origin_name(t.str("namespace")?, n));
                         }
                     }
                     // A subset restriction is the same as offering only that subset.
@@ -324,7 +322,7 @@ fn decode_tools(o: &Obj, req: &mut ChatRequest) -> Result<(), GatewayError> {
                     })
                 }
                 _ => {
-                    return Err(tc.err("type", "forcing a hosted or custom tool is not supported; use a function tool"))
+                    return Err(tc.err("type", "forcing a hosted tool is not supported; use a function or custom tool"))
                 }
             }
         }
@@ -366,15 +364,21 @@ fn status_of(f: FinishReason) -> (&'static str, Value) {
     }
 }
 
-fn reasoning_item(id: &str, text: &str, style: ReasoningStyle) -> Value {
-    match style {
+/// `tag` (`responses_tools::origin_tag`) names the origin that produced the reasoning, as the
+/// item's `encrypted_content`: a next turn sends it back, and only that origin gets it again.
+fn reasoning_item(id: &str, text: &str, style: ReasoningStyle, tag: Option<&str>) -> Value {
+    let mut item = match style {
         ReasoningStyle::Summary => {
             json!({"id": id, "type": "reasoning", "summary": [{"type": "summary_text", "text": text}]})
         }
         ReasoningStyle::Text => {
             json!({"id": id, "type": "reasoning", "summary": [], "content": [{"type": "reasoning_text", "text": text}]})
         }
+    };
+    if let Some(t) = tag {
+        item["encrypted_content"] = json!(t);
     }
+    item
 }
 
 fn message_item(id: &str, text: &str, status: &str) -> Value {
@@ -384,6 +388,35 @@ fn message_item(id: &str, text: &str, status: &str) -> Value {
 
 fn call_item(id: &str, call_id: &str, name: &str, args: &str, status: &str) -> Value {
     json!({"id": id, "type": "function_call", "status": status, "call_id": call_id, "name": name, "arguments": args})
+}
+
+/// The output item of a call of the origin's tool `origin` (see `responses_tools`): a
+/// `function_call` under the client's name (with its `namespace`), or a `custom_tool_call`
+/// carrying the raw `input` (`args` are the origin's JSON arguments; an item just opened
+/// passes empty ones).
+fn tool_item(map: &ToolMap, id: &str, call_id: &str, origin: &str, args: &str, status: &str) -> Value {
+    let Some(e) = map.client(origin) else { return call_item(id, call_id, origin, args, status) };
+    match e.kind {
+        Kind::Custom => {
+            let input = if args.is_empty() { String::new() } else { tools::custom_input(args) };
+            let mut item = json!({"id": id, "type": "custom_tool_call", "status": status, "call_id": call_id, "name": e.name, "input": input});
+            if let Some(ns) = &e.namespace {
+                item["namespace"] = json!(ns);
+            }
+            item
+        }
+        Kind::Function => {
+            let mut item = call_item(id, call_id, &e.name, args, status);
+            if let Some(ns) = &e.namespace {
+                item["namespace"] = json!(ns);
+            }
+            item
+        }
+    }
+}
+
+fn is_custom(map: &ToolMap, origin: &str) -> bool {
+    map.client(origin).is_some_and(|e| e.kind == Kind::Custom)
 }
 
 fn response_obj(id: &str, display: &str, created: i64, status: &str, output: Vec<Value>) -> Map<String, Value> {
@@ -408,23 +441,25 @@ pub fn encode_response(resp: &ChatResponse, display: &str, created: i64) -> Valu
 }
 
 pub fn encode_response_styled(resp: &ChatResponse, display: &str, created: i64, style: ReasoningStyle) -> Value {
+    encode_response_with(resp, display, created, style, &ToolMap::default(), None)
+}
+
+/// `encode_response_styled` with the request's tool map: calls of custom and namespace tools
+/// come back under the client's names and types; `tag` marks the reasoning's origin.
+pub fn encode_response_with(resp: &ChatResponse, display: &str, created: i64, style: ReasoningStyle, map: &ToolMap, tag: Option<&str>) -> Value {
     let (status, incomplete) = status_of(resp.finish);
     let mut output = Vec::new();
     if !resp.reasoning.is_empty() {
-        output.push(reasoning_item(&item_id("rs", &resp.id, output.len()), &resp.reasoning, style));
+        output.push(reasoning_item(&item_id("rs", &resp.id, output.len()), &resp.reasoning, style, tag));
     }
     if !resp.text.is_empty() || resp.tool_calls.is_empty() {
         output.push(message_item(&item_id("msg", &resp.id, output.len()), &resp.text, status));
     }
     for (i, tc) in resp.tool_calls.iter().enumerate() {
         let call_id = if tc.id.is_empty() { wire::call_id(&resp.id, i) } else { tc.id.clone() };
-        output.push(call_item(
-            &item_id("fc", &resp.id, output.len()),
-            &call_id,
-            &tc.name,
-            wire::args_text(&tc.arguments),
-            "completed",
-        ));
+        let kind = if is_custom(map, &tc.name) { "ctc" } else { "fc" };
+        let args = if is_custom(map, &tc.name) { tc.arguments.as_str() } else { wire::args_text(&tc.arguments) };
+        output.push(tool_item(map, &item_id(kind, &resp.id, output.len()), &call_id, &tc.name, args, "completed"));
     }
     let mut r = response_obj(&resp.id, display, created, status, output);
     r.insert("incomplete_details".into(), incomplete);
@@ -445,8 +480,11 @@ struct OpenCall {
     output_index: usize,
     id: String,
     call_id: String,
+    /// The origin's tool name (`tool_item` maps it back).
     name: String,
     args: String,
+    /// A custom tool: its input is JSON-wrapped at the origin, so it is sent whole at the end.
+    custom: bool,
 }
 
 /// SSE encoder for Responses clients: `response.created`, `response.in_progress`, then per
@@ -482,6 +520,12 @@ pub struct StreamEncoder {
     meta: Map<String, Value>,
     /// Called with the final response object of a completed or incomplete stream (storing it).
     on_done: Option<OnDone>,
+    tools: ToolMap,
+    origin_tag: Option<String>,
+    /// Prompt tokens to report when the origin reports no usage (`with_prompt_estimate`).
+    prompt_estimate: u64,
+    /// Characters of output so far (the completion estimate when the origin reports none).
+    out_chars: usize,
 }
 
 /// Receives the final response object of a finished stream.
@@ -507,7 +551,31 @@ impl StreamEncoder {
             usage: None,
             meta: Map::new(),
             on_done: None,
+            tools: ToolMap::default(),
+            origin_tag: None,
+            prompt_estimate: 0,
+            out_chars: 0,
         }
+    }
+
+    /// `response.completed` always carries usage (Codex reads it as the turn's token count);
+    /// when the origin reports none, it is this prompt estimate plus ~4 characters a token of
+    /// what was sent.
+    pub fn with_prompt_estimate(mut self, tokens: u64) -> Self {
+        self.prompt_estimate = tokens;
+        self
+    }
+
+    /// The origin the reasoning comes from (`responses_tools::origin_tag`).
+    pub fn with_origin_tag(mut self, tag: String) -> Self {
+        self.origin_tag = Some(tag);
+        self
+    }
+
+    /// The request's tool map (`responses_tools::map_of`): custom and namespace calls.
+    pub fn with_tools(mut self, tools: ToolMap) -> Self {
+        self.tools = tools;
+        self
     }
 
     pub fn with_meta(mut self, meta: Map<String, Value>) -> Self {
@@ -603,7 +671,7 @@ impl StreamEncoder {
                 self.ev("response.content_part.done", Self::obj(json!({"item_id": r.id, "output_index": r.output_index, "content_index": 0, "part": {"type": "reasoning_text", "text": r.text}})), out);
             }
         }
-        let item = reasoning_item(&r.id, &r.text, self.style);
+        let item = reasoning_item(&r.id, &r.text, self.style, self.origin_tag.as_deref());
         self.ev(
             "response.output_item.done",
             Self::obj(json!({"output_index": r.output_index, "item": item.clone()})),
@@ -632,13 +700,24 @@ impl StreamEncoder {
 
     fn close_calls(&mut self, out: &mut Vec<u8>) {
         for c in std::mem::take(&mut self.calls) {
-            let args = wire::args_text(&c.args).to_string();
-            self.ev(
-                "response.function_call_arguments.done",
-                Self::obj(json!({"item_id": c.id, "output_index": c.output_index, "name": c.name, "arguments": args})),
-                out,
-            );
-            let item = call_item(&c.id, &c.call_id, &c.name, &args, "completed");
+            let item = if c.custom {
+                let item = tool_item(&self.tools, &c.id, &c.call_id, &c.name, &c.args, "completed");
+                let input = item["input"].as_str().unwrap_or("").to_string();
+                if !input.is_empty() {
+                    self.delta_ev("response.custom_tool_call_input.delta", &c.id, c.output_index, "", &input, out);
+                }
+                self.ev("response.custom_tool_call_input.done", Self::obj(json!({"item_id": c.id, "output_index": c.output_index, "input": input})), out);
+                item
+            } else {
+                let args = wire::args_text(&c.args).to_string();
+                let item = tool_item(&self.tools, &c.id, &c.call_id, &c.name, &args, "completed");
+                self.ev(
+                    "response.function_call_arguments.done",
+                    Self::obj(json!({"item_id": c.id, "output_index": c.output_index, "name": item["name"], "arguments": args})),
+                    out,
+                );
+                item
+            };
             self.ev(
                 "response.output_item.done",
                 Self::obj(json!({"output_index": c.output_index, "item": item.clone()})),
@@ -673,6 +752,10 @@ impl StreamEncoderTrait for StreamEncoder {
         }
         if !self.started {
             self.start(out);
+        }
+        match c {
+            Chunk::Text(t) | Chunk::Reasoning(t) | Chunk::ToolCallArgs { delta: t, .. } => self.out_chars += t.chars().count(),
+            _ => {}
         }
         match c {
             Chunk::Reasoning(t) => {
@@ -734,11 +817,12 @@ impl StreamEncoderTrait for StreamEncoder {
                 }
                 self.tool_state[*index] = 1;
                 let output_index = self.alloc_output();
-                let item = item_id("fc", &self.resp_id, output_index);
+                let custom = is_custom(&self.tools, name);
+                let item = item_id(if custom { "ctc" } else { "fc" }, &self.resp_id, output_index);
                 let call_id = if id.is_empty() { wire::call_id(&self.resp_id, *index) } else { id.clone() };
                 self.ev("response.output_item.added", Self::obj(json!({"output_index": output_index,
-                    "item": call_item(&item, &call_id, name, "", "in_progress")})), out);
-                self.calls.push(OpenCall { tool_index: *index, output_index, id: item, call_id, name: name.clone(), args: String::new() });
+                    "item": tool_item(&self.tools, &item, &call_id, name, "", "in_progress")})), out);
+                self.calls.push(OpenCall { tool_index: *index, output_index, id: item, call_id, name: name.clone(), args: String::new(), custom });
             }
             Chunk::ToolCallArgs { index, delta } => match self.tool_state.get(*index) {
                 Some(1) => {
@@ -747,6 +831,9 @@ impl StreamEncoderTrait for StreamEncoder {
                     }
                     let c = self.calls.iter_mut().find(|c| c.tool_index == *index).unwrap();
                     c.args.push_str(delta);
+                    if c.custom {
+                        return; // sent whole when the call closes
+                    }
                     let (id, oi) = (c.id.clone(), c.output_index);
                     self.delta_ev("response.function_call_arguments.delta", &id, oi, "", delta, out);
                 }
@@ -781,9 +868,8 @@ impl StreamEncoderTrait for StreamEncoder {
         let items = std::mem::take(&mut self.items);
         let mut r = self.base_response(status, items);
         r.insert("incomplete_details".into(), incomplete);
-        if let Some(u) = &self.usage {
-            r.insert("usage".into(), usage_json(u));
-        }
+        let usage = self.usage.unwrap_or(Usage { prompt_tokens: self.prompt_estimate, completion_tokens: self.out_chars.div_ceil(4) as u64, estimated: true });
+        r.insert("usage".into(), usage_json(&usage));
         let name = if status == "incomplete" { "response.incomplete" } else { "response.completed" };
         let r = Value::Object(r);
         // Kept before the terminator leaves: a next turn may follow the moment it arrives.
@@ -797,6 +883,15 @@ impl StreamEncoderTrait for StreamEncoder {
     }
 
     fn error(&mut self, message: &str, out: &mut Vec<u8>) {
+        self.fail("server_error", message, out);
+    }
+}
+
+impl StreamEncoder {
+    /// End with `response.failed` carrying `code`: Codex decides by the code what to do
+    /// (`context_length_exceeded` compacts, `rate_limit_exceeded` waits for the "try again in
+    /// Ns" of the message, other codes are retried).
+    pub fn fail(&mut self, code: &str, message: &str, out: &mut Vec<u8>) {
         if self.done {
             return;
         }
@@ -805,7 +900,7 @@ impl StreamEncoderTrait for StreamEncoder {
         }
         let items = std::mem::take(&mut self.items);
         let mut r = self.base_response("failed", items);
-        r.insert("error".into(), json!({"code": "server_error", "message": message}));
+        r.insert("error".into(), json!({"code": code, "message": message}));
         if let Some(u) = &self.usage {
             r.insert("usage".into(), usage_json(u));
         }
@@ -877,10 +972,9 @@ mod tests {
         );
         let a = &r.messages[2];
         assert_eq!(a.role, Role::Assistant);
-        assert_eq!(a.parts.len(), 3, "reasoning + two calls merge into one assistant turn");
-        assert_eq!(a.parts[0], Part::Thinking { text: "Check the build.".into(), signature: None });
+        assert_eq!(a.parts.len(), 2, "two calls merge into one assistant turn; OpenAI's encrypted reasoning is nobody's here");
         assert_eq!(
-            a.parts[2],
+            a.parts[1],
             Part::ToolCall { id: "call_B".into(), name: "shell".into(), arguments: "{\"command\":[\"ls\"]}".into() }
         );
         assert_eq!(r.messages[3].role, Role::Tool);
@@ -897,7 +991,8 @@ mod tests {
         assert_eq!(r.messages[6], Message::text(Role::System, "model switched"));
         assert_eq!(r.messages[7], Message::text(Role::User, "fix it"));
         assert_eq!(r.messages.len(), 8, "web_search_call dropped");
-        assert_eq!(r.tools.len(), 1);
+        assert_eq!(r.tools.len(), 2, "shell and apply_patch (custom); web_search is hosted");
+        assert_eq!(r.tools[1].name, "apply_patch");
         assert_eq!(r.tool_choice, Some(ToolChoice::Auto));
         assert_eq!(r.parallel_tool_calls, Some(false));
         assert_eq!(r.max_tokens, Some(4096));
@@ -931,9 +1026,120 @@ mod tests {
         r2.messages.remove(4);
         let o = ollama::encode_chat_request(&r2, "gpt-oss:120b").unwrap();
         assert_eq!(o["think"], true);
-        assert_eq!(o["messages"][3]["thinking"], "Check the build.");
+        assert!(o["messages"][3].get("thinking").is_none(), "reasoning from another origin is not replayed");
         assert_eq!(o["messages"][3]["tool_calls"][0]["function"]["arguments"], json!({"command": ["cargo", "build"]}));
         assert_eq!(o["messages"][5]["tool_name"], "shell");
+    }
+
+    /// Codex's `apply_patch` (custom, with a grammar) and an MCP namespace, offered and called.
+    fn codex_tools_request() -> Value {
+        json!({
+            "model": "m", "stream": true,
+            "input": [
+                {"role": "user", "content": "fix the typo"},
+                {"type": "reasoning", "id": "rs_ab_0", "summary": [{"type": "summary_text", "text": "patch it"}], "encrypted_content": super::tools::origin_tag(7, "qwen3:8b")},
+                {"type": "custom_tool_call", "id": "ctc_ab_1", "call_id": "call_P", "name": "apply_patch", "input": "*** Begin Patch\n*** End Patch\n"},
+                {"type": "custom_tool_call_output", "call_id": "call_P", "output": "Success. Updated the following files:\nM a.txt"},
+                {"type": "function_call", "call_id": "call_M", "name": "search", "namespace": "mcp__wiki__", "arguments": "{\"q\":\"typo\"}"},
+                {"type": "function_call_output", "call_id": "call_M", "output": "no hits"}
+            ],
+            "tools": [
+                {"type": "custom", "name": "apply_patch", "description": "Use the `apply_patch` tool to edit files.", "format": {"type": "grammar", "syntax": "lark", "definition": "start: begin_patch hunk+ end_patch"}},
+                {"type": "namespace", "name": "mcp__wiki__", "description": "Wiki", "tools": [{"type": "function", "name": "search", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}]}
+            ],
+            "tool_choice": {"type": "custom", "name": "apply_patch"}
+        })
+    }
+
+    #[test]
+    fn custom_and_namespace_tools_reach_every_origin_as_functions() {
+        let mut r = decode_request(&obj(codex_tools_request())).unwrap();
+        assert_eq!(r.tool_choice, Some(ToolChoice::Named("apply_patch".into())));
+        let a = &r.messages[1];
+        assert_eq!(a.parts[0], Part::Thinking { text: "patch it".into(), signature: Some(super::tools::origin_tag(7, "qwen3:8b")) });
+        assert_eq!(a.parts[1], Part::ToolCall { id: "call_P".into(), name: "apply_patch".into(), arguments: "{\"input\":\"*** Begin Patch\\n*** End Patch\\n\"}".into() });
+        assert_eq!(r.messages[2].parts[0], Part::ToolResult { call_id: "call_P".into(), content: "Success. Updated the following files:\nM a.txt".into(), is_error: false });
+        assert_eq!(r.messages[3].parts[0], Part::ToolCall { id: "call_M".into(), name: "mcp__wiki__search".into(), arguments: "{\"q\":\"typo\"}".into() });
+
+        super::tools::settle_reasoning(&mut r, 7, "qwen3:8b");
+        let b = openai::encode_request(&r, "qwen3");
+        assert_eq!(b["tools"][0]["function"]["name"], "apply_patch");
+        assert_eq!(b["tools"][0]["function"]["parameters"]["properties"]["input"]["type"], "string");
+        assert_eq!(b["tools"][1]["function"]["name"], "mcp__wiki__search");
+        assert_eq!(b["tool_choice"], json!({"type": "function", "function": {"name": "apply_patch"}}));
+        let m = b["messages"].as_array().unwrap();
+        assert_eq!(m[1]["tool_calls"][0]["function"], json!({"name": "apply_patch", "arguments": "{\"input\":\"*** Begin Patch\\n*** End Patch\\n\"}"}));
+        assert_eq!(m[2], json!({"role": "tool", "tool_call_id": "call_P", "content": "Success. Updated the following files:\nM a.txt"}));
+        let o = ollama::encode_chat_request(&r, "qwen3:8b").unwrap();
+        assert_eq!(o["messages"][1]["thinking"], "patch it", "the origin that produced the reasoning gets it back");
+        assert_eq!(o["messages"][1]["tool_calls"][0]["function"]["arguments"], json!({"input": "*** Begin Patch\n*** End Patch\n"}));
+        assert_eq!(o["messages"][2]["tool_name"], "apply_patch");
+        assert_eq!(o["tools"][1]["function"]["name"], "mcp__wiki__search");
+        let an = crate::translate::anthropic::encode_request(&r, "claude");
+        assert_eq!(an["tools"][0]["name"], "apply_patch");
+        assert_eq!(an["tools"][0]["input_schema"]["required"], json!(["input"]));
+    }
+
+    #[test]
+    fn origin_calls_come_back_as_custom_and_namespaced_items() {
+        let map = super::tools::map_of(&obj(codex_tools_request()));
+        let tag = super::tools::origin_tag(7, "qwen3:8b");
+        let resp = ChatResponse {
+            id: "resp_ab".into(),
+            reasoning: "patch".into(),
+            tool_calls: vec![
+                ToolCall { id: "call_1".into(), name: "apply_patch".into(), arguments: "{\"input\":\"*** Begin Patch\\n+x\\n*** End Patch\"}".into() },
+                ToolCall { id: "call_2".into(), name: "mcp__wiki__search".into(), arguments: "{\"q\":1}".into() },
+                ToolCall { id: "call_3".into(), name: "invented".into(), arguments: "{}".into() },
+            ],
+            finish: FinishReason::ToolCalls,
+            usage: Some(Usage { prompt_tokens: 5, completion_tokens: 2, estimated: false }),
+            ..Default::default()
+        };
+        let v = encode_response_with(&resp, "m", 1, ReasoningStyle::Summary, &map, Some(&tag));
+        let o = v["output"].as_array().unwrap();
+        assert_eq!(o[0]["encrypted_content"], json!(tag));
+        assert_eq!(o[1], json!({"id": "ctc_ab_1", "type": "custom_tool_call", "status": "completed", "call_id": "call_1", "name": "apply_patch", "input": "*** Begin Patch\n+x\n*** End Patch"}));
+        assert_eq!(o[2], json!({"id": "fc_ab_2", "type": "function_call", "status": "completed", "call_id": "call_2", "name": "search", "namespace": "mcp__wiki__", "arguments": "{\"q\":1}"}));
+        assert_eq!(o[3]["name"], "invented");
+
+        // Streamed: the custom input arrives whole when the call closes.
+        let mut e = StreamEncoder::new("m", "resp_ab", 1).with_tools(map).with_origin_tag(tag.clone());
+        let mut out = Vec::new();
+        for c in [
+            Chunk::Reasoning("patch".into()),
+            Chunk::ToolCallStart { index: 0, id: "call_1".into(), name: "apply_patch".into() },
+            Chunk::ToolCallArgs { index: 0, delta: "{\"input\":\"*** Begin".into() },
+            Chunk::ToolCallArgs { index: 0, delta: " Patch\\n*** End Patch\"}".into() },
+            Chunk::ToolCallStart { index: 1, id: "call_2".into(), name: "mcp__wiki__search".into() },
+            Chunk::ToolCallArgs { index: 1, delta: "{}".into() },
+            Chunk::Finish(FinishReason::ToolCalls),
+        ] {
+            e.chunk(&c, &mut out);
+        }
+        e.finish(&mut out);
+        let ev = events(&out);
+        assert_sequence_increasing(&ev);
+        let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(!names.contains(&"response.function_call_arguments.delta") || ev.iter().filter(|(n, _)| n == "response.function_call_arguments.delta").all(|(_, d)| d["item_id"] == "fc_ab_2"));
+        let added = ev.iter().find(|(n, d)| n == "response.output_item.added" && d["item"]["type"] == "custom_tool_call").unwrap();
+        assert_eq!(added.1["item"]["input"], "");
+        let delta = ev.iter().find(|(n, _)| n == "response.custom_tool_call_input.delta").unwrap();
+        assert_eq!(delta.1["delta"], "*** Begin Patch\n*** End Patch");
+        assert_eq!(delta.1["item_id"], "ctc_ab_1");
+        let done = ev.iter().find(|(n, _)| n == "response.custom_tool_call_input.done").unwrap();
+        assert_eq!(done.1["input"], "*** Begin Patch\n*** End Patch");
+        let (last, d) = ev.last().unwrap();
+        assert_eq!(last, "response.completed");
+        let outs = d["response"]["output"].as_array().unwrap();
+        assert_eq!(outs[0]["encrypted_content"], json!(tag));
+        assert_eq!(outs[1]["type"], "custom_tool_call");
+        assert_eq!(outs[1]["input"], "*** Begin Patch\n*** End Patch");
+        assert_eq!((outs[2]["name"].as_str(), outs[2]["namespace"].as_str()), (Some("search"), Some("mcp__wiki__")));
+        // No usage from the origin: an estimate, never none (Codex reads it every turn).
+        assert_eq!(d["response"]["usage"]["total_tokens"], d["response"]["usage"]["input_tokens"].as_u64().unwrap() + d["response"]["usage"]["output_tokens"].as_u64().unwrap());
+        assert!(d["response"]["usage"]["output_tokens"].as_u64().unwrap() > 0);
+        assert_eq!(d["response"]["id"], "resp_ab");
     }
 
     #[test]
@@ -983,6 +1189,8 @@ mod tests {
             (json!({"model": "m", "input": "x", "reasoning": {"effort": "extreme"}}), "reasoning.effort"),
             (json!({"model": "m", "input": "x", "max_output_tokens": -1}), "max_output_tokens"),
             (json!({"model": "m", "input": "x", "tool_choice": {"type": "web_search_preview"}}), "tool_choice.type"),
+            (json!({"model": "m", "input": "x", "tools": [{"type": "custom"}]}), "tools[0].name"),
+            (json!({"model": "m", "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": [{"type": "function"}]}]}), "tools[0].tools[0].name"),
             (json!({"model": "m", "input": "x", "tools": [{"type": "function"}]}), "tools[0].name"),
             (json!({"model": "m", "input": "x", "text": {"format": {"type": "json_schema"}}}), "text.format.schema"),
         ] {
@@ -1164,7 +1372,7 @@ mod tests {
         assert_eq!(d["response"]["status"], "incomplete");
         assert_eq!(d["response"]["incomplete_details"]["reason"], "max_output_tokens");
         assert_eq!(d["response"]["output"][1]["status"], "incomplete");
-        assert!(d["response"].get("usage").is_none());
+        assert_eq!(d["response"]["usage"]["output_tokens"], 2, "no usage from the origin: estimated from 6 characters");
 
         let mut e = StreamEncoder::new("m", "resp_1", 1);
         let mut out = Vec::new();

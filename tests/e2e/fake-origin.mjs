@@ -16,6 +16,11 @@
 // piece); `origin.toolCalls` makes the first turn a tool_use (streamed as input_json_delta) and a
 // turn that carries tool_result blocks answers "Tool said: <their text>". Every request is
 // recorded with its path (query included), headers, parsed body and raw body text.
+// Agent-contract knobs (every dialect): `origin.finish` = "length" ends the answer as cut by the
+// token limit (finish_reason length / stop_reason max_tokens / done_reason length);
+// `origin.fail = {status, message}` answers inference with that error in the path's own shape;
+// `origin.reasoning = {field, text}` adds reasoning before the answer (OpenAI paths under
+// `field`, e.g. vLLM's `reasoning` or DeepSeek's `reasoning_content`; Ollama as `thinking`).
 import http from "node:http";
 
 export async function startOrigin({ name = "origin", kind = "ollama", models = ["llama3:latest"], ps = [] } = {}) {
@@ -35,6 +40,9 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     extra: null, // an object merged into every inference answer and stream chunk (open-list tests)
     text: null,
     toolCalls: null,
+    finish: null,
+    fail: null,
+    reasoning: null,
     catalog: null, // set: /api/tags and /v1/models answer this raw (a string or an object) instead of `models`
     requests: [],
     server: null,
@@ -51,6 +59,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     return (prefill && full.startsWith(prefill) ? full.slice(prefill.length) : full).split(/(?<= )/);
   };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const isNative = (path) => path.startsWith("/api/");
 
   o.server = http.createServer(async (req, res) => {
     let raw = "";
@@ -117,6 +126,11 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       return res.end();
     }
     if (path === "/api/copy") return reply(res, 200, {});
+    if (o.fail && /\/(chat|generate|completions|messages|responses)/.test(path)) {
+      const { status, message } = o.fail;
+      if (path === "/v1/messages") return reply(res, status, { type: "error", error: { type: status === 429 ? "rate_limit_error" : "invalid_request_error", message } });
+      return reply(res, status, isNative(path) ? { error: message } : { error: { message, type: "invalid_request_error", code: null } });
+    }
     if (path === "/v1/messages") {
       if (o.anthropicError) {
         const e = o.anthropicError;
@@ -137,7 +151,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       const resultText = (r) => (typeof r.content === "string" ? r.content : (r.content ?? []).map((c) => c.text ?? "").join(""));
       const text = results.length ? `Tool said: ${results.map(resultText).join(" | ")}` : o.text ?? `Hello from ${o.name}`;
       const calls = o.toolCalls && !results.length ? o.toolCalls.map((t, i) => ({ type: "tool_use", id: `toolu_${i}`, name: t.function.name, input: t.function.arguments })) : [];
-      const stop = calls.length ? "tool_use" : "end_turn";
+      const stop = calls.length ? "tool_use" : o.finish === "length" ? "max_tokens" : "end_turn";
       if (!body?.stream)
         return reply(res, 200, { id: "msg_up", type: "message", role: "assistant", model, content: [{ type: "text", text }, ...calls], stop_reason: stop, stop_sequence: null, usage: { input_tokens: o.usage.prompt, output_tokens: o.usage.completion } }, { "request-id": "req_up" });
       res.writeHead(200, { "content-type": "text/event-stream", "request-id": "req_up" });
@@ -191,13 +205,14 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     if (!stream) {
       const text = words(prefill).join("");
       if (native) {
-        const out = { model, created_at: new Date().toISOString(), done: true, done_reason: "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) };
-        if (isChat) out.message = { role: "assistant", content: text, ...(o.toolCalls ? { tool_calls: o.toolCalls } : {}) };
+        const out = { model, created_at: new Date().toISOString(), done: true, done_reason: o.finish ?? "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) };
+        if (isChat) out.message = { role: "assistant", content: text, ...(o.reasoning ? { thinking: o.reasoning.text } : {}), ...(o.toolCalls ? { tool_calls: o.toolCalls } : {}) };
+        else if (o.reasoning) out.thinking = o.reasoning.text;
         else out.response = text;
         return reply(res, 200, { ...out, ...(o.extra ?? {}) });
       }
       const tc = o.toolCalls?.map((t, i) => ({ id: `call_${i}`, type: "function", function: { name: t.function.name, arguments: JSON.stringify(t.function.arguments) } }));
-      const choice = isChat ? { index: 0, message: { role: "assistant", content: text, ...(tc ? { tool_calls: tc } : {}) }, finish_reason: tc ? "tool_calls" : "stop" } : { index: 0, text, finish_reason: "stop" };
+      const choice = isChat ? { index: 0, message: { role: "assistant", content: text, ...(o.reasoning ? { [o.reasoning.field]: o.reasoning.text } : {}), ...(tc ? { tool_calls: tc } : {}) }, finish_reason: tc ? "tool_calls" : (o.finish ?? "stop") } : { index: 0, text, finish_reason: o.finish ?? "stop" };
       return reply(res, 200, { id: "cmpl-1", object: isChat ? "chat.completion" : "text_completion", created: 1, model, choices: [choice], ...(o.noUsage ? {} : { usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } }), ...(o.extra ?? {}) });
     }
     // Streaming.
@@ -207,6 +222,10 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     const parts = words(prefill);
     const n = Math.max(parts.length, o.chunks);
     const send = (obj) => ((obj = { ...obj, ...(o.extra ?? {}) }), res.write(native ? JSON.stringify(obj) + "\n" : `data: ${JSON.stringify(obj)}\n\n`));
+    if (o.reasoning && isChat) {
+      if (native) send({ model, created_at: new Date().toISOString(), message: { role: "assistant", content: "", thinking: o.reasoning.text }, done: false });
+      else send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: { [o.reasoning.field]: o.reasoning.text }, finish_reason: null }] });
+    }
     for (let i = 0; i < n; i++) {
       const piece = parts[i] ?? "";
       if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: piece } } : { response: piece }), done: false });
@@ -228,9 +247,9 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
         });
     }
     if (mode === "nodone") return res.end();
-    if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: "" } } : { response: "" }), done: true, done_reason: "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) });
+    if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: "" } } : { response: "" }), done: true, done_reason: o.finish ?? "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) });
     else {
-      send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: {}, finish_reason: o.toolCalls && isChat ? "tool_calls" : "stop" }] });
+      send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: {}, finish_reason: o.toolCalls && isChat ? "tool_calls" : (o.finish ?? "stop") }] });
       if (body?.stream_options?.include_usage && !o.noUsage) send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [], usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } });
       res.write("data: [DONE]\n\n");
     }
@@ -251,6 +270,9 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     o.pullMode = "ok";
     o.anthropicError = null;
     o.rawStream = null;
+    o.finish = null;
+    o.fail = null;
+    o.reasoning = null;
   };
   o.stop = () =>
     new Promise((r) => {
