@@ -388,4 +388,22 @@ mod tests {
         assert_eq!(msgs[0]["role"], "system");
         assert!(msgs.iter().any(|m| m["role"] == "user" && m.to_string().contains("list files")));
     }
+
+    #[test]
+    fn root_chat_path_reads_agent_bodies_and_leaves_chat_bodies_alone() {
+        let inbound = |body: Value| Inbound { method: "POST".into(), path: "/v1/chat/completions".into(), query: String::new(), headers: vec![], body: body.to_string().into_bytes(), client_ip: None };
+        let none = |_: &str| None;
+        let chat = inbound(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "input": "ignored"}));
+        assert!(rewrite(None, &Op::ChatCompletions, &chat, &none).unwrap().is_none(), "a chat body is not parsed twice");
+        let agent = inbound(json!({"model": "m", "input": "fix it", "tools": [{"type": "custom", "name": "ApplyPatch"}]}));
+        let r = rewrite(None, &Op::ChatCompletions, &agent, &none).unwrap().unwrap();
+        let b: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(b["messages"][0], json!({"role": "user", "content": "fix it"}));
+        assert_eq!(b["tools"][0]["function"]["name"], "ApplyPatch");
+        assert_eq!(b["tools"][0]["function"]["parameters"]["required"], json!(["input"]));
+        assert!(b.get("stream").is_none(), "outside /cursor the chat API's default (off) holds");
+        let streamed = inbound(json!({"model": "m", "input": "x", "stream": true}));
+        let b: Value = serde_json::from_slice(&rewrite(None, &Op::ChatCompletions, &streamed, &none).unwrap().unwrap().body).unwrap();
+        assert_eq!(b["stream"], true);
+    }
 }

@@ -420,6 +420,17 @@ describe("Ollama clients (Copilot, Continue, Open WebUI)", () => {
     }
   });
 
+  test("FIM an origin cannot do is a 400 in Ollama's shape naming the field (anthropic node: no suffix; openai node: no Ollama template)", async () => {
+    reset();
+    const r = await post("/api/generate", { model: "coder-anthropic", stream: false, prompt: "def f(", suffix: ")" });
+    assert.equal(r.status, 400);
+    assert.match((await r.json()).error, /suffix/);
+    const t = await post("/api/generate", { model: "coder-openai", stream: false, prompt: "def f(", suffix: ")", template: "{{ .Prompt }}" });
+    assert.equal(t.status, 400);
+    assert.match((await t.json()).error, /template/);
+    assert.equal(AN.inference().length + OA.inference().length, 0, "nothing reached an origin");
+  });
+
   test("think is forwarded to Ollama nodes and message.thinking kept, from every node type", async () => {
     reset();
     OL.reasoning = { field: "thinking", text: "Let me think." };
