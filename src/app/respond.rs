@@ -292,7 +292,7 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
                 resp.id = format!("resp_{id}");
                 // Codex reads the turn's token count from every response: never without usage.
                 if resp.usage.is_none() {
-                    resp.usage = Some(Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(resp.text.len() + resp.reasoning.len() + resp.tool_calls.iter().map(|c| c.arguments.len()).sum::<usize>()), estimated: true });
+                    resp.usage = Some(Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(resp.text.len() + resp.reasoning.len() + resp.tool_calls.iter().map(|c| c.arguments.len()).sum::<usize>()), estimated: true, ..Default::default() });
                 }
                 usage = resp.usage;
                 let tag = job.record.node_id.map(|n| responses_tools::origin_tag(n, &job.record.real_model));

@@ -868,7 +868,7 @@ impl StreamEncoderTrait for StreamEncoder {
         let items = std::mem::take(&mut self.items);
         let mut r = self.base_response(status, items);
         r.insert("incomplete_details".into(), incomplete);
-        let usage = self.usage.unwrap_or(Usage { prompt_tokens: self.prompt_estimate, completion_tokens: self.out_chars.div_ceil(4) as u64, estimated: true });
+        let usage = self.usage.unwrap_or(Usage { prompt_tokens: self.prompt_estimate, completion_tokens: self.out_chars.div_ceil(4) as u64, estimated: true, ..Default::default() });
         r.insert("usage".into(), usage_json(&usage));
         let name = if status == "incomplete" { "response.incomplete" } else { "response.completed" };
         let r = Value::Object(r);
@@ -1093,7 +1093,7 @@ mod tests {
                 ToolCall { id: "call_3".into(), name: "invented".into(), arguments: "{}".into() },
             ],
             finish: FinishReason::ToolCalls,
-            usage: Some(Usage { prompt_tokens: 5, completion_tokens: 2, estimated: false }),
+            usage: Some(Usage { prompt_tokens: 5, completion_tokens: 2, estimated: false, ..Default::default() }),
             ..Default::default()
         };
         let v = encode_response_with(&resp, "m", 1, ReasoningStyle::Summary, &map, Some(&tag));
