@@ -6,7 +6,7 @@ use super::infer::{AttemptResult, Job};
 use super::{read_all, within};
 use crate::error::GatewayError;
 use crate::net::{Body, OriginReply, Reply};
-use crate::origins::overflow;
+use crate::origins::failure;
 use crate::origins::failure::Failure;
 use crate::origins::{self, Api, Leg};
 use crate::platform::Platform;
@@ -406,7 +406,7 @@ pub(super) fn responses_failed<P: Platform>(p: &Rc<P>, job: &Job<'_>, e: &Gatewa
     let (code, message) = match e {
         GatewayError::RateLimited { message, retry_after } => ("rate_limit_exceeded", format!("{message}. Please try again in {retry_after}s.")),
         GatewayError::Upstream { status: 429, message } => ("rate_limit_exceeded", message.clone()),
-        GatewayError::Upstream { status, message } if (400..500).contains(status) && (*status == 413 || overflow::is_overflow(message)) => ("context_length_exceeded", message.clone()),
+        GatewayError::Upstream { status, message } if (400..500).contains(status) && (*status == 413 || failure::is_context_overflow(message)) => ("context_length_exceeded", message.clone()),
         _ => return None,
     };
     let id = job.record.id.trim_start_matches("req_");

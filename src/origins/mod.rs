@@ -2,7 +2,6 @@
 //! Client credentials are never forwarded; a node's own API key and custom headers are.
 
 pub mod failure;
-pub mod overflow;
 
 use crate::routes::Op;
 use crate::state::snapshot::{Node, NodeKind};

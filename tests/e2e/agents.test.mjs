@@ -189,11 +189,13 @@ describe("Responses (Codex)", () => {
       else assert.equal(up.max_tokens, 3);
     });
 
+    /** An error in the node type's own shape. */
+    const errorBody = (kind, status, message) => (kind === "anthropic" ? { type: "error", error: { type: status === 429 ? "rate_limit_error" : "invalid_request_error", message } } : kind === "ollama" ? { error: message } : { error: { message, type: "invalid_request_error", code: null } });
     const OVERFLOW = { ollama: "the input length exceeds the context length", openai: "This model's maximum context length is 8192 tokens. However, you requested 9001 tokens (9001 in the messages, 0 in the completion).", anthropic: "prompt is too long: 210000 tokens > 200000 maximum" };
     test(`overflow and 429 on the ${kind} node arrive as response.failed with Codex's codes (streamed), OpenAI codes as HTTP (not streamed)`, async () => {
       reset();
       const o = ORIGIN()[kind];
-      o.fail = { status: 400, message: OVERFLOW[kind] };
+      o.fail = { status: 400, body: errorBody(kind, 400, OVERFLOW[kind]) };
       const r = await post("/v1/responses", codexBody(kind, true, "huge"));
       assert.equal(r.status, 200);
       assert.match(r.headers.get("content-type"), /text\/event-stream/);
@@ -207,7 +209,7 @@ describe("Responses (Codex)", () => {
       assert.equal((await plain.json()).error.code, "context_length_exceeded");
       assert.ok(o.inference().length >= 2, "the origin was asked");
 
-      o.fail = { status: 429, message: "slow down" };
+      o.fail = { status: 429, body: errorBody(kind, 429, "slow down") };
       const r429 = await post("/v1/responses", codexBody(kind, true, "again"));
       assert.equal(r429.status, 200);
       const e429 = sseEvents(await r429.text()).at(-1);

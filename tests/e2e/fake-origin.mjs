@@ -6,6 +6,11 @@
 //   body) | ping (a stream: one SSE comment / blank NDJSON line, then the end, no event)
 // `origin.modelModes[model]` overrides the mode for one (real) model name: one node serving a
 // good and a failing model.
+// Agent-contract knobs (every API): `origin.finish = "length"` ends answers as cut by the token
+// limit (finish_reason length / stop_reason max_tokens / done_reason length); `origin.reasoning
+// = {field, text}` adds reasoning before the answer (OpenAI paths under `field`, e.g. vLLM's
+// `reasoning` or DeepSeek's `reasoning_content`; Ollama as `thinking`); `origin.fail = {status,
+// body}` answers every inference call of any API with exactly that body.
 // A chat whose last message is the assistant's (a prefill) is continued: the answer is what
 // follows that text in the origin's answer. `origin.rejectPrefill` answers such a chat 400.
 // Model management (Ollama): `POST /api/pull` streams progress and adds the model; `origin.pullMode`
@@ -16,11 +21,6 @@
 // piece); `origin.toolCalls` makes the first turn a tool_use (streamed as input_json_delta) and a
 // turn that carries tool_result blocks answers "Tool said: <their text>". Every request is
 // recorded with its path (query included), headers, parsed body and raw body text.
-// Agent-contract knobs (every dialect): `origin.finish` = "length" ends the answer as cut by the
-// token limit (finish_reason length / stop_reason max_tokens / done_reason length);
-// `origin.fail = {status, message}` answers inference with that error in the path's own shape;
-// `origin.reasoning = {field, text}` adds reasoning before the answer (OpenAI paths under
-// `field`, e.g. vLLM's `reasoning` or DeepSeek's `reasoning_content`; Ollama as `thinking`).
 import http from "node:http";
 
 export async function startOrigin({ name = "origin", kind = "ollama", models = ["llama3:latest"], ps = [] } = {}) {
@@ -59,7 +59,6 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     return (prefill && full.startsWith(prefill) ? full.slice(prefill.length) : full).split(/(?<= )/);
   };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const isNative = (path) => path.startsWith("/api/");
 
   o.server = http.createServer(async (req, res) => {
     let raw = "";
@@ -126,10 +125,10 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       return res.end();
     }
     if (path === "/api/copy") return reply(res, 200, {});
-    if (o.fail && /\/(chat|generate|completions|messages|responses)/.test(path)) {
-      const { status, message } = o.fail;
-      if (path === "/v1/messages") return reply(res, status, { type: "error", error: { type: status === 429 ? "rate_limit_error" : "invalid_request_error", message } });
-      return reply(res, status, isNative(path) ? { error: message } : { error: { message, type: "invalid_request_error", code: null } });
+    const inferencePath = /\/(chat|generate|completions|messages)$/.test(path);
+    if (o.fail && inferencePath && req.method === "POST") {
+      res.writeHead(o.fail.status, { "content-type": "application/json" });
+      return res.end(typeof o.fail.body === "string" ? o.fail.body : JSON.stringify(o.fail.body));
     }
     if (path === "/v1/messages") {
       if (o.anthropicError) {
