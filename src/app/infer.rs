@@ -5,21 +5,21 @@
 
 use super::respond;
 use super::{model_field, parse_object, read_all, within};
+use crate::dialect;
+use crate::dialect::{ollama, responses, ChatRequest};
 use crate::error::GatewayError;
-use crate::ingress;
 use crate::limits;
 use crate::net::{Inbound, Outbound, Reply};
 use crate::origins::failure::{Failure, Next, Scope};
 use crate::origins::{self, Api, Leg};
 use crate::platform::{Platform, Settlement};
-use crate::policy::{self, Shape, Target};
+use crate::policy::{self, Target, UpstreamBody};
 use crate::routes::{Endpoint, Op};
 use crate::routing::breaker::Outcome;
 use crate::routing::needs;
 use crate::routing::plan::{self, Attempt, Draws, FailureClass, Planner};
 use crate::routing::scope::{self, Scope as NodeScope};
 use crate::state::snapshot::{NodeKind, Snapshot, User};
-use crate::translate::{anthropic, fim, ollama, openai, responses, responses_tools, ChatRequest};
 use crate::types::Dialect;
 use crate::usage::UsageRecord;
 use serde_json::{Map, Value};
@@ -72,15 +72,7 @@ impl Job<'_> {
     /// The client's request in the IR (decoded on first use; errors are the client's 400s).
     pub(super) fn ir(&mut self) -> Result<&ChatRequest, GatewayError> {
         if self.ir.is_none() {
-            let ir = match self.op {
-                Op::OllamaChat => ollama::decode_chat_request(&self.body)?,
-                Op::OllamaGenerate => ollama::decode_generate_request(&self.body)?,
-                Op::ChatCompletions => openai::decode_request(&self.body)?,
-                Op::Messages => anthropic::decode_request(&self.body)?,
-                Op::Responses => responses::decode_request(&self.body)?,
-                _ => return Err(GatewayError::bad_request("this endpoint cannot be translated")),
-            };
-            self.ir = Some(ir);
+            self.ir = Some(dialect::decode_request(self.op, &self.body)?);
         }
         Ok(self.ir.as_ref().expect("set above"))
     }
@@ -138,7 +130,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
                 job.record.duration_ms = p.now_ms() - job.started_ms;
                 job.finish(&**p);
             }
-            respond::responses_failed(p, &job, &e).unwrap_or_else(|| ingress::render_error(job.dialect, &e))
+            respond::responses_failed(p, &job, &e).unwrap_or_else(|| dialect::render_error(job.dialect, &e))
         }
     };
     for (k, v) in limit_headers {
@@ -312,15 +304,6 @@ pub(super) fn finish_failed<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: 
     job.finish(&**p);
 }
 
-pub(super) fn shape_of(api: Api) -> Shape {
-    match api {
-        Api::OpenAiChat | Api::OllamaChat => Shape::Chat,
-        Api::OllamaGenerate => Shape::Generate,
-        Api::AnthropicMessages => Shape::Anthropic,
-        _ => Shape::Other,
-    }
-}
-
 /// The upstream body for a leg: the client's JSON re-addressed, or translated from the IR.
 /// Returns whether the gateway added a usage request the client did not make.
 fn upstream_body(job: &mut Job<'_>, leg: Leg, node_id: i64, real: &str) -> Result<(Map<String, Value>, bool), GatewayError> {
@@ -329,20 +312,20 @@ fn upstream_body(job: &mut Job<'_>, leg: Leg, node_id: i64, real: &str) -> Resul
     }
     let stream = job.stream;
     // The IR for this leg: reasoning a Responses client sent back only reaches the origin that
-    // produced it (`responses_tools::settle_reasoning`).
+    // produced it (`responses::tools::settle_reasoning`).
     let leg_ir = |job: &mut Job<'_>| -> Result<ChatRequest, GatewayError> {
         let mut ir = job.ir()?.clone();
         ir.stream = stream;
-        responses_tools::settle_reasoning(&mut ir, node_id, real);
+        responses::tools::settle_reasoning(&mut ir, node_id, real);
         Ok(ir)
     };
     let v = match leg.api {
         Api::OpenAiEmbeddings => ollama::embed_request_to_openai(&job.body, real)?,
-        Api::OpenAiCompletions => Value::Object(fim::completions_request(&job.body, real, stream)?),
-        Api::OpenAiChat => openai::encode_request(&leg_ir(job)?, real),
-        Api::OllamaChat => ollama::encode_chat_request(&leg_ir(job)?, real)?,
-        Api::AnthropicMessages => anthropic::encode_request(&leg_ir(job)?, real),
-        other => return Err(GatewayError::Internal(format!("no translation to {other:?}"))),
+        Api::OpenAiCompletions => Value::Object(ollama::fim::completions_request(&job.body, real, stream)?),
+        api => {
+            let ir = leg_ir(job)?;
+            dialect::encode_request(api, &ir, real).ok_or_else(|| GatewayError::Internal(format!("no translation to {api:?}")))??
+        }
     };
     match v {
         Value::Object(m) => Ok((m, false)),
@@ -359,10 +342,10 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     };
     // Fill-in-the-middle (Continue) needs an OpenAI-compatible node's /v1/completions: chat
     // completions carry neither `suffix` nor a raw prompt.
-    if *job.op == Op::OllamaGenerate && leg.api == Api::OpenAiChat && fim::is_fim(&job.body) {
+    if *job.op == Op::OllamaGenerate && leg.api == Api::OpenAiChat && ollama::fim::is_fim(&job.body) {
         leg = Leg { api: Api::OpenAiCompletions, translate: true };
     }
-    let target = Target { snap, user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, shape: shape_of(leg.api) };
+    let target = Target { snap, user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, upstream: UpstreamBody::of(leg.api) };
     if policy::in_maintenance(&target) {
         return AttemptResult::Failed(Failure::Maintenance(attempt.model.clone()));
     }
@@ -422,10 +405,10 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     job.record.node_id = Some(node.id);
     job.record.node_name = node.name.clone();
     job.record.reached_origin = true;
-    let shaping = respond::shaping_for(leg, &target);
+    let repair = respond::repair_for(leg, &target);
     if job.stream {
-        respond::stream(p, snap, user, job, attempt, leg, shaping, reply, remaining, strip_usage).await
+        respond::stream(p, snap, user, job, attempt, leg, repair, reply, remaining, strip_usage).await
     } else {
-        respond::json(p, snap, job, leg, shaping, reply, remaining).await
+        respond::json(p, snap, job, leg, repair, reply, remaining).await
     }
 }

@@ -13,7 +13,7 @@ use crate::error::GatewayError;
 use crate::net::{Inbound, Reply};
 use crate::routes::{Op, Tool};
 use crate::routing::catalog::{Entry, EntryKind};
-use crate::translate::{openai, responses};
+use crate::dialect::{openai, responses};
 use crate::util::jsonscan;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -152,7 +152,7 @@ pub(super) fn codex_models(entries: &[Entry]) -> Value {
                 "supports_reasoning_summaries": has("thinking"),
                 "support_verbosity": false,
                 "default_verbosity": null,
-                // Codex's freeform apply_patch round-trips on every node type (`responses_tools`).
+                // Codex's freeform apply_patch round-trips on every node type (`responses::tools`).
                 "apply_patch_tool_type": "freeform",
                 "truncation_policy": {"mode": "bytes", "limit": 10000},
                 "supports_parallel_tool_calls": false,
