@@ -26,6 +26,9 @@
 //! `/api/embeddings` answer from `/v1/embeddings` (`embeddings_response_from_openai`).
 //! Responses state (`store`, `item_reference`, `previous_response_id`) is resolved before the
 //! Responses decoder runs, in `state::response_store`.
+//! Responses custom and namespace tools (origin-safe names, mapped back) and reasoning
+//! provenance: `responses::tools`. Ollama fill-in-the-middle (`suffix`, `raw`) to an OpenAI
+//! node's `/v1/completions`: `ollama::fim`.
 //!
 //! A translated request flows: client body → `decode_request` → `ChatRequest` → origin
 //! `encode_request(real_model)`; the answer flows: origin bytes → `Decoder::frame` → `Chunk`s →
