@@ -5,7 +5,7 @@ use super::super::ir::*;
 use super::super::wire::{self, write_json};
 use super::super::StreamEncoder as StreamEncoderTrait;
 use super::response::*;
-use super::tools::ToolMap;
+use super::tools::{InputStream, ToolMap};
 use crate::types::{FinishReason, Usage};
 use serde_json::{json, Map, Value};
 
@@ -23,8 +23,9 @@ struct OpenCall {
     /// The origin's tool name (`tool_item` maps it back).
     name: String,
     args: String,
-    /// A custom tool: its input is JSON-wrapped at the origin, so it is sent whole at the end.
-    custom: bool,
+    /// A custom tool: its raw input streamed out of the origin's JSON arguments
+    /// (`tools::InputStream`), and what was sent of it so far.
+    custom: Option<(InputStream, String)>,
 }
 
 /// SSE encoder for Responses clients: `response.created`, `response.in_progress`, then per
@@ -212,11 +213,13 @@ impl StreamEncoder {
 
     fn close_calls(&mut self, out: &mut Vec<u8>) {
         for c in std::mem::take(&mut self.calls) {
-            let item = if c.custom {
+            let item = if let Some((_, sent)) = &c.custom {
                 let item = tool_item(&self.tools, &c.id, &c.call_id, &c.name, &c.args, "completed");
                 let input = item["input"].as_str().unwrap_or("").to_string();
-                if !input.is_empty() {
-                    self.delta_ev("response.custom_tool_call_input.delta", &c.id, c.output_index, "", &input, out);
+                // The rest of the input (all of it when the arguments had another shape).
+                let rest = input.strip_prefix(sent.as_str()).unwrap_or(if sent.is_empty() { &input } else { "" });
+                if !rest.is_empty() {
+                    self.delta_ev("response.custom_tool_call_input.delta", &c.id, c.output_index, "", rest, out);
                 }
                 self.ev("response.custom_tool_call_input.done", Self::obj(json!({"item_id": c.id, "output_index": c.output_index, "input": input})), out);
                 item
@@ -336,8 +339,8 @@ impl StreamEncoderTrait for StreamEncoder {
                 }
                 self.tool_state[*index] = 1;
                 let output_index = self.alloc_output();
-                let custom = is_custom(&self.tools, name);
-                let item = item_id(if custom { "ctc" } else { "fc" }, &self.resp_id, output_index);
+                let custom = is_custom(&self.tools, name).then(|| (InputStream::default(), String::new()));
+                let item = item_id(if custom.is_some() { "ctc" } else { "fc" }, &self.resp_id, output_index);
                 let call_id = if id.is_empty() { wire::call_id(&self.resp_id, *index) } else { id.clone() };
                 self.ev(
                     "response.output_item.added",
@@ -354,8 +357,14 @@ impl StreamEncoderTrait for StreamEncoder {
                     }
                     let c = self.calls.iter_mut().find(|c| c.tool_index == *index).unwrap();
                     c.args.push_str(delta);
-                    if c.custom {
-                        return; // sent whole when the call closes
+                    if let Some((stream, sent)) = &mut c.custom {
+                        let piece = stream.feed(delta);
+                        if !piece.is_empty() {
+                            sent.push_str(&piece);
+                            let (id, oi) = (c.id.clone(), c.output_index);
+                            self.delta_ev("response.custom_tool_call_input.delta", &id, oi, "", &piece, out);
+                        }
+                        return;
                     }
                     let (id, oi) = (c.id.clone(), c.output_index);
                     self.delta_ev("response.function_call_arguments.delta", &id, oi, "", delta, out);

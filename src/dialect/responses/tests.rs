@@ -204,9 +204,12 @@ fn origin_calls_come_back_as_custom_and_namespaced_items() {
     assert!(!names.contains(&"response.function_call_arguments.delta") || ev.iter().filter(|(n, _)| n == "response.function_call_arguments.delta").all(|(_, d)| d["item_id"] == "fc_ab_2"));
     let added = ev.iter().find(|(n, d)| n == "response.output_item.added" && d["item"]["type"] == "custom_tool_call").unwrap();
     assert_eq!(added.1["item"]["input"], "");
-    let delta = ev.iter().find(|(n, _)| n == "response.custom_tool_call_input.delta").unwrap();
-    assert_eq!(delta.1["delta"], "*** Begin Patch\n*** End Patch");
-    assert_eq!(delta.1["item_id"], "ctc_ab_1");
+    // The raw input streams as the origin writes it (unescaped out of its JSON arguments).
+    let deltas: Vec<&Value> = ev.iter().filter(|(n, _)| n == "response.custom_tool_call_input.delta").map(|(_, d)| d).collect();
+    assert_eq!(deltas.len(), 2, "one per arguments delta that carried input");
+    assert_eq!(deltas[0]["delta"], "*** Begin");
+    assert_eq!(deltas.iter().map(|d| d["delta"].as_str().unwrap()).collect::<String>(), "*** Begin Patch\n*** End Patch");
+    assert!(deltas.iter().all(|d| d["item_id"] == "ctc_ab_1"));
     let done = ev.iter().find(|(n, _)| n == "response.custom_tool_call_input.done").unwrap();
     assert_eq!(done.1["input"], "*** Begin Patch\n*** End Patch");
     let (last, d) = ev.last().unwrap();

@@ -212,6 +212,114 @@ pub fn custom_input(arguments: &str) -> String {
     }
 }
 
+/// The raw `input` of a custom tool call streamed out of the origin's JSON arguments as they
+/// arrive (`{"input": "…"}`): the string's characters, unescaped, delta by delta, so a client
+/// shows a patch while the model writes it. Arguments of any other shape stream nothing; the
+/// call's final item (`custom_input` of the whole arguments) is what counts either way.
+#[derive(Debug, Default)]
+pub struct InputStream {
+    /// Arguments before the string starts (a few bytes: `{"input": "`).
+    head: String,
+    /// 0: looking for the string's start, 1: inside it, 2: ended or not the expected shape.
+    state: u8,
+    /// An escape split across deltas (`\`, `\u00`, half a surrogate pair).
+    pending: String,
+}
+
+/// How far into the arguments the string's start is looked for.
+const HEAD_MAX: usize = 64;
+
+impl InputStream {
+    /// The input characters this delta of the arguments carries.
+    pub fn feed(&mut self, delta: &str) -> String {
+        let mut out = String::new();
+        if self.state == 0 {
+            self.head.push_str(delta);
+            let t = self.head.trim_start();
+            let start = t.strip_prefix('{').map(str::trim_start).and_then(|r| r.strip_prefix("\"input\"")).map(str::trim_start).and_then(|r| r.strip_prefix(':')).map(str::trim_start);
+            match start {
+                Some(r) if r.starts_with('"') => {
+                    let rest = r[1..].to_string();
+                    self.state = 1;
+                    self.head = String::new();
+                    self.unescape(&rest, &mut out);
+                }
+                // Still possibly a prefix of `{"input": "`: wait for more.
+                _ if self.head.len() < HEAD_MAX && "{\"input\":\"".starts_with(&t.chars().filter(|c| !c.is_whitespace()).collect::<String>()) => {}
+                _ => self.state = 2,
+            }
+        } else if self.state == 1 {
+            self.unescape(delta, &mut out);
+        }
+        out
+    }
+
+    fn unescape(&mut self, delta: &str, out: &mut String) {
+        let s = std::mem::take(&mut self.pending) + delta;
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'"' => {
+                    self.state = 2;
+                    return;
+                }
+                b'\\' => {
+                    let Some(&e) = b.get(i + 1) else { break };
+                    let simple = match e {
+                        b'n' => Some('\n'),
+                        b't' => Some('\t'),
+                        b'r' => Some('\r'),
+                        b'b' => Some('\u{8}'),
+                        b'f' => Some('\u{c}'),
+                        b'/' => Some('/'),
+                        b'\\' => Some('\\'),
+                        b'"' => Some('"'),
+                        _ => None,
+                    };
+                    if let Some(c) = simple {
+                        out.push(c);
+                        i += 2;
+                        continue;
+                    }
+                    if e != b'u' {
+                        self.state = 2; // not JSON: the final item will say what it was
+                        return;
+                    }
+                    let Some(hi) = s.get(i + 2..i + 6).and_then(|h| u32::from_str_radix(h, 16).ok()) else {
+                        if b.len() < i + 6 {
+                            break;
+                        }
+                        self.state = 2;
+                        return;
+                    };
+                    if (0xD800..0xDC00).contains(&hi) {
+                        if b.len() < i + 12 {
+                            break;
+                        }
+                        let lo = s.get(i + 6..i + 8).filter(|p| *p == "\\u").and_then(|_| s.get(i + 8..i + 12)).and_then(|h| u32::from_str_radix(h, 16).ok());
+                        match lo.filter(|lo| (0xDC00..0xE000).contains(lo)) {
+                            Some(lo) => out.extend(char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))),
+                            None => out.push('\u{fffd}'),
+                        }
+                        i += 12;
+                    } else {
+                        out.push(char::from_u32(hi).unwrap_or('\u{fffd}'));
+                        i += 6;
+                    }
+                }
+                _ => {
+                    // Copy up to the next quote or backslash (both ASCII, so a char boundary).
+                    let end = b[i..].iter().position(|c| *c == b'"' || *c == b'\\').map_or(b.len(), |n| i + n);
+                    out.push_str(&s[i..end]);
+                    i = end;
+                }
+            }
+        }
+        self.pending = s[i..].to_string();
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reasoning provenance
 // ---------------------------------------------------------------------------------------------
@@ -319,6 +427,29 @@ mod tests {
         assert_eq!(custom_input(r#""just a string""#), "just a string");
         assert_eq!(custom_input("*** Begin Patch"), "*** Begin Patch", "a model that wrote the input itself");
         assert_eq!(custom_input(r#"{"a":"x","b":"y"}"#), r#"{"a":"x","b":"y"}"#);
+    }
+
+    #[test]
+    fn custom_input_streams_as_it_arrives() {
+        let args = r#"{"input": "*** Begin Patch\n+caf\u00e9 \ud83d\ude00 \"q\" \\ done\n*** End Patch"}"#;
+        let whole = custom_input(args);
+        // Every split of the arguments streams exactly the final input.
+        for cut in 0..args.len() {
+            if !args.is_char_boundary(cut) {
+                continue;
+            }
+            let mut st = InputStream::default();
+            let got = st.feed(&args[..cut]) + &st.feed(&args[cut..]);
+            assert_eq!(got, whole, "cut at {cut}");
+        }
+        let mut st = InputStream::default();
+        let got: String = args.chars().map(|c| st.feed(&c.to_string())).collect();
+        assert_eq!(got, whole, "one character at a time");
+        // Other shapes stream nothing (the final item still carries the input).
+        for other in [r#"{"patch": "x"}"#, "*** Begin Patch", r#""raw""#] {
+            let mut st = InputStream::default();
+            assert_eq!(st.feed(other), "", "{other}");
+        }
     }
 
     #[test]
