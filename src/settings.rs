@@ -68,6 +68,8 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "access.audience", default: v!(null), kind: Kind::OptStr, doc: "The Access application's audience (AUD) tag; assertions for any other audience are refused." },
     Definition { key: "access.certs_url", default: v!(null), kind: Kind::OptStr, doc: "Where Access's signing keys are fetched; null = https://<team domain>/cdn-cgi/access/certs. Set it only to reach the keys through a proxy, or in tests." },
     Definition { key: "admin.password_login", default: v!(true), kind: Kind::Bool, doc: "Whether POST /admin/auth/login (ADMIN_USERNAME / ADMIN_PASSWORD) is allowed; false leaves Access and ADMIN_TOKEN." },
+    Definition { key: "costs.currency", default: v!("USD"), kind: Kind::Str, doc: "The currency prices and budgets are in (a label such as USD or EUR: nothing is converted). Costs are stored as integer millionths of it." },
+    Definition { key: "budgets.reserve_micros", default: v!(50000), kind: Kind::Int { min: 1, max: 1_000_000_000_000 }, doc: "What each request under a budget holds (millionths of the currency) from admission until its cost is known: a budget admits requests only while spent plus held stays below it, so overshoot is at most one reservation plus what requests cost beyond theirs (see Budgets)." },
     Definition { key: "snapshot.refresh_ms", default: v!(2000), kind: Kind::Int { min: 200, max: 60000 }, doc: "How often an isolate checks for a newer routing snapshot (bounds how fast admin changes apply)." },
 ];
 
@@ -169,6 +171,8 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<String>,
     pub responses_retention_days: u32,
     pub responses_max_per_user: u32,
+    pub currency: String,
+    pub budget_reserve_micros: u64,
 }
 
 impl Default for Settings {
@@ -204,6 +208,9 @@ pub fn validate(key: &str, value: &Value) -> Result<(), String> {
             Some(s) if key == "shaping.think_tags" && ThinkTags::parse(s).is_none() => Err(format!("'{key}' must be auto, always or never")),
             Some(s) if key == "backend.limits" && LimitsBackend::parse(s).is_none() => Err(format!("'{key}' must be durable_objects or redis")),
             Some(s) if key == "backend.cache" && CacheBackend::parse(s).is_none() => Err(format!("'{key}' must be kv or redis")),
+            Some(s) if key == "costs.currency" && !(1..=8).contains(&s.len()) || key == "costs.currency" && !s.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                Err(format!("'{key}' must be 1-8 letters or digits (e.g. USD)"))
+            }
             Some(_) => Ok(()),
             None => Err(format!("'{key}' must be a string")),
         },
@@ -280,6 +287,8 @@ impl Settings {
                 .unwrap_or_default(),
             responses_retention_days: int("responses.retention_days") as u32,
             responses_max_per_user: int("responses.max_per_user") as u32,
+            currency: get("costs.currency").as_str().unwrap_or("USD").to_string(),
+            budget_reserve_micros: int("budgets.reserve_micros").max(1),
         }
     }
 }

@@ -522,7 +522,7 @@ mod tests {
         assert!(f.completed);
         assert_eq!(f.recovered, vec!["cut; continued on node 'b'".to_string()]);
         // The first attempt broke before its usage: counted as estimated (prompt 5, 2 frames).
-        assert_eq!(f.usage, Some(Usage { prompt_tokens: 14, completion_tokens: 4, estimated: true }));
+        assert_eq!(f.usage, Some(Usage { prompt_tokens: 14, completion_tokens: 4, estimated: true, ..Default::default() }));
     }
 
     #[test]

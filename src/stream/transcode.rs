@@ -92,7 +92,7 @@ impl Transcode {
             r.pending = None;
             // A broken attempt rarely got to its usage: count it as estimated (prompt, and a
             // token per content frame it sent), so the total adds both attempts.
-            let broken = self.usage.take().unwrap_or(Usage { prompt_tokens: r.prompt_estimate, completion_tokens: self.frames, estimated: true });
+            let broken = self.usage.take().unwrap_or(Usage { prompt_tokens: r.prompt_estimate, completion_tokens: self.frames, estimated: true, ..Default::default() });
             r.prior = sum(r.prior, Some(broken));
             r.prior_frames += self.frames;
         }
@@ -307,7 +307,7 @@ impl Transform for Transcode {
 /// Usage of two attempts added (an estimate stays flagged as one).
 fn sum(a: Option<Usage>, b: Option<Usage>) -> Option<Usage> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(Usage { prompt_tokens: a.prompt_tokens + b.prompt_tokens, completion_tokens: a.completion_tokens + b.completion_tokens, estimated: a.estimated || b.estimated }),
+        (Some(a), Some(b)) => Some(a.plus(b)),
         (a, b) => a.or(b),
     }
 }

@@ -197,10 +197,10 @@ describe("usage", () => {
     for (let i = 0; i < 40 && rows.length < 3; i++) {
       await sleep(250);
       await env.gw.scheduled();
-      rows = JSON.parse(env.psql("SELECT COALESCE(json_agg(json_build_object('stream', stream, 'p', prompt_tokens, 'c', completion_tokens, 'est', estimated, 'status', status, 'node', node_name, 'real', real_model) ORDER BY created_at), '[]') FROM usage_records WHERE username = 'br-meter'"));
+      rows = JSON.parse(env.psql("SELECT COALESCE(json_agg(json_build_object('stream', stream, 'p', prompt_tokens, 'c', completion_tokens, 'cached', cached_tokens, 'written', cache_write_tokens, 'est', estimated, 'status', status, 'node', node_name, 'real', real_model) ORDER BY created_at), '[]') FROM usage_records WHERE username = 'br-meter'"));
     }
     assert.equal(rows.length, 3, JSON.stringify(rows));
-    for (const row of rows) assert.deepEqual({ ...row, stream: undefined }, { stream: undefined, p: 13, c: 3, est: false, status: 200, node: "bedrock-us", real: HAIKU });
+    for (const row of rows) assert.deepEqual({ ...row, stream: undefined }, { stream: undefined, p: 13, c: 3, cached: 4, written: 2, est: false, status: 200, node: "bedrock-us", real: HAIKU });
     assert.deepEqual(rows.map((r) => r.stream), [false, true, true]);
   });
 });

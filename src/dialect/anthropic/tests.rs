@@ -155,7 +155,7 @@ fn non_stream_response_blocks_and_stop_reasons() {
         reasoning: "ok".into(),
         tool_calls: vec![ToolCall { id: String::new(), name: "Bash".into(), arguments: "{\"command\":\"ls\"}".into() }],
         finish: FinishReason::ToolCalls,
-        usage: Some(Usage { prompt_tokens: 11, completion_tokens: 22, estimated: false }),
+        usage: Some(Usage { prompt_tokens: 11, completion_tokens: 22, estimated: false, ..Default::default() }),
     };
     let v = encode_response(&resp, "claude-x");
     assert_eq!(v["model"], "claude-x");

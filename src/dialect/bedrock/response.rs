@@ -14,14 +14,15 @@ pub fn finish_from(stop_reason: &str) -> FinishReason {
     }
 }
 
-/// Converse `usage` as IR usage: prompt = input + cache reads + cache writes.
+/// Converse `usage` as IR usage: prompt = input + cache reads + cache writes (what the model
+/// processed), with the cache reads and writes also counted on their own (cost accounting).
 pub fn usage_from(u: &Value) -> Option<Usage> {
     let n = |k: &str| u.get(k).and_then(Value::as_u64);
     let (input, output, read, write) = (n("inputTokens"), n("outputTokens"), n("cacheReadInputTokens"), n("cacheWriteInputTokens"));
     if input.is_none() && output.is_none() {
         return None;
     }
-    Some(Usage { prompt_tokens: input.unwrap_or(0) + read.unwrap_or(0) + write.unwrap_or(0), completion_tokens: output.unwrap_or(0), ..Default::default() })
+    Some(Usage { prompt_tokens: input.unwrap_or(0) + read.unwrap_or(0) + write.unwrap_or(0), completion_tokens: output.unwrap_or(0), cached_tokens: read.unwrap_or(0), cache_write_tokens: write.unwrap_or(0), estimated: false })
 }
 
 /// A Converse answer. `Err` carries what is wrong with it.

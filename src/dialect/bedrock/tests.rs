@@ -136,7 +136,8 @@ fn a_converse_answer_decodes() {
     assert_eq!((r.text.as_str(), r.reasoning.as_str()), ("Let me check.", "think"));
     assert_eq!(r.tool_calls[0].arguments, r#"{"city":"Paris"}"#);
     assert_eq!(r.finish, FinishReason::ToolCalls);
-    assert_eq!((r.usage.unwrap().prompt_tokens, r.usage.unwrap().completion_tokens), (30, 7));
+    let u = r.usage.unwrap();
+    assert_eq!((u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.cache_write_tokens), (30, 7, 15, 5));
     assert!(decode_response(&json!({"message": "x"})).is_err());
     assert_eq!(finish_from("guardrail_intervened"), FinishReason::ContentFilter);
     assert_eq!(finish_from("max_tokens"), FinishReason::Length);
@@ -188,7 +189,7 @@ fn a_converse_stream_decodes_at_every_split() {
             Chunk::ToolCallArgs { index: 0, delta: "{\"city\":".into() },
             Chunk::ToolCallArgs { index: 0, delta: "\"Paris\"}".into() },
             Chunk::Finish(FinishReason::ToolCalls),
-            Chunk::Usage(Usage { prompt_tokens: 20, completion_tokens: 9, ..Default::default() }),
+            Chunk::Usage(Usage { prompt_tokens: 20, completion_tokens: 9, cached_tokens: 8, ..Default::default() }),
         ]
     );
     for i in (0..=s.len()).step_by(7) {

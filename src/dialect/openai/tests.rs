@@ -199,7 +199,7 @@ fn stream_tool_calls_merge_by_index_across_entries() {
             Chunk::ToolCallStart { index: 2, id: "call_3".into(), name: "ls".into() },
             Chunk::ToolCallArgs { index: 2, delta: "{}".into() },
             Chunk::Finish(FinishReason::ToolCalls),
-            Chunk::Usage(Usage { prompt_tokens: 12, completion_tokens: 34, estimated: false }),
+            Chunk::Usage(Usage { prompt_tokens: 12, completion_tokens: 34, estimated: false, ..Default::default() }),
         ]
     );
     let mut r = ChatResponse::default();

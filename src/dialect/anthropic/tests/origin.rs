@@ -160,7 +160,7 @@ fn non_stream_answer_to_ir() {
     assert_eq!(r.reasoning, "hmm");
     assert_eq!(r.tool_calls, vec![ToolCall { id: "toolu_1".into(), name: "get_weather".into(), arguments: "{\"city\":\"Paris\"}".into() }]);
     assert_eq!(r.finish, FinishReason::ToolCalls);
-    assert_eq!(r.usage, Some(Usage { prompt_tokens: 115, completion_tokens: 7, estimated: false }));
+    assert_eq!(r.usage, Some(Usage { prompt_tokens: 115, completion_tokens: 7, estimated: false, cached_tokens: 100, cache_write_tokens: 5 }));
     let oa = openai::encode_response(&r, "claude", 1);
     assert_eq!(oa["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"], "{\"city\":\"Paris\"}");
     assert_eq!(oa["choices"][0]["finish_reason"], "tool_calls");
@@ -218,7 +218,7 @@ fn stream_events_to_chunks() {
             Chunk::ToolCallStart { index: 1, id: "toolu_2".into(), name: "now".into() },
             Chunk::ToolCallArgs { index: 1, delta: "{\"tz\":\"UTC\"}".into() },
             Chunk::Finish(FinishReason::ToolCalls),
-            Chunk::Usage(Usage { prompt_tokens: 20, completion_tokens: 9, estimated: false }),
+            Chunk::Usage(Usage { prompt_tokens: 20, completion_tokens: 9, estimated: false, ..Default::default() }),
         ]
     );
     let err = d.frame(br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, &mut out).unwrap_err();
