@@ -29,6 +29,9 @@ pub fn all() -> Vec<Route> {
         super::dashboard::ROUTES,
         super::catalog::ROUTES,
         super::node_access::ROUTES,
+        super::prices::ROUTES,
+        super::budgets::ROUTES,
+        super::costs::ROUTES,
     ]
     .concat()
 }
