@@ -5,13 +5,14 @@
 //! - `requests/<name>.json`: a client body in `<dialect>` (what Claude Code, Codex, Cursor or an
 //!   Ollama client sends). Decoded to the IR (`dialect::decode_request`) and encoded for every
 //!   origin API a translated leg can send it to; expected `<name>.to-<origin>.json`
-//!   (`openai`, `ollama`, `anthropic`), or `{"error": ...}` when that origin cannot carry it.
+//!   (`openai`, `ollama`, `anthropic`, `bedrock`), or `{"error": ...}` when that origin cannot carry it.
 //!   `requests/invalid/<name>.json`: a body the decoder refuses; expected `<name>.error.json`
 //!   (status, field, message of the 400).
 //! - `responses/<name>.json`: a whole answer of an origin speaking `<dialect>` (vLLM, Ollama,
 //!   Anthropic). Decoded (`dialect::decode_response`) and encoded for every client dialect
 //!   (`dialect::encode_response`); expected `<name>.to-<client>.json`.
-//! - `streams/<name>.sse` or `.ndjson`: a stream of such an origin, bytes as they come. Relayed
+//! - `streams/<name>.sse`, `.ndjson` or `.eventstream` (Bedrock's binary framing): a stream of
+//!   such an origin, bytes as they come. Relayed
 //!   (`stream::relay::RelayCore`) through the transcoding transform to every client dialect and
 //!   through the dialect's own passthrough; expected `<name>.to-<client>.<ext>` and
 //!   `<name>.passthrough.<ext>`, and `<name>.finish.json` (per output: complete or not, usage,
@@ -123,6 +124,8 @@ fn origins_for(dialect: &str) -> Vec<(&'static str, Api)> {
     if dialect != "anthropic" {
         v.push(("anthropic", Api::AnthropicMessages));
     }
+    // Every client dialect reaches a `bedrock` node through Converse.
+    v.push(("bedrock", Api::BedrockConverse));
     v
 }
 
@@ -168,6 +171,7 @@ fn origin_api(dialect: &str) -> Api {
         "openai" => Api::OpenAiChat,
         "ollama" => Api::OllamaChat,
         "anthropic" => Api::AnthropicMessages,
+        "bedrock" => Api::BedrockConverse,
         other => panic!("no origin speaks {other}"),
     }
 }
@@ -210,7 +214,7 @@ fn normalise(text: &str) -> String {
 #[test]
 fn answers_decode_and_encode_for_every_client() {
     let (mut failures, mut seen) = (Vec::new(), 0);
-    for dialect in ["openai", "ollama", "anthropic"] {
+    for dialect in ["openai", "ollama", "anthropic", "bedrock"] {
         for input in inputs(dialect, "responses") {
             seen += 1;
             let name = stem(&input);
@@ -274,6 +278,13 @@ fn anthropic_streams_replay_identically_at_every_split() {
     streams("anthropic");
 }
 
+/// ConverseStream fixtures are binary AWS event-stream bytes (`.eventstream`); Bedrock has no
+/// same-dialect client, so no passthrough output.
+#[test]
+fn bedrock_streams_replay_identically_at_every_split() {
+    streams("bedrock");
+}
+
 fn streams(dialect: &str) {
     let (mut failures, mut seen) = (Vec::new(), 0);
     {
@@ -289,7 +300,7 @@ fn streams(dialect: &str) {
                 let model = repaired_as(&name);
                 outputs.push((client.to_string(), client_ext.to_string(), Box::new(move || Box::new(Transcode::new(Decoder::for_api(api), model.map(repair::for_model), dialect::encoder_for(&op, spec(), None))))));
             }
-            if repaired_as(&name).is_none() {
+            if repaired_as(&name).is_none() && dialect != "bedrock" {
                 // A model whose output needs repair is never passed through.
                 outputs.push(("passthrough".to_string(), ext.clone(), Box::new(move || dialect::passthrough_for(api, DISPLAY, false))));
             }

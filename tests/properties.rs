@@ -289,4 +289,57 @@ proptest! {
         prop_assert!(t.end(&mut out));
         prop_assert_eq!(String::from_utf8(out).unwrap(), origin.replace("\"model\":\"real\"", "\"model\":\"shown\""));
     }
+
+    #[test]
+    fn bedrock_event_streams_never_panic_and_survive_any_chunking(garbage in prop::collection::vec(any::<u8>(), 0..300), texts in prop::collection::vec("[ -~é]{0,10}", 0..5), cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8), client in 0u8..5) {
+        use maestro_edge::dialect::bedrock as converse;
+        use maestro_edge::origins::bedrock::eventstream;
+        let encoder = || -> Box<dyn maestro_edge::dialect::StreamEncoder> {
+            match client {
+                0 => Box::new(openai::StreamEncoder::new("d", "id", 1, true)),
+                1 => Box::new(ollama::ChatStreamEncoder::new("d")),
+                2 => Box::new(ollama::GenerateStreamEncoder::new("d")),
+                3 => Box::new(anthropic::StreamEncoder::new("d", "msg_1", 3)),
+                _ => Box::new(responses::StreamEncoder::new("d", "resp_1", 1)),
+            }
+        };
+        // Arbitrary bytes: an error or nothing, never a panic.
+        let mut t = Transcode::new(Decoder::Bedrock(converse::StreamDecoder::new()), None, encoder());
+        let mut out = Vec::new();
+        t.frame(&garbage, &mut out);
+        let _ = t.end(&mut out);
+        // A real answer cut anywhere: the same client bytes as uncut, and it completes.
+        let ev = |kind: &str, v: Value| eventstream::encode(&[(":event-type", kind), (":message-type", "event")], v.to_string().as_bytes());
+        let mut bytes = ev("messageStart", json!({"role": "assistant"}));
+        for t in &texts {
+            bytes.extend(ev("contentBlockDelta", json!({"contentBlockIndex": 0, "delta": {"text": t}})));
+        }
+        bytes.extend(ev("messageStop", json!({"stopReason": "end_turn"})));
+        bytes.extend(ev("metadata", json!({"usage": {"inputTokens": 3, "outputTokens": 2}})));
+        let run = |pieces: &[&[u8]]| {
+            let mut t = Transcode::new(Decoder::Bedrock(converse::StreamDecoder::new()), None, encoder());
+            let mut out = Vec::new();
+            for p in pieces {
+                t.frame(p, &mut out);
+            }
+            let ok = t.end(&mut out);
+            (out, ok, t.usage())
+        };
+        let mut at: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+        at.sort();
+        let mut pieces = Vec::new();
+        let mut prev = 0;
+        for c in at.into_iter().chain([bytes.len()]) {
+            pieces.push(&bytes[prev..c]);
+            prev = c;
+        }
+        let (whole, ok, usage) = run(&[&bytes]);
+        prop_assert!(ok);
+        prop_assert_eq!(usage.map(|u| (u.prompt_tokens, u.completion_tokens)), Some((3, 2)));
+        let (split, ok2, _) = run(&pieces);
+        prop_assert!(ok2);
+        // Ids and timestamps are fixed by the encoders' inputs, so the bytes match exactly.
+        let strip = |b: &[u8]| String::from_utf8_lossy(b).lines().filter(|l| !l.contains("created_at")).collect::<Vec<_>>().join("\n");
+        prop_assert_eq!(strip(&split), strip(&whole));
+    }
 }

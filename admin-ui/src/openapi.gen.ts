@@ -591,7 +591,8 @@ export interface components {
       name: string;
       code: string | null;
       /** @enum {string} */
-      node_type: "ollama" | "openai" | "anthropic";
+      node_type: "ollama" | "openai" | "anthropic" | "bedrock";
+      /** @description The origin's URL. Empty for a bedrock node that uses its region's public endpoints (bedrock-runtime.{region}.amazonaws.com, bedrock.{region}.amazonaws.com). */
       base_url: string;
       /** @description The API key itself is write-only. */
       api_key_set: boolean;
@@ -623,6 +624,19 @@ export interface components {
       updated_at: string;
       model_count: number;
       models: components["schemas"]["NodeModel"][];
+      /** @description Bedrock nodes: the AWS region (endpoints and SigV4 scope). */
+      aws_region: string | null;
+      /** @description Bedrock nodes: the access key id used for SigV4 (an identifier, not a secret). */
+      aws_access_key_id: string | null;
+      /** @description Bedrock nodes: a secret access key is stored (write-only, sealed at rest). */
+      aws_secret_access_key_set: boolean;
+      /** @description Bedrock nodes: a session token is stored (write-only, sealed at rest). */
+      aws_session_token_set: boolean;
+      /**
+       * @description Bedrock nodes: how requests are authenticated (the API key, as Bearer, when one is set; otherwise SigV4). Null for other node types.
+       * @enum {string|null}
+       */
+      bedrock_auth: "api_key" | "sigv4" | null;
     };
     NodeList: {
       nodes: components["schemas"]["Node"][];
@@ -1123,7 +1137,7 @@ export interface components {
           node_id: number;
           node_name: string;
           /** @enum {string} */
-          node_type: "ollama" | "openai" | "anthropic";
+          node_type: "ollama" | "openai" | "anthropic" | "bedrock";
           is_available: boolean;
           is_present: boolean;
           is_loaded: boolean;
@@ -1161,12 +1175,14 @@ export interface components {
       /** @description null = unlimited */
       token_limit?: number | null;
     };
+    /** @description A bedrock node needs aws_region and credentials: api_key (a Bedrock API key) or aws_access_key_id with aws_secret_access_key (400 naming the missing field otherwise). */
     NodeInput: {
       name: string;
       /** @enum {string|null} */
-      node_type?: "ollama" | "openai" | "anthropic" | "vllm" | null;
-      base_url: string;
-      /** @description Write-only. On update: absent keeps it, null or "" clears it. */
+      node_type?: "ollama" | "openai" | "anthropic" | "bedrock" | "vllm" | null;
+      /** @description Required except for bedrock nodes, whose endpoints follow aws_region unless a URL (a proxy, a VPC endpoint) is given here; then it serves both the runtime and the model listings. */
+      base_url?: string;
+      /** @description Write-only. On update: absent keeps it, null or "" clears it. On a bedrock node: a Bedrock API key (sent as Bearer; when set it is used instead of SigV4). */
       api_key?: string | null;
       priority?: number | null;
       weight?: number | null;
@@ -1178,14 +1194,23 @@ export interface components {
       warmup_enabled?: boolean | null;
       is_active?: boolean | null;
       code?: string | null;
+      /** @description Bedrock nodes (required there): the AWS region, e.g. us-east-1. Selects the endpoints unless base_url is set, and scopes the SigV4 signature. */
+      aws_region?: string | null;
+      /** @description Bedrock nodes, SigV4: the access key id (AKIA… or ASIA…). On update: absent keeps it, null or "" clears it. */
+      aws_access_key_id?: string | null;
+      /** @description Bedrock nodes, SigV4: the secret access key. Write-only (sealed at rest, never shown or audited). On update: absent keeps it, null or "" clears it. */
+      aws_secret_access_key?: string | null;
+      /** @description Bedrock nodes, SigV4 with temporary credentials: the session token (sent as x-amz-security-token and signed). Write-only, like the secret. */
+      aws_session_token?: string | null;
     };
     /** @description Absent fields are kept. */
     NodePatch: {
       name?: string | null;
       /** @enum {string|null} */
-      node_type?: "ollama" | "openai" | "anthropic" | "vllm" | null;
+      node_type?: "ollama" | "openai" | "anthropic" | "bedrock" | "vllm" | null;
+      /** @description Required except for bedrock nodes, whose endpoints follow aws_region unless a URL (a proxy, a VPC endpoint) is given here; then it serves both the runtime and the model listings. */
       base_url?: string | null;
-      /** @description Write-only. On update: absent keeps it, null or "" clears it. */
+      /** @description Write-only. On update: absent keeps it, null or "" clears it. On a bedrock node: a Bedrock API key (sent as Bearer; when set it is used instead of SigV4). */
       api_key?: string | null;
       priority?: number | null;
       weight?: number | null;
@@ -1197,6 +1222,14 @@ export interface components {
       warmup_enabled?: boolean | null;
       is_active?: boolean | null;
       code?: string | null;
+      /** @description Bedrock nodes (required there): the AWS region, e.g. us-east-1. Selects the endpoints unless base_url is set, and scopes the SigV4 signature. */
+      aws_region?: string | null;
+      /** @description Bedrock nodes, SigV4: the access key id (AKIA… or ASIA…). On update: absent keeps it, null or "" clears it. */
+      aws_access_key_id?: string | null;
+      /** @description Bedrock nodes, SigV4: the secret access key. Write-only (sealed at rest, never shown or audited). On update: absent keeps it, null or "" clears it. */
+      aws_secret_access_key?: string | null;
+      /** @description Bedrock nodes, SigV4 with temporary credentials: the session token (sent as x-amz-security-token and signed). Write-only, like the secret. */
+      aws_session_token?: string | null;
     };
     BatchPriority: {
       priorities: {

@@ -95,7 +95,9 @@ export async function syncModelConfigs(api, rep, target, items, { createOnly = f
   }
 }
 
-const NODE_FIELDS = ["name", "node_type", "base_url", "priority", "weight", "is_active", "warmup_enabled", "health_url", "code"];
+const NODE_FIELDS = ["name", "node_type", "base_url", "priority", "weight", "is_active", "warmup_enabled", "health_url", "code", "aws_region", "aws_access_key_id"];
+/** Bedrock secrets: write-only like the API key (sent on create, or when none is set here). */
+const NODE_SECRETS = [["aws_secret_access_key", "aws_secret_access_key_set"], ["aws_session_token", "aws_session_token_set"]];
 const trimUrl = (u) => (u ?? "").replace(/\/+$/, "");
 /** Nodes; new ones are discovered right away (best effort) so their models route at once. */
 export async function syncNodes(api, rep, target, items) {
@@ -104,11 +106,13 @@ export async function syncNodes(api, rep, target, items) {
     // original allowed two nodes on one URL).
     const have =
       target.nodes.find((x) => x.name === n.name) ??
-      target.nodes.find((x) => trimUrl(x.base_url) === n.body.base_url && x.node_type === n.body.node_type && !items.some((o) => o.name === x.name));
+      // (An empty URL, a bedrock node on its region's endpoint, identifies nothing.)
+      target.nodes.find((x) => n.body.base_url && trimUrl(x.base_url) === n.body.base_url && x.node_type === n.body.node_type && !items.some((o) => o.name === x.name));
     await attempt(rep, "node", n.name, async () => {
       if (!have) {
-        const made = await api.write("POST", "/nodes", { ...n.body, ...(n.api_key ? { api_key: n.api_key } : {}) });
-        rep.create("node", n.name, `${n.body.node_type}, priority ${n.body.priority}${n.api_key ? ", api key sealed" : ""}`);
+        const made = await api.write("POST", "/nodes", { ...n.body, ...(n.api_key ? { api_key: n.api_key } : {}), ...(n.secrets ?? {}) });
+        const sealed = n.api_key ? ", api key sealed" : n.secrets?.aws_secret_access_key ? ", secret access key sealed" : "";
+        rep.create("node", n.name, `${n.body.node_type}, priority ${n.body.priority}${sealed}`);
         if (!made) return;
         target.nodes.push(made);
         if (made.is_active) {
@@ -131,6 +135,12 @@ export async function syncNodes(api, rep, target, items) {
       if (n.api_key && !have.api_key_set) {
         diff.push("api_key");
         patch.api_key = n.api_key;
+      }
+      for (const [field, isSet] of NODE_SECRETS) {
+        if (n.secrets?.[field] && !have[isSet]) {
+          diff.push(field);
+          patch[field] = n.secrets[field];
+        }
       }
       if (!diff.length) return rep.unchanged("node");
       const made = await api.write("PATCH", `/nodes/${have.id}`, patch);

@@ -9,12 +9,11 @@
 const note = (level, text) => ({ level, text });
 const sorted = (a) => [...a].sort();
 
-/** Node types: ollama stays, vllm (any OpenAI-compatible server) becomes openai. */
-export const NODE_TYPES = { ollama: "ollama", vllm: "openai" };
+/** Node types: ollama stays, vllm (any OpenAI-compatible server) becomes openai, bedrock stays. */
+export const NODE_TYPES = { ollama: "ollama", vllm: "openai", bedrock: "bedrock" };
 const NOT_CARRIED = {
   antigravity: "antigravity nodes impersonate Google's Antigravity IDE to reach internal Cloud Code endpoints (terms-of-service risk); use a Gemini API key through an OpenAI-compatible node instead",
   cursor: "cursor nodes send the Cursor API key to a third-party proxy; point Cursor at this gateway instead",
-  bedrock: "bedrock nodes are not imported yet (the Bedrock node type is being added); re-run the importer once it is, or add the node by hand",
 };
 /** Headers the admin API refuses (the gateway sets them) or that were the original's directives. */
 const REFUSED_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length", "content-type"]);
@@ -75,6 +74,8 @@ export function mapNodes(src) {
       health = null;
     }
     const priority = top - (n.priority ?? 0);
+    const bedrock = type === "bedrock" ? mapBedrock(n, notes) : null;
+    if (type === "bedrock" && !bedrock) continue;
     items.push({
       name: n.name,
       body: {
@@ -95,10 +96,46 @@ export function mapNodes(src) {
       // Write-only: sent when the node is created (or has no key here yet), never compared.
       api_key: n.api_key ? String(n.api_key).trim() || null : null,
       from_priority: n.priority ?? 0,
+      ...(bedrock ? { api_key: bedrock.api_key, secrets: bedrock.secrets } : {}),
     });
+    if (bedrock) Object.assign(items.at(-1).body, bedrock.body);
   }
   if (items.length) notes.push(note("info", `node priority inverted (Model Maestro: higher = preferred; here: lower is tried first): ${items.map((i) => `${i.name} ${i.from_priority}->${i.body.priority}`).join(", ")}`));
   return { items, notes };
+}
+
+/**
+ * A bedrock node's credentials (behaviour.md §7.4). Mode `iam`: the `api_key` column holds the
+ * access key id, `aws_secret_key` and `aws_session_token` the rest (SigV4 here); mode `api_key`: a
+ * Bedrock API key (Bearer here). Unset mode: `iam` when a secret is present. The region's public
+ * endpoint becomes an empty base_url (derived from the region here); any other URL is kept.
+ * Returns { body, api_key, secrets } overrides, or null (with a note) when unusable.
+ */
+function mapBedrock(n, notes) {
+  const region = (n.aws_region || /bedrock(?:-runtime)?\.([a-z0-9-]+)\.amazonaws\.com/.exec(n.base_url ?? "")?.[1] || "").trim();
+  if (!/^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/.test(region)) {
+    notes.push(note("skip", `node '${n.name}' (bedrock): no usable AWS region ('${region}'); add it by hand (README "Amazon Bedrock")`));
+    return null;
+  }
+  const key = n.api_key ? String(n.api_key).trim() : "";
+  const secret = n.aws_secret_key ? String(n.aws_secret_key).trim() : "";
+  const mode = (n.bedrock_auth_mode || (secret ? "iam" : "api_key")).toLowerCase();
+  const publicUrl = new RegExp(`^https://bedrock-runtime\\.${region.replace(/-/g, "\\-")}\\.amazonaws\\.com/*$`).test(n.base_url ?? "");
+  const body = { aws_region: region, base_url: publicUrl ? "" : n.base_url.replace(/\/+$/, "") };
+  if (mode === "iam") {
+    if (!/^[A-Z0-9]{16,128}$/.test(key) || !secret) {
+      notes.push(note("skip", `node '${n.name}' (bedrock, iam): needs an access key id and a secret access key; add it by hand`));
+      return null;
+    }
+    const token = n.aws_session_token ? String(n.aws_session_token).trim() : "";
+    if (token) notes.push(note("info", `node '${n.name}' (bedrock): a session token is imported; temporary credentials expire, update the node when you rotate them`));
+    return { body: { ...body, aws_access_key_id: key }, api_key: null, secrets: { aws_secret_access_key: secret, ...(token ? { aws_session_token: token } : {}) } };
+  }
+  if (!key) {
+    notes.push(note("skip", `node '${n.name}' (bedrock, api_key): no Bedrock API key; add it by hand`));
+    return null;
+  }
+  return { body, api_key: key, secrets: {} };
 }
 
 /** Model mappings, with their node scope. A scope whose nodes were all skipped skips the mapping. */

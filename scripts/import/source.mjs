@@ -15,7 +15,8 @@ export const TABLES = {
   user_limits: { order: "user_id" },
   user_nodes: { order: "user_id, node_id" },
   user_node_models: { order: "user_id, node_id, model_name" },
-  ollama_nodes: { order: "id", drop: ["oauth_tokens", "aws_secret_key", "aws_session_token"] },
+  // Bedrock secrets are read (they are re-sealed by the gateway); Antigravity's Google tokens never.
+  ollama_nodes: { order: "id", drop: ["oauth_tokens"] },
   model_mappings: { order: "id" },
   model_mapping_nodes: { order: "mapping_id, node_id" },
   model_groups: { order: "id" },

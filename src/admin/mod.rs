@@ -22,6 +22,7 @@ pub mod mappings;
 pub mod model_config;
 pub mod node_ops;
 pub mod node_access;
+pub mod node_bedrock;
 pub mod node_headers;
 pub mod node_pull;
 pub mod nodes;

@@ -3,6 +3,7 @@
 //! `node_headers`).
 
 use super::input::{as_int, Input};
+use super::node_bedrock;
 use super::node_headers;
 use super::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
@@ -18,6 +19,10 @@ const NODE_VIEW: &str = "
            n.priority, n.weight, n.headers, n.health_url, n.warmup_enabled, n.is_active, n.health_status,
            n.consecutive_failures, n.consecutive_successes, n.last_health_check, n.last_error, n.latency_ms,
            n.discovery_error, n.discovered_at, n.created_at, n.updated_at,
+           -- Bedrock fields (admin/node_bedrock.rs): secrets only as whether they are set.
+           n.aws_region, n.aws_access_key_id, n.aws_secret_key_ciphertext IS NOT NULL AS aws_secret_access_key_set,
+           n.aws_session_token_ciphertext IS NOT NULL AS aws_session_token_set,
+           CASE WHEN n.node_type <> 'bedrock' THEN NULL WHEN n.api_key_ciphertext IS NOT NULL THEN 'api_key' ELSE 'sigv4' END AS bedrock_auth,
            (SELECT count(*) FROM node_models m WHERE m.node_id = n.id AND m.is_present) AS model_count,
            COALESCE((SELECT json_agg(json_build_object('model_name', m.model_name, 'is_available', m.is_available, 'is_present', m.is_present,
                       'is_loaded', m.is_loaded, 'context_length', m.context_length, 'capabilities', m.capabilities, 'size', m.size_bytes,
@@ -44,9 +49,9 @@ fn headers_input(input: &Input) -> Result<Option<Map<String, Value>>, GatewayErr
 fn node_type(input: &Input) -> Result<Option<String>, GatewayError> {
     match input.str("node_type")?.or(input.str("type")?) {
         None => Ok(None),
-        Some(t) if matches!(t.as_str(), "ollama" | "openai" | "anthropic") => Ok(Some(t)),
+        Some(t) if matches!(t.as_str(), "ollama" | "openai" | "anthropic" | "bedrock") => Ok(Some(t)),
         Some(t) if t == "vllm" => Ok(Some("openai".into())),
-        Some(_) => Err(GatewayError::bad_field("node_type", "'node_type' must be ollama, openai or anthropic")),
+        Some(_) => Err(GatewayError::bad_field("node_type", "'node_type' must be ollama, openai, anthropic or bedrock")),
     }
 }
 
@@ -146,12 +151,21 @@ async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayE
 async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
     let input = ctx.input()?;
     let name = input.req_str("name")?;
-    let base_url = input.req_str("base_url")?;
-    valid_url("base_url", &base_url)?;
     let kind = node_type(&input)?.unwrap_or_else(|| "ollama".into());
+    let bedrock = kind == "bedrock";
+    // A bedrock node's URL is derived from its region unless one is given (proxy, test fake).
+    let base_url = if bedrock { input.str("base_url")?.unwrap_or_default() } else { input.req_str("base_url")? };
+    if !base_url.is_empty() {
+        valid_url("base_url", &base_url)?;
+    }
     let api_key = input.str("api_key")?.filter(|k| !k.is_empty());
     if api_key.as_deref().is_some_and(|k| !header_safe(k)) {
         return Err(GatewayError::bad_field("api_key", "'api_key' must be a single line"));
+    }
+    let aws = node_bedrock::parse(&input, &|v| ctx.env.seal(v))?;
+    if bedrock {
+        let set = |c: &node_bedrock::Change| matches!(c, Some(Some(_)));
+        node_bedrock::require_complete(&node_bedrock::Resulting { region: set(&aws.region), api_key: api_key.is_some(), access_key_id: set(&aws.access_key_id), secret: set(&aws.secret) })?;
     }
     let headers = headers_input(&input)?.unwrap_or_default();
     let sealed_headers = node_headers::seal_all(&headers, &Map::new(), true, &|v| ctx.env.seal(v))?;
@@ -162,8 +176,10 @@ async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, Gatewa
     let code = code(&input)?.flatten();
     let id = ctx
         .json(
-            "INSERT INTO nodes (name, code, node_type, base_url, api_key_ciphertext, priority, weight, headers, headers_sealed, health_url, warmup_enabled, is_active)
-             VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, COALESCE($6::bigint, 100), COALESCE($7::bigint, 100), $8::jsonb, true, $9::text, COALESCE($10::boolean, false), COALESCE($11::boolean, true))
+            "INSERT INTO nodes (name, code, node_type, base_url, api_key_ciphertext, priority, weight, headers, headers_sealed, health_url, warmup_enabled, is_active,
+                                aws_region, aws_access_key_id, aws_secret_key_ciphertext, aws_session_token_ciphertext)
+             VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, COALESCE($6::bigint, 100), COALESCE($7::bigint, 100), $8::jsonb, true, $9::text, COALESCE($10::boolean, false), COALESCE($11::boolean, true),
+                     $12::text, $13::text, $14::text, $15::text)
              RETURNING to_json(id)",
             &[
                 Param::Text(Some(name.clone())),
@@ -177,13 +193,21 @@ async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, Gatewa
                 Param::Text(health_url),
                 Param::Bool(input.bool("warmup_enabled")?),
                 Param::Bool(input.bool("is_active")?),
+                Param::Text(aws.region.clone().flatten()),
+                Param::Text(aws.access_key_id.clone().flatten()),
+                Param::Text(aws.secret.clone().flatten()),
+                Param::Text(aws.session_token.clone().flatten()),
             ],
         )
         .await
         .map_err(conflict)?
         .as_i64()
         .unwrap_or_default();
-    ctx.audit("node.create", "node", Some(&id.to_string()), &json!({"name": name, "node_type": kind, "base_url": base_url, "code": code, "api_key_set": api_key.is_some(), "headers": node_headers::masked(&Value::Object(headers))})).await?;
+    let mut details = json!({"name": name, "node_type": kind, "base_url": base_url, "code": code, "api_key_set": api_key.is_some(), "headers": node_headers::masked(&Value::Object(headers))});
+    if bedrock {
+        details["bedrock"] = node_bedrock::audit(&aws);
+    }
+    ctx.audit("node.create", "node", Some(&id.to_string()), &details).await?;
     created(get_node(ctx, id).await?)
 }
 
@@ -191,10 +215,21 @@ async fn update<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Rep
     let id = parse_id(id)?;
     get_node(ctx, id).await?;
     let input = ctx.input()?;
+    // What the node is now, to check what it becomes (a bedrock node must stay usable).
+    let cur = ctx
+        .json(
+            "SELECT json_build_object('node_type', node_type, 'region', aws_region IS NOT NULL, 'api_key', api_key_ciphertext IS NOT NULL,
+                    'access_key_id', aws_access_key_id IS NOT NULL, 'secret', aws_secret_key_ciphertext IS NOT NULL) FROM nodes WHERE id = $1::bigint",
+            &[Param::Int(Some(id))],
+        )
+        .await?;
+    let kind = node_type(&input)?;
+    let bedrock = kind.as_deref().or(cur["node_type"].as_str()) == Some("bedrock");
     let base_url = input.str("base_url")?;
-    if let Some(u) = &base_url {
+    if let Some(u) = base_url.as_ref().filter(|u| !(bedrock && u.is_empty())) {
         valid_url("base_url", u)?;
     }
+    let aws = node_bedrock::parse(&input, &|v| ctx.env.seal(v))?;
     let headers = match headers_input(&input)? {
         Some(wanted) => {
             let stored = ctx.json("SELECT json_build_array(headers, headers_sealed)::text FROM nodes WHERE id = $1::bigint", &[Param::Int(Some(id))]).await?;
@@ -211,6 +246,16 @@ async fn update<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Rep
         Some(Value::String(s)) if header_safe(s) => (true, Some(ctx.env.seal(s.trim()))),
         Some(_) => return Err(GatewayError::bad_field("api_key", "'api_key' must be a single-line string or null")),
     };
+    if bedrock {
+        let now = |c: &node_bedrock::Change, was: &str| c.as_ref().map_or(cur[was].as_bool().unwrap_or(false), Option::is_some);
+        let api_key_after = if set_key { key.is_some() } else { cur["api_key"].as_bool().unwrap_or(false) };
+        node_bedrock::require_complete(&node_bedrock::Resulting {
+            region: now(&aws.region, "region"),
+            api_key: api_key_after,
+            access_key_id: now(&aws.access_key_id, "access_key_id"),
+            secret: now(&aws.secret, "secret"),
+        })?;
+    }
     let health_url = input.str("health_url")?;
     if let Some(u) = health_url.as_ref().filter(|u| !u.is_empty()) {
         valid_url("health_url", u)?;
@@ -230,12 +275,16 @@ async fn update<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Rep
            warmup_enabled = COALESCE($12::boolean, warmup_enabled),
            is_active = COALESCE($13::boolean, is_active),
            code = CASE WHEN $14::boolean THEN $15::text ELSE code END,
+           aws_region = CASE WHEN $16::boolean THEN $17::text ELSE aws_region END,
+           aws_access_key_id = CASE WHEN $18::boolean THEN $19::text ELSE aws_access_key_id END,
+           aws_secret_key_ciphertext = CASE WHEN $20::boolean THEN $21::text ELSE aws_secret_key_ciphertext END,
+           aws_session_token_ciphertext = CASE WHEN $22::boolean THEN $23::text ELSE aws_session_token_ciphertext END,
            updated_at = now()
          WHERE id = $1::bigint",
         &[
             Param::Int(Some(id)),
             Param::Text(input.str("name")?.filter(|s| !s.is_empty())),
-            Param::Text(node_type(&input)?),
+            Param::Text(kind),
             Param::Text(base_url),
             Param::Bool(Some(set_key)),
             Param::Text(key),
@@ -248,6 +297,14 @@ async fn update<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Rep
             Param::Bool(input.bool("is_active")?),
             Param::Bool(Some(code.is_some())),
             Param::Text(code.flatten()),
+            Param::Bool(Some(aws.region.is_some())),
+            Param::Text(aws.region.clone().flatten()),
+            Param::Bool(Some(aws.access_key_id.is_some())),
+            Param::Text(aws.access_key_id.clone().flatten()),
+            Param::Bool(Some(aws.secret.is_some())),
+            Param::Text(aws.secret.clone().flatten()),
+            Param::Bool(Some(aws.session_token.is_some())),
+            Param::Text(aws.session_token.clone().flatten()),
         ],
     )
     .await
@@ -256,6 +313,12 @@ async fn update<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Rep
     if let Some(h) = details.get("headers").filter(|h| h.is_object()) {
         let shown = node_headers::masked(h);
         details.insert("headers".into(), shown);
+    }
+    // Secrets never reach the audit log: only whether they were set.
+    for (field, flag) in [("aws_secret_access_key", "aws_secret_access_key_set"), ("aws_session_token", "aws_session_token_set")] {
+        if let Some(v) = details.remove(field) {
+            details.insert(flag.into(), json!(v.as_str().is_some_and(|s| !s.trim().is_empty())));
+        }
     }
     if details.contains_key("api_key") {
         details.insert("api_key_set".into(), json!(set_key && details.get("api_key").is_some_and(|k| k.as_str().is_some_and(|s| !s.is_empty()))));

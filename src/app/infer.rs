@@ -12,7 +12,7 @@ use crate::error::GatewayError;
 use crate::limits;
 use crate::net::{Inbound, Outbound, Reply};
 use crate::origins::failure::{Failure, Next, Scope};
-use crate::origins::{self, Api, Leg};
+use crate::origins::{self, bedrock, Api, Leg};
 use crate::platform::{Platform, Settlement};
 use crate::policy::{self, Target, UpstreamBody};
 use crate::routes::{Endpoint, Op};
@@ -420,13 +420,27 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     }
     policy::apply(&mut body, &target);
     crate::routing::node_rules::apply(&mut body, &node.request_rules, leg.api);
-    let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
-    let headers = if node.kind == NodeKind::Anthropic { origins::anthropic_headers(node, api_key.as_deref(), &job.headers) } else { origins::headers(node, api_key.as_deref()) };
     let wire = if leg.translate { serde_json::to_vec(&body).unwrap_or_default() } else { origins::wire_body(job.raw, &job.body, &body) };
-    let mut url = origins::url(node, leg.api.path());
-    if let Some(q) = origins::forwarded_query(leg, job.query) {
-        url = format!("{url}?{q}");
-    }
+    let (url, headers) = if node.kind == NodeKind::Bedrock {
+        // Signed over the exact bytes sent, at the time they are sent.
+        let auth = match bedrock::auth(node, |s| p.open_secret(s)) {
+            Ok(a) => a,
+            Err(e) => return AttemptResult::Failed(Failure::Unservable(e)),
+        };
+        let url = bedrock::converse_url(node, &attempt.real, job.stream);
+        let mut base = origins::headers(node, None);
+        base.push(("accept".into(), if job.stream { "application/vnd.amazon.eventstream" } else { "application/json" }.into()));
+        let headers = bedrock::authorize(base, &auth, bedrock::region(node), "POST", &url, &wire, p.now_ms());
+        (url, headers)
+    } else {
+        let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
+        let headers = if node.kind == NodeKind::Anthropic { origins::anthropic_headers(node, api_key.as_deref(), &job.headers) } else { origins::headers(node, api_key.as_deref()) };
+        let mut url = origins::url(node, leg.api.path());
+        if let Some(q) = origins::forwarded_query(leg, job.query) {
+            url = format!("{url}?{q}");
+        }
+        (url, headers)
+    };
     let out = Outbound { method: "POST", url, headers, body: Some(wire) };
     let ttfb = snap.settings.ttfb_ms;
     let sent_at = p.now_ms();
@@ -443,7 +457,11 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
         let bytes = read_all(&**p, reply.body, remaining, 1 << 20).await.unwrap_or_default();
         // The API's own JSON error, or a page from something in front of it (see `failure`).
         let api = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
-        let f = Failure::Status { status, retry_after_ms, message: origins::error_text(&bytes), api };
+        let f = if leg.api == Api::BedrockConverse {
+            bedrock::failure(status, retry_after_ms, &reply.headers, &bytes)
+        } else {
+            Failure::Status { status, retry_after_ms, message: origins::error_text(&bytes), api }
+        };
         // Same dialect: an error the client gets (no failover) is the origin's own, status and
         // body word for word.
         let answered_here = match f.next() {

@@ -11,7 +11,7 @@ use crate::dialect::{self, anthropic, ollama, responses, AnswerSpec, ChatRespons
 use crate::net::{Body, OriginReply, Reply};
 use crate::origins::failure;
 use crate::origins::failure::Failure;
-use crate::origins::{self, Api, Leg};
+use crate::origins::{self, bedrock, Api, Leg};
 use crate::platform::Platform;
 use crate::policy::Target;
 use crate::repair::{self, Piece, Pipeline};
@@ -38,6 +38,7 @@ pub(super) fn repair_for(leg: Leg, t: &Target) -> Option<Pipeline> {
     let eligible = match leg.api {
         Api::OpenAiChat | Api::OllamaChat | Api::OllamaGenerate => true,
         Api::AnthropicMessages => leg.translate,
+        Api::BedrockConverse => true,
         _ => false,
     };
     if !eligible {
@@ -88,7 +89,8 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
     // deadline. A stream that closes (or breaks) before one moves to the next candidate.
     let deadline = p.now_ms() + remaining;
     let mut first: Vec<u8> = Vec::new();
-    while !has_event(&first) {
+    let event_stream = leg.api == Api::BedrockConverse;
+    while !(if event_stream { bedrock::eventstream::has_message(&first) } else { has_event(&first) }) {
         let left = deadline.saturating_sub(p.now_ms()).max(1);
         match within(&**p, left, reply.body.next()).await {
             None => return AttemptResult::Failed(Failure::NoFirstByte { ms: snap.settings.ttfb_ms }),
@@ -99,6 +101,11 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
         if first.len() > FIRST_EVENT_MAX {
             break; // a huge first line: let the relay judge it (its line limit applies)
         }
+    }
+    // A ConverseStream that opens with an exception (throttling, validation) failed before
+    // anything went out: typed like Bedrock's HTTP errors, so failover still applies.
+    if let Some(f) = event_stream.then(|| bedrock::first_failure(&first)).flatten() {
+        return AttemptResult::Failed(f);
     }
     let ttfb_ms = p.now_ms() - job.started_ms;
     let display = job.requested.clone();

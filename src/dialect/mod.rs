@@ -15,6 +15,7 @@
 //! | OpenAI chat  | `openai::decode_request`                 | `openai::encode_request`      | `openai::decode_response`, `openai::StreamDecoder` (SSE data) | `openai::encode_response`, `openai::StreamEncoder` | `openai::OpenAiSse` |
 //! | Ollama       | `ollama::decode_chat_request`, `ollama::decode_generate_request` | `ollama::encode_chat_request` | `ollama::decode_chat_response`, `ollama::StreamDecoder` (NDJSON line) | `ollama::encode_chat_response`, `ollama::encode_generate_response`, `ollama::ChatStreamEncoder`, `ollama::GenerateStreamEncoder` | `ollama::OllamaNdjson`, `ollama::ProgressNdjson` |
 //! | Anthropic    | `anthropic::decode_request`, `anthropic::count_tokens` | `anthropic::encode_request` | `anthropic::decode_response`, `anthropic::StreamDecoder` (SSE data) | `anthropic::encode_response`, `anthropic::StreamEncoder` | `anthropic::AnthropicSse` (byte-identical) |
+//! | Bedrock (origin only) | – | `bedrock::encode_request` (Converse) | `bedrock::decode_response`, `bedrock::StreamDecoder` (raw event-stream bytes) | – | – |
 //! | Responses    | `responses::decode_request`              | –                             | –                                               | `responses::encode_response`, `responses::StreamEncoder` | – |
 //!
 //! The dispatch by operation and origin API is written once, here: `decode_request` (client
@@ -37,6 +38,7 @@
 //! encoders see the real model name.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod chat_blocks;
 pub mod ir;
 pub mod ollama;
@@ -101,6 +103,8 @@ pub fn encode_request(api: Api, ir: &ChatRequest, real_model: &str) -> Option<Re
         Api::OpenAiChat => Ok(openai::encode_request(ir, real_model)),
         Api::OllamaChat => ollama::encode_chat_request(ir, real_model),
         Api::AnthropicMessages => Ok(anthropic::encode_request(ir, real_model)),
+        // The model id goes in the URL, the stream flag in the operation (`origins::bedrock`).
+        Api::BedrockConverse => bedrock::encode_request(ir, real_model).map_err(GatewayError::bad_request),
         _ => return None,
     })
 }
@@ -112,6 +116,8 @@ pub enum Decoder {
     OpenAi(openai::StreamDecoder),
     Ollama(ollama::StreamDecoder),
     Anthropic(anthropic::StreamDecoder),
+    /// ConverseStream: raw event-stream bytes, framed by the decoder itself.
+    Bedrock(bedrock::StreamDecoder),
 }
 
 impl Decoder {
@@ -119,6 +125,7 @@ impl Decoder {
         match api {
             Api::OllamaChat | Api::OllamaGenerate => Decoder::Ollama(ollama::StreamDecoder::new()),
             Api::AnthropicMessages => Decoder::Anthropic(anthropic::StreamDecoder::new()),
+            Api::BedrockConverse => Decoder::Bedrock(bedrock::StreamDecoder::new()),
             _ => Decoder::OpenAi(openai::StreamDecoder::new()),
         }
     }
@@ -129,6 +136,7 @@ impl Decoder {
             Decoder::OpenAi(d) => d.frame(payload, out),
             Decoder::Ollama(d) => d.frame(payload, out),
             Decoder::Anthropic(d) => d.frame(payload, out),
+            Decoder::Bedrock(d) => d.frame(payload, out),
         }
     }
 
@@ -143,15 +151,20 @@ impl Decoder {
         matches!(self, Decoder::Ollama(_))
     }
 
-    /// The origin sent its own terminator event (Anthropic's `message_stop`, after the finish
-    /// and the counts).
+    /// The origin sent its own terminator event (Anthropic's `message_stop`, Bedrock's
+    /// `metadata`; both after the finish and the counts).
     pub fn done(&self) -> bool {
-        matches!(self, Decoder::Anthropic(d) if d.done())
+        match self {
+            Decoder::Anthropic(d) => d.done(),
+            Decoder::Bedrock(d) => d.done(),
+            _ => false,
+        }
     }
 
     pub fn framing(&self) -> Framing {
         match self {
             Decoder::Ollama(_) => Framing::Lines,
+            Decoder::Bedrock(_) => Framing::Raw,
             _ => Framing::SseData,
         }
     }
@@ -197,6 +210,7 @@ pub fn decode_response(api: Api, v: &Value) -> Result<ChatResponse, String> {
     match api {
         Api::OllamaChat | Api::OllamaGenerate => ollama::decode_chat_response(v),
         Api::AnthropicMessages => anthropic::decode_response(v),
+        Api::BedrockConverse => bedrock::decode_response(v),
         _ => openai::decode_response(v),
     }
 }

@@ -204,7 +204,44 @@ pub async fn fetch_catalog<P: Platform>(p: &P, node: &Node, known: &[(String, Op
             Ok(catalog)
         }
         NodeKind::Openai | NodeKind::Anthropic => parse_models(&request_json_max(p, node, "GET", "/v1/models", None, 15_000, MAX_CATALOG_BYTES).await?),
+        NodeKind::Bedrock => {
+            use crate::origins::bedrock::discovery as br;
+            let models = br::foundation_models(&request_json_max(p, node, "GET", br::FOUNDATION_MODELS_PATH, None, 15_000, MAX_CATALOG_BYTES).await?)?;
+            let mut listed: Vec<br::Listed> = models.iter().filter(|m| m.callable).cloned().collect();
+            let mut next: Option<String> = None;
+            for _ in 0..br::MAX_PROFILE_PAGES {
+                let page = request_json_max(p, node, "GET", &br::profiles_path(next.as_deref()), None, 15_000, MAX_CATALOG_BYTES).await?;
+                let (profiles, token) = br::inference_profiles(&page, &models)?;
+                listed.extend(profiles);
+                next = token;
+                if next.is_none() {
+                    break;
+                }
+            }
+            Ok(bedrock_catalog(listed))
+        }
     }
+}
+
+/// Bedrock's listings as a catalog: the same cleaning and bounds as any other origin's.
+fn bedrock_catalog(listed: Vec<crate::origins::bedrock::discovery::Listed>) -> Catalog {
+    let mut out = Catalog::default();
+    let mut seen = std::collections::HashSet::new();
+    for l in listed {
+        let Some(name) = clean_name(Some(&Value::String(l.id))) else {
+            out.malformed += 1;
+            continue;
+        };
+        if !seen.insert(name.clone()) {
+            out.duplicates += 1;
+        } else if out.models.len() >= MAX_CATALOG_MODELS {
+            out.overflow += 1;
+        } else {
+            let family = clean_text(l.provider.map(Value::String).as_ref(), 100);
+            out.models.push(Found { name, size: None, digest: None, modified_at: None, family, details: clean_details(Some(&l.details)), context_length: None, capabilities: Some(l.capabilities) });
+        }
+    }
+    out
 }
 
 /// Upsert the catalog, mark what vanished and record the outcome on the node, in one statement

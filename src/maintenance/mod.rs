@@ -22,7 +22,9 @@ pub const NODE_ROWS_SQL: &str = "SELECT COALESCE(json_agg(json_build_object(
     'api_key_sealed', n.api_key_ciphertext, 'priority', n.priority, 'weight', n.weight,
     'headers', COALESCE((SELECT json_agg(json_build_array(h.key, h.value)) FROM jsonb_each_text(n.headers) h), '[]'::json),
     'headers_sealed', n.headers_sealed,
-    'health', n.health_status, 'active', n.is_active, 'warmup', n.warmup_enabled, 'health_url', n.health_url
+    'health', n.health_status, 'active', n.is_active, 'warmup', n.warmup_enabled, 'health_url', n.health_url,
+    'aws', CASE WHEN n.node_type = 'bedrock' THEN json_build_object('region', COALESCE(n.aws_region, ''), 'access_key_id', n.aws_access_key_id,
+      'secret_sealed', n.aws_secret_key_ciphertext, 'session_token_sealed', n.aws_session_token_ciphertext) END
   ) ORDER BY n.id), '[]'::json)::text FROM nodes n WHERE ($1::bigint IS NULL OR n.id = $1::bigint)";
 
 pub fn parse_nodes(v: Value) -> Vec<Node> {
@@ -53,7 +55,13 @@ pub async fn request_json_max<P: Platform>(p: &P, node: &Node, method: &'static 
 /// The node's request for `path` with its URL rules, custom headers and API key.
 pub fn outbound<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>) -> Outbound {
     let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
-    let url = if path.starts_with("http://") || path.starts_with("https://") { path.to_string() } else { origins::url(node, path) };
+    let absolute = path.starts_with("http://") || path.starts_with("https://");
+    let url = match (absolute, node.kind) {
+        (true, _) => path.to_string(),
+        // Maintenance talks to Bedrock's control plane (listings), not the runtime.
+        (false, NodeKind::Bedrock) => format!("{}{path}", origins::bedrock::control_base(node)),
+        (false, _) => origins::url(node, path),
+    };
     let opened;
     let node = if node.headers_sealed {
         opened = Node { headers: crate::auth::secrets::open_headers(&node.headers, |s| p.open_secret(s)), headers_sealed: false, ..node.clone() };
@@ -61,7 +69,18 @@ pub fn outbound<P: Platform>(p: &P, node: &Node, method: &'static str, path: &st
     } else {
         node
     };
-    Outbound { method, url, headers: origins::headers(node, api_key.as_deref()), body: body.map(|b| serde_json::to_vec(b).unwrap_or_default()) }
+    let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+    if node.kind == NodeKind::Bedrock {
+        // Without usable credentials the request goes unsigned, and Bedrock's refusal is the
+        // error the admin sees.
+        let base = origins::headers(node, None);
+        let headers = match origins::bedrock::auth(node, |s| p.open_secret(s)) {
+            Ok(auth) => origins::bedrock::authorize(base, &auth, origins::bedrock::region(node), method, &url, body.as_deref().unwrap_or(b""), p.now_ms()),
+            Err(_) => base,
+        };
+        return Outbound { method, url, headers, body };
+    }
+    Outbound { method, url, headers: origins::headers(node, api_key.as_deref()), body }
 }
 
 /// Status and whole body (capped) of a request to a node, under a deadline; any status is Ok.
@@ -101,5 +120,7 @@ pub fn probe_path(node: &Node) -> String {
         // /api/ps both proves the node answers and says which models are loaded.
         NodeKind::Ollama => "/api/ps".into(),
         NodeKind::Openai | NodeKind::Anthropic => "/v1/models".into(),
+        // Signed like every Bedrock request: reachability and credentials, no tokens spent.
+        NodeKind::Bedrock => origins::bedrock::discovery::PROBE_PATH.into(),
     }
 }

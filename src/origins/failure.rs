@@ -57,6 +57,11 @@ pub enum Failure {
     Maintenance(String),
     /// This node cannot serve the request (vanished from the snapshot, wrong kind).
     Unservable(String),
+    /// The origin refused the node's own credentials (a Bedrock signature, key or token that
+    /// is wrong or expired, or no access to this model): the gateway's configuration, not the
+    /// caller's request, so another node is tried and the client gets a 502. `scope` is the
+    /// node for credentials, the pair for a model the account may not call.
+    Credentials { status: u16, message: String, scope: Scope },
 }
 
 impl Failure {
@@ -82,6 +87,7 @@ impl Failure {
             Failure::Status { .. } => Scope::Nothing,
             Failure::NoFirstByte { .. } | Failure::Empty | Failure::NotJson(_) | Failure::OriginError(_) => Scope::Pair,
             Failure::Maintenance(_) | Failure::Unservable(_) => Scope::Nothing,
+            Failure::Credentials { scope, .. } => *scope,
         }
     }
 
@@ -165,6 +171,7 @@ impl fmt::Display for Failure {
             Failure::OriginError(m) => write!(f, "{m}"),
             Failure::Maintenance(m) => write!(f, "'{m}' is in maintenance"),
             Failure::Unservable(m) => write!(f, "{m}"),
+            Failure::Credentials { status, message, .. } => write!(f, "the origin refused the node's credentials (HTTP {status}): {message}"),
         }
     }
 }
@@ -200,6 +207,8 @@ mod tests {
         assert_eq!(Failure::Html.status(), 502);
         assert_eq!(status(429, true).retry_after_ms(), Some(1000));
         assert_eq!(status(400, true).retry_after_ms(), None, "a 4xx never cools anything down");
+        let creds = Failure::Credentials { status: 403, message: "bad signature".into(), scope: Scope::Node };
+        assert_eq!((creds.next(), creds.status(), creds.scope()), (Next::NextNode, 502, Scope::Node), "the node's configuration, never the caller's 403");
     }
 
     #[test]

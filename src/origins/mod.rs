@@ -1,6 +1,7 @@
 //! Origins: how to address a node for an operation, and how to classify what it answered.
 //! Client credentials are never forwarded; a node's own API key and custom headers are.
 
+pub mod bedrock;
 pub mod failure;
 pub mod overflow;
 
@@ -19,6 +20,8 @@ pub enum Api {
     OllamaEmbed,
     OllamaEmbeddings,
     AnthropicMessages,
+    /// Bedrock Converse / ConverseStream (the model id is in the path: `bedrock::converse_url`).
+    BedrockConverse,
 }
 
 impl Api {
@@ -32,6 +35,7 @@ impl Api {
             Api::OllamaEmbed => "/api/embed",
             Api::OllamaEmbeddings => "/api/embeddings",
             Api::AnthropicMessages => "/v1/messages",
+            Api::BedrockConverse => "/model/{modelId}/converse",
         }
     }
 }
@@ -63,6 +67,8 @@ pub fn leg(op: &Op, kind: NodeKind) -> Option<Leg> {
         (Op::Messages | Op::Responses, Openai) => (Api::OpenAiChat, true),
         // Native /api/chat (not Ollama's /v1) so context length, keep-alive and thinking work.
         (Op::Messages | Op::Responses, Ollama) => (Api::OllamaChat, true),
+        // Bedrock speaks only Converse: every chat dialect is translated to it.
+        (Op::ChatCompletions | Op::Responses | Op::OllamaChat | Op::OllamaGenerate | Op::Messages, Bedrock) => (Api::BedrockConverse, true),
         _ => return None,
     };
     Some(Leg { api, translate })
@@ -70,7 +76,7 @@ pub fn leg(op: &Op, kind: NodeKind) -> Option<Leg> {
 
 /// Node kinds that can serve an operation (with or without translation).
 pub fn kinds_for(op: &Op) -> Vec<NodeKind> {
-    [NodeKind::Ollama, NodeKind::Openai, NodeKind::Anthropic].into_iter().filter(|k| leg(op, *k).is_some()).collect()
+    [NodeKind::Ollama, NodeKind::Openai, NodeKind::Anthropic, NodeKind::Bedrock].into_iter().filter(|k| leg(op, *k).is_some()).collect()
 }
 
 /// Headers for an Anthropic-type node: its key as `x-api-key`, and every `anthropic-*` header
@@ -267,11 +273,13 @@ mod tests {
     #[test]
     fn every_chat_dialect_has_a_leg_to_every_node_kind() {
         for op in [Op::ChatCompletions, Op::Responses, Op::OllamaChat, Op::OllamaGenerate, Op::Messages] {
-            assert_eq!(kinds_for(&op).len(), 3, "{op:?}");
+            assert_eq!(kinds_for(&op).len(), 4, "{op:?}");
         }
         assert_eq!(leg(&Op::Messages, NodeKind::Anthropic), Some(Leg { api: Api::AnthropicMessages, translate: false }));
         assert_eq!(leg(&Op::ChatCompletions, NodeKind::Anthropic), Some(Leg { api: Api::AnthropicMessages, translate: true }));
         assert_eq!(leg(&Op::Embeddings, NodeKind::Anthropic), None);
+        assert_eq!(leg(&Op::Messages, NodeKind::Bedrock), Some(Leg { api: Api::BedrockConverse, translate: true }));
+        assert_eq!(leg(&Op::Embeddings, NodeKind::Bedrock), None);
     }
 
     #[test]

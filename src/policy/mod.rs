@@ -7,6 +7,8 @@ use crate::origins::Api;
 use crate::state::snapshot::{same_model, ModelConfig, Node, NodeKind, Snapshot, User};
 use serde_json::{json, Map, Value};
 
+pub mod converse;
+
 /// Which API's body the policy edits: the upstream body, after any translation (where the
 /// system prompt goes, how tools are written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +19,9 @@ pub enum UpstreamBody {
     Generate,
     /// Anthropic Messages: top-level `system`, content blocks, tools with `input_schema`.
     Anthropic,
+    /// Bedrock Converse: `system: [{text}]`, content blocks keyed by kind (`{"text"}`,
+    /// `{"image"}`), tools under `toolConfig.tools[].toolSpec`, parameters in `inferenceConfig`.
+    Converse,
     /// Completions, embeddings: only parameter and context rules apply.
     Other,
 }
@@ -27,6 +32,7 @@ impl UpstreamBody {
             Api::OpenAiChat | Api::OllamaChat => UpstreamBody::Chat,
             Api::OllamaGenerate => UpstreamBody::Generate,
             Api::AnthropicMessages => UpstreamBody::Anthropic,
+            Api::BedrockConverse => UpstreamBody::Converse,
             _ => UpstreamBody::Other,
         }
     }
@@ -83,11 +89,18 @@ pub fn in_maintenance(t: &Target) -> bool {
 pub fn apply(body: &mut Map<String, Value>, t: &Target) {
     let cfg = t.config();
     if let Some(allowed) = cfg.and_then(|c| c.allowed_tools.as_ref()) {
-        filter_tools(body, allowed, t.upstream == UpstreamBody::Anthropic);
+        if t.upstream == UpstreamBody::Converse {
+            converse::filter_tools(body, allowed);
+        } else {
+            filter_tools(body, allowed, t.upstream == UpstreamBody::Anthropic);
+        }
     }
     if let Some(c) = cfg {
         for p in &c.unsupported_params {
             body.remove(p);
+            if t.upstream == UpstreamBody::Converse {
+                converse::drop_param(body, p);
+            }
         }
     }
     // Clients such as Kilo Code send 0 or -1 for "no limit", which origins reject.
@@ -104,14 +117,18 @@ pub fn apply(body: &mut Map<String, Value>, t: &Target) {
             ollama_context(body, t);
         }
         // Ollama-only fields would be rejected (or silently misread) by other origins.
-        NodeKind::Openai | NodeKind::Anthropic => {
+        NodeKind::Openai | NodeKind::Anthropic | NodeKind::Bedrock => {
             body.remove("options");
             body.remove("keep_alive");
         }
     }
     let caps = t.capabilities();
     if !caps.is_empty() && !caps.iter().any(|c| c == "vision") {
-        strip_images(body);
+        if t.upstream == UpstreamBody::Converse {
+            converse::strip_images(body, IMAGE_PLACEHOLDER);
+        } else {
+            strip_images(body);
+        }
     }
     let block = system_block(t);
     if !block.is_empty() {
@@ -272,6 +289,7 @@ fn merge_system(body: &mut Map<String, Value>, upstream: UpstreamBody, block: &s
             };
             body.insert("system".into(), next);
         }
+        UpstreamBody::Converse => converse::merge_system(body, block),
         UpstreamBody::Other => {}
     }
 }

@@ -11,6 +11,17 @@ use serde_json::{Map, Value};
 pub fn apply(body: &mut Map<String, Value>, rules: &RequestRules, api: Api) {
     for p in &rules.drop_params {
         body.remove(p);
+        if api == Api::BedrockConverse {
+            crate::policy::converse::drop_param(body, p);
+        }
+    }
+    if let (Some(n), Api::BedrockConverse) = (rules.default_max_tokens, api) {
+        // Converse keeps the limit in `inferenceConfig.maxTokens`.
+        let inf = body.entry("inferenceConfig").or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(inf) = inf {
+            inf.entry("maxTokens").or_insert(Value::from(n));
+        }
+        return;
     }
     if let Some(n) = rules.default_max_tokens {
         let has = |k: &str| body.get(k).is_some_and(|v| !v.is_null());
@@ -72,6 +83,13 @@ mod tests {
         let mut b = body(json!({"model": "m"}));
         apply(&mut b, &rules, Api::OllamaChat);
         assert!(b.get("max_tokens").is_none(), "Ollama's native API has no max_tokens");
+        let rules = RequestRules { default_max_tokens: Some(512), drop_params: vec!["temperature".into()] };
+        let mut b = body(json!({"messages": [], "inferenceConfig": {"temperature": 0.3}}));
+        apply(&mut b, &rules, Api::BedrockConverse);
+        assert_eq!(b, body(json!({"messages": [], "inferenceConfig": {"maxTokens": 512}})), "Converse names and nests them");
+        let mut b = body(json!({"inferenceConfig": {"maxTokens": 9}}));
+        apply(&mut b, &rules, Api::BedrockConverse);
+        assert_eq!(b["inferenceConfig"]["maxTokens"], 9);
     }
 
     #[test]

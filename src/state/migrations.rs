@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "usage_pipeline", sql: include_str!("../../migrations/0006_usage_pipeline.sql") },
     Migration { version: 8, name: "parity", sql: include_str!("../../migrations/0008_parity.sql") },
     Migration { version: 9, name: "costs", sql: include_str!("../../migrations/0009_costs.sql") },
+    Migration { version: 10, name: "bedrock", sql: include_str!("../../migrations/0010_bedrock.sql") },
     Migration { version: 11, name: "budgets", sql: include_str!("../../migrations/0011_budgets.sql") },
 ];
 

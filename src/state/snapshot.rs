@@ -161,6 +161,8 @@ pub enum NodeKind {
     Ollama,
     Openai,
     Anthropic,
+    /// Amazon Bedrock (Converse API, SigV4 or a Bedrock API key; `origins::bedrock`).
+    Bedrock,
 }
 
 impl NodeKind {
@@ -169,6 +171,7 @@ impl NodeKind {
             NodeKind::Ollama => "ollama",
             NodeKind::Openai => "openai",
             NodeKind::Anthropic => "anthropic",
+            NodeKind::Bedrock => "bedrock",
         }
     }
 }
@@ -225,6 +228,22 @@ pub struct Node {
     pub request_rules: RequestRules,
     #[serde(default)]
     pub models: Vec<NodeModel>,
+    /// Bedrock nodes only: region and access key (the secret and session token sealed like
+    /// the API key; a Bedrock API key, when set, is `api_key_sealed`).
+    #[serde(default)]
+    pub aws: Option<AwsAuth>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AwsAuth {
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    #[serde(default)]
+    pub secret_sealed: Option<String>,
+    #[serde(default)]
+    pub session_token_sealed: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -65,6 +65,8 @@ SELECT json_build_object(
       'pinned_only', n.pinned_only,
       'route_unknown_models', n.route_unknown_models,
       'request_rules', n.request_rules,
+      'aws', CASE WHEN n.node_type = 'bedrock' THEN json_build_object('region', COALESCE(n.aws_region, ''), 'access_key_id', n.aws_access_key_id,
+        'secret_sealed', n.aws_secret_key_ciphertext, 'session_token_sealed', n.aws_session_token_ciphertext) END,
       'models', COALESCE((
         SELECT json_agg(json_build_object(
           'name', m.model_name,

@@ -215,7 +215,9 @@ impl Transform for Transcode {
         if self.state != State::Open {
             return;
         }
-        let payload = payload.trim_ascii();
+        // Binary frames: every byte counts (no trimming, no empty-line skipping).
+        let binary = self.decoder.framing() == Framing::Raw;
+        let payload = if binary { payload } else { payload.trim_ascii() };
         if payload.is_empty() {
             return;
         }
@@ -231,6 +233,11 @@ impl Transform for Transcode {
         chunks.clear();
         let res = self.decoder.frame(payload, &mut chunks);
         if let Err(msg) = res {
+            // Raw bytes may carry whole events before the failing one: those go out first, so
+            // the client sees the same answer however the bytes were split.
+            for c in chunks.drain(..) {
+                self.handle(c, out);
+            }
             self.chunks = chunks;
             self.fail(&format!("the origin reported an error: {msg}"), out);
             return;

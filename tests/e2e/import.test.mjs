@@ -1,7 +1,8 @@
 // `make import-maestro` (issue 23, migration): a database with Model Maestro's schema and a
 // realistic data set (tests/fixtures/model-maestro/), imported into a fresh gateway through its
 // admin API: a dry run writes nothing, the real run carries users (new tokens in a mode-600 CSV),
-// allow-lists, limits, nodes (keys re-sealed, priority inverted, unsupported types skipped),
+// allow-lists, limits, nodes (keys re-sealed, bedrock credentials checked by a SigV4-verifying
+// fake, priority inverted, unsupported types skipped),
 // mappings with node scope, groups, model config (without the deepseek tool stripping), tool sets,
 // system prompts and settings; a second run changes nothing (not one audit row); imported tokens
 // reach the fake origins with the imported node keys, mappings and prompts.
@@ -13,11 +14,12 @@ import os from "node:os";
 import path from "node:path";
 import { setup, pg, uniqueName, adminClient, ADMIN_TOKEN, sleep } from "./helpers.mjs";
 import { startOrigin } from "./fake-origin.mjs";
+import { startBedrock } from "./fake-bedrock.mjs";
 import { ROOT } from "../../devtools/gateway.mjs";
 
 const FIX = path.join(ROOT, "tests/fixtures/model-maestro");
 const SECRETS = ["sk-vllm-secret-0123456789", "brave-search-secret-key", "google-refresh-secret", "aws-secret-key-value", "cursor-key-secret", "plaintext-"];
-let env, admin, src, A, B, C, dir;
+let env, admin, src, A, B, C, BR, dir;
 let csv1;
 const tokens = {};
 let runs = 0;
@@ -73,14 +75,16 @@ before(async () => {
   A = await startOrigin({ name: "gpu-a", kind: "ollama", models: ["llama3:latest", "qwen3:8b"] });
   B = await startOrigin({ name: "gpu-b", kind: "ollama", models: ["llama3:latest", "qwen3:8b"] });
   C = await startOrigin({ name: "vllm-c", kind: "openai", models: ["gpt-4o-mini"] });
-  src.psql(`UPDATE ollama_nodes SET base_url = '${A.url}' WHERE name = 'gpu-a'; UPDATE ollama_nodes SET base_url = '${B.url}/' WHERE name = 'gpu-b'; UPDATE ollama_nodes SET base_url = '${C.url}', health_check_url = '${C.url}/v1/models' WHERE name = 'vllm-c'`);
+  // The fixture's Bedrock credentials: the fake checks every signature made with the imported secret.
+  BR = await startBedrock({ accessKeyId: "AKIAFAKEACCESSKEY", secretAccessKey: "aws-secret-key-value" });
+  src.psql(`UPDATE ollama_nodes SET base_url = '${A.url}' WHERE name = 'gpu-a'; UPDATE ollama_nodes SET base_url = '${B.url}/' WHERE name = 'gpu-b'; UPDATE ollama_nodes SET base_url = '${C.url}', health_check_url = '${C.url}/v1/models' WHERE name = 'vllm-c'; UPDATE ollama_nodes SET base_url = '${BR.url}' WHERE name = 'bedrock-1'`);
   env = await setup({ name: "import" });
   admin = adminClient(env.url);
 });
 
 after(async () => {
   await env?.stop();
-  for (const o of [A, B, C]) await o?.stop();
+  for (const o of [A, B, C, BR]) await o?.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -94,7 +98,7 @@ describe("make import-maestro", () => {
     }
     assert.match(r.out, /node 'ag-1' \(antigravity\): .*terms-of-service/);
     assert.match(r.out, /node 'cursor-1' \(cursor\): .*third-party proxy/);
-    assert.match(r.out, /node 'bedrock-1' \(bedrock\): .*not imported yet/);
+    assert.ok(r.out.includes("would create node bedrock-1"), r.out);
     assert.equal(await auditTotal(), before, "a dry run leaves no audit row");
     assert.equal((await admin.get("/users?include_deleted=true")).total, 0);
     assert.equal((await admin.get("/nodes")).total, 0);
@@ -129,7 +133,13 @@ describe("make import-maestro", () => {
 
     // Nodes: types mapped, priority inverted (10,5,1,0 -> 0,5,9,10), key sealed, headers write-only.
     const nodes = Object.fromEntries((await admin.get("/nodes")).nodes.map((n) => [n.name, n]));
-    assert.deepEqual(Object.keys(nodes).sort(), ["gpu-a", "gpu-b", "old-box", "vllm-c"]);
+    assert.deepEqual(Object.keys(nodes).sort(), ["bedrock-1", "gpu-a", "gpu-b", "old-box", "vllm-c"]);
+    // Bedrock (mode iam): the access key id shown, the secret re-sealed, and discovery at import
+    // signed with it (the fake recomputed every signature).
+    const br = nodes["bedrock-1"];
+    assert.deepEqual([br.node_type, br.aws_region, br.aws_access_key_id, br.aws_secret_access_key_set, br.bedrock_auth, br.priority, br.code], ["bedrock", "us-east-1", "AKIAFAKEACCESSKEY", true, "sigv4", 7, "br"]);
+    assert.ok(br.models.some((m) => m.model_name === "anthropic.claude-3-haiku-20240307-v1:0"), JSON.stringify(br.models));
+    assert.ok(BR.requests.length > 0 && BR.requests.every((q) => q.auth === "sigv4"), JSON.stringify(BR.requests.map((q) => q.auth)));
     assert.deepEqual(["gpu-a", "gpu-b", "vllm-c", "old-box"].map((n) => nodes[n].priority), [0, 5, 9, 10]);
     assert.deepEqual(["gpu-a", "gpu-b", "vllm-c", "old-box"].map((n) => nodes[n].node_type), ["ollama", "ollama", "openai", "ollama"]);
     assert.equal(nodes["gpu-a"].code, "gpua");
@@ -237,7 +247,7 @@ describe("make import-maestro", () => {
     assert.equal(r.code, 0, r.out);
     assert.doesNotMatch(r.out, /^[+~x] /m, r.out);
     assert.match(r.out, /user: 0 created, 0 updated, 4 unchanged/);
-    assert.match(r.out, /node: 0 created, 0 updated, 4 unchanged/);
+    assert.match(r.out, /node: 0 created, 0 updated, 5 unchanged/);
     assert.match(r.out, /No new user tokens/);
     assert.equal(fs.existsSync(csv2), false);
     assert.equal(await auditTotal(), before, "not one write");
