@@ -11,6 +11,7 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 import { setup, adminClient, getJson, ADMIN_TOKEN, ADMIN_USERNAME, ADMIN_PASSWORD } from "./helpers.mjs";
 import { startOrigin } from "./fake-origin.mjs";
+import { startBedrock } from "./fake-bedrock.mjs";
 import { buildUi, startUiServer } from "../../devtools/ui-server.mjs";
 import { ROOT } from "../../devtools/gateway.mjs";
 
@@ -254,6 +255,60 @@ test("node routing options: set in the node form, stored by the API, shown on th
   const back = await admin.get(`/nodes/${node.id}/routing`);
   assert.deepEqual([back.pinned_only, back.route_unknown_models, back.request_rules], [false, true, { default_max_tokens: null, drop_params: [] }]);
   await admin.put(`/nodes/${node.id}/routing`, { route_unknown_models: false }, 200);
+});
+
+test("a bedrock node through the node dialog: region and access keys, discovery signed with them, secrets never shown", async () => {
+  const SESSION = "IQoJb3JpZ2luX2VjEFAKE//ui+session==";
+  const B = await startBedrock({ sessionToken: SESSION });
+  let id;
+  try {
+    await go("/nodes");
+    await page.getByRole("button", { name: "Add node" }).click();
+    const dialog = page.getByRole("dialog", { name: "Add node" });
+    await dialog.getByLabel("Name", { exact: true }).fill("bedrock-ui");
+    await dialog.getByLabel("Type").selectOption("bedrock");
+    await dialog.getByLabel("AWS region").fill("us-east-1");
+    await dialog.getByLabel("Base URL").fill(B.url);
+    await dialog.getByLabel("Access key ID").fill(B.accessKeyId);
+    await dialog.getByLabel("Secret access key").fill(B.secretAccessKey);
+    await dialog.getByLabel("Session token").fill(SESSION);
+    await andWait("POST", "/nodes", () => dialog.getByRole("button", { name: "Add node" }).click());
+    await dialog.waitFor({ state: "detached" });
+    const n = (await admin.get("/nodes")).nodes.find((x) => x.name === "bedrock-ui");
+    id = n.id;
+    assert.deepEqual(
+      [n.node_type, n.aws_region, n.aws_access_key_id, n.aws_secret_access_key_set, n.aws_session_token_set, n.api_key_set, n.bedrock_auth],
+      ["bedrock", "us-east-1", B.accessKeyId, true, true, false, "sigv4"],
+    );
+
+    // Discovery reaches the fake, which recomputes the SigV4 signature (session token included).
+    const card = page.getByRole("group", { name: "Node bedrock-ui" });
+    await card.getByRole("button", { name: "Discover models on bedrock-ui" }).click();
+    await card.getByText(/^Discovered \d+ models/).waitFor();
+    assert.ok(B.requests.length > 0, "discovery called the fake");
+    assert.deepEqual([...new Set(B.requests.map((r) => r.auth))], ["sigv4"]);
+    assert.equal(B.requests[0].headers["x-amz-security-token"], SESSION);
+
+    await go(`/nodes/${id}`);
+    await page.getByText("SigV4 access keys").waitFor();
+    await page.getByText(B.accessKeyId).waitFor();
+    // A Bedrock API key, once stored, is what the node authenticates with.
+    await page.getByRole("button", { name: "Edit", exact: true }).click();
+    const edit = page.getByRole("dialog", { name: "Edit node bedrock-ui" });
+    await edit.getByLabel("Bedrock API key").fill(B.apiKey);
+    await andWait("PATCH", `/nodes/${id}`, () => edit.getByRole("button", { name: "Save node" }).click());
+    await edit.waitFor({ state: "detached" });
+    await page.getByText("the Bedrock API key (Bearer)").waitFor();
+    const saved = await admin.get(`/nodes/${id}`);
+    assert.deepEqual([saved.bedrock_auth, saved.api_key_set, saved.aws_secret_access_key_set], ["api_key", true, true], "the access keys are kept");
+    const html = await page.content();
+    for (const secret of [B.secretAccessKey, SESSION, B.apiKey]) assert.ok(!html.includes(secret), "a write-only credential never reaches the page");
+    await shot("05e-node-bedrock");
+  } finally {
+    // The later tests count nodes and models: this one leaves none behind.
+    if (id) await admin.del(`/nodes/${id}`);
+    await B.stop();
+  }
 });
 
 test("create a mapping and a group with a member", async () => {

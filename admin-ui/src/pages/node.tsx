@@ -60,9 +60,23 @@ export function NodePage({ id }: { id: number }) {
                   <SavingSwitch label="Node active" checked={n.is_active} save={() => patch(`/nodes/${id}/toggle`)} onSaved={node.reload} />
                 </dd>
                 <dt>Base URL</dt>
-                <dd class="mono">{n.base_url}</dd>
-                <dt>API key</dt>
+                <dd class="mono">{n.base_url || <span class="muted">the region's public endpoints</span>}</dd>
+                <dt>{n.node_type === "bedrock" ? "Bedrock API key" : "API key"}</dt>
                 <dd>{n.api_key_set ? "set (write-only)" : "none"}</dd>
+                {n.node_type === "bedrock" && (
+                  <>
+                    <dt>AWS region</dt>
+                    <dd class="mono">{n.aws_region ?? "—"}</dd>
+                    <dt>Signed with</dt>
+                    <dd>{n.bedrock_auth === "api_key" ? "the Bedrock API key (Bearer)" : n.bedrock_auth === "sigv4" ? "SigV4 access keys" : "no credentials"}</dd>
+                    <dt>Access key ID</dt>
+                    <dd class="mono">{n.aws_access_key_id ?? "—"}</dd>
+                    <dt>Secret / session token</dt>
+                    <dd>
+                      {n.aws_secret_access_key_set ? "secret set" : "no secret"} · {n.aws_session_token_set ? "session token set" : "no session token"} <span class="muted small">(write-only)</span>
+                    </dd>
+                  </>
+                )}
                 <dt>Priority / weight</dt>
                 <dd>
                   {n.priority} / {n.weight}

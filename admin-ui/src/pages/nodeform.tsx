@@ -76,6 +76,12 @@ function NodeDialog({ node, routing, title, onClose, onSaved }: { node?: Node; r
     base_url: node?.base_url ?? "",
     api_key: "",
     clear_key: false,
+    aws_region: node?.aws_region ?? "",
+    aws_access_key_id: node?.aws_access_key_id ?? "",
+    aws_secret_access_key: "",
+    clear_secret: false,
+    aws_session_token: "",
+    clear_session: false,
     priority: String(node?.priority ?? ""),
     weight: String(node?.weight ?? ""),
     headers: headersText(node?.headers),
@@ -109,9 +115,14 @@ function NodeDialog({ node, routing, title, onClose, onSaved }: { node?: Node; r
     // Header values are write-only and come back as "[redacted]"; only send the field when
     // the admin edited it. A line still reading "[redacted]" keeps its stored value.
     if (!node || headersTouched) body.headers = parseHeaders(f.headers);
-    // The API key is write-only: absent keeps it, null clears it.
-    if (f.api_key) body.api_key = f.api_key;
-    else if (node && f.clear_key) body.api_key = null;
+    // Credentials are write-only: absent keeps them, null clears them.
+    writeOnly(body, "api_key", f.api_key, !!node && f.clear_key);
+    if (f.node_type === "bedrock") {
+      body.aws_region = f.aws_region.trim();
+      body.aws_access_key_id = f.aws_access_key_id.trim() || null;
+      writeOnly(body, "aws_secret_access_key", f.aws_secret_access_key, !!node && f.clear_secret);
+      writeOnly(body, "aws_session_token", f.aws_session_token, !!node && f.clear_session);
+    }
     const target = node ?? created.current;
     const saved = target ? await patch<Node>(`/nodes/${target.id}`, body) : await post<Node>("/nodes", body);
     created.current = saved;
@@ -132,19 +143,23 @@ function NodeDialog({ node, routing, title, onClose, onSaved }: { node?: Node; r
             <option value="ollama">ollama</option>
             <option value="openai">openai (vLLM, OpenAI, any /v1 server)</option>
             <option value="anthropic">anthropic</option>
+            <option value="bedrock">bedrock (Amazon Bedrock)</option>
           </select>
         </Field>
         <Field label="Code" hint="Optional short id" name="code">
           <input {...text("code")} />
         </Field>
       </div>
-      <Field label="Base URL" hint={f.node_type === "ollama" ? "e.g. http://10.0.0.5:11434" : "e.g. https://vllm.internal/v1"} name="base_url">
-        <input type="url" {...text("base_url")} required />
-      </Field>
-      <Field label="API key" hint={node ? (node.api_key_set ? "A key is set. Leave blank to keep it." : "No key set.") : "Optional. Stored sealed; never shown again."} name="api_key">
-        <input type="password" autocomplete="new-password" {...text("api_key")} />
-      </Field>
-      {node?.api_key_set && <Check {...check("clear_key")}>Remove the stored API key</Check>}
+      {f.node_type === "bedrock" ? (
+        <BedrockFields node={node} values={f} text={text} check={check} />
+      ) : (
+        <>
+          <Field label="Base URL" hint={f.node_type === "ollama" ? "e.g. http://10.0.0.5:11434" : "e.g. https://vllm.internal/v1"} name="base_url">
+            <input type="url" {...text("base_url")} required />
+          </Field>
+          <SecretField label="API key" name="api_key" isSet={node?.api_key_set} editing={!!node} bind={text("api_key")} clear={check("clear_key")} />
+        </>
+      )}
       <div class="row">
         <Field label="Priority" hint="Lower is tried first" name="priority">
           <input inputMode="numeric" {...text("priority")} />
@@ -198,5 +213,63 @@ function NodeDialog({ node, routing, title, onClose, onSaved }: { node?: Node; r
         <FieldError name="request_rules" />
       </fieldset>
     </FormDialog>
+  );
+}
+
+/** Write-only fields: a typed value replaces the stored one, `clear` sends null, blank keeps it. */
+function writeOnly(body: Record<string, unknown>, key: string, value: string, clear: boolean) {
+  if (value) body[key] = value;
+  else if (clear) body[key] = null;
+}
+
+type Bind = { value: string; onInput: (e: Event) => void };
+type Toggle = { checked: boolean; onChange: (v: boolean) => void };
+
+/** A credential the API never shows again: whether one is stored, a field to replace it, a check to remove it. */
+function SecretField({ label, name, isSet, editing, bind, clear, hint }: { label: string; name: string; isSet?: boolean; editing: boolean; bind: Bind; clear: Toggle; hint?: string }) {
+  const state = editing ? (isSet ? "Stored; leave blank to keep it." : "None stored.") : "Stored sealed; never shown again.";
+  return (
+    <>
+      <Field label={label} hint={hint ? `${hint} ${state}` : state} name={name}>
+        <input type="password" autocomplete="new-password" {...bind} />
+      </Field>
+      {isSet && <Check {...clear}>Remove the stored {label.replace(/^./, (c) => c.toLowerCase())}</Check>}
+    </>
+  );
+}
+
+/** Amazon Bedrock: a region, and SigV4 access keys or a Bedrock API key (which wins when set). */
+function BedrockFields({
+  node,
+  values: f,
+  text,
+  check,
+}: {
+  node?: Node;
+  values: { aws_region: string };
+  text: (k: "base_url" | "aws_region" | "aws_access_key_id" | "aws_secret_access_key" | "aws_session_token" | "api_key") => Bind;
+  check: (k: "clear_key" | "clear_secret" | "clear_session") => Toggle;
+}) {
+  return (
+    <fieldset class="picker">
+      <legend>Amazon Bedrock</legend>
+      <div class="row">
+        <Field label="AWS region" hint="e.g. us-east-1" name="aws_region">
+          <input {...text("aws_region")} required />
+        </Field>
+        <Field label="Base URL" hint={`Optional: blank = https://bedrock-runtime.${f.aws_region.trim() || "{region}"}.amazonaws.com (models from bedrock.…); set it for a proxy or VPC endpoint`} name="base_url">
+          <input type="url" {...text("base_url")} />
+        </Field>
+      </div>
+      <p class="hint">Either access keys (requests are signed with SigV4) or a Bedrock API key; when an API key is stored it is used instead.</p>
+      <Field label="Access key ID" hint="AKIA… or ASIA… (shown back: an identifier, not a secret)" name="aws_access_key_id">
+        <input autocomplete="off" {...text("aws_access_key_id")} />
+      </Field>
+      <div class="row">
+        <SecretField label="Secret access key" name="aws_secret_access_key" isSet={node?.aws_secret_access_key_set} editing={!!node} bind={text("aws_secret_access_key")} clear={check("clear_secret")} />
+        <SecretField label="Session token" name="aws_session_token" hint="Only for temporary credentials (ASIA…)." isSet={node?.aws_session_token_set} editing={!!node} bind={text("aws_session_token")} clear={check("clear_session")} />
+      </div>
+      <SecretField label="Bedrock API key" name="api_key" isSet={node?.api_key_set} editing={!!node} bind={text("api_key")} clear={check("clear_key")} />
+    </fieldset>
   );
 }
