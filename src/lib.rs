@@ -23,6 +23,7 @@ pub mod ingress;
 pub mod limits;
 pub mod maintenance;
 pub mod net;
+pub mod observe;
 pub mod origins;
 pub mod platform;
 pub mod policy;

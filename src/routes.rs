@@ -53,6 +53,8 @@ pub enum Op {
     Root,
     Health,
     Ready,
+    /// `GET /metrics` (Prometheus text, its own bearer token; answered by the edge).
+    Metrics,
     // Ollama-native
     OllamaChat,
     OllamaGenerate,
@@ -103,6 +105,7 @@ impl Op {
             Op::Root => "root",
             Op::Health => "health",
             Op::Ready => "ready",
+            Op::Metrics => "metrics",
             Op::OllamaChat => "api/chat",
             Op::OllamaGenerate => "api/generate",
             Op::OllamaEmbed => "api/embed",
@@ -187,6 +190,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Endpoint, (Dialect, GatewayEr
         ("/", "GET", Op::Root),
         ("/health", "GET", Op::Health),
         ("/health/ready", "GET", Op::Ready),
+        ("/metrics", "GET", Op::Metrics),
         ("/api/chat", "POST", Op::OllamaChat),
         ("/api/generate", "POST", Op::OllamaGenerate),
         ("/api/embed", "POST", Op::OllamaEmbed),

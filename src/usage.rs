@@ -30,6 +30,10 @@ pub struct UsageRecord {
     pub error: Option<String>,
     /// Whether the request reached an origin (only those count against limits).
     pub reached_origin: bool,
+    /// Low-cardinality class of a failure (`GatewayError::reason`), for `/metrics` and spans;
+    /// None where only the status is known (the rollup derives a class from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<String>,
 }
 
 /// Longest kept value of a name-like field (model, node, user, endpoint), in characters: far

@@ -246,6 +246,7 @@ pub(crate) async fn dispatch<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &s
         "requests" => requests::route(ctx, method, rest).await,
         "dashboard" => dashboard::route(ctx, method, rest).await,
         "models" => catalog::route(ctx, method, rest).await,
+        "alerts" | "payload-logs" => crate::observe::admin::route(ctx, method, segs).await,
         _ => None,
     }
 }

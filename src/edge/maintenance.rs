@@ -23,7 +23,8 @@ pub async fn run(env: &Env, _ctx: ScheduleContext, scheduled_ms: u64) {
     // its default.
     let budget = Budget::new(Settings::default().subrequest_budget);
     budget.charge(&[budget::DB]);
-    let tail = budget::tail_reserve(redis, KICK_SHARDS);
+    // Alerts (below) keep a few subrequests of their own, so many nodes to probe never starve them.
+    let tail = budget::tail_reserve(redis, KICK_SHARDS) + crate::observe::alerts::CRON_RESERVE;
     let jobs = with_db(env, async |db| crate::maintenance::cron::run(db, &platform, scheduled_ms, &budget, tail).await).await;
     budget.release();
     match jobs {
@@ -39,6 +40,8 @@ pub async fn run(env: &Env, _ctx: ScheduleContext, scheduled_ms: u64) {
         }
         Err(e) => worker::console_error!("cron: maintenance failed: {e}"),
     }
+    // Breakers that opened, the daily digest, deliveries of queued alerts, their retention.
+    super::observe::cron(env, &platform, &budget, scheduled_ms).await;
     if budget.try_take(&budget::pointer_sync(redis)) {
         snapshot::sync_redis_pointer(env).await;
     }
