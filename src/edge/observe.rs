@@ -145,13 +145,23 @@ fn otlp_headers(env: &Env) -> Rc<String> {
 /// tokens. Writing one is a local call (the runtime ships them), so it is done inline.
 fn datapoint(d: &JsValue, r: &UsageRecord) {
     let point = serde_json::json!({
-        "indexes": [r.requested_model.chars().take(32).collect::<String>()],
+        // Analytics Engine takes one index of at most 96 bytes.
+        "indexes": [cut_bytes(&r.requested_model, 96)],
         "blobs": [&r.requested_model, &r.node_name, r.user_id.map(|u| u.to_string()).unwrap_or_default(), &r.dialect, &r.endpoint, r.error_class.as_deref().unwrap_or("")],
         "doubles": [r.status as f64, r.duration_ms as f64, r.ttfb_ms.map(|t| t as f64).unwrap_or(-1.0), r.prompt_tokens as f64, r.completion_tokens as f64],
     });
     if let Err(e) = write_point(d, &point.to_string()) {
         worker::console_warn!("analytics engine: datapoint not written: {e:?}");
     }
+}
+
+/// `s` cut to at most `max` bytes on a character boundary.
+fn cut_bytes(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// Queue a logged payload; written to Postgres per batch.
