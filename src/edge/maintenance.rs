@@ -40,14 +40,12 @@ pub async fn run(env: &Env, _ctx: ScheduleContext, scheduled_ms: u64) {
         }
         Err(e) => worker::console_error!("cron: maintenance failed: {e}"),
     }
-    // Breakers that opened, the daily digest, deliveries of queued alerts, their retention.
-    super::observe::cron(env, &platform, &budget, scheduled_ms).await;
     if budget.try_take(&budget::pointer_sync(redis)) {
         snapshot::sync_redis_pointer(env).await;
     }
     if !budget.try_take(&[budget::DB]) {
         worker::console_warn!("cron: no subrequests left for the retention clean-up (the next run does it)");
-    } else if let Err(e) = retention(env).await {
+    } else if let Err(e) = retention(env, &platform, &budget, scheduled_ms).await {
         worker::console_error!("cron: retention clean-up failed: {e}");
     }
     // Last: kick as many usage shards as the rest of the budget allows (one is reserved); the
@@ -121,11 +119,15 @@ pub async fn flush_usage(env: &Env, budget: &Budget, minute: u64) -> FlushSummar
     sum
 }
 
-async fn retention(env: &Env) -> Result<(), String> {
+async fn retention(env: &Env, platform: &WorkerPlatform, budget: &Budget, scheduled_ms: u64) -> Result<(), String> {
+    // Alerts share this connection (breakers that opened, the digest, deliveries, their own
+    // retention); their Breakers call is in the tail reserve (`observe::alerts::CRON_RESERVE`).
+    let openings = super::observe::take_openings(env, budget).await;
     with_db(env, async |db| {
         let s = crate::admin::settings::current(db).await?;
         db.exec(RETENTION_USAGE_SQL, &[Param::Int(Some(s.retention_usage_days as i64))]).await?;
         db.exec(RETENTION_AUDIT_SQL, &[Param::Int(Some(s.retention_audit_days as i64))]).await?;
+        super::observe::cron(db, platform, budget, &openings, scheduled_ms).await;
         Ok(())
     })
     .await

@@ -72,7 +72,17 @@ pub struct Telemetry {
 
 impl Telemetry {
     pub fn from_settings(env: &Env, s: &Settings) -> Telemetry {
-        let analytics = ANALYTICS.with(|a| a.borrow_mut().get_or_insert_with(|| Some(analytics_dataset(env.as_ref())).filter(|d| !d.is_null())).clone());
+        let analytics = ANALYTICS.with(|a| {
+            a.borrow_mut()
+                .get_or_insert_with(|| {
+                    let d = Some(analytics_dataset(env.as_ref())).filter(|d| !d.is_null());
+                    if d.is_some() {
+                        worker::console_log!("analytics engine: one datapoint per request goes to the ANALYTICS dataset");
+                    }
+                    d
+                })
+                .clone()
+        });
         Telemetry { otel: s.observe.otel.clone().map(Rc::new), analytics }
     }
 
@@ -239,23 +249,24 @@ pub async fn metrics(env: &Env, authorization: Option<String>) -> web_sys::Respo
     text_reply(200, &metrics::render(&rows, &nodes, &live), &[])
 }
 
-/// The cron's alert step (see `observe::cron`): one Breakers call for new openings, one
-/// connection, deliveries within what the budget leaves.
-pub async fn cron(env: &Env, platform: &WorkerPlatform, budget: &Budget, scheduled_ms: u64) {
-    if !budget.try_take(&[budget::DB]) {
-        worker::console_warn!("cron: no subrequests left for alerts (they stay queued)");
-        return;
+/// The breakers that opened since the last run (one Breakers call, when the budget has it).
+pub async fn take_openings(env: &Env, budget: &Budget) -> Vec<crate::routing::breaker::OpenEntry> {
+    if !budget.try_take(&[(Kind::DurableObject, 1)]) {
+        return Vec::new();
     }
-    let openings = if budget.try_take(&[(Kind::DurableObject, 1)]) {
-        breakers::take_openings(env).await.unwrap_or_else(|e| {
-            worker::console_warn!("cron: breaker openings unavailable: {e}");
-            Vec::new()
-        })
-    } else {
+    breakers::take_openings(env).await.unwrap_or_else(|e| {
+        worker::console_warn!("cron: breaker openings unavailable: {e}");
         Vec::new()
-    };
-    let secret = env.secret("ALERT_WEBHOOK_SECRET").map(|s| s.to_string().into_bytes()).ok().filter(|s| !s.is_empty());
-    match with_db(env, async |db| crate::observe::cron(db, platform, budget, &openings, secret.as_deref(), scheduled_ms).await).await {
+    })
+}
+
+/// The cron's alert step (see `observe::cron`) on the clean-up's connection: deliveries within
+/// what the budget leaves. Logs instead of failing: the clean-up around it goes on.
+pub async fn cron(db: &super::pg::Pg<'_>, platform: &WorkerPlatform, budget: &Budget, openings: &[crate::routing::breaker::OpenEntry], scheduled_ms: u64) {
+    let secret = platform.env().secret("ALERT_WEBHOOK_SECRET").map(|s| s.to_string().into_bytes()).ok().filter(|s| !s.is_empty());
+    // The reserved usage-shard flush runs after this step: deliveries leave it its subrequests.
+    let keep = budget::FLUSH_SHARDS_RESERVED * budget::FLUSH_SHARD.iter().map(|c| c.1).sum::<u32>();
+    match crate::observe::cron(db, platform, budget, keep, openings, secret.as_deref(), scheduled_ms).await {
         Ok(r) => {
             let d = &r.drained;
             if r.breaker_alerts + r.budget_alerts + d.delivered + d.retrying + d.failed + d.unrouted > 0 || r.digest {

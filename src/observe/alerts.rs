@@ -147,8 +147,9 @@ fn iso(ms: u64) -> String {
 }
 
 /// Subrequests the cron keeps for alerts before its jobs spend on origins: reading the
-/// breakers' new openings and two deliveries (more are sent when the jobs leave room).
-pub const CRON_RESERVE: u32 = 4;
+/// breakers' new openings and one delivery (more are sent when the jobs leave room; the
+/// alerts' queries ride the clean-up's connection).
+pub const CRON_RESERVE: u32 = 2;
 
 /// Back-off before attempt `n + 1` after `n` failed ones: 30 s, 2, 10, 30 min, then hourly.
 pub fn backoff_s(attempts: u32) -> u64 {

@@ -39,8 +39,9 @@ pub struct CronReport {
 
 /// The cron's observability step, on one connection: alerts for breakers that opened since
 /// the last run (`openings`, from the Breakers object), the daily digest when due, delivery of
-/// due alerts within the budget, then retention of alerts and payload logs.
-pub async fn cron<D: Db, P: Platform>(db: &D, p: &P, budget: &Budget, openings: &[OpenEntry], secret: Option<&[u8]>, scheduled_ms: u64) -> Result<CronReport, crate::error::GatewayError> {
+/// due alerts within the budget (leaving `keep` subrequests for the steps after this one), then
+/// retention of alerts and payload logs.
+pub async fn cron<D: Db, P: Platform>(db: &D, p: &P, budget: &Budget, keep: u32, openings: &[OpenEntry], secret: Option<&[u8]>, scheduled_ms: u64) -> Result<CronReport, crate::error::GatewayError> {
     let settings = crate::admin::settings::current(db).await?;
     let s = &settings.observe;
     let mut report = CronReport::default();
@@ -57,7 +58,7 @@ pub async fn cron<D: Db, P: Platform>(db: &D, p: &P, budget: &Budget, openings: 
         report.budget_alerts = db.exec(alerts::BUDGET_BRIDGE_SQL, &[]).await? as u32;
     }
     report.digest = digest::run(db, scheduled_ms, s.digest_hour_utc).await?;
-    let n = budget.left().min(DELIVERIES_MAX);
+    let n = budget.left().saturating_sub(keep).min(DELIVERIES_MAX);
     if budget.try_take(&[(Kind::Origin, n)]) {
         report.drained = alerts::drain(db, p, s, secret, n, scheduled_ms, DELIVERY_TIMEOUT_MS).await?;
         let used = report.drained.delivered + report.drained.retrying + report.drained.failed;

@@ -12,7 +12,8 @@ import { execFileSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { setup, adminClient, getJson, sleep } from "./helpers.mjs";
+import { setup, adminClient, sleep, JWT_SECRET, SECRETS_KEY } from "./helpers.mjs";
+import { startGateway } from "../../devtools/gateway.mjs";
 import { startOrigin } from "./fake-origin.mjs";
 
 const ALERT_SECRET = "e2e-alert-secret-0123456789abcdef";
@@ -314,6 +315,25 @@ describe("OpenTelemetry", () => {
     assert.equal(e.status.code, 2);
     assert.equal(attr(e, "error.type"), "rate_limited");
     await admin.put("/settings", { "otel.endpoint": null });
+  });
+});
+
+describe("Workers Analytics Engine", () => {
+  test("with an ANALYTICS dataset bound, every request writes a datapoint and still answers", async () => {
+    const gw = await startGateway({ databaseUrl: env.databaseUrl, vars: { JWT_SECRET, SECRETS_KEY, ADMIN_TOKEN: "ae-admin-token-0123456789" }, miniflare: { analyticsEngineDatasets: { ANALYTICS: { dataset: "maestro_requests" } } } });
+    try {
+      for (const stream of [false, true]) {
+        const r = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${tokens.obs}` }, body: JSON.stringify({ model: "fast", messages: hi, stream }) });
+        assert.equal(r.status, 200);
+        await r.text();
+      }
+      assert.ok(gw.logs.some((l) => l.includes("analytics engine: one datapoint per request goes to the ANALYTICS dataset")), gw.logs.join("\n"));
+      assert.ok(!gw.logs.some((l) => l.includes("datapoint not written")), "writeDataPoint accepted every point");
+    } finally {
+      await gw.stop();
+    }
+    // Without the binding (the main gateway) nothing is said or written.
+    assert.ok(!env.gw.logs.some((l) => l.includes("analytics engine")));
   });
 });
 

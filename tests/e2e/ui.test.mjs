@@ -477,6 +477,8 @@ test("every other page renders; screenshots", async () => {
     ["/system-prompts", "System prompts", "17-system-prompts"],
     ["/audit", "Audit log", "18-audit-log"],
     ["/guide", "Guide", "19-guide"],
+    ["/alerts", "Alerts", "29-alerts"],
+    ["/payload-log", "Payload log", "30-payload-log"],
   ];
   for (const [route, title, file] of pages) {
     await go(route);
