@@ -485,6 +485,11 @@ test("every other page renders; screenshots", async () => {
     await heading(title).waitFor();
     await shot(file);
   }
+  // A test alert queued from the Alerts page shows in its outbox, pending the cron.
+  await go("/alerts");
+  await page.getByRole("button", { name: "Send a test alert" }).click();
+  await page.getByRole("table", { name: "Alerts" }).getByRole("row", { name: /Test alert from the dashboard/ }).getByText("pending").waitFor();
+  await shot("29-alerts-queued");
   // The guide fills in the chosen user's exact setup.
   await go("/guide");
   await page.getByLabel("Claude Code environment", { exact: true }).getByText(`ANTHROPIC_BASE_URL="${env.url}"`).waitFor();
