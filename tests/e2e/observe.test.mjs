@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { setup, adminClient, sleep, JWT_SECRET, SECRETS_KEY } from "./helpers.mjs";
+import { setup, adminClient, sleep, JWT_SECRET, SECRETS_KEY, ADMIN_TOKEN } from "./helpers.mjs";
 import { startGateway } from "../../devtools/gateway.mjs";
 import { startOrigin } from "./fake-origin.mjs";
 
@@ -249,6 +249,59 @@ describe("webhooks", () => {
     const n = Number(env.psql(`SELECT count(*) FROM usage_records WHERE created_at >= '${today}'::date AND created_at < '${today}'::date + 1`).trim());
     assert.equal(digests[0].json.event.details.requests, n);
     assert.match(digests[0].json.text, new RegExp(`Daily digest for ${today}`));
+  });
+});
+
+// Budget crossings come from the cost module (prices, budgets, budget_events): skipped where it is
+// not part of the build.
+describe("budget alerts and cost metrics (with the cost module)", () => {
+  let D, hasBudgets;
+  before(async () => {
+    hasBudgets = (await fetch(`${env.url}/admin/budgets`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status === 200;
+    if (!hasBudgets) return;
+    D = await startOrigin({ name: "d", kind: "openai", models: ["gpt-b"] });
+    D.usage = { prompt: 1000, completion: 0 };
+    const n = await admin.post("/nodes", { name: "d", node_type: "openai", base_url: D.url }, 201);
+    await admin.post(`/nodes/${n.id}/discover`, {}, 200);
+    await admin.put("/settings", { "budgets.reserve_micros": 10_000, "alerts.webhook_url": `${R.url}/all` });
+    await admin.post("/prices", { model: "gpt-b", input: 10 }, 201); // 1000 tokens: 0.01 a request
+  });
+  after(async () => D?.stop());
+
+  test("soft and hard thresholds: one signed webhook each; refusals and cost in /metrics", async (t) => {
+    if (!hasBudgets) return t.skip("no cost module (GET /admin/budgets is not served)");
+    const u = await admin.post("/users", { username: "spender", has_all_models: true }, 201);
+    await admin.post("/budgets", { user: "spender", period: "day", limit: "0.03", soft_pct: 50 }, 201);
+    const statuses = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await chat(u.token, { model: "gpt-b", messages: hi });
+      statuses.push(r.status);
+      await r.text();
+    }
+    assert.ok(statuses.includes(429), JSON.stringify(statuses));
+    let got = [];
+    for (let i = 0; i < 40 && got.length < 2; i++) {
+      await sleep(250);
+      await env.gw.scheduled(); // real time: the budget's window is today
+      got = R.requests.filter((r) => /^budget_/.test(r.json?.event?.kind ?? ""));
+    }
+    const kinds = got.map((r) => r.json.event.kind).sort();
+    assert.deepEqual(kinds, ["budget_hard", "budget_soft"], JSON.stringify(got.map((r) => r.json.event)));
+    const today = new Date().toISOString().slice(0, 10);
+    for (const r of got) {
+      assert.ok(verify(r));
+      const d = r.json.event.details;
+      assert.equal(d.scope, `user:${u.id}`);
+      assert.equal(d.window, `day:${today}`);
+      assert.equal(d.limit, 0.03);
+      assert.equal(d.currency, "USD");
+    }
+    await env.gw.scheduled();
+    assert.equal(R.requests.filter((r) => /^budget_/.test(r.json?.event?.kind ?? "")).length, 2, "one webhook per crossing");
+    const m = await scrape();
+    assert.equal(total(m, "maestro_budget_refusals_total", { model: "gpt-b" }), statuses.filter((s) => s === 429).length);
+    const spent = Number(env.psql("SELECT COALESCE(sum(cost_micros), 0) FROM usage_records WHERE requested_model = 'gpt-b'")) / 1e6;
+    assert.ok(Math.abs(total(m, "maestro_cost_total", { model: "gpt-b", node: "d" }) - spent) < 1e-9, `${spent}`);
   });
 });
 
