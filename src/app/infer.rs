@@ -5,21 +5,21 @@
 
 use super::respond;
 use super::{model_field, parse_object, read_all, within};
+use crate::dialect;
+use crate::dialect::{ollama, ChatRequest};
 use crate::error::GatewayError;
-use crate::ingress;
 use crate::limits;
 use crate::net::{Inbound, Outbound, Reply};
 use crate::origins::failure::{Failure, Next, Scope};
 use crate::origins::{self, Api, Leg};
 use crate::platform::{Platform, Settlement};
-use crate::policy::{self, Shape, Target};
+use crate::policy::{self, Target, UpstreamBody};
 use crate::routes::{Endpoint, Op};
 use crate::routing::breaker::Outcome;
 use crate::routing::needs;
 use crate::routing::plan::{self, Attempt, Draws, FailureClass, Planner};
 use crate::routing::scope::{self, Scope as NodeScope};
 use crate::state::snapshot::{NodeKind, Snapshot, User};
-use crate::translate::{anthropic, ollama, openai, responses, ChatRequest};
 use crate::types::Dialect;
 use crate::usage::UsageRecord;
 use serde_json::{Map, Value};
@@ -72,15 +72,7 @@ impl Job<'_> {
     /// The client's request in the IR (decoded on first use; errors are the client's 400s).
     pub(super) fn ir(&mut self) -> Result<&ChatRequest, GatewayError> {
         if self.ir.is_none() {
-            let ir = match self.op {
-                Op::OllamaChat => ollama::decode_chat_request(&self.body)?,
-                Op::OllamaGenerate => ollama::decode_generate_request(&self.body)?,
-                Op::ChatCompletions => openai::decode_request(&self.body)?,
-                Op::Messages => anthropic::decode_request(&self.body)?,
-                Op::Responses => responses::decode_request(&self.body)?,
-                _ => return Err(GatewayError::bad_request("this endpoint cannot be translated")),
-            };
-            self.ir = Some(ir);
+            self.ir = Some(dialect::decode_request(self.op, &self.body)?);
         }
         Ok(self.ir.as_ref().expect("set above"))
     }
@@ -143,7 +135,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
                 job.record.duration_ms = p.now_ms() - job.started_ms;
                 job.finish(&**p);
             }
-            ingress::render_error(job.dialect, &e)
+            dialect::render_error(job.dialect, &e)
         }
     };
     for (k, v) in limit_headers {
@@ -321,15 +313,6 @@ pub(super) fn finish_failed<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: 
     job.finish(&**p);
 }
 
-pub(super) fn shape_of(api: Api) -> Shape {
-    match api {
-        Api::OpenAiChat | Api::OllamaChat => Shape::Chat,
-        Api::OllamaGenerate => Shape::Generate,
-        Api::AnthropicMessages => Shape::Anthropic,
-        _ => Shape::Other,
-    }
-}
-
 /// The upstream body for a leg: the client's JSON re-addressed, or translated from the IR.
 /// Returns whether the gateway added a usage request the client did not make.
 fn upstream_body(job: &mut Job<'_>, leg: Leg, real: &str) -> Result<(Map<String, Value>, bool), GatewayError> {
@@ -339,22 +322,11 @@ fn upstream_body(job: &mut Job<'_>, leg: Leg, real: &str) -> Result<(Map<String,
     let stream = job.stream;
     let v = match leg.api {
         Api::OpenAiEmbeddings => ollama::embed_request_to_openai(&job.body, real)?,
-        Api::OpenAiChat => {
+        api => {
             let mut ir = job.ir()?.clone();
             ir.stream = stream;
-            openai::encode_request(&ir, real)
+            dialect::encode_request(api, &ir, real).ok_or_else(|| GatewayError::Internal(format!("no translation to {api:?}")))??
         }
-        Api::OllamaChat => {
-            let mut ir = job.ir()?.clone();
-            ir.stream = stream;
-            ollama::encode_chat_request(&ir, real)?
-        }
-        Api::AnthropicMessages => {
-            let mut ir = job.ir()?.clone();
-            ir.stream = stream;
-            anthropic::encode_request(&ir, real)
-        }
-        other => return Err(GatewayError::Internal(format!("no translation to {other:?}"))),
     };
     match v {
         Value::Object(m) => Ok((m, false)),
@@ -369,7 +341,7 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     let Some(leg) = origins::leg(job.op, node.kind) else {
         return AttemptResult::Failed(Failure::Unservable("node cannot serve this endpoint".into()));
     };
-    let target = Target { snap, user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, shape: shape_of(leg.api) };
+    let target = Target { snap, user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, upstream: UpstreamBody::of(leg.api) };
     if policy::in_maintenance(&target) {
         return AttemptResult::Failed(Failure::Maintenance(attempt.model.clone()));
     }
@@ -426,10 +398,10 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     job.record.node_id = Some(node.id);
     job.record.node_name = node.name.clone();
     job.record.reached_origin = true;
-    let shaping = respond::shaping_for(leg, &target);
+    let repair = respond::repair_for(leg, &target);
     if job.stream {
-        respond::stream(p, snap, user, job, attempt, leg, shaping, reply, remaining, strip_usage).await
+        respond::stream(p, snap, user, job, attempt, leg, repair, reply, remaining, strip_usage).await
     } else {
-        respond::json(p, snap, job, leg, shaping, reply, remaining).await
+        respond::json(p, snap, job, leg, repair, reply, remaining).await
     }
 }

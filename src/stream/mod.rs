@@ -2,6 +2,6 @@
 //! and the relay that drives them with deadlines.
 
 pub mod lines;
-pub mod passthrough;
 pub mod relay;
 pub mod transcode;
+pub mod transform;
