@@ -124,7 +124,7 @@ pub const BUDGET_BRIDGE_SQL: &str = "WITH e AS (
   INSERT INTO alert_outbox (kind, dedup_key, event)
   SELECT kind, kind || ':' || sc || ':' || win,
     jsonb_build_object('title', CASE WHEN kind = 'budget_hard' THEN 'Budget exhausted: ' ELSE 'Budget threshold reached: ' END || sc || ' (' || win || ')',
-      'scope', sc, 'scope_name', scope_name, 'window', win, 'spent', spent_micros / 1e6, 'limit', limit_micros / 1e6, 'currency', currency)
+      'scope', sc, 'scope_name', scope_name, 'window', win, 'spent', (spent_micros / 1e6)::float8, 'limit', (limit_micros / 1e6)::float8, 'currency', currency)
   FROM a ON CONFLICT (dedup_key) DO NOTHING";
 
 /// Whether the cost module's `budget_events` table is there (it lands in its own migration).
