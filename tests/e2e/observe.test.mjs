@@ -427,6 +427,26 @@ describe("payload logging", () => {
     await admin.get("/payload-logs/req_nope", 404);
   });
 
+  test("per team and per model too", async () => {
+    const team = await admin.post("/teams", { name: "logged-team", members: ["other"] }, 201);
+    await admin.put("/settings", { "payload_log.users": [], "payload_log.teams": [String(team.id)], "payload_log.models": ["other:latest"] });
+    const byTeam = await chat(tokens.other, { model: "fast", messages: [{ role: "user", content: "team member" }] });
+    const teamText = await byTeam.text();
+    const byModel = await chat(tokens.obs, { model: "other:latest", messages: [{ role: "user", content: "by model" }] });
+    await byModel.text();
+    const neither = await chat(tokens.obs, { model: "fast", messages: [{ role: "user", content: "neither" }] });
+    await neither.text();
+    assert.deepEqual([byTeam, byModel, neither].map((r) => r.status), [200, 200, 200], teamText);
+    const ids = [byTeam, byModel, neither].map((r) => r.headers.get("x-request-id"));
+    let found = [];
+    for (let i = 0; i < 30 && found.length < 2; i++) {
+      await sleep(200);
+      found = (await admin.get("/payload-logs?limit=500")).items.map((x) => x.id).filter((id) => ids.includes(id));
+    }
+    assert.deepEqual(found.sort(), ids.slice(0, 2).sort(), "the team member's and the model's requests, not the third");
+    await admin.put("/settings", { "payload_log.users": ["plog"], "payload_log.teams": [], "payload_log.models": [] });
+  });
+
   test("retention and delete", async () => {
     const [first, second] = (await admin.get("/payload-logs?username=plog")).items;
     await admin.del(`/payload-logs/${first.id}`, 204);
