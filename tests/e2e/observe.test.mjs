@@ -271,7 +271,8 @@ describe("budget alerts and cost metrics (with the cost module)", () => {
   test("soft and hard thresholds: one signed webhook each; refusals and cost in /metrics", async (t) => {
     if (!hasBudgets) return t.skip("no cost module (GET /admin/budgets is not served)");
     const u = await admin.post("/users", { username: "spender", has_all_models: true }, 201);
-    await admin.post("/budgets", { user: "spender", period: "day", limit: "0.03", soft_pct: 50 }, 201);
+    // 0.025: the third request (spent 0.02) is the grant that crosses the limit, as budgets admit it.
+    await admin.post("/budgets", { user: "spender", period: "day", limit: "0.025", soft_pct: 50 }, 201);
     const statuses = [];
     for (let i = 0; i < 5; i++) {
       const r = await chat(u.token, { model: "gpt-b", messages: hi });
@@ -293,7 +294,7 @@ describe("budget alerts and cost metrics (with the cost module)", () => {
       const d = r.json.event.details;
       assert.equal(d.scope, `user:${u.id}`);
       assert.equal(d.window, `day:${today}`);
-      assert.equal(d.limit, 0.03);
+      assert.equal(d.limit, 0.025);
       assert.equal(d.currency, "USD");
     }
     await env.gw.scheduled();
