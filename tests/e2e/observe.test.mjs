@@ -299,8 +299,16 @@ describe("budget alerts and cost metrics (with the cost module)", () => {
     }
     await env.gw.scheduled();
     assert.equal(R.requests.filter((r) => /^budget_/.test(r.json?.event?.kind ?? "")).length, 2, "one webhook per crossing");
-    const m = await scrape();
-    assert.equal(total(m, "maestro_budget_refusals_total", { model: "gpt-b" }), statuses.filter((s) => s === 429).length);
+    const refused = statuses.filter((s) => s === 429).length;
+    let m;
+    for (let i = 0; i < 40; i++) {
+      m = await scrape();
+      if (total(m, "maestro_requests_total", { model: "gpt-b" }) >= statuses.length) break;
+      await sleep(250);
+      await env.gw.scheduled();
+    }
+    assert.equal(total(m, "maestro_budget_refusals_total", { model: "gpt-b" }), refused);
+    assert.equal(total(m, "maestro_request_errors_total", { model: "gpt-b", class: "budget_exceeded" }), refused);
     const spent = Number(env.psql("SELECT COALESCE(sum(cost_micros), 0) FROM usage_records WHERE requested_model = 'gpt-b'")) / 1e6;
     assert.ok(Math.abs(total(m, "maestro_cost_total", { model: "gpt-b", node: "d" }) - spent) < 1e-9, `${spent}`);
   });
