@@ -10,7 +10,9 @@ pub mod admins;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
+pub mod budgets;
 pub mod catalog;
+pub mod costs;
 pub mod dashboard;
 pub mod groups;
 pub mod input;
@@ -24,6 +26,7 @@ pub mod node_headers;
 pub mod node_pull;
 pub mod nodes;
 pub mod openapi;
+pub mod prices;
 pub mod query;
 pub mod requests;
 pub mod settings;
@@ -247,6 +250,10 @@ pub(crate) async fn dispatch<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &s
         "dashboard" => dashboard::route(ctx, method, rest).await,
         "models" => catalog::route(ctx, method, rest).await,
         "alerts" | "payload-logs" => crate::observe::admin::route(ctx, method, segs).await,
+        "prices" => prices::route(ctx, method, rest).await,
+        "budgets" => budgets::route(ctx, method, rest).await,
+        "budget-events" if method == "GET" && rest.is_empty() => Some(budgets::events(ctx).await),
+        "costs" => costs::route(ctx, method, rest).await,
         _ => None,
     }
 }

@@ -30,6 +30,9 @@ pub fn all() -> Vec<Route> {
         super::catalog::ROUTES,
         super::node_access::ROUTES,
         crate::observe::admin::ROUTES,
+        super::prices::ROUTES,
+        super::budgets::ROUTES,
+        super::costs::ROUTES,
     ]
     .concat()
 }

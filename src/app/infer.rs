@@ -5,8 +5,9 @@
 
 use super::respond;
 use super::{model_field, parse_object, read_all, within};
+use crate::costs;
 use crate::dialect;
-use crate::dialect::{ollama, ChatRequest};
+use crate::dialect::{ollama, responses, ChatRequest};
 use crate::error::GatewayError;
 use crate::limits;
 use crate::net::{Inbound, Outbound, Reply};
@@ -58,6 +59,8 @@ pub(super) struct Job<'a> {
     pub responses: Option<crate::state::response_store::Turn>,
     /// The attempts left; a recoverable stream takes it along (see `respond::stream`).
     pub planner: Option<Planner>,
+    /// The snapshot the request runs on: its prices cost the record (`costs::price_record`).
+    pub snap: Rc<Snapshot>,
 }
 
 impl Job<'_> {
@@ -65,6 +68,7 @@ impl Job<'_> {
     pub fn finish<P: Platform>(&mut self, p: &P) {
         if !self.finished {
             self.finished = true;
+            crate::costs::price_record(&self.snap, &mut self.record);
             p.finish(self.record.clone(), std::mem::take(&mut self.settle));
         }
     }
@@ -123,6 +127,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
         finished: false,
         responses: None,
         planner: None,
+        snap: snap.clone(),
     };
     let mut limit_headers = Vec::new();
     let mut reply = match steps(p, snap, user, req, &mut job, &mut limit_headers).await {
@@ -135,7 +140,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
                 job.record.duration_ms = p.now_ms() - job.started_ms;
                 job.finish(&**p);
             }
-            dialect::render_error(job.dialect, &e)
+            respond::responses_failed(p, &job, &e).unwrap_or_else(|| dialect::render_error(job.dialect, &e))
         }
     };
     for (k, v) in limit_headers {
@@ -180,7 +185,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     }
     let kinds = origins::kinds_for(job.op);
     let mut draws = Draws { counters: p.counters(&plan::counter_keys(snap, &requested)).await, random: (0..8).map(|_| p.random()).collect() };
-    let planner = Planner::scoped(snap, &requested, needs::of(&job.body), &kinds, p.nodes(), &mut draws, p.now_ms(), &NodeScope::of(user, pin))?;
+    let mut planner = Planner::scoped(snap, &requested, needs::of(&job.body), &kinds, p.nodes(), &mut draws, p.now_ms(), &NodeScope::of(user, pin))?;
 
     // Admission last: requests refused before this point never touch the user's quota.
     let now = p.now_ms();
@@ -194,7 +199,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
                     let what = limits::describe(&scope, d.blocked_by.as_deref(), &requested);
                     return Err(GatewayError::RateLimited { message: format!("rate limit reached: {what}; retry in {} s", d.retry_after), retry_after: d.retry_after });
                 }
-                job.settle.push(Settlement { scope, rules, admitted_ms: now, ticket });
+                job.settle.push(Settlement { scope, rules, admitted_ms: now, ticket, cost: false });
             }
             Err(e) if snap.settings.limits_fail_open => crate::platform_log(&format!("limits store unavailable for {scope}, admitting without a limit check (limits.fail_open=true): {e}")),
             Err(e) => {
@@ -204,6 +209,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
         }
     }
     *limit_headers = limits::headers(&states);
+    budgets(p, snap, user, job, &mut planner, limit_headers).await?;
 
     job.requested = requested;
     job.stream = stream;
@@ -252,7 +258,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
             AttemptResult::Failed(f) => {
                 let class = match f.next() {
                     Next::Client => {
-                        let e = GatewayError::Upstream { status: f.status(), message: f.origin_message() };
+                        let e = GatewayError::Upstream { status: f.status(), message: client_message(snap, user, job, &attempt, f.origin_message()) };
                         finish_error(p, job, &attempt, &e);
                         return Err(e);
                     }
@@ -288,6 +294,43 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     Err(err)
 }
 
+/// Admission under the caller's budgets (`costs::budget`), after the limits: only when some
+/// candidate costs something. A spent budget leaves the free candidates when there are any
+/// (a budget never blocks a free model), else refuses with 429 and the window's Retry-After.
+async fn budgets<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, job: &mut Job<'_>, planner: &mut Planner, headers: &mut Vec<(String, String)>) -> Result<(), GatewayError> {
+    let scopes = costs::budget::plan(snap, user);
+    if scopes.is_empty() || planner.candidates().all(|(node, real)| costs::is_free(snap, real, node)) {
+        return Ok(());
+    }
+    let now = p.now_ms();
+    let mut states = Vec::new();
+    for (scope, rules) in scopes {
+        match p.admit(&scope, &rules, now).await {
+            Ok((d, ticket)) if d.admitted => {
+                states.extend(d.states.iter().map(|s| (scope.clone(), s.clone())));
+                job.settle.push(Settlement { scope, rules, admitted_ms: now, ticket, cost: true });
+            }
+            Ok((d, _)) => {
+                if planner.retain(|node, real| costs::is_free(snap, real, node)) {
+                    // Only free candidates remain: nothing to hold against any budget.
+                    return Ok(());
+                }
+                states.extend(d.states.iter().map(|s| (scope.clone(), s.clone())));
+                headers.extend(costs::budget::headers(snap, &states));
+                let rule = d.blocked_by.as_deref().unwrap_or("day");
+                return Err(GatewayError::BudgetExceeded { message: costs::budget::refusal(snap, &scope, rule, d.retry_after), retry_after: d.retry_after });
+            }
+            Err(e) if snap.settings.limits_fail_open => crate::platform_log(&format!("limits store unavailable for {scope}, admitting without a budget check (limits.fail_open=true): {e}")),
+            Err(e) => {
+                crate::platform_log(&format!("limits store unavailable for {scope}, rejecting with 503 (limits.fail_open=false): {e}"));
+                return Err(GatewayError::Dependency(format!("the limits store is unavailable: {e}")));
+            }
+        }
+    }
+    headers.extend(costs::budget::headers(snap, &states));
+    Ok(())
+}
+
 /// The client hung up before the first byte: the attempt was dropped (aborting its origin
 /// call) and no other is started. Recorded as 499; nothing is blamed.
 fn abandoned<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt) -> GatewayError {
@@ -295,6 +338,19 @@ fn abandoned<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt) -> Ga
     let e = GatewayError::Upstream { status: 499, message: "the client closed the connection before the first byte".into() };
     finish_error(p, job, attempt, &e);
     e
+}
+
+/// The origin's error text for the client. Anthropic clients get another origin's context
+/// overflow in Anthropic's wording (`origins::overflow`), which Claude Code acts on.
+fn client_message(snap: &Snapshot, user: &User, job: &Job<'_>, attempt: &Attempt, message: String) -> String {
+    if job.dialect != Dialect::Anthropic {
+        return message;
+    }
+    let context = snap.node(attempt.node_id).map(|node| {
+        let t = Target { snap, user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, upstream: UpstreamBody::Other };
+        t.context_length() as u64
+    });
+    origins::overflow::anthropic_wording(&message, respond::prompt_estimate(job), context).unwrap_or(message)
 }
 
 fn finish_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, e: &GatewayError) {
@@ -315,16 +371,30 @@ pub(super) fn finish_failed<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: 
 
 /// The upstream body for a leg: the client's JSON re-addressed, or translated from the IR.
 /// Returns whether the gateway added a usage request the client did not make.
-fn upstream_body(job: &mut Job<'_>, leg: Leg, real: &str) -> Result<(Map<String, Value>, bool), GatewayError> {
+fn upstream_body(job: &mut Job<'_>, leg: Leg, node_id: i64, real: &str) -> Result<(Map<String, Value>, bool), GatewayError> {
     if !leg.translate {
-        return Ok(origins::body(job.op, &job.body, real, job.stream));
+        let (mut body, strip_usage) = origins::body(job.op, &job.body, real, job.stream);
+        // The one edit a same-dialect Anthropic body gets beyond policy: another origin
+        // family's thinking, which the API would reject, comes out (`anthropic::replay`).
+        if *job.op == Op::Messages {
+            crate::dialect::anthropic::replay::strip_foreign_thinking(&mut body);
+        }
+        return Ok((body, strip_usage));
     }
     let stream = job.stream;
+    // The IR for this leg: reasoning a Responses client sent back only reaches the origin that
+    // produced it (`responses::tools::settle_reasoning`).
+    let leg_ir = |job: &mut Job<'_>| -> Result<ChatRequest, GatewayError> {
+        let mut ir = job.ir()?.clone();
+        ir.stream = stream;
+        responses::tools::settle_reasoning(&mut ir, node_id, real);
+        Ok(ir)
+    };
     let v = match leg.api {
         Api::OpenAiEmbeddings => ollama::embed_request_to_openai(&job.body, real)?,
+        Api::OpenAiCompletions => Value::Object(ollama::fim::completions_request(&job.body, real, stream)?),
         api => {
-            let mut ir = job.ir()?.clone();
-            ir.stream = stream;
+            let ir = leg_ir(job)?;
             dialect::encode_request(api, &ir, real).ok_or_else(|| GatewayError::Internal(format!("no translation to {api:?}")))??
         }
     };
@@ -338,17 +408,25 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     let Some(node) = snap.node(attempt.node_id) else {
         return AttemptResult::Failed(Failure::Unservable("node vanished".into()));
     };
-    let Some(leg) = origins::leg(job.op, node.kind) else {
+    let Some(mut leg) = origins::leg(job.op, node.kind) else {
         return AttemptResult::Failed(Failure::Unservable("node cannot serve this endpoint".into()));
     };
+    // Fill-in-the-middle (Continue) needs an OpenAI-compatible node's /v1/completions: chat
+    // completions carry neither `suffix` nor a raw prompt.
+    if *job.op == Op::OllamaGenerate && leg.api == Api::OpenAiChat && ollama::fim::is_fim(&job.body) {
+        leg = Leg { api: Api::OpenAiCompletions, translate: true };
+    }
     let target = Target { snap, user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, upstream: UpstreamBody::of(leg.api) };
     if policy::in_maintenance(&target) {
         return AttemptResult::Failed(Failure::Maintenance(attempt.model.clone()));
     }
-    let (mut body, strip_usage) = match upstream_body(job, leg, &attempt.real) {
+    let (mut body, strip_usage) = match upstream_body(job, leg, node.id, &attempt.real) {
         Ok(b) => b,
         Err(e) => return AttemptResult::Final(e),
     };
+    if node.kind == NodeKind::Ollama && !leg.translate && matches!(leg.api, Api::OpenAiChat | Api::OpenAiCompletions) {
+        origins::for_ollama_v1(&mut body);
+    }
     policy::apply(&mut body, &target);
     crate::routing::node_rules::apply(&mut body, &node.request_rules, leg.api);
     let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));

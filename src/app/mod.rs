@@ -59,7 +59,7 @@ pub async fn handle<P: Platform>(p: Rc<P>, snap: Rc<Snapshot>, req: Inbound) -> 
 async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, req: &Inbound) -> Result<Reply, GatewayError> {
     match &ep.op {
         Op::Root => return Ok(tools::root(routes::tool_of(&req.path), req, VERSION)),
-        Op::Health => return Ok(Reply::json(200, &json!({"status": "ok"}))),
+        Op::Health | Op::Hello => return Ok(Reply::json(200, &json!({"status": "ok"}))),
         Op::Preflight => return Ok(cors::preflight(&snap.settings.cors_allowed_origins, req)),
         Op::Ready | Op::Metrics | Op::Admin | Op::Me => return Err(GatewayError::Internal("handled by the edge".into())),
         _ => {}
@@ -70,6 +70,9 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
     let tool = routes::tool_of(&req.path);
     let rewritten = tools::rewrite(tool, &ep.op, req, &|model| claude_name(snap, user, model))?;
     let req = rewritten.as_ref().unwrap_or(req);
+    // Cursor's Anthropic content blocks in chat messages, rewritten once for every leg.
+    let blocks = if ep.op == Op::ChatCompletions { anthropic_blocks(req)? } else { None };
+    let req = blocks.as_ref().unwrap_or(req);
     match &ep.op {
         Op::OllamaVersion => Ok(Reply::json(200, &json!({"version": snap.settings.ollama_version}))),
         Op::OllamaTags => Ok(Reply::json(200, &ol::tags(&visible(snap, user, &Op::OllamaChat)))),
@@ -138,6 +141,19 @@ fn callable_in<'a>(snap: &'a Snapshot, user: &User, name: &str, pin: Option<i64>
 }
 
 /// Parse a JSON object body; the error says what is wrong.
+/// A chat body holding Anthropic content blocks, rewritten (`dialect::chat_blocks`); None
+/// for every other body, which only a byte scan looked at.
+fn anthropic_blocks(req: &Inbound) -> Result<Option<Inbound>, GatewayError> {
+    if !crate::dialect::chat_blocks::may_have_blocks(&req.body) {
+        return Ok(None);
+    }
+    let mut body = parse_object(&req.body)?;
+    if !crate::dialect::chat_blocks::normalize(&mut body) {
+        return Ok(None);
+    }
+    Ok(Some(Inbound { body: serde_json::to_vec(&body).unwrap_or_default(), ..req.clone() }))
+}
+
 pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, GatewayError> {
     if body.is_empty() {
         return Err(GatewayError::bad_request("request body is empty; expected a JSON object"));

@@ -6,8 +6,10 @@
 
 use super::infer::{AttemptResult, Job};
 use super::{read_all, within};
-use crate::dialect::{self, anthropic, ollama, AnswerSpec, ChatResponse, Decoder, StreamEncoder, ToolCall};
+use crate::error::GatewayError;
+use crate::dialect::{self, anthropic, ollama, responses, AnswerSpec, ChatResponse, Decoder, StreamEncoder, ToolCall};
 use crate::net::{Body, OriginReply, Reply};
+use crate::origins::failure;
 use crate::origins::failure::Failure;
 use crate::origins::{self, Api, Leg};
 use crate::platform::Platform;
@@ -18,9 +20,10 @@ use crate::routing::plan::Attempt;
 use crate::settings::ThinkTags;
 use crate::state::snapshot::{Snapshot, User};
 use crate::stream::relay::{self, Finished, Timer};
+use crate::stream::required_args::{self, RequiredArgs};
 use crate::stream::transcode::Transcode;
 use crate::stream::transform::{error_message, Transform};
-use crate::types::Usage;
+use crate::types::{Dialect, Usage};
 use crate::usage::estimate_tokens;
 use crate::util::jsonscan;
 use futures::StreamExt;
@@ -64,6 +67,9 @@ fn answer_spec<'a, P: Platform>(p: &P, job: &'a Job<'_>) -> AnswerSpec<'a> {
         // Only Anthropic's `message_start` carries one (a scan of the whole request).
         input_estimate: if *job.op == Op::Messages { job.ir.as_ref().map(anthropic::estimate_input_tokens).unwrap_or(0) } else { 0 },
         responses_meta: job.responses.as_ref().map(|turn| turn.meta()),
+        responses_tools: (*job.op == Op::Responses).then(|| responses::tools::map_of(&job.body)),
+        origin_tag: job.record.node_id.filter(|_| *job.op == Op::Responses).map(|n| responses::tools::origin_tag(n, &job.record.real_model)),
+        prompt_estimate: if *job.op == Op::Responses { prompt_estimate(job) } else { 0 },
     }
 }
 
@@ -100,10 +106,10 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
     // the client encoder's state (id, open blocks, the text so far).
     let recover = snap.settings.stream_recover && super::recover::applies(job, leg.api);
     let transform: Box<dyn Transform> = if leg.translate || repair.is_some() || recover {
-        let t = Transcode::new(Decoder::for_api(leg.api), repair, encoder(p, job));
+        let t = Transcode::new(Decoder::for_api(leg.api), repair, encoder(p, job)).with_required_args(tools_requiring_args(job));
         Box::new(if recover { t.recoverable(prompt_estimate(job)) } else { t })
     } else {
-        dialect::passthrough_for(leg.api, &display, strip_usage)
+        dialect::passthrough_checked(leg.api, &display, strip_usage, tools_requiring_args(job))
     };
     // The node the stream comes from (a recovery moves it, and its stream lease with it).
     let node = Rc::new(std::cell::Cell::new(attempt.node_id));
@@ -118,6 +124,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
     job.finished = true;
     let started = job.started_ms;
     let prompt_estimate = prompt_estimate(job);
+    let prices = snap.clone();
     let hook = Box::new(move |f: Finished| {
         hook_p.stream_ended(node_id.get(), &lease);
         record.duration_ms = hook_p.now_ms() - started;
@@ -131,15 +138,14 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
                 None => note,
             });
         }
-        let usage = f.usage.unwrap_or(Usage { prompt_tokens: prompt_estimate, completion_tokens: f.frames, estimated: true });
-        record.prompt_tokens = usage.prompt_tokens;
-        record.completion_tokens = usage.completion_tokens;
-        record.estimated = usage.estimated;
+        let usage = f.usage.unwrap_or(Usage { prompt_tokens: prompt_estimate, completion_tokens: f.frames, estimated: true, ..Default::default() });
+        record.set_usage(&usage);
+        crate::costs::price_record(&prices, &mut record);
         hook_p.finish(record, settle);
     });
     let timer: Rc<dyn Timer> = p.clone();
     let request_id = origin_request_id(leg, &reply);
-    let mut body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook);
+    let mut body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook).with_keepalive(snap.settings.keepalive_ms);
     if recover {
         if let Some(r) = super::recover::continuation(p, snap, user, job, node) {
             body = body.with_recovery(r);
@@ -171,11 +177,30 @@ pub(super) fn has_event(buf: &[u8]) -> bool {
     })
 }
 
-fn prompt_estimate(job: &Job<'_>) -> u64 {
+pub(super) fn prompt_estimate(job: &Job<'_>) -> u64 {
     if let Some(ir) = &job.ir {
         return anthropic::estimate_input_tokens(ir);
     }
     estimate_tokens(["messages", "prompt", "input", "system"].iter().filter_map(|k| job.body.get(*k)).map(|v| v.to_string().len()).sum())
+}
+
+/// Names of the request's tools whose schema lists required arguments (the IR's when the
+/// request was decoded, else the client body's, in its dialect's tool shape).
+fn tools_requiring_args(job: &Job<'_>) -> Vec<String> {
+    if let Some(ir) = &job.ir {
+        return ir.tools.iter().filter(|t| t.parameters.get("required").and_then(Value::as_array).is_some_and(|r| !r.is_empty())).map(|t| t.name.clone()).collect();
+    }
+    job.body.get("tools").and_then(Value::as_array).map(|t| required_args::tools_requiring_args(t)).unwrap_or_default()
+}
+
+/// A whole answer calling a tool that requires arguments with none at all
+/// (`stream::required_args`): the origin failed, never a call with `{}`.
+fn empty_required_call(resp: &ChatResponse, required: Vec<String>) -> Option<String> {
+    let mut watch = RequiredArgs::new(required);
+    for (i, c) in resp.tool_calls.iter().enumerate() {
+        watch.call(i, Some(&c.name), &c.arguments);
+    }
+    watch.missing()
 }
 
 /// Text with think tags and raw tool-call markup -> reasoning, text and tool calls.
@@ -244,14 +269,18 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         if let Some(pl) = repair {
             repair_whole(&mut resp, pl);
         }
-        let usage = resp.usage;
+        if let Some(msg) = empty_required_call(&resp, tools_requiring_args(job)) {
+            return AttemptResult::Failed(Failure::OriginError(msg));
+        }
         let out = dialect::encode_response(job.op, &mut resp, answer_spec(&**p, job), &timing);
+        // After encoding: a Responses answer always has usage (estimated when the origin gave none).
+        let usage = resp.usage;
         if let Some(turn) = &job.responses {
             super::stored::keep(&**p, job.record.user_id, turn, &out);
         }
         (out, usage)
     };
-    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true });
+    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true, ..Default::default() });
     served(p, job, usage, serde_json::to_vec(&out).unwrap_or_default())
 }
 
@@ -266,9 +295,21 @@ fn passthrough_json<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, leg: Leg, bytes: 
     if let Some(msg) = error_message(&bytes) {
         return AttemptResult::Failed(Failure::OriginError(msg));
     }
+    // An OpenAI answer calling a tool without its required arguments (parsed only then).
+    if matches!(leg.api, Api::OpenAiChat) && memchr::memmem::find(&bytes, b"\"tool_calls\"").is_some() {
+        let mut watch = RequiredArgs::new(tools_requiring_args(job));
+        if !watch.off() {
+            if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
+                watch.openai_payload(&v);
+            }
+            if let Some(msg) = watch.missing() {
+                return AttemptResult::Failed(Failure::OriginError(msg));
+            }
+        }
+    }
     let field = |key: &str| -> Option<Value> { jsonscan::top_level_value(&bytes, key).and_then(|(s, e)| serde_json::from_slice(&bytes[s..e]).ok()) };
     let usage = dialect::answer_usage(leg.api, field);
-    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true });
+    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true, ..Default::default() });
     let out = jsonscan::set_top_level_str(&bytes, "model", &job.requested).unwrap_or(bytes);
     served(p, job, usage, out)
 }
@@ -310,11 +351,42 @@ pub(super) fn origin_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &
 
 fn served<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, usage: Usage, body: Vec<u8>) -> AttemptResult {
     job.record.status = 200;
-    job.record.prompt_tokens = usage.prompt_tokens;
-    job.record.completion_tokens = usage.completion_tokens;
-    job.record.estimated = usage.estimated;
+    job.record.set_usage(&usage);
     job.record.duration_ms = p.now_ms() - job.started_ms;
     job.record.ttfb_ms = Some(job.record.duration_ms);
     job.finish(&**p);
     AttemptResult::Served(Reply::json_bytes(200, body).with_header("x-request-id", job.record.id.clone()))
+}
+
+/// A streamed Responses request that fails before its first byte, when Codex acts on the
+/// failure: 200 with `response.created` then `response.failed` carrying Codex's code. Codex
+/// recognises a context overflow only as `context_length_exceeded` in `response.failed` (it
+/// compacts the conversation), and waits exactly the "try again in Ns" of a
+/// `rate_limit_exceeded` message; as HTTP errors both would be a failed turn or a blind retry.
+/// Other errors stay HTTP errors in the OpenAI shape (`None`): Codex treats a 4xx as final,
+/// a `response.failed` with another code as retryable.
+pub(super) fn responses_failed<P: Platform>(p: &Rc<P>, job: &Job<'_>, e: &GatewayError) -> Option<Reply> {
+    if job.dialect != Dialect::Responses || !job.record.stream {
+        return None;
+    }
+    let (code, message) = match e {
+        GatewayError::RateLimited { message, retry_after } => ("rate_limit_exceeded", format!("{message}. Please try again in {retry_after}s.")),
+        GatewayError::Upstream { status: 429, message } => ("rate_limit_exceeded", message.clone()),
+        GatewayError::Upstream { status, message } if (400..500).contains(status) && (*status == 413 || failure::is_context_overflow(message)) => ("context_length_exceeded", message.clone()),
+        _ => return None,
+    };
+    let id = job.record.id.trim_start_matches("req_");
+    let display = if job.requested.is_empty() { job.record.requested_model.clone() } else { job.requested.clone() };
+    let mut enc = responses::StreamEncoder::new(&display, &format!("resp_{id}"), now_s(&**p));
+    if let Some(turn) = &job.responses {
+        enc = enc.with_meta(turn.meta());
+    }
+    let mut out = Vec::new();
+    enc.fail(code, &message, &mut out);
+    let headers = vec![
+        ("content-type".into(), "text/event-stream".into()),
+        ("cache-control".into(), "no-cache".into()),
+        ("x-request-id".into(), job.record.id.clone()),
+    ];
+    Some(Reply { status: 200, headers, body: Body::Full(out) })
 }

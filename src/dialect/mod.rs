@@ -26,6 +26,9 @@
 //! `/api/embeddings` answer from `/v1/embeddings` (`embeddings_response_from_openai`).
 //! Responses state (`store`, `item_reference`, `previous_response_id`) is resolved before the
 //! Responses decoder runs, in `state::response_store`.
+//! Responses custom and namespace tools (origin-safe names, mapped back) and reasoning
+//! provenance: `responses::tools`. Ollama fill-in-the-middle (`suffix`, `raw`) to an OpenAI
+//! node's `/v1/completions`: `ollama::fim`.
 //!
 //! A translated request flows: client body → `decode_request` → `ChatRequest` → origin
 //! `encode_request(real_model)`; the answer flows: origin bytes → `Decoder::frame` → `Chunk`s →
@@ -34,6 +37,7 @@
 //! encoders see the real model name.
 
 pub mod anthropic;
+pub mod chat_blocks;
 pub mod ir;
 pub mod ollama;
 pub mod openai;
@@ -72,6 +76,9 @@ pub trait StreamEncoder {
     /// End with the dialect's in-band error (`<dialect>::stream_error`) and never a success
     /// terminator.
     fn error(&mut self, message: &str, out: &mut Vec<u8>);
+    /// A keep-alive the client reads as one, sent while the origin is silent (Anthropic:
+    /// `event: ping`); nothing by default. Only between events, never after the end.
+    fn keepalive(&mut self, _out: &mut Vec<u8>) {}
 }
 
 // ---- client requests -> IR -> origin requests ----------------------------------------------
@@ -153,10 +160,16 @@ impl Decoder {
 /// The same-dialect stream transform for an origin API (the client speaks it too).
 /// `strip_usage`: the gateway asked an OpenAI origin for the usage chunk the client did not.
 pub fn passthrough_for(api: Api, display: &str, strip_usage: bool) -> Box<dyn Transform> {
+    passthrough_checked(api, display, strip_usage, Vec::new())
+}
+
+/// `passthrough_for`, and `required`: the request's tools that require arguments
+/// (`stream::required_args`), checked on OpenAI chat streams (Cursor on an OpenAI-compatible node).
+pub fn passthrough_checked(api: Api, display: &str, strip_usage: bool, required: Vec<String>) -> Box<dyn Transform> {
     match api {
         Api::OllamaChat | Api::OllamaGenerate => Box::new(ollama::OllamaNdjson::new(display)),
         Api::AnthropicMessages => Box::new(anthropic::AnthropicSse::new(display)),
-        _ => Box::new(openai::OpenAiSse::new(display, strip_usage)),
+        _ => Box::new(openai::OpenAiSse::new(display, strip_usage).with_required_args(required)),
     }
 }
 
@@ -206,6 +219,13 @@ pub struct AnswerSpec<'a> {
     pub input_estimate: u64,
     /// Responses: the request's fields echoed on the response object.
     pub responses_meta: Option<Map<String, Value>>,
+    /// Responses: the request's tool map (custom and namespace tools, `responses::tools`).
+    pub responses_tools: Option<responses::ToolMap>,
+    /// Responses: the origin answering (`responses::tools::origin_tag`), put on reasoning items.
+    pub origin_tag: Option<String>,
+    /// Responses: the prompt tokens reported when the origin reports none (every Responses
+    /// answer carries usage).
+    pub prompt_estimate: u64,
 }
 
 /// The client's stream encoder for its operation. `on_done` (Responses only) receives the final
@@ -217,7 +237,12 @@ pub fn encoder_for(op: &Op, spec: AnswerSpec<'_>, on_done: Option<responses::OnD
         Op::OllamaChat => Box::new(ollama::ChatStreamEncoder::new(spec.display).with_elapsed_ms(spec.elapsed_ms)),
         Op::Messages => Box::new(anthropic::StreamEncoder::new(spec.display, &format!("{}{id}", anthropic::ID_PREFIX), spec.input_estimate)),
         Op::Responses => {
-            let mut e = responses::StreamEncoder::new(spec.display, &format!("{}{id}", responses::ID_PREFIX), spec.created);
+            let mut e = responses::StreamEncoder::new(spec.display, &format!("{}{id}", responses::ID_PREFIX), spec.created)
+                .with_tools(spec.responses_tools.unwrap_or_default())
+                .with_prompt_estimate(spec.prompt_estimate);
+            if let Some(tag) = spec.origin_tag {
+                e = e.with_origin_tag(tag);
+            }
             if let Some(meta) = spec.responses_meta {
                 e = e.with_meta(meta);
             }
@@ -243,7 +268,13 @@ pub fn encode_response(op: &Op, resp: &mut ChatResponse, spec: AnswerSpec<'_>, t
         }
         Op::Responses => {
             resp.id = format!("{}{id}", responses::ID_PREFIX);
-            let mut out = responses::encode_response(resp, spec.display, spec.created);
+            // Codex reads the turn's token count from every response: never without usage.
+            if resp.usage.is_none() {
+                let chars = resp.text.len() + resp.reasoning.len() + resp.tool_calls.iter().map(|c| c.arguments.len()).sum::<usize>();
+                resp.usage = Some(Usage { prompt_tokens: spec.prompt_estimate, completion_tokens: crate::usage::estimate_tokens(chars), estimated: true, ..Default::default() });
+            }
+            let map = spec.responses_tools.unwrap_or_default();
+            let mut out = responses::encode_response_with(resp, spec.display, spec.created, responses::ReasoningStyle::Summary, &map, spec.origin_tag.as_deref());
             if let (Some(meta), Some(o)) = (spec.responses_meta, out.as_object_mut()) {
                 o.extend(meta);
             }
@@ -287,7 +318,7 @@ pub fn render_error(dialect: Dialect, err: &GatewayError) -> Reply {
     match err {
         GatewayError::Unauthorized(_) => reply.set_header("www-authenticate", "Bearer"),
         GatewayError::MethodNotAllowed { allow } => reply.set_header("allow", allow.to_string()),
-        GatewayError::RateLimited { retry_after, .. } => reply.set_header("retry-after", retry_after.to_string()),
+        GatewayError::RateLimited { retry_after, .. } | GatewayError::BudgetExceeded { retry_after, .. } => reply.set_header("retry-after", retry_after.to_string()),
         _ => {}
     }
     reply

@@ -485,7 +485,9 @@ impl Platform for WorkerPlatform {
         let mut flushes: Vec<LocalBoxFuture<'static, ()>> = Vec::new();
         if !settle.is_empty() {
             let store = self.limits_store();
-            LEASES.with(|l| flushes.extend(settle.iter().filter_map(|s| l.finish(store.clone(), &s.scope, s.ticket, tokens, release))));
+            LEASES.with(|l| {
+                flushes.extend(settle.iter().filter_map(|s| if s.cost { l.finish(store.clone(), &s.scope, s.ticket, record.cost_micros, true) } else { l.finish(store.clone(), &s.scope, s.ticket, tokens, release) }))
+            });
         }
         if self.telemetry.is_on() {
             flushes.extend(self.telemetry.finish(&self.env, &record));

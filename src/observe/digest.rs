@@ -29,6 +29,8 @@ const SUMMARY_SQL: &str = "WITH d AS (SELECT ($1::text)::date::timestamp AT TIME
     'users', (SELECT count(DISTINCT username) FROM u),
     'input_tokens', (SELECT COALESCE(sum(prompt_tokens), 0) FROM u),
     'output_tokens', (SELECT COALESCE(sum(completion_tokens), 0) FROM u),
+    'cost', (SELECT (COALESCE(sum(cost_micros), 0) / 1e6)::float8 FROM u),
+    'currency', COALESCE((SELECT value #>> '{}' FROM settings WHERE key = 'costs.currency'), 'USD'),
     'p95_ms', (SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms) FROM u WHERE status < 400),
     'top_models', (SELECT COALESCE(json_agg(t), '[]'::json) FROM (SELECT requested_model AS model, count(*) AS requests FROM u WHERE status <> 404 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5) t),
     'unhealthy_nodes', (SELECT COALESCE(json_agg(name ORDER BY name), '[]'::json) FROM nodes WHERE is_active AND health_status = 'unhealthy'),
@@ -41,12 +43,14 @@ pub fn alert(day: &str, s: &Value) -> Alert {
     let unhealthy: Vec<String> = s["unhealthy_nodes"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
     let error_pct = if n("requests") > 0 { n("errors") as f64 * 100.0 / n("requests") as f64 } else { 0.0 };
     let summary = format!(
-        "*{}* requests from *{}* users, *{}* errors ({error_pct:.1}%), *{}* input and *{}* output tokens.\nTop models: {}\nUnhealthy nodes now: {}",
+        "*{}* requests from *{}* users, *{}* errors ({error_pct:.1}%), *{}* input and *{}* output tokens, cost *{:.2} {}*.\nTop models: {}\nUnhealthy nodes now: {}",
         n("requests"),
         n("users"),
         n("errors"),
         n("input_tokens"),
         n("output_tokens"),
+        s["cost"].as_f64().unwrap_or(0.0),
+        s["currency"].as_str().unwrap_or("USD"),
         if top.is_empty() { "none".into() } else { top.join(", ") },
         if unhealthy.is_empty() { "none".into() } else { unhealthy.join(", ") },
     );
@@ -57,6 +61,7 @@ pub fn alert(day: &str, s: &Value) -> Alert {
             "title": format!("Daily digest for {day}"), "summary": summary, "day": day,
             "requests": n("requests"), "errors": n("errors"), "users": n("users"),
             "input_tokens": n("input_tokens"), "output_tokens": n("output_tokens"), "p95_ms": s["p95_ms"],
+            "cost": s["cost"], "currency": s["currency"],
             "alerts": n("alerts"), "top_models": s["top_models"], "unhealthy_nodes": s["unhealthy_nodes"],
         }),
     }
@@ -87,12 +92,12 @@ mod tests {
 
     #[test]
     fn digest_text_and_fields() {
-        let s = json!({"requests": 10, "errors": 1, "users": 2, "input_tokens": 70, "output_tokens": 30, "p95_ms": 12,
+        let s = json!({"requests": 10, "errors": 1, "users": 2, "input_tokens": 70, "output_tokens": 30, "p95_ms": 12, "cost": 1.5, "currency": "EUR",
                        "top_models": [{"model": "fast", "requests": 9}], "unhealthy_nodes": ["b"], "alerts": 3});
         let a = alert("2026-12-06", &s);
         assert_eq!(a.dedup_key, "digest:2026-12-06");
         let summary = a.event["summary"].as_str().unwrap();
-        assert!(summary.contains("*10* requests from *2* users, *1* errors (10.0%)"), "{summary}");
+        assert!(summary.contains("*10* requests from *2* users, *1* errors (10.0%), *70* input and *30* output tokens, cost *1.50 EUR*"), "{summary}");
         assert!(summary.contains("Top models: fast (9)") && summary.contains("Unhealthy nodes now: b"));
     }
 }

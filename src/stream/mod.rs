@@ -4,5 +4,6 @@
 
 pub mod lines;
 pub mod relay;
+pub mod required_args;
 pub mod transcode;
 pub mod transform;
