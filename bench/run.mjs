@@ -25,7 +25,8 @@ import { execFileSync } from "node:child_process";
 import { stopAll, cpuSum } from "./lib/procs.mjs";
 import { target, request, pool, close } from "./lib/client.mjs";
 import { summary, pct, median, round } from "./lib/stats.mjs";
-import { ROOT, REAL_MODEL, DISPLAY_MODEL, startDatabase, dbActivity, diffActivity, startOrigin, originBinary, startGatewayHost, configure, startPortkey } from "./lib/world.mjs";
+import { ROOT, REAL_MODEL, DISPLAY_MODEL, startDatabase, dbActivity, diffActivity, startOrigin, originBinary, startGatewayHost, configure, startPortkey, admin } from "./lib/world.mjs";
+import http from "node:http";
 import { sizeOf, bundleSize, optimizedCopy, WASM_OPT_ARGS } from "./lib/sizes.mjs";
 
 const argv = process.argv.slice(2);
@@ -277,6 +278,58 @@ async function cpuPhase(w) {
   return out;
 }
 
+/**
+ * Telemetry export off vs on (issue 22: "no measurable CPU added to a request when metrics export
+ * and payload logging are off"): the same non-streamed chat in interleaved rounds with
+ * (a) everything off (the default), (b) OTLP span export on (to a sink in this process),
+ * (c) payload logging on for every request. The settings change between slices through the admin
+ * API (the isolate that makes the change uses it at once). Runs after the database measurement:
+ * payload logging writes to Postgres by design.
+ */
+async function exportPhase(w) {
+  const spans = { posts: 0, spans: 0 };
+  const sink = http.createServer((req, res) => {
+    let n = 0;
+    req.on("data", (c) => (n += c.length));
+    req.on("end", () => {
+      spans.posts++;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+  });
+  await new Promise((ok) => sink.listen(0, "127.0.0.1", ok));
+  const sinkUrl = `http://127.0.0.1:${sink.address().port}/v1/traces`;
+  const states = [
+    ["export_off", { "otel.endpoint": null, "payload_log.enabled": false }],
+    ["export_otel", { "otel.endpoint": sinkUrl, "payload_log.enabled": false }],
+    ["export_payload_log", { "otel.endpoint": null, "payload_log.enabled": true }],
+  ];
+  const req = C.cpuRequests / C.cpuRounds;
+  log(`export: ${C.cpuRounds} rounds of ${req} chats per state (${states.map(([n]) => n).join(", ")})`);
+  const acc = {};
+  try {
+    for (let r = 0; r < C.cpuRounds; r++) {
+      for (const [name, settings] of r % 2 ? [...states].reverse() : states) {
+        await admin(w.gw.url, "PUT", "/settings", settings);
+        for (let i = 0; i < C.warmup / 10; i++) await chat(w.targets.gw, "openai", { bench_ttft_us: 0 });
+        await sleep(C.settleMs * 4); // the previous state's batches (1 s) are sent before this slice
+        const x = await cpuSlice(w, w.gw, req, () => chat(w.targets.gw, "openai", { bench_ttft_us: 0 }));
+        const a = (acc[name] ??= { done: 0, w: 0, rounds: [] });
+        a.done += x.done;
+        a.w += x.w;
+        a.rounds.push(round(x.w / x.done, 0));
+      }
+    }
+  } finally {
+    await admin(w.gw.url, "PUT", "/settings", { "otel.endpoint": null, "payload_log.enabled": false }).catch(() => {});
+    sink.close();
+  }
+  const out = { otlp_posts_received: spans.posts };
+  for (const [name, a] of Object.entries(acc)) out[name] = { requests: a.done, workerd_us: round(a.w / a.done, 1), workerd_us_per_round: a.rounds };
+  for (const k of ["export_otel", "export_payload_log"]) if (out[k] && out.export_off) out[k].added_us = round(out[k].workerd_us - out.export_off.workerd_us, 1);
+  return out;
+}
+
 /** Each origin flavour alone (no gateway): which is fastest and cheapest to drive. */
 async function compareOrigins() {
   const out = {};
@@ -470,6 +523,7 @@ async function main() {
     await sleep(1500); // pg_stat_database is flushed by backends at most once a second
     const dbAfter = dbActivity(db);
     results.db = { during_measurement: diffActivity(dbBefore, dbAfter), logged: db.cluster.logFile ? "log_statement=all on our own cluster" : "shared cluster: pg_stat_database only", last_statements: dbAfter.sample ?? [] };
+    results.export = await exportPhase(w);
     close(...all, open, flJs);
     await w.gw.stop();
     await w.floor.stop();
@@ -517,6 +571,14 @@ function targets(r) {
   for (const k of ["floor_stream_pipe", "floor_stream_js"]) {
     const v = r.cpu?.[k]?.workerd_us_per_chunk;
     if (v != null) t.push({ target: `(context) the runtime's own per-chunk CPU: ${k}`, value: `${v} us`, pass: null });
+  }
+  if (r.export?.export_off) {
+    // Off is the default, so the chat_openai rows above are already "off"; this phase shows what
+    // switching each export on costs, against off in the same interleaved rounds.
+    for (const k of ["export_otel", "export_payload_log"]) {
+      const v = r.export[k];
+      if (v) t.push({ target: `(context) CPU added per request by ${k.replace("export_", "")} (on - off, same rounds)`, value: `${v.added_us} us (${r.export.export_off.workerd_us} -> ${v.workerd_us})`, pass: null });
+    }
   }
   if (r.sizes) {
     const a = r.sizes.as_built.wasm.gzip;
@@ -577,6 +639,15 @@ function table(r) {
   L.push(`| idle workerd, us per second | ${c.idle_workerd_us_per_s} | ${c.idle_workerd_sched_us_per_s} | | | |`);
   const pk = c.chat_openai_portkey;
   if (pk) L.push(`| portkey process (Node), chat OpenAI non-streamed | ${pk.workerd_us} | ${pk.workerd_sched_us} | ${pk.workerd_us_per_round.join(" ")} | | ${pk.rps} |`);
+  const ex = r.export;
+  if (ex?.export_off) {
+    L.push(`\n| telemetry export (chat OpenAI, non-streamed; ${r.config.cpuRounds} interleaved rounds) | us per request | per round | added vs off |`);
+    L.push("|---|---|---|---|");
+    for (const [k, label] of [["export_off", "off (default): no otel.endpoint, no ANALYTICS binding, payload_log.enabled false"], ["export_otel", "OTLP span export on"], ["export_payload_log", "payload logging on (every request)"]]) {
+      const v = ex[k];
+      if (v) L.push(`| ${label} | ${v.workerd_us} | ${v.workerd_us_per_round.join(" ")} | ${v.added_us ?? ""} |`);
+    }
+  }
   if (r.sizes) {
     const kib = (b) => `${(b / 1024).toFixed(0)} KiB`;
     L.push("\n| bundle | wasm raw | wasm gzip | wasm gzip -9 | whole upload gzip | cold: spawn->ready | first /health | first chat | compile in workerd | instantiate |");

@@ -25,6 +25,7 @@ pub mod error;
 pub mod limits;
 pub mod maintenance;
 pub mod net;
+pub mod observe;
 pub mod origins;
 pub mod platform;
 pub mod policy;

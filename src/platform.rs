@@ -58,6 +58,12 @@ pub trait Platform: Timer + 'static {
     /// Worker runs it under `wait_until`.
     fn finish(&self, record: UsageRecord, settle: Vec<Settlement>);
 
+    /// Keep a logged payload (`observe::payload`): written in the background, batched, never
+    /// delaying the answer. Hosts without a store drop it.
+    fn log_payload(&self, _entry: crate::observe::payload::PayloadEntry) {}
+    /// The request body to put on this request's span (`otel.capture_content`), cut to `max`.
+    fn trace_content(&self, _request_id: &str, _body: &[u8], _max: usize) {}
+
     /// Stored Responses of one user (`state::response_store`): the records a lookup names that
     /// exist and have not expired (this isolate's recent writes first). `Err` = the store is
     /// unreachable. Hosts without a store find nothing.

@@ -53,6 +53,8 @@ pub enum Op {
     Root,
     Health,
     Ready,
+    /// `GET /metrics` (Prometheus text, its own bearer token; answered by the edge).
+    Metrics,
     /// `GET`/`HEAD /api/hello`: Claude Code's connection-warming probe.
     Hello,
     // Ollama-native
@@ -106,6 +108,7 @@ impl Op {
             Op::Health => "health",
             Op::Hello => "api/hello",
             Op::Ready => "ready",
+            Op::Metrics => "metrics",
             Op::OllamaChat => "api/chat",
             Op::OllamaGenerate => "api/generate",
             Op::OllamaEmbed => "api/embed",
@@ -191,6 +194,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Endpoint, (Dialect, GatewayEr
         ("/health", "GET", Op::Health),
         ("/api/hello", "GET", Op::Hello),
         ("/health/ready", "GET", Op::Ready),
+        ("/metrics", "GET", Op::Metrics),
         ("/api/chat", "POST", Op::OllamaChat),
         ("/api/generate", "POST", Op::OllamaGenerate),
         ("/api/embed", "POST", Op::OllamaEmbed),

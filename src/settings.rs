@@ -71,6 +71,26 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "costs.currency", default: v!("USD"), kind: Kind::Str, doc: "The currency prices and budgets are in (a label such as USD or EUR: nothing is converted). Costs are stored as integer millionths of it." },
     Definition { key: "budgets.reserve_micros", default: v!(50000), kind: Kind::Int { min: 1, max: 1_000_000_000_000 }, doc: "What each request under a budget holds (millionths of the currency) from admission until its cost is known: a budget admits requests only while spent plus held stays below it, so overshoot is at most one reservation plus what requests cost beyond theirs (see Budgets)." },
     Definition { key: "snapshot.refresh_ms", default: v!(2000), kind: Kind::Int { min: 200, max: 60000 }, doc: "How often an isolate checks for a newer routing snapshot (bounds how fast admin changes apply)." },
+    // Observability (src/observe/; README "Alerts", "Metrics and traces", "Payload logging").
+    Definition { key: "alerts.webhook_url", default: v!(null), kind: Kind::OptStr, doc: "Webhook URL (Slack-compatible JSON, signed with ALERT_WEBHOOK_SECRET) for every alert kind without a URL of its own; null = those kinds are not sent." },
+    Definition { key: "alerts.webhook_url.node_down", default: v!(null), kind: Kind::OptStr, doc: "Webhook URL for 'node down' alerts (a node turned unhealthy); null = alerts.webhook_url." },
+    Definition { key: "alerts.webhook_url.node_up", default: v!(null), kind: Kind::OptStr, doc: "Webhook URL for 'node back up' alerts (an unhealthy node turned healthy); null = alerts.webhook_url." },
+    Definition { key: "alerts.webhook_url.breaker_open", default: v!(null), kind: Kind::OptStr, doc: "Webhook URL for 'circuit breaker open' alerts (a node, or a model on a node); null = alerts.webhook_url." },
+    Definition { key: "alerts.webhook_url.budget_soft", default: v!(null), kind: Kind::OptStr, doc: "Webhook URL for budget soft-threshold alerts; null = alerts.webhook_url." },
+    Definition { key: "alerts.webhook_url.budget_hard", default: v!(null), kind: Kind::OptStr, doc: "Webhook URL for budget hard-limit alerts (requests are being refused); null = alerts.webhook_url." },
+    Definition { key: "alerts.webhook_url.digest", default: v!(null), kind: Kind::OptStr, doc: "Webhook URL for the daily digest; null = alerts.webhook_url." },
+    Definition { key: "alerts.webhook_url.test", default: v!(null), kind: Kind::OptStr, doc: "Webhook URL for test alerts (POST /admin/alerts/test); null = alerts.webhook_url." },
+    Definition { key: "alerts.max_attempts", default: v!(10), kind: Kind::Int { min: 1, max: 50 }, doc: "Deliveries of one alert before it is given up (back-off 30 s, 2 min, 10 min, 30 min, then hourly)." },
+    Definition { key: "alerts.digest_hour_utc", default: v!(8), kind: Kind::Int { min: 0, max: 23 }, doc: "The daily digest (the previous UTC day) is sent by the first cron run at or after this hour (UTC)." },
+    Definition { key: "otel.endpoint", default: v!(null), kind: Kind::OptStr, doc: "OTLP/HTTP traces URL (JSON encoding), e.g. https://collector.example/v1/traces: one span per request with the GenAI conventions; headers from the OTEL_EXPORTER_OTLP_HEADERS secret; null = off." },
+    Definition { key: "otel.service_name", default: v!("maestro-edge"), kind: Kind::Str, doc: "service.name of the exported spans." },
+    Definition { key: "otel.capture_content", default: v!(false), kind: Kind::Bool, doc: "Put the request body (cut to payload_log.max_bytes) on each span as gen_ai.input.messages; off = spans never carry prompts." },
+    Definition { key: "payload_log.enabled", default: v!(false), kind: Kind::Bool, doc: "Log request and answer bodies of the requests payload_log.users / teams / models select (all three empty: every request); off by default." },
+    Definition { key: "payload_log.users", default: v!([]), kind: Kind::StrList, doc: "Usernames whose requests are logged (with payload_log.enabled)." },
+    Definition { key: "payload_log.teams", default: v!([]), kind: Kind::StrList, doc: "Team ids (as strings, e.g. \"3\") whose members' requests are logged (with payload_log.enabled)." },
+    Definition { key: "payload_log.models", default: v!([]), kind: Kind::StrList, doc: "Requested model names whose requests are logged (with payload_log.enabled)." },
+    Definition { key: "payload_log.max_bytes", default: v!(65536), kind: Kind::Int { min: 1024, max: 1_048_576 }, doc: "Bytes kept of each logged request body and of each answer; longer ones are cut and marked truncated." },
+    Definition { key: "payload_log.retention_days", default: v!(7), kind: Kind::Int { min: 1, max: 365 }, doc: "Logged payloads older than this are deleted by the cron." },
 ];
 
 /// Where limit counters live (`backend.limits`).
@@ -173,6 +193,8 @@ pub struct Settings {
     pub responses_max_per_user: u32,
     pub currency: String,
     pub budget_reserve_micros: u64,
+    /// Alerts, traces and payload logging (`observe::config`).
+    pub observe: crate::observe::ObserveSettings,
 }
 
 impl Default for Settings {
@@ -195,6 +217,9 @@ pub fn definition(key: &str) -> Option<&'static Definition> {
 /// Check a value for a key; the error names what is wrong.
 pub fn validate(key: &str, value: &Value) -> Result<(), String> {
     let def = definition(key).ok_or_else(|| format!("unknown setting '{key}'"))?;
+    if let Some(checked) = crate::observe::config::validate(key, value) {
+        checked?;
+    }
     match def.kind {
         Kind::Int { min, max } => match value.as_i64() {
             Some(n) if n >= min && n <= max => Ok(()),
@@ -289,6 +314,7 @@ impl Settings {
             responses_max_per_user: int("responses.max_per_user") as u32,
             currency: get("costs.currency").as_str().unwrap_or("USD").to_string(),
             budget_reserve_micros: int("budgets.reserve_micros").max(1),
+            observe: crate::observe::ObserveSettings::from_raw(&get),
         }
     }
 }

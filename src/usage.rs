@@ -44,6 +44,10 @@ pub struct UsageRecord {
     /// A price applied (a row, or the free-Ollama default); false = no price known, cost 0.
     #[serde(default)]
     pub priced: bool,
+    /// Low-cardinality class of a failure (`GatewayError::reason`), for `/metrics` and spans;
+    /// None where only the status is known (the rollup derives a class from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<String>,
 }
 
 /// Longest kept value of a name-like field (model, node, user, endpoint), in characters: far

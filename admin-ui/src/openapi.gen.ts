@@ -442,6 +442,30 @@ export interface paths {
     /** Set the node's routing options */
     patch: operations["patch_nodes_id_routing"];
   };
+  "/admin/alerts": {
+    /** Alerts (the webhook outbox), newest first */
+    get: operations["get_alerts"];
+  };
+  "/admin/alerts/test": {
+    /** Queue a test alert (sent by the next cron run, signed like every alert) */
+    post: operations["post_alerts_test"];
+  };
+  "/admin/payload-logs": {
+    /** Logged payloads (payload_log.* settings), newest first, with previews */
+    get: operations["get_payload_logs"];
+  };
+  "/admin/payload-logs/{request_id}": {
+    /** One logged payload with both bodies */
+    get: operations["get_payload_log"];
+    /** Delete one logged payload */
+    delete: operations["delete_payload_log"];
+    parameters: {
+      path: {
+        /** @description The request id (x-request-id). */
+        request_id: string;
+      };
+    };
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -1411,6 +1435,44 @@ export interface components {
       "admin.password_login"?: boolean;
       /** @description Browser origins allowed to call the gateway API with CORS ("*": any). Empty: none. */
       "cors.allowed_origins"?: string[];
+      /** @description Webhook URL (Slack-compatible JSON, signed with ALERT_WEBHOOK_SECRET) for every alert kind without a URL of its own; null = those kinds are not sent. */
+      "alerts.webhook_url"?: string | null;
+      /** @description Webhook URL for 'node down' alerts (a node turned unhealthy); null = alerts.webhook_url. */
+      "alerts.webhook_url.node_down"?: string | null;
+      /** @description Webhook URL for 'node back up' alerts (an unhealthy node turned healthy); null = alerts.webhook_url. */
+      "alerts.webhook_url.node_up"?: string | null;
+      /** @description Webhook URL for 'circuit breaker open' alerts (a node, or a model on a node); null = alerts.webhook_url. */
+      "alerts.webhook_url.breaker_open"?: string | null;
+      /** @description Webhook URL for budget soft-threshold alerts; null = alerts.webhook_url. */
+      "alerts.webhook_url.budget_soft"?: string | null;
+      /** @description Webhook URL for budget hard-limit alerts (requests are being refused); null = alerts.webhook_url. */
+      "alerts.webhook_url.budget_hard"?: string | null;
+      /** @description Webhook URL for the daily digest; null = alerts.webhook_url. */
+      "alerts.webhook_url.digest"?: string | null;
+      /** @description Webhook URL for test alerts (POST /admin/alerts/test); null = alerts.webhook_url. */
+      "alerts.webhook_url.test"?: string | null;
+      /** @description Deliveries of one alert before it is given up (back-off 30 s, 2 min, 10 min, 30 min, then hourly). */
+      "alerts.max_attempts"?: number;
+      /** @description The daily digest (the previous UTC day) is sent by the first cron run at or after this hour (UTC). */
+      "alerts.digest_hour_utc"?: number;
+      /** @description OTLP/HTTP traces URL (JSON encoding), e.g. https://collector.example/v1/traces: one span per request with the GenAI conventions; headers from the OTEL_EXPORTER_OTLP_HEADERS secret; null = off. */
+      "otel.endpoint"?: string | null;
+      /** @description service.name of the exported spans. */
+      "otel.service_name"?: string;
+      /** @description Put the request body (cut to payload_log.max_bytes) on each span as gen_ai.input.messages; off = spans never carry prompts. */
+      "otel.capture_content"?: boolean;
+      /** @description Log request and answer bodies of the requests payload_log.users / teams / models select (all three empty: every request); off by default. */
+      "payload_log.enabled"?: boolean;
+      /** @description Usernames whose requests are logged (with payload_log.enabled). */
+      "payload_log.users"?: string[];
+      /** @description Team ids (as strings, e.g. "3") whose members' requests are logged (with payload_log.enabled). */
+      "payload_log.teams"?: string[];
+      /** @description Requested model names whose requests are logged (with payload_log.enabled). */
+      "payload_log.models"?: string[];
+      /** @description Bytes kept of each logged request body and of each answer; longer ones are cut and marked truncated. */
+      "payload_log.max_bytes"?: number;
+      /** @description Logged payloads older than this are deleted by the cron. */
+      "payload_log.retention_days"?: number;
     };
     ModelConfigInput: {
       model_prefix: string;
@@ -1667,6 +1729,54 @@ export interface components {
         /** @description Top-level parameters removed before the node receives the request. */
         drop_params?: string[] | null;
       }) | null;
+    };
+    Alert: {
+      id: number;
+      /** @enum {string} */
+      kind: "node_down" | "node_up" | "breaker_open" | "budget_soft" | "budget_hard" | "digest" | "test";
+      dedup_key: string;
+      /** @description The alert's details (title and kind-specific fields), as sent in the webhook's event.details. */
+      event: Record<string, never>;
+      created_at: string;
+      attempts: number;
+      next_attempt_at?: string;
+      delivered_at?: string | null;
+      failed_at?: string | null;
+      last_status?: number | null;
+      last_error?: string | null;
+      /** @enum {string} */
+      state: "pending" | "delivered" | "failed";
+    };
+    PayloadLogSummary: {
+      /** @description The request id (x-request-id, the usage record's id). */
+      id: string;
+      created_at: string;
+      user_id?: number | null;
+      username: string;
+      model: string;
+      endpoint: string;
+      status?: number | null;
+      request_bytes: number;
+      response_bytes: number;
+      request_truncated?: boolean;
+      response_truncated?: boolean;
+      request_preview?: string;
+      response_preview?: string;
+    };
+    PayloadLogEntry: {
+      id: string;
+      created_at: string;
+      user_id?: number | null;
+      username: string;
+      model: string;
+      endpoint: string;
+      status?: number | null;
+      /** @description The request body as received (cut to payload_log.max_bytes). */
+      request: string;
+      request_truncated: boolean;
+      /** @description What the client got: the JSON answer, or the stream's bytes (SSE / NDJSON) as sent. */
+      response: string;
+      response_truncated: boolean;
     };
   };
   responses: {
@@ -4684,6 +4794,124 @@ export interface operations {
         };
       };
       400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Alerts (the webhook outbox), newest first */
+  get_alerts: {
+    parameters: {
+      query?: {
+        /** @description Page size (1..500). */
+        limit?: number;
+        /** @description Only this kind; empty = all. */
+        kind?: "" | "node_down" | "node_up" | "breaker_open" | "budget_soft" | "budget_hard" | "digest" | "test";
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": {
+            alerts: components["schemas"]["Alert"][];
+          };
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Queue a test alert (sent by the next cron run, signed like every alert) */
+  post_alerts_test: {
+    requestBody?: {
+      content: {
+        "application/json": {
+          message?: string | null;
+        };
+      };
+    };
+    responses: {
+      /** @description Queued */
+      202: {
+        content: {
+          "application/json": {
+            queued: boolean;
+            dedup_key: string;
+          };
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Logged payloads (payload_log.* settings), newest first, with previews */
+  get_payload_logs: {
+    parameters: {
+      query?: {
+        /** @description Page size (1..500). */
+        limit?: number;
+        username?: string;
+        /** @description Requested model name */
+        model?: string;
+        /** @description Only entries older than this RFC 3339 timestamp (the next page: the last entry's created_at). */
+        before?: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": {
+            items: components["schemas"]["PayloadLogSummary"][];
+          };
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** One logged payload with both bodies */
+  get_payload_log: {
+    parameters: {
+      path: {
+        /** @description The request id (x-request-id). */
+        request_id: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["PayloadLogEntry"];
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Delete one logged payload */
+  delete_payload_log: {
+    parameters: {
+      path: {
+        /** @description The request id (x-request-id). */
+        request_id: string;
+      };
+    };
+    responses: {
+      /** @description Done; no body. */
+      204: {
+        content: never;
+      };
       401: components["responses"]["Unauthorized"];
       403: components["responses"]["Forbidden"];
       404: components["responses"]["NotFound"];

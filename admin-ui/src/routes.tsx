@@ -20,6 +20,7 @@ import { AuditPage } from "./pages/audit";
 import { SettingsPage } from "./pages/settings";
 import { AdminsPage } from "./pages/admins";
 import { GuidePage } from "./pages/guide";
+import { AlertsPage, PayloadEntryPage, PayloadLogPage } from "./pages/observe";
 import { CostsPage } from "./pages/costs";
 import { PricesPage } from "./pages/prices";
 import { BudgetsPage } from "./pages/budgets";
@@ -49,6 +50,8 @@ export const ROUTES: Route[] = [
   { path: "budgets", label: "Budgets", page: () => <BudgetsPage /> },
   { path: "requests", label: "Request log", page: () => <RequestsPage /> },
   { path: "audit", label: "Audit log", page: () => <AuditPage /> },
+  { path: "alerts", label: "Alerts", page: () => <AlertsPage /> },
+  { path: "payload-log", label: "Payload log", page: () => <PayloadLogPage />, detail: (id) => <PayloadEntryPage id={id} /> },
   { path: "settings", label: "Settings", page: () => <SettingsPage /> },
   { path: "admins", label: "Admin accounts", page: () => <AdminsPage /> },
   { path: "guide", label: "Guide", page: () => <GuidePage /> },

@@ -250,6 +250,7 @@ pub(crate) async fn dispatch<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &s
         "requests" => requests::route(ctx, method, rest).await,
         "dashboard" => dashboard::route(ctx, method, rest).await,
         "models" => catalog::route(ctx, method, rest).await,
+        "alerts" | "payload-logs" => crate::observe::admin::route(ctx, method, segs).await,
         "prices" => prices::route(ctx, method, rest).await,
         "budgets" => budgets::route(ctx, method, rest).await,
         "budget-events" if method == "GET" && rest.is_empty() => Some(budgets::events(ctx).await),

@@ -29,6 +29,7 @@ pub fn all() -> Vec<Route> {
         super::dashboard::ROUTES,
         super::catalog::ROUTES,
         super::node_access::ROUTES,
+        crate::observe::admin::ROUTES,
         super::prices::ROUTES,
         super::budgets::ROUTES,
         super::costs::ROUTES,

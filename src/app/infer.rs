@@ -107,6 +107,10 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
         client: req.header("user-agent").unwrap_or("").chars().take(200).collect(),
         ..Default::default()
     };
+    // Span content is opt-in (`otel.capture_content`); spans are made when the record is finished.
+    if snap.settings.observe.otel.as_ref().is_some_and(|o| o.capture_content) {
+        p.trace_content(&record.id, &req.body, snap.settings.observe.payload.max_bytes);
+    }
     let mut job = Job {
         op: &ep.op,
         dialect: ep.dialect,
@@ -132,6 +136,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
             if !job.finished {
                 job.record.status = e.status();
                 job.record.error = Some(e.message());
+                job.record.error_class = Some(e.reason().to_string());
                 job.record.duration_ms = p.now_ms() - job.started_ms;
                 job.finish(&**p);
             }
@@ -140,6 +145,10 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
     };
     for (k, v) in limit_headers {
         reply.set_header(&k, v);
+    }
+    // Payload logging: one branch when off (`observe::payload`).
+    if snap.settings.observe.payload.enabled {
+        reply = crate::observe::payload::observe(p, &snap.settings.observe.payload, user, &job.record, req, reply);
     }
     reply
 }

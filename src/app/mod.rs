@@ -61,7 +61,7 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
         Op::Root => return Ok(tools::root(routes::tool_of(&req.path), req, VERSION)),
         Op::Health | Op::Hello => return Ok(Reply::json(200, &json!({"status": "ok"}))),
         Op::Preflight => return Ok(cors::preflight(&snap.settings.cors_allowed_origins, req)),
-        Op::Ready | Op::Admin | Op::Me => return Err(GatewayError::Internal("handled by the edge".into())),
+        Op::Ready | Op::Metrics | Op::Admin | Op::Me => return Err(GatewayError::Internal("handled by the edge".into())),
         _ => {}
     }
     let now_s = (p.now_ms() / 1000) as i64;

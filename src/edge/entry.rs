@@ -28,6 +28,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
             // nothing revealed): answered at once, before the snapshot.
             Op::Hello => return http::response(crate::net::Reply::json(200, &serde_json::json!({"status": "ok"})), &js_ctx),
             Op::Ready => return ready::handle(&env).await.map(web_sys::Response::from),
+            Op::Metrics => return Ok(super::observe::metrics(&env, req.headers().get("authorization").ok().flatten()).await),
             _ => {}
         }
     }

@@ -23,7 +23,8 @@ pub async fn run(env: &Env, _ctx: ScheduleContext, scheduled_ms: u64) {
     // its default.
     let budget = Budget::new(Settings::default().subrequest_budget);
     budget.charge(&[budget::DB]);
-    let tail = budget::tail_reserve(redis, KICK_SHARDS);
+    // Alerts (below) keep a few subrequests of their own, so many nodes to probe never starve them.
+    let tail = budget::tail_reserve(redis, KICK_SHARDS) + crate::observe::alerts::CRON_RESERVE;
     let jobs = with_db(env, async |db| crate::maintenance::cron::run(db, &platform, scheduled_ms, &budget, tail).await).await;
     budget.release();
     match jobs {
@@ -44,7 +45,7 @@ pub async fn run(env: &Env, _ctx: ScheduleContext, scheduled_ms: u64) {
     }
     if !budget.try_take(&[budget::DB]) {
         worker::console_warn!("cron: no subrequests left for the retention clean-up (the next run does it)");
-    } else if let Err(e) = retention(env).await {
+    } else if let Err(e) = retention(env, &platform, &budget, scheduled_ms).await {
         worker::console_error!("cron: retention clean-up failed: {e}");
     }
     // Last: kick as many usage shards as the rest of the budget allows (one is reserved); the
@@ -118,7 +119,10 @@ pub async fn flush_usage(env: &Env, budget: &Budget, minute: u64) -> FlushSummar
     sum
 }
 
-async fn retention(env: &Env) -> Result<(), String> {
+async fn retention(env: &Env, platform: &WorkerPlatform, budget: &Budget, scheduled_ms: u64) -> Result<(), String> {
+    // Alerts share this connection (breakers that opened, the digest, deliveries, their own
+    // retention); their Breakers call is in the tail reserve (`observe::alerts::CRON_RESERVE`).
+    let openings = super::observe::take_openings(env, budget).await;
     with_db(env, async |db| {
         let s = crate::admin::settings::current(db).await?;
         db.exec(RETENTION_USAGE_SQL, &[Param::Int(Some(s.retention_usage_days as i64))]).await?;
@@ -128,6 +132,7 @@ async fn retention(env: &Env) -> Result<(), String> {
         if events > 0 {
             worker::console_log!("budgets: {events} threshold crossing(s) recorded in budget_events");
         }
+        super::observe::cron(db, platform, budget, &openings, scheduled_ms).await;
         Ok(())
     })
     .await

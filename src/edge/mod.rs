@@ -10,6 +10,7 @@ mod entry;
 mod http;
 mod maintenance;
 mod me;
+mod observe;
 mod pg;
 mod platform;
 mod pump;

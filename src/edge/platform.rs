@@ -150,6 +150,8 @@ pub struct WorkerPlatform {
     /// The client request's `AbortSignal` (aborted when the client hangs up; needs the
     /// `enable_request_signal` compatibility flag), if there is a client.
     client_signal: Option<wasm_bindgen::JsValue>,
+    /// OTLP spans and Analytics Engine datapoints for finished requests (`observe`); off by default.
+    telemetry: super::observe::Telemetry,
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
@@ -211,7 +213,7 @@ enum Limits {
 impl WorkerPlatform {
     pub fn new(env: Env, ctx: impl Into<Option<Context>>) -> Self {
         let secrets = secrets(&env);
-        WorkerPlatform { env, ctx: ctx.into(), secrets, limits: Limits::DurableObjects, responses_bounds: Bounds::default(), client_signal: None }
+        WorkerPlatform { env, ctx: ctx.into(), secrets, limits: Limits::DurableObjects, responses_bounds: Bounds::default(), client_signal: None, telemetry: Default::default() }
     }
 
     /// The client request's signal, so a hang-up before the first byte ends the attempts.
@@ -227,6 +229,7 @@ impl WorkerPlatform {
             LimitsBackend::Redis => Limits::Redis(redis::from_env(&self.env, s.redis_timeout_ms)),
         };
         self.responses_bounds = s.responses_bounds();
+        self.telemetry = super::observe::Telemetry::from_settings(&self.env, s);
         super::breakers::configure(super::breakers::config(s));
         self
     }
@@ -486,6 +489,9 @@ impl Platform for WorkerPlatform {
                 flushes.extend(settle.iter().filter_map(|s| if s.cost { l.finish(store.clone(), &s.scope, s.ticket, record.cost_micros, true) } else { l.finish(store.clone(), &s.scope, s.ticket, tokens, release) }))
             });
         }
+        if self.telemetry.is_on() {
+            flushes.extend(self.telemetry.finish(&self.env, &record));
+        }
         // Postgres refuses NUL and overlong index keys: a record is made safe before it is stored.
         flushes.extend(buffer_usage(self.env.clone(), record.sanitized()));
         if !flushes.is_empty() {
@@ -493,6 +499,16 @@ impl Platform for WorkerPlatform {
                 futures::future::join_all(flushes).await;
             });
         }
+    }
+
+    fn log_payload(&self, entry: crate::observe::payload::PayloadEntry) {
+        if let Some(send) = super::observe::log_payload(&self.env, entry) {
+            self.background(send);
+        }
+    }
+
+    fn trace_content(&self, request_id: &str, body: &[u8], max: usize) {
+        super::observe::keep_content(request_id, body, max);
     }
 
     async fn load_responses(&self, user_id: i64, lookup: &Lookup) -> Result<Vec<Rc<StoredResponse>>, String> {

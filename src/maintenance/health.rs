@@ -80,6 +80,12 @@ pub async fn check<D: Db, P: Platform>(db: &D, p: &P, node: &Node, s: &Settings)
         ],
     )
     .await?;
+    // Down and back up are alerts (`observe::alerts`); unknown -> healthy is a first probe, not news.
+    match (state, next_state) {
+        (Health::Healthy | Health::Unknown, Health::Unhealthy) => crate::observe::alerts::raise_logged(db, &crate::observe::alerts::Alert::node_down(node.id, &node.name, result.as_ref().err().map(String::as_str), t0)).await,
+        (Health::Unhealthy, Health::Healthy) => crate::observe::alerts::raise_logged(db, &crate::observe::alerts::Alert::node_up(node.id, &node.name, t0)).await,
+        _ => {}
+    }
     Ok(Report { node_id: node.id, node_name: node.name.clone(), ok, health_status: health_str(next_state), changed: next_state != state || loaded_changed, latency_ms: latency, error: result.err() })
 }
 

@@ -18,6 +18,8 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 9, name: "costs", sql: include_str!("../../migrations/0009_costs.sql") },
     Migration { version: 10, name: "bedrock", sql: include_str!("../../migrations/0010_bedrock.sql") },
     Migration { version: 11, name: "budgets", sql: include_str!("../../migrations/0011_budgets.sql") },
+    Migration { version: 12, name: "alerts_metrics", sql: include_str!("../../migrations/0012_alerts_metrics.sql") },
+    Migration { version: 13, name: "payload_log", sql: include_str!("../../migrations/0013_payload_log.sql") },
 ];
 
 /// Arbitrary but fixed: the advisory lock key all isolates serialise migrations on.

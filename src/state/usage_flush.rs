@@ -6,7 +6,7 @@
 //! buffered and the next flush tries again. Inserts are idempotent on the record id.
 
 use crate::state::db::{Db, DbError, Param};
-use crate::usage::{clean_text, UsageRecord, INSERT_SQL, TEXT_MAX_CHARS};
+use crate::usage::{clean_text, UsageRecord, TEXT_MAX_CHARS};
 
 const QUARANTINE_SQL: &str = "INSERT INTO usage_quarantine (id, shard, reason, record) VALUES ($1::text, ($2::bigint)::int, $3::text, $4::text) ON CONFLICT (id) DO NOTHING";
 
@@ -58,7 +58,8 @@ pub async fn write<D: Db>(db: &D, shard: u32, records: &[UsageRecord]) -> Outcom
                 break;
             }
         };
-        match db.exec(INSERT_SQL, &[Param::Json(Some(batch))]).await {
+        // The insert also rolls the records it inserted up into the `/metrics` counters.
+        match db.exec(crate::observe::metrics::rollup_sql(), &[Param::Json(Some(batch))]).await {
             Ok(_) => out.inserted.extend(a..b),
             Err(DbError::Invalid(_)) if b - a > 1 => {
                 let mid = a + (b - a) / 2;

@@ -560,11 +560,13 @@ describe("secrets", () => {
     const key = await must(201, "POST", "/admin/users/ana/keys", { body: { label: "sweep" } });
     issued.push(key.key);
     await must(201, "POST", "/admin/teams", { body: { name: "sweep-team", members: ["ana"] } });
+    // A logged payload for /admin/payload-logs/{request_id} (payload logging is off here).
+    env.psql("INSERT INTO payload_log (id, created_at, username, model, endpoint, status, request, response) VALUES ('req_sweep', now(), 'ana', 'fast', 'v1/chat/completions', 200, '{}', '{}') ON CONFLICT DO NOTHING");
     const ids = { "/admin/tool-sets/{id}": ts.id, "/admin/model-config/{id}": mc.id, "/admin/system-prompts/{id}": sp.id, "/admin/nodes/{id}": nodes["openai-c"], "/admin/nodes/{id}/routing": nodes["openai-c"], "/admin/users/{username}/keys/{id}": key.id };
     let swept = 0;
     for (const [template, item] of Object.entries(doc)) {
       if (!item.get || template === "/admin/openapi.json") continue;
-      const path = template.replace("{id}", ids[template]).replace("{username}", "ana").replace("{display_name}", "fast").replace("{name}", "team").replace("{team}", "sweep-team");
+      const path = template.replace("{id}", ids[template]).replace("{username}", "ana").replace("{display_name}", "fast").replace("{name}", "team").replace("{team}", "sweep-team").replace("{request_id}", "req_sweep");
       assert.ok(!path.includes("{"), template);
       const r = await call("GET", path);
       assert.equal(r.status, 200, `${path}: ${r.text}`);

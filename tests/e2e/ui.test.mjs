@@ -648,12 +648,19 @@ test("every other page renders; screenshots", async () => {
     ["/system-prompts", "System prompts", "17-system-prompts"],
     ["/audit", "Audit log", "18-audit-log"],
     ["/guide", "Guide", "19-guide"],
+    ["/alerts", "Alerts", "29-alerts"],
+    ["/payload-log", "Payload log", "30-payload-log"],
   ];
   for (const [route, title, file] of pages) {
     await go(route);
     await heading(title).waitFor();
     await shot(file);
   }
+  // A test alert queued from the Alerts page shows in its outbox, pending the cron.
+  await go("/alerts");
+  await page.getByRole("button", { name: "Send a test alert" }).click();
+  await page.getByRole("table", { name: "Alerts" }).getByRole("row", { name: /Test alert from the dashboard/ }).getByText("pending").waitFor();
+  await shot("29-alerts-queued");
   // The guide fills in the chosen user's exact setup.
   await go("/guide");
   await page.getByLabel("Claude Code environment", { exact: true }).getByText(`ANTHROPIC_BASE_URL="${env.url}"`).waitFor();

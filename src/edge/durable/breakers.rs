@@ -24,7 +24,13 @@ pub struct View {
 pub struct Breakers {
     open: RefCell<HashMap<Key, OpenEntry>>,
     clears: RefCell<HashMap<String, u64>>,
+    /// Breakers that opened (were not open here before) since the cron last took them: its
+    /// breaker-open alerts (`observe::alerts`). Bounded; lost if the object is evicted.
+    openings: RefCell<Vec<OpenEntry>>,
 }
+
+/// Openings kept for the cron at most (a storm of them is one page of alerts, not thousands).
+const OPENINGS_MAX: usize = 100;
 
 fn now() -> u64 {
     js_sys::Date::now() as u64
@@ -42,6 +48,11 @@ impl Breakers {
         let mut open = self.open.borrow_mut();
         match change {
             Change::Opened(e) => {
+                let mut openings = self.openings.borrow_mut();
+                if open.get(&e.key).is_none_or(|old| old.until_ms <= now()) && openings.len() < OPENINGS_MAX && !openings.iter().any(|o| o.key == e.key) {
+                    openings.push(e.clone());
+                }
+                drop(openings);
                 if open.get(&e.key).is_none_or(|old| old.until_ms < e.until_ms) {
                     open.insert(e.key.clone(), e);
                 }
@@ -58,7 +69,7 @@ impl Breakers {
 
 impl DurableObject for Breakers {
     fn new(_state: State, _env: Env) -> Self {
-        Breakers { open: RefCell::new(HashMap::new()), clears: RefCell::new(HashMap::new()) }
+        Breakers { open: RefCell::new(HashMap::new()), clears: RefCell::new(HashMap::new()), openings: RefCell::new(Vec::new()) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -71,6 +82,7 @@ impl DurableObject for Breakers {
                 Response::from_json(&self.view())
             }
             "/view" => Response::from_json(&self.view()),
+            "/openings" => Response::from_json(&std::mem::take(&mut *self.openings.borrow_mut())),
             "/clear" => {
                 let node: i64 = req.json().await?;
                 self.open.borrow_mut().retain(|k, _| k.node_id() != node);
@@ -108,4 +120,10 @@ pub async fn view(env: &Env) -> Result<View> {
 
 pub async fn clear(env: &Env, node_id: i64) -> Result<View> {
     post(env, "/clear", node_id.to_string()).await
+}
+
+/// Take the breakers that opened since the last call (the cron's breaker-open alerts).
+pub async fn take_openings(env: &Env) -> Result<Vec<OpenEntry>> {
+    let mut r = stub(env)?.fetch_with_str("https://breakers/openings").await?;
+    r.json().await
 }
