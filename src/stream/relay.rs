@@ -12,17 +12,14 @@
 use super::lines::{sse_data, LineFramer, DEFAULT_MAX_LINE};
 use super::passthrough::{State, Transform};
 use super::transcode::Decoder;
-use crate::net::{ByteStream, NativeBody};
+use super::bytes::{ByteStream, NativeBody};
 use crate::shaping::Pipeline;
 use crate::types::Usage;
 use futures::future::{select, Either, LocalBoxFuture};
 use futures::StreamExt;
 use std::rc::Rc;
 
-pub trait Timer {
-    fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()>;
-    fn now_ms(&self) -> u64;
-}
+pub use crate::platform::timer::Timer;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finished {
