@@ -4,9 +4,10 @@
 //! field — name, code or id — else the first healthy Ollama node by priority); push goes to a
 //! node that has the model; copy and delete act on every node that has it.
 
-use super::{parse_object, read_all, within};
+use super::input::parse_object;
 use crate::error::GatewayError;
 use crate::net::{Body, Inbound, Outbound, Reply};
+use crate::origins::call::{self, read_all, within};
 use crate::origins;
 use crate::platform::Platform;
 use crate::routes::Op;
@@ -91,8 +92,7 @@ pub(super) async fn handle<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
 }
 
 fn outbound<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: &Map<String, Value>) -> Outbound {
-    let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
-    Outbound { method, url: origins::url(node, path), headers: origins::headers(node, api_key.as_deref()), body: serde_json::to_vec(body).ok() }
+    call::request(p, node, method, path, serde_json::to_vec(body).ok())
 }
 
 /// Pull/push/create: stream the node's progress lines (never a fake `success`).

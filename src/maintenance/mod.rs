@@ -10,7 +10,7 @@ pub mod health;
 pub mod warmup;
 
 use crate::net::Outbound;
-use crate::origins;
+use crate::origins::{self, call};
 use crate::platform::Platform;
 use crate::state::snapshot::{Node, NodeKind};
 use serde_json::Value;
@@ -50,18 +50,9 @@ pub async fn request_json_max<P: Platform>(p: &P, node: &Node, method: &'static 
     serde_json::from_slice::<Value>(&bytes).map_err(|_| format!("not JSON: {}", origins::error_text(&bytes)))
 }
 
-/// The node's request for `path` with its URL rules, custom headers and API key.
+/// The node's request for `path` with its URL rules, custom headers and API key (`origins::call`).
 pub fn outbound<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>) -> Outbound {
-    let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
-    let url = if path.starts_with("http://") || path.starts_with("https://") { path.to_string() } else { origins::url(node, path) };
-    let opened;
-    let node = if node.headers_sealed {
-        opened = Node { headers: crate::auth::secrets::open_headers(&node.headers, |s| p.open_secret(s)), headers_sealed: false, ..node.clone() };
-        &opened
-    } else {
-        node
-    };
-    Outbound { method, url, headers: origins::headers(node, api_key.as_deref()), body: body.map(|b| serde_json::to_vec(b).unwrap_or_default()) }
+    call::request(p, node, method, path, body.map(|b| serde_json::to_vec(b).unwrap_or_default()))
 }
 
 /// Status and whole body (capped) of a request to a node, under a deadline; any status is Ok.
@@ -70,26 +61,7 @@ pub async fn request_raw<P: Platform>(p: &P, node: &Node, method: &'static str, 
 }
 
 async fn request_raw_max<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64, max: usize) -> Result<(u16, Vec<u8>), String> {
-    let out = outbound(p, node, method, path, body);
-    let fut = async {
-        let r = p.fetch(out).await?;
-        let status = r.status;
-        let mut body = r.body;
-        let mut bytes = Vec::new();
-        use futures::StreamExt;
-        while let Some(chunk) = body.next().await {
-            bytes.extend_from_slice(&chunk?);
-            if bytes.len() > max {
-                return Err(format!("answer larger than {} KiB", max >> 10));
-            }
-        }
-        Ok((status, bytes))
-    };
-    let fut = std::pin::pin!(fut);
-    match futures::future::select(fut, p.sleep(timeout_ms)).await {
-        futures::future::Either::Left((r, _)) => r,
-        futures::future::Either::Right(_) => Err(format!("no answer within {timeout_ms} ms")),
-    }
+    call::whole(p, outbound(p, node, method, path, body), timeout_ms, max).await
 }
 
 /// The cheap liveness probe for a node kind.

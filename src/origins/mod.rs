@@ -1,6 +1,7 @@
 //! Origins: how to address a node for an operation, and how to classify what it answered.
 //! Client credentials are never forwarded; a node's own API key and custom headers are.
 
+pub mod call;
 pub mod failure;
 
 use crate::routes::Op;

@@ -3,11 +3,12 @@
 //! `{"error": ...}` line. A stream that ends without the node's `success` is never passed off as
 //! one.
 
-use super::node_ops::ollama_node;
-use super::Ctx;
+use super::super::kit::Ctx;
+use super::rows::{ollama_node, rows};
 use crate::error::GatewayError;
 use crate::maintenance;
 use crate::net::{Body, ByteStream, Reply};
+use crate::origins::call;
 use crate::platform::Platform;
 use crate::state::db::Db;
 use crate::state::snapshot::{Node, NodeKind};
@@ -20,7 +21,7 @@ const START_TIMEOUT_MS: u64 = 30_000;
 /// Ollama's progress lines are small; anything bigger is not a progress line.
 const MAX_LINE: usize = 64 * 1024;
 
-fn model_name(ctx_input: &super::input::Input) -> Result<String, GatewayError> {
+fn model_name(ctx_input: &super::super::input::Input) -> Result<String, GatewayError> {
     ctx_input.only(&["model"])?;
     let model = ctx_input.req_str("model")?;
     if model.len() > 256 || model.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -39,7 +40,7 @@ pub async fn pull_one<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Resu
 
 pub async fn pull_all<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
     let model = model_name(&ctx.input()?)?;
-    let nodes: Vec<Node> = super::nodes::rows(ctx.db, None).await?.into_iter().filter(|n| n.active && n.kind == NodeKind::Ollama).collect();
+    let nodes: Vec<Node> = rows(ctx.db, None).await?.into_iter().filter(|n| n.active && n.kind == NodeKind::Ollama).collect();
     if nodes.is_empty() {
         return Err(GatewayError::bad_request("there is no active Ollama node to pull to"));
     }
@@ -90,11 +91,7 @@ async fn start<P: Platform>(p: &P, node: &Node, model: &str) -> Result<ByteStrea
         }
         Err(GatewayError::Upstream { status: 502, message: format!("node '{name}' refused the pull: HTTP {status}: {}", crate::origins::error_text(&bytes)) })
     };
-    let fut = std::pin::pin!(fut);
-    match futures::future::select(fut, p.sleep(START_TIMEOUT_MS)).await {
-        futures::future::Either::Left((r, _)) => r,
-        futures::future::Either::Right(_) => Err(GatewayError::UpstreamTimeout(format!("node '{}' did not start the pull within {START_TIMEOUT_MS} ms", node.name))),
-    }
+    call::within(p, START_TIMEOUT_MS, fut).await.unwrap_or_else(|| Err(GatewayError::UpstreamTimeout(format!("node '{}' did not start the pull within {START_TIMEOUT_MS} ms", node.name))))
 }
 
 fn line(v: &Value) -> Vec<u8> {
