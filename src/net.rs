@@ -1,11 +1,7 @@
 //! Platform-neutral HTTP values that flow through the core. The edge converts
 //! `worker::Request`/`Response` to and from these exactly once per request.
 
-use futures::stream::LocalBoxStream;
-
-/// A body chunk stream. Errors are strings because the core only reports them, it never
-/// recovers from a specific transport error type.
-pub type ByteStream = LocalBoxStream<'static, Result<Vec<u8>, String>>;
+pub use crate::stream::bytes::{ByteStream, NativeBody};
 
 pub enum Body {
     Empty,
@@ -14,11 +10,6 @@ pub enum Body {
     /// A relayed origin stream, driven by the edge (see `Relayed::into_stream` for the portable way).
     Relay(crate::stream::relay::Relayed),
 }
-
-/// The platform's own handle on an origin body, next to the `ByteStream` reading the same body
-/// (on Workers: the JS stream reader). Opaque to the core, which only hands it to the relay, so
-/// the edge can pump a relayed stream without a Rust future per chunk.
-pub struct NativeBody(pub Box<dyn std::any::Any>);
 
 impl std::fmt::Debug for Body {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

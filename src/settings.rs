@@ -113,7 +113,7 @@ impl CacheBackend {
 pub struct Settings {
     pub default_context_length: u32,
     pub max_failover_retries: u32,
-    pub node_strategy: crate::state::snapshot::Strategy,
+    pub node_strategy: crate::types::Strategy,
     pub cooldown_ms: u64,
     pub breaker_min_requests: u32,
     pub breaker_failure_pct: u32,
@@ -192,8 +192,8 @@ pub fn validate(key: &str, value: &Value) -> Result<(), String> {
     }
 }
 
-pub fn parse_strategy(s: &str) -> Option<crate::state::snapshot::Strategy> {
-    use crate::state::snapshot::Strategy::*;
+pub fn parse_strategy(s: &str) -> Option<crate::types::Strategy> {
+    use crate::types::Strategy::*;
     match s {
         "priority" => Some(Priority),
         "round_robin" => Some(RoundRobin),

@@ -3,14 +3,14 @@
 //! and validate the result as a whole, so PATCH cannot produce a config POST would refuse.
 
 use super::input::{context_length, Input};
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, DbError, Param};
 use serde_json::{json, Value};
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/model-config"),
     ("POST", "/admin/model-config"),
     ("GET", "/admin/model-config/{id}"),

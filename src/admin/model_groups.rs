@@ -2,8 +2,8 @@
 //! and their members (weight, priority, capability tags, fallback flags, preferred nodes).
 
 use super::input::{as_int, Input};
-use super::mappings::check_nodes;
-use super::{created, no_content, not_found, ok, Ctx};
+use super::model_mappings::check_nodes;
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
@@ -41,7 +41,7 @@ async fn group_id<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, name: &str) -> Result
     ctx.json("SELECT to_json(id) FROM model_groups WHERE name = $1::text", &[Param::Text(Some(name.into()))]).await?.as_i64().ok_or_else(|| not_found(&format!("group '{name}'")))
 }
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/model-groups"),
     ("POST", "/admin/model-groups"),
     ("PUT", "/admin/model-groups/reorder"),

@@ -2,14 +2,14 @@
 //! priority first, with a bulk reorder for the dashboard's drag and drop.
 
 use super::input::{as_int, Input};
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, Param};
 use serde_json::{json, Value};
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/system-prompts"),
     ("POST", "/admin/system-prompts"),
     ("PUT", "/admin/system-prompts/reorder"),

@@ -2,14 +2,14 @@
 //! is live, so a set in use cannot be deleted out from under its configs.
 
 use super::input::Input;
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, DbError, Param};
 use serde_json::{json, Value};
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/tool-sets"),
     ("POST", "/admin/tool-sets"),
     ("GET", "/admin/tool-sets/{id}"),

@@ -8,7 +8,7 @@
 //! - `/codex`: the model list in the shape Codex reads (`ModelsResponse`);
 //! - `/openclaw`: `GET /openclaw/` answers like Ollama.
 
-use super::parse_object;
+use super::input::parse_object;
 use crate::error::GatewayError;
 use crate::net::{Inbound, Reply};
 use crate::routes::{Op, Tool};

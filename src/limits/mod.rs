@@ -9,6 +9,7 @@
 //! never reached an origin goes back to the lease.
 
 pub mod lease;
+pub mod scopes;
 pub mod redis;
 
 use serde::{Deserialize, Serialize};
@@ -34,22 +35,6 @@ impl Period {
     pub fn start(self, now_ms: u64) -> u64 {
         now_ms - now_ms % self.len_ms()
     }
-}
-
-/// The scopes and rules that apply to a request: the user's daily limits, those of each of
-/// their teams and of the key (`user.scopes`, set at authentication), and the model config's
-/// per-minute limits (global for that config). Empty = no limits, no store call.
-pub fn plan(user: &crate::state::snapshot::User, config: Option<&crate::state::snapshot::ModelConfig>) -> Vec<(String, Vec<Rule>)> {
-    let mut out = Vec::new();
-    if user.request_limit.is_some() || user.token_limit.is_some() {
-        out.push((format!("user:{}", user.id), vec![Rule { name: "day".into(), period: Period::Day, max_requests: user.request_limit, max_tokens: user.token_limit }]));
-    }
-    out.extend(user.scopes.iter().cloned());
-    if let Some(c) = config.filter(|c| c.requests_per_minute.is_some() || c.tokens_per_minute.is_some()) {
-        let rule = Rule { name: "minute".into(), period: Period::Minute, max_requests: c.requests_per_minute.map(u64::from), max_tokens: c.tokens_per_minute.map(u64::from) };
-        out.push((format!("model:{}", c.prefix.to_ascii_lowercase()), vec![rule]));
-    }
-    out
 }
 
 /// What a refusal names: the limit of the scope (`user:`, `team:`, `key:`, `model:`) and rule

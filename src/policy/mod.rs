@@ -3,6 +3,7 @@
 //! unsupported parameters, context length and keep-alive for Ollama origins, images for models
 //! without vision, and system prompts by scope. Pure functions over the snapshot.
 
+use crate::origins::Api;
 use crate::state::snapshot::{same_model, ModelConfig, Node, NodeKind, Snapshot, User};
 use serde_json::{json, Map, Value};
 
@@ -17,6 +18,18 @@ pub enum Shape {
     Anthropic,
     /// Completions, embeddings: only parameter and context rules apply.
     Other,
+}
+
+impl Shape {
+    /// The shape of the body an upstream API takes.
+    pub fn of(api: Api) -> Shape {
+        match api {
+            Api::OpenAiChat | Api::OllamaChat => Shape::Chat,
+            Api::OllamaGenerate => Shape::Generate,
+            Api::AnthropicMessages => Shape::Anthropic,
+            _ => Shape::Other,
+        }
+    }
 }
 
 /// Everything shaping needs to know about one attempt.

@@ -254,15 +254,7 @@ pub struct Mapping {
     pub capabilities: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    #[default]
-    Priority,
-    Weighted,
-    RoundRobin,
-    LeastBusy,
-}
+pub use crate::types::Strategy;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Group {

@@ -1,6 +1,7 @@
 //! Streaming: framing of upstream bodies, the per-dialect transforms applied frame by frame,
 //! and the relay that drives them with deadlines.
 
+pub mod bytes;
 pub mod lines;
 pub mod passthrough;
 pub mod relay;
