@@ -40,7 +40,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Sizes of each phase. Smoke: enough requests to exercise every code path, nothing more.
 const C = SMOKE
-  ? { latencyPairs: 4, roundSize: 2, concurrency: 4, originMs: 20, windowMs: 250, rounds: 1, chunks: 20, chunkDelayUs: 1000, streamPairs: 2, cpuRequests: 10, cpuConcurrency: 4, cpuStreams: 2, cpuRounds: 1, idleMs: 200, settleMs: 100, warmup: 2 }
+  ? { latencyPairs: 4, roundSize: 2, concurrency: 4, originMs: 20, windowMs: 250, rounds: 1, chunks: 20, chunkDelayUs: 15000, streamPairs: 2, cpuRequests: 10, cpuConcurrency: 4, cpuStreams: 2, cpuRounds: 1, idleMs: 200, settleMs: 100, warmup: 2 }
   : { latencyPairs: 400, roundSize: 10, concurrency: 32, originMs: 20, windowMs: 2000, rounds: 3, chunks: 200, chunkDelayUs: 1000, streamPairs: 16, cpuRequests: 1000, cpuConcurrency: 8, cpuStreams: 48, cpuRounds: 4, idleMs: 3000, settleMs: 300, warmup: 100 };
 
 const MESSAGES = [{ role: "system", content: "You are a terse assistant." }, { role: "user", content: "Say hello to the benchmark." }];

@@ -36,7 +36,8 @@ export function uiStale() {
   const built = path.join(UI_DIST, "index.html");
   if (!fs.existsSync(built)) return true;
   const t = fs.statSync(built).mtimeMs;
-  const inputs = ["src", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"].map((f) => path.join(UI_DIR, f)).filter((f) => fs.existsSync(f));
+  // The admin API's OpenAPI document too: the UI's types are generated from it.
+  const inputs = ["src", "scripts", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json", "../src/admin/openapi.json"].map((f) => path.join(UI_DIR, f)).filter((f) => fs.existsSync(f));
   return inputs.some((f) => newest(f) > t);
 }
 

@@ -3,87 +3,21 @@ import { useEffect, useState } from "preact/hooks";
 import { apiBase, getSession, logout, sessionExpired, setUnauthorizedHandler } from "./api";
 import { currentPath, navigate, useRoute } from "./ui";
 import { LoginPage } from "./pages/login";
-import { DashboardPage } from "./pages/dashboard";
-import { UsersPage } from "./pages/users";
-import { UserPage } from "./pages/user";
-import { NodesPage } from "./pages/nodes";
-import { NodePage } from "./pages/node";
-import { ModelsPage } from "./pages/models";
-import { MappingsPage } from "./pages/mappings";
-import { GroupsPage, GroupPage } from "./pages/groups";
-import { ModelConfigPage } from "./pages/modelconfig";
-import { ToolSetsPage } from "./pages/toolsets";
-import { PromptsPage } from "./pages/prompts";
-import { SettingsPage } from "./pages/settings";
-import { RequestsPage } from "./pages/requests";
-import { AuditPage } from "./pages/audit";
-import { GuidePage } from "./pages/guide";
-import { TeamsPage, TeamPage } from "./pages/teams";
-import { AdminsPage } from "./pages/admins";
 import { MePage } from "./pages/me";
+import { NAV, pageFor } from "./routes";
 import "./style.css";
 
-const NAV: [string, string][] = [
-  ["/dashboard", "Dashboard"],
-  ["/users", "Users"],
-  ["/teams", "Teams"],
-  ["/nodes", "Nodes"],
-  ["/models", "Models"],
-  ["/mappings", "Mappings"],
-  ["/groups", "Groups"],
-  ["/model-config", "Model config"],
-  ["/tool-sets", "Tool sets"],
-  ["/system-prompts", "System prompts"],
-  ["/requests", "Request log"],
-  ["/audit", "Audit log"],
-  ["/settings", "Settings"],
-  ["/admins", "Admin accounts"],
-  ["/guide", "Guide"],
-];
-
 function Page({ path }: { path: string }) {
-  const [, first, second] = path.split("/").map(decodeURIComponent);
-  switch (first) {
-    case "dashboard":
-      return <DashboardPage />;
-    case "users":
-      return second ? <UserPage username={second} /> : <UsersPage />;
-    case "nodes":
-      return second ? <NodePage id={Number(second)} /> : <NodesPage />;
-    case "models":
-      return <ModelsPage />;
-    case "mappings":
-      return <MappingsPage />;
-    case "groups":
-      return second ? <GroupPage name={second} /> : <GroupsPage />;
-    case "model-config":
-      return <ModelConfigPage />;
-    case "tool-sets":
-      return <ToolSetsPage />;
-    case "system-prompts":
-      return <PromptsPage />;
-    case "requests":
-      return <RequestsPage />;
-    case "audit":
-      return <AuditPage />;
-    case "settings":
-      return <SettingsPage />;
-    case "guide":
-      return <GuidePage />;
-    case "teams":
-      return second ? <TeamPage name={second} /> : <TeamsPage />;
-    case "admins":
-      return <AdminsPage />;
-    default:
-      return (
-        <div class="card">
-          <h1>Not found</h1>
-          <p>
-            No page at <code>{path}</code>. <a href="#/dashboard">Go to the dashboard</a>.
-          </p>
-        </div>
-      );
-  }
+  return (
+    pageFor(path) ?? (
+      <div class="card">
+        <h1>Not found</h1>
+        <p>
+          No page at <code>{path}</code>. <a href="#/dashboard">Go to the dashboard</a>.
+        </p>
+      </div>
+    )
+  );
 }
 
 // The page asked for before the login redirect, so signing in lands where the admin was going.
@@ -108,18 +42,21 @@ function App() {
     if (!session?.expires_at) return;
     const ms = Date.parse(session.expires_at) - Date.now();
     if (ms > 2 ** 31 - 1) return;
-    const t = setTimeout(() => {
-      sessionStorage.clear();
-      setSession(null);
-      setNotice("Your session expired. Please sign in again.");
-      navigate("/login");
-    }, Math.max(0, ms));
+    const t = setTimeout(
+      () => {
+        sessionStorage.clear();
+        setSession(null);
+        setNotice("Your session expired. Please sign in again.");
+        navigate("/login");
+      },
+      Math.max(0, ms),
+    );
     return () => clearTimeout(t);
   }, [session]);
 
   // The user page needs no admin session: a user signs in there with their own API key.
   if (path === "/me") return <MePage />;
-if (!session || sessionExpired(session) || path === "/login") {
+  if (!session || sessionExpired(session) || path === "/login") {
     if (session && sessionExpired(session)) {
       sessionStorage.clear();
     }
@@ -149,43 +86,43 @@ if (!session || sessionExpired(session) || path === "/login") {
     <div class="layout">
       <aside class="sidebar">
         <div class="sidebar-inner">
-        <div class="brand">
-          <span class="logo" aria-hidden="true">
-            M
-          </span>
-          Maestro Edge
-        </div>
-        <nav aria-label="Main">
-          <ul>
-            {NAV.map(([href, label]) => (
-              <li key={href}>
-                <a href={`#${href}`} aria-current={path === href || path.startsWith(href + "/") ? "page" : undefined}>
-                  {label}
-                </a>
-              </li>
-            ))}
-          </ul>
-        </nav>
-        <div class="sidebar-foot">
-          <div class="muted small" title="Admin API base URL">
-            API: <span class="mono">{apiBase()}</span>
+          <div class="brand">
+            <span class="logo" aria-hidden="true">
+              M
+            </span>
+            Maestro Edge
           </div>
-          <div class="muted small">
-            Signed in as <strong>{session.username}</strong>
+          <nav aria-label="Main">
+            <ul>
+              {NAV.map(({ href, label }) => (
+                <li key={href}>
+                  <a href={`#${href}`} aria-current={path === href || path.startsWith(href + "/") ? "page" : undefined}>
+                    {label}
+                  </a>
+                </li>
+              ))}
+            </ul>
+          </nav>
+          <div class="sidebar-foot">
+            <div class="muted small" title="Admin API base URL">
+              API: <span class="mono">{apiBase()}</span>
+            </div>
+            <div class="muted small">
+              Signed in as <strong>{session.username}</strong>
+            </div>
+            <button
+              type="button"
+              class="btn small"
+              onClick={async () => {
+                await logout().catch(() => {});
+                setSession(null);
+                setNotice("You signed out.");
+                navigate("/login");
+              }}
+            >
+              Sign out
+            </button>
           </div>
-          <button
-            type="button"
-            class="btn small"
-            onClick={async () => {
-              await logout().catch(() => {});
-              setSession(null);
-              setNotice("You signed out.");
-              navigate("/login");
-            }}
-          >
-            Sign out
-          </button>
-        </div>
         </div>
       </aside>
       <main class="content">

@@ -57,6 +57,11 @@ export function ModelPicker({ names, value, onChange, label }: { names: NameSugg
   const all = [...new Set([...known, ...value])];
   const kindOf = (n: string) => (names?.mappings.includes(n) ? "mapping" : names?.groups.includes(n) ? "group" : names?.models.includes(n) ? "model" : "other");
   const toggle = (n: string, on: boolean) => onChange(on ? [...value, n] : value.filter((x) => x !== n));
+  const addExtra = () => {
+    const n = extra.trim();
+    if (n && !value.includes(n)) onChange([...value, n]);
+    setExtra("");
+  };
   return (
     <fieldset class="picker">
       <legend>{label}</legend>
@@ -70,17 +75,20 @@ export function ModelPicker({ names, value, onChange, label }: { names: NameSugg
         ))}
       </div>
       <div class="row">
-        <input aria-label="Other model name" placeholder="other name, e.g. llama3:latest" value={extra} onInput={(e) => setExtra(inputValue(e))} />
-        <button
-          type="button"
-          class="btn small"
-          disabled={!extra.trim()}
-          onClick={() => {
-            const n = extra.trim();
-            if (n && !value.includes(n)) onChange([...value, n]);
-            setExtra("");
+        {/* Enter adds the name rather than submitting the form the picker sits in. */}
+        <input
+          aria-label="Other model name"
+          placeholder="other name, e.g. llama3:latest"
+          value={extra}
+          onInput={(e) => setExtra(inputValue(e))}
+          onKeyDown={(e) => {
+            if (e.key === "Enter") {
+              e.preventDefault();
+              addExtra();
+            }
           }}
-        >
+        />
+        <button type="button" class="btn small" disabled={!extra.trim()} onClick={addExtra}>
           Add name
         </button>
       </div>

@@ -2,14 +2,8 @@
 // or the admin of one team (their members, keys and usage only).
 import { useState } from "preact/hooks";
 import { del, enc, get, post } from "../api";
-import { Async, Badge, Button, Confirm, Empty, ErrorBox, Field, fieldError, fmtDate, inputValue, PageHead, Section, useAction, useLoad } from "../ui";
-import type { Team } from "./teams";
-
-interface AdminAccount {
-  email: string;
-  team: string | null;
-  created_at: string;
-}
+import type { AdminAccount, Team } from "../types";
+import { Async, Badge, Button, Empty, ErrorBox, Field, fieldError, fmtDate, inputValue, PageHead, RowActions, Section, Table, useAction, useLoad } from "../ui";
 
 export function AdminsPage() {
   const admins = useLoad(() => get<{ admins: AdminAccount[]; total: number }>("/admins"));
@@ -22,7 +16,8 @@ export function AdminsPage() {
       <PageHead title="Admin accounts" />
       <Section title="Single sign-on (Cloudflare Access)">
         <p>
-          Put the dashboard and <code>/admin/*</code> behind a Cloudflare Access application, then set <code>access.team_domain</code> and <code>access.audience</code> on the <a href="#/settings">Settings</a> page. People Access lets through are signed in by the email below; <code>admin.password_login</code> can turn the password login off. The admin token keeps working for automation.
+          Put the dashboard and <code>/admin/*</code> behind a Cloudflare Access application, then set <code>access.team_domain</code> and <code>access.audience</code> on the <a href="#/settings">Settings</a> page. People Access lets through are
+          signed in by the email below; <code>admin.password_login</code> can turn the password login off. The admin token keeps working for automation.
         </p>
       </Section>
       <Section title="Admins">
@@ -31,37 +26,30 @@ export function AdminsPage() {
             d.admins.length === 0 ? (
               <Empty>No Access admins yet.</Empty>
             ) : (
-              <table aria-label="Admin accounts">
-                <thead>
-                  <tr>
-                    <th>Email</th>
-                    <th>Scope</th>
-                    <th>Added</th>
-                    <th>Actions</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.admins.map((a) => (
-                    <tr key={a.email}>
-                      <td>{a.email}</td>
-                      <td>{a.team ? <Badge kind="info">team {a.team}</Badge> : <Badge kind="ok">everything</Badge>}</td>
-                      <td class="small">{fmtDate(a.created_at)}</td>
-                      <td>
-                        <Confirm
-                          label={`Remove ${a.email}`}
-                          question={`Remove ${a.email}? They can no longer sign in through Access.`}
-                          onConfirm={async () => {
-                            await del(`/admins/${enc(a.email)}`);
-                            admins.reload();
-                          }}
-                        >
-                          Remove
-                        </Confirm>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <Table
+                label="Admin accounts"
+                rows={d.admins}
+                keyOf={(a) => a.email}
+                columns={[
+                  ["Email", (a) => a.email],
+                  ["Scope", (a) => (a.team ? <Badge kind="info">team {a.team}</Badge> : <Badge kind="ok">everything</Badge>)],
+                  ["Added", (a) => fmtDate(a.created_at), "small"],
+                  [
+                    "Actions",
+                    (a) => (
+                      <RowActions
+                        name={a.email}
+                        removeLabel="Remove"
+                        question={`Remove ${a.email}? They can no longer sign in through Access.`}
+                        remove={async () => {
+                          await del(`/admins/${enc(a.email)}`);
+                          admins.reload();
+                        }}
+                      />
+                    ),
+                  ],
+                ]}
+              />
             )
           }
         </Async>

@@ -5,7 +5,6 @@ import type { Period, SeriesDay, Stats } from "../types";
 import { PERIOD_OPTIONS as periodOptions } from "../types";
 import { Async, Badge, Empty, fmtMs, fmtNum, PageHead, Section, Select, useLoad } from "../ui";
 
-
 function Stat({ label, value, sub }: { label: string; value: string; sub?: string }) {
   return (
     <div class="stat" role="group" aria-label={label}>
@@ -60,7 +59,18 @@ export function DashboardPage() {
 
       <Section
         title="Requests and tokens per day"
-        actions={<Select label="Days shown" value={days} options={[["7", "7 days"], ["30", "30 days"], ["90", "90 days"]]} onChange={setDays} />}
+        actions={
+          <Select
+            label="Days shown"
+            value={days}
+            options={[
+              ["7", "7 days"],
+              ["30", "30 days"],
+              ["90", "90 days"],
+            ]}
+            onChange={setDays}
+          />
+        }
       >
         <Async state={series} what="Loading daily series">
           {(s) =>
@@ -149,11 +159,10 @@ export function DashboardPage() {
         <Async state={stats} what="Loading dependency status">
           {(s) => (
             <ul class="deps">
-              {Object.entries(s.dependencies ?? {}).map(([name, d]) => (
-                <li key={name}>
-                  <strong>{name}</strong> <Badge kind={d.up ? "ok" : "bad"}>{d.up ? "up" : "down"}</Badge> <span class="muted">{fmtMs(d.latency_ms)}</span>
-                </li>
-              ))}
+              <li>
+                <strong>database</strong> <Badge kind={s.dependencies.database.up ? "ok" : "bad"}>{s.dependencies.database.up ? "up" : "down"}</Badge> <span class="muted">{fmtMs(s.dependencies.database.latency_ms)}</span>
+              </li>
+              <UsagePipeline u={s.dependencies.usage} />
               <li>
                 <strong>nodes</strong>{" "}
                 <Badge kind={s.nodes.unhealthy ? "warn" : s.nodes.total ? "ok" : "muted"}>
@@ -165,5 +174,18 @@ export function DashboardPage() {
         </Async>
       </Section>
     </>
+  );
+}
+
+/** The usage pipeline as its shards last reported: records waiting, refused (quarantined), stalled. */
+function UsagePipeline({ u }: { u: Stats["dependencies"]["usage"] }) {
+  const trouble = u.stalled_shards.length > 0 || !!u.last_error;
+  return (
+    <li>
+      <strong>usage</strong> <Badge kind={trouble ? "warn" : "ok"}>{fmtNum(u.backlog)} waiting</Badge>
+      {u.quarantined > 0 && <Badge kind="bad">{fmtNum(u.quarantined)} quarantined</Badge>}
+      {u.stalled_shards.length > 0 && <span class="muted small"> stalled shards: {u.stalled_shards.join(", ")}</span>}
+      {u.last_error && <span class="small bad-text"> {u.last_error}</span>}
+    </li>
   );
 }

@@ -1,15 +1,15 @@
 import { useState } from "preact/hooks";
-import { del, enc, get, patch, post } from "../api";
+import { del, enc, get, patch } from "../api";
 import type { Node } from "../types";
-import { Async, Badge, Button, Confirm, Empty, ErrorBox, fmtBytes, fmtCtx, fmtDate, fmtMs, HealthBadge, navigate, PageHead, SavingSwitch, Section, useAction, useLoad } from "../ui";
-import { LoadView, modelCount, NodeForm } from "./nodes";
+import { Async, Badge, Button, Confirm, Empty, ErrorBox, fmtBytes, fmtCtx, fmtDate, fmtMs, HealthBadge, navigate, Notice, PageHead, SavingSwitch, Section, Table, Tags, useLoad } from "../ui";
+import { NodeForm, useNodeProbe } from "./nodeform";
+import { LoadView } from "./nodes";
 import { PullPanel } from "./pull";
 
 export function NodePage({ id }: { id: number }) {
   const node = useLoad(() => get<Node>(`/nodes/${id}`), [id]);
   const [editing, setEditing] = useState(false);
-  const [run, busy, error] = useAction();
-  const [result, setResult] = useState<string | null>(null);
+  const probe = useNodeProbe(id, node.reload);
 
   return (
     <>
@@ -17,28 +17,10 @@ export function NodePage({ id }: { id: number }) {
         <a class="btn" href="#/nodes">
           ← All nodes
         </a>
-        <Button
-          busy={busy}
-          onClick={() =>
-            run(async () => {
-              const r = await post<{ ok: boolean; health_status: string; latency_ms: number | null; error: string | null }>(`/nodes/${id}/health-check`);
-              setResult(r.ok ? `Healthy answer in ${fmtMs(r.latency_ms)} (now ${r.health_status})` : `Probe failed: ${r.error} (now ${r.health_status})`);
-              node.reload();
-            })
-          }
-        >
+        <Button busy={probe.busy} onClick={probe.check}>
           Health check now
         </Button>
-        <Button
-          busy={busy}
-          onClick={() =>
-            run(async () => {
-              const r = await post<{ models: number | unknown[]; added: string[]; vanished: string[]; error: string | null }>(`/nodes/${id}/discover`);
-              setResult(r.error ? `Discovery failed: ${r.error}` : `Discovered ${modelCount(r.models)} models${r.added.length ? `; new: ${r.added.join(", ")}` : ""}${r.vanished.length ? `; gone: ${r.vanished.join(", ")}` : ""}`);
-              node.reload();
-            })
-          }
-        >
+        <Button busy={probe.busy} onClick={probe.discover}>
           Discover now
         </Button>
         {node.data && <Button onClick={() => setEditing(true)}>Edit</Button>}
@@ -54,12 +36,8 @@ export function NodePage({ id }: { id: number }) {
           />
         )}
       </PageHead>
-      <ErrorBox error={error} />
-      {result && (
-        <div class="notice" role="status">
-          {result}
-        </div>
-      )}
+      <ErrorBox error={probe.error} />
+      <Notice>{probe.result}</Notice>
       <Async state={node} what="Loading node">
         {(n) => (
           <>
@@ -71,7 +49,10 @@ export function NodePage({ id }: { id: number }) {
                 </dd>
                 <dt>Health</dt>
                 <dd>
-                  <HealthBadge status={n.health_status} /> <span class="muted small">{n.consecutive_failures} failures / {n.consecutive_successes} successes in a row · checked {fmtDate(n.last_health_check)}</span>
+                  <HealthBadge status={n.health_status} />{" "}
+                  <span class="muted small">
+                    {n.consecutive_failures} failures / {n.consecutive_successes} successes in a row · checked {fmtDate(n.last_health_check)}
+                  </span>
                 </dd>
                 <dt>Active</dt>
                 <dd>
@@ -157,60 +138,44 @@ function NodeModels({ node: n, onChanged }: { node: Node; onChanged: () => void 
       {n.models.length === 0 ? (
         <Empty>No models discovered. Press “Discover now”{n.node_type === "ollama" ? " or pull one below" : ""}.</Empty>
       ) : (
-        <div class="table-wrap">
-          <table aria-label="Node models">
-            <thead>
-              <tr>
-                <th>Model</th>
-                <th>Available</th>
-                <th>State</th>
-                <th>Context</th>
-                <th>Capabilities</th>
-                <th class="num">Size</th>
-                <th>Last seen</th>
-                {n.node_type === "ollama" && <th>Actions</th>}
-              </tr>
-            </thead>
-            <tbody>
-              {n.models.map((m) => (
-                <tr key={m.model_name}>
-                  <td class="mono">{m.model_name}</td>
-                  <td>
-                    <SavingSwitch label={`Available ${m.model_name}`} checked={m.is_available} save={(v) => patch(`/nodes/${n.id}/models/${enc(m.model_name)}/available`, { is_available: v })} onSaved={onChanged} />
-                  </td>
-                  <td>
-                    {m.is_loaded && <Badge kind="ok">loaded</Badge>}
-                    {!m.is_present && <Badge kind="warn">missing</Badge>}
-                  </td>
-                  <td>{fmtCtx(m.context_length)}</td>
-                  <td>
-                    {(m.capabilities ?? []).map((c) => (
-                      <Badge key={c} kind="muted">
-                        {c}
-                      </Badge>
-                    ))}
-                  </td>
-                  <td class="num">{fmtBytes(m.size)}</td>
-                  <td class="small">{fmtDate(m.last_seen)}</td>
-                  {n.node_type === "ollama" && (
-                    <td>
-                      <Confirm
-                        label={`Delete ${m.model_name} from ${n.name}`}
-                        question={`Delete ${m.model_name} from the Ollama server ${n.name}? This removes the files there.`}
-                        onConfirm={async () => {
-                          await del(`/nodes/${n.id}/models/${enc(m.model_name)}`);
-                          onChanged();
-                        }}
-                      >
-                        Delete
-                      </Confirm>
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          label="Node models"
+          wrap
+          rows={n.models}
+          keyOf={(m) => m.model_name}
+          columns={[
+            ["Model", (m) => m.model_name, "mono"],
+            ["Available", (m) => <SavingSwitch label={`Available ${m.model_name}`} checked={m.is_available} save={(v) => patch(`/nodes/${n.id}/models/${enc(m.model_name)}/available`, { is_available: v })} onSaved={onChanged} />],
+            [
+              "State",
+              (m) => (
+                <>
+                  {m.is_loaded && <Badge kind="ok">loaded</Badge>}
+                  {!m.is_present && <Badge kind="warn">missing</Badge>}
+                </>
+              ),
+            ],
+            ["Context", (m) => fmtCtx(m.context_length)],
+            ["Capabilities", (m) => <Tags items={m.capabilities} />],
+            ["Size", (m) => fmtBytes(m.size), "num"],
+            ["Last seen", (m) => fmtDate(m.last_seen), "small"],
+            n.node_type === "ollama" && [
+              "Actions",
+              (m) => (
+                <Confirm
+                  label={`Delete ${m.model_name} from ${n.name}`}
+                  question={`Delete ${m.model_name} from the Ollama server ${n.name}? This removes the files there.`}
+                  onConfirm={async () => {
+                    await del(`/nodes/${n.id}/models/${enc(m.model_name)}`);
+                    onChanged();
+                  }}
+                >
+                  Delete
+                </Confirm>
+              ),
+            ],
+          ]}
+        />
       )}
     </Section>
   );

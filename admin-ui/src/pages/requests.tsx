@@ -1,7 +1,6 @@
-import { useState } from "preact/hooks";
 import { get, qs } from "../api";
 import type { Paged, RequestRow } from "../types";
-import { Async, Badge, Button, Empty, Field, fmtDate, fmtMs, fmtNum, inputValue, PageHead, Pagination, Section, Select, StatusBadge, useLoad } from "../ui";
+import { Async, Badge, Button, DateRange, Empty, Field, FilterForm, fmtDate, fmtMs, fmtNum, PageHead, Pagination, Section, Select, StatusBadge, toRfc3339, useFilters, useLoad } from "../ui";
 
 export function RequestTable({ rows, label }: { rows: RequestRow[]; label: string }) {
   return (
@@ -66,20 +65,12 @@ export function RequestTable({ rows, label }: { rows: RequestRow[]; label: strin
   );
 }
 
-/** datetime-local values are local time; the API takes RFC 3339, so convert with the offset. */
-export function toRfc3339(local: string): string | undefined {
-  if (!local) return undefined;
-  const d = new Date(local);
-  return Number.isNaN(d.getTime()) ? local : d.toISOString();
-}
-
 const EMPTY = { username: "", model: "", status: "", endpoint: "", client: "", start: "", end: "" };
 
 export function RequestsPage() {
   const limit = 25;
-  const [draft, setDraft] = useState(EMPTY);
-  const [filters, setFilters] = useState(EMPTY);
-  const [offset, setOffset] = useState(0);
+  const filter = useFilters(EMPTY);
+  const { filters, offset, text } = filter;
   const rows = useLoad(
     () =>
       get<{ requests: RequestRow[] } & Paged>(
@@ -87,7 +78,6 @@ export function RequestsPage() {
       ),
     [filters, offset],
   );
-  const set = (k: keyof typeof EMPTY) => (e: Event) => setDraft({ ...draft, [k]: inputValue(e) });
   const any = Object.values(filters).some(Boolean);
 
   return (
@@ -96,60 +86,40 @@ export function RequestsPage() {
         <Button onClick={rows.reload}>Refresh</Button>
       </PageHead>
       <Section title="Filters">
-        <form
-          class="filters"
-          onSubmit={(e) => {
-            e.preventDefault();
-            setOffset(0);
-            setFilters(draft);
-          }}
-        >
+        <FilterForm apply={filter.apply} clear={filter.clear}>
           <Field label="User">
-            <input value={draft.username} onInput={set("username")} />
+            <input {...text("username")} />
           </Field>
           <Field label="Model">
-            <input value={draft.model} onInput={set("model")} />
+            <input {...text("model")} />
           </Field>
           <Field label="Status">
             <Select
               label="Status"
-              value={["", "2xx", "4xx", "5xx"].includes(draft.status) ? draft.status : "code"}
-              options={[["", "Any"], ["2xx", "2xx success"], ["4xx", "4xx client error"], ["5xx", "5xx server error"], ["code", "Exact code…"]]}
-              onChange={(v) => setDraft({ ...draft, status: v === "code" ? "429" : v })}
+              value={["", "2xx", "4xx", "5xx"].includes(filter.draft.status) ? filter.draft.status : "code"}
+              options={[
+                ["", "Any"],
+                ["2xx", "2xx success"],
+                ["4xx", "4xx client error"],
+                ["5xx", "5xx server error"],
+                ["code", "Exact code…"],
+              ]}
+              onChange={(v) => filter.setDraft({ ...filter.draft, status: v === "code" ? "429" : v })}
             />
           </Field>
-          {!["", "2xx", "4xx", "5xx"].includes(draft.status) && (
+          {!["", "2xx", "4xx", "5xx"].includes(filter.draft.status) && (
             <Field label="Status code">
-              <input inputMode="numeric" value={draft.status} onInput={set("status")} />
+              <input inputMode="numeric" {...text("status")} />
             </Field>
           )}
           <Field label="Endpoint">
-            <input value={draft.endpoint} onInput={set("endpoint")} placeholder="/v1/chat/completions" />
+            <input {...text("endpoint")} placeholder="/v1/chat/completions" />
           </Field>
           <Field label="Client">
-            <input value={draft.client} onInput={set("client")} />
+            <input {...text("client")} />
           </Field>
-          <Field label="From">
-            <input type="datetime-local" value={draft.start} onInput={set("start")} />
-          </Field>
-          <Field label="To">
-            <input type="datetime-local" value={draft.end} onInput={set("end")} />
-          </Field>
-          <div class="filter-buttons">
-            <Button type="submit" kind="primary">
-              Apply filters
-            </Button>
-            <Button
-              onClick={() => {
-                setDraft(EMPTY);
-                setFilters(EMPTY);
-                setOffset(0);
-              }}
-            >
-              Clear
-            </Button>
-          </div>
-        </form>
+          <DateRange start={text("start")} end={text("end")} />
+        </FilterForm>
       </Section>
       <Section title="Requests">
         <Async state={rows} what="Loading requests">
@@ -159,7 +129,7 @@ export function RequestsPage() {
             ) : (
               <>
                 <RequestTable rows={r.requests} label="Requests" />
-                <Pagination total={r.total} limit={limit} offset={offset} onChange={setOffset} />
+                <Pagination total={r.total} limit={limit} offset={offset} onChange={filter.setOffset} />
               </>
             )
           }

@@ -1,135 +1,87 @@
-import { useState } from "preact/hooks";
 import { del, get, patch, post } from "../api";
 import type { ToolSet } from "../types";
-import { Async, Badge, Button, Confirm, Empty, ErrorBox, Field, fieldError, fmtDate, inputChecked, inputValue, Modal, PageHead, parseList, Section, useAction, useLoad } from "../ui";
+import { Badge, Check, Field, FormDialog, fmtDate, ListPage, parseList, RowActions, Table, Tags, useForm, useLoad } from "../ui";
 
 export function ToolSetsPage() {
   const sets = useLoad(() => get<{ tool_sets: ToolSet[]; total: number }>("/tool-sets"));
-  const [editing, setEditing] = useState<ToolSet | "new" | null>(null);
-
   return (
-    <>
-      <PageHead title="Tool sets">
-        <Button kind="primary" onClick={() => setEditing("new")}>
-          Add tool set
-        </Button>
-      </PageHead>
-      <Section title="Named tool lists">
-        <p class="muted small">A tool set is a reusable list of allowed tool names that model config rules can point at.</p>
-        <Async state={sets} what="Loading tool sets">
-          {(d) =>
-            d.tool_sets.length === 0 ? (
-              <Empty>No tool sets. Add one (e.g. “read-only”: read_file, search) and pick it in a Model config rule.</Empty>
-            ) : (
-              <table aria-label="Tool sets">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Tools</th>
-                    <th>Used by</th>
-                    <th>Updated</th>
-                    <th>Actions</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.tool_sets.map((s) => (
-                    <tr key={s.id}>
-                      <td>
-                        <strong>{s.name}</strong>
-                        {s.description && <div class="small muted">{s.description}</div>}
-                      </td>
-                      <td class="small">
-                        {s.tools === null ? (
-                          <Badge kind="info">every tool</Badge>
-                        ) : s.tools.length ? (
-                          s.tools.map((t) => (
-                            <Badge key={t} kind="muted">
-                              {t}
-                            </Badge>
-                          ))
-                        ) : (
-                          <span class="muted">no tools</span>
-                        )}
-                      </td>
-                      <td>{s.used_by} rules</td>
-                      <td class="small">{fmtDate(s.updated_at)}</td>
-                      <td class="actions-cell">
-                        <Button kind="small" label={`Edit ${s.name}`} onClick={() => setEditing(s)}>
-                          Edit
-                        </Button>
-                        <Confirm
-                          label={`Delete ${s.name}`}
-                          question={`Delete tool set ${s.name}?`}
-                          onConfirm={async () => {
-                            await del(`/tool-sets/${s.id}`);
-                            sets.reload();
-                          }}
-                        >
-                          Delete
-                        </Confirm>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
-        </Async>
-      </Section>
-      {editing && (
-        <ToolSetForm
-          set={editing === "new" ? undefined : editing}
-          onClose={() => setEditing(null)}
-          onSaved={() => {
-            setEditing(null);
-            sets.reload();
-          }}
+    <ListPage
+      title="Tool sets"
+      addLabel="Add tool set"
+      state={sets}
+      items={(d) => d.tool_sets}
+      section="Named tool lists"
+      note={<p class="muted small">A tool set is a reusable list of allowed tool names that model config rules can point at.</p>}
+      what="Loading tool sets"
+      empty="No tool sets. Add one (e.g. “read-only”: read_file, search) and pick it in a Model config rule."
+      form={(s, close, saved) => <ToolSetForm set={s} onClose={close} onSaved={saved} />}
+    >
+      {(rows, edit) => (
+        <Table
+          label="Tool sets"
+          rows={rows}
+          keyOf={(s) => s.id}
+          columns={[
+            [
+              "Name",
+              (s) => (
+                <>
+                  <strong>{s.name}</strong>
+                  {s.description && <div class="small muted">{s.description}</div>}
+                </>
+              ),
+            ],
+            ["Tools", (s) => (s.tools === null ? <Badge kind="info">every tool</Badge> : s.tools.length ? <Tags items={s.tools} /> : <span class="muted">no tools</span>), "small"],
+            ["Used by", (s) => `${s.used_by} rules`],
+            ["Updated", (s) => fmtDate(s.updated_at), "small"],
+            [
+              "Actions",
+              (s) => (
+                <RowActions
+                  name={s.name}
+                  onEdit={() => edit(s)}
+                  question={`Delete tool set ${s.name}?`}
+                  remove={async () => {
+                    await del(`/tool-sets/${s.id}`);
+                    sets.reload();
+                  }}
+                />
+              ),
+              "actions-cell",
+            ],
+          ]}
         />
       )}
-    </>
+    </ListPage>
   );
 }
 
 function ToolSetForm({ set: s, onClose, onSaved }: { set?: ToolSet; onClose: () => void; onSaved: () => void }) {
-  const [name, setName] = useState(s?.name ?? "");
-  const [every, setEvery] = useState(s ? s.tools === null : false);
-  const [tools, setTools] = useState((s?.tools ?? []).join("\n"));
-  const [description, setDescription] = useState(s?.description ?? "");
-  const [run, busy, error] = useAction();
-  const submit = (e: Event) => {
-    e.preventDefault();
-    run(async () => {
-      const body = { name: name.trim(), tools: every ? null : parseList(tools), description };
-      if (s) await patch(`/tool-sets/${s.id}`, body);
-      else await post("/tool-sets", body);
-      onSaved();
-    });
-  };
+  const { values: f, text, check } = useForm({ name: s?.name ?? "", every: s ? s.tools === null : false, tools: (s?.tools ?? []).join("\n"), description: s?.description ?? "" });
   return (
-    <Modal title={s ? `Edit tool set ${s.name}` : "Add tool set"} open onClose={onClose}>
-      <form onSubmit={submit}>
-        <Field label="Name" error={fieldError(error, "name")}>
-          <input value={name} onInput={(e) => setName(inputValue(e))} required />
+    <FormDialog
+      title={s ? `Edit tool set ${s.name}` : "Add tool set"}
+      submitLabel={s ? "Save tool set" : "Add tool set"}
+      onClose={onClose}
+      submit={async () => {
+        const body = { name: f.name.trim(), tools: f.every ? null : parseList(f.tools), description: f.description };
+        if (s) await patch(`/tool-sets/${s.id}`, body);
+        else await post("/tool-sets", body);
+        onSaved();
+      }}
+    >
+      <Field label="Name" name="name">
+        <input {...text("name")} required />
+      </Field>
+      <Check {...check("every")}>Every tool (no restriction)</Check>
+      {!f.every && (
+        <Field label="Tools" hint="One tool name per line" name="tools">
+          <textarea rows={6} {...text("tools")} />
         </Field>
-        <label class="check">
-          <input type="checkbox" checked={every} onChange={(e) => setEvery(inputChecked(e))} /> Every tool (no restriction)
-        </label>
-        {!every && (
-          <Field label="Tools" hint="One tool name per line" error={fieldError(error, "tools")}>
-            <textarea rows={6} value={tools} onInput={(e) => setTools(inputValue(e))} />
-          </Field>
-        )}
-        <Field label="Description" error={fieldError(error, "description")}>
-          <input value={description} onInput={(e) => setDescription(inputValue(e))} />
-        </Field>
-        <ErrorBox error={error} />
-        <div class="dialog-actions">
-          <Button onClick={onClose}>Cancel</Button>
-          <Button type="submit" kind="primary" busy={busy}>
-            {s ? "Save tool set" : "Add tool set"}
-          </Button>
-        </div>
-      </form>
-    </Modal>
+      )}
+      <Field label="Description" name="description">
+        <input {...text("description")} />
+      </Field>
+    </FormDialog>
   );
 }

@@ -1,12 +1,13 @@
 import { useState } from "preact/hooks";
 import { del, enc, get, patch, post, put, qs } from "../api";
 import { BarList } from "../chart";
-import { loadNames, ModelPicker, TokenReveal } from "../shared";
-import type { Paged, Period, RequestRow, User } from "../types";
+import { TokenReveal } from "../shared";
+import type { Paged, Period, RequestRow, User, UserModelUsage, UserTokenUsage } from "../types";
 import { PERIOD_OPTIONS } from "../types";
-import { Async, Badge, Button, Confirm, Empty, ErrorBox, Field, fieldError, fmtNum, inputValue, optInt, PageHead, Pagination, SavingSwitch, Section, Select, Switch, useAction, useLoad, useSynced, navigate } from "../ui";
-import { RequestTable } from "./requests";
+import { Async, Badge, Button, Confirm, Empty, fmtNum, navigate, PageHead, Pagination, SavingSwitch, Section, Select, useLoad } from "../ui";
+import { LimitsSection, ModelAccessSection } from "./grants";
 import { KeysSection } from "./keys";
+import { RequestTable } from "./requests";
 
 export function UserPage({ username }: { username: string }) {
   const user = useLoad(() => get<User>(`/users/${enc(username)}`), [username]);
@@ -56,7 +57,9 @@ export function UserPage({ username }: { username: string }) {
                   <SavingSwitch label="Can manage models" checked={u.can_manage_models} save={(v) => patch(`/users/${enc(username)}`, { can_manage_models: v })} onSaved={user.reload} />
                 </dd>
                 <dt>Token</dt>
-                <dd class="mono">{u.token_prefix ? `${u.token_prefix}…` : "—"} <span class="muted small">(only the prefix is stored; regenerate to get a new token)</span></dd>
+                <dd class="mono">
+                  {u.token_prefix ? `${u.token_prefix}…` : "—"} <span class="muted small">(only the prefix is stored; regenerate to get a new token)</span>
+                </dd>
               </dl>
             </Section>
             {!u.is_deleted && <KeysSection username={username} />}
@@ -73,37 +76,23 @@ export function UserPage({ username }: { username: string }) {
 }
 
 function ModelAccess({ user, onSaved }: { user: User; onSaved: () => void }) {
-  const names = useLoad(loadNames);
-  const [all, setAll] = useSynced(user.has_all_models, [user]);
-  const [models, setModels] = useSynced(user.models, [user]);
-  const [run, busy, error] = useAction();
-  const [saved, setSaved] = useState(false);
   const base = `/users/${enc(user.username)}/models`;
-  const save = () =>
-    run(async () => {
-      // "All models" is its own endpoint; a list replaces the allow-list and clears "all".
-      if (all) await post(`${base}/all`);
-      else await post(base, { models });
-      setSaved(true);
-      setTimeout(() => setSaved(false), 2000);
-      onSaved();
-    });
   return (
-    <Section title="Model access">
-      <Switch label="Access to all models" showLabel checked={all} onChange={setAll} />
-      {!all && (
-        <>
-          <ErrorBox error={names.error} label="Could not load model names" />
-          <ModelPicker names={names.data} value={models} onChange={setModels} label="Allowed models (mapping display names, groups or real names)" />
-          {models.length === 0 && <p class="muted">With no names selected this user can call nothing.</p>}
-        </>
-      )}
-      <ErrorBox error={error} />
-      <div class="row">
-        <Button kind="primary" busy={busy} onClick={save}>
-          Save model access
-        </Button>
-        {!all && user.models.length > 0 && (
+    <ModelAccessSection
+      title="Model access"
+      source={user}
+      pickerLabel="Allowed models (mapping display names, groups or real names)"
+      saveLabel="Save model access"
+      warnEmpty
+      save={async (all, models) => {
+        // "All models" is its own endpoint; a list replaces the allow-list and clears "all".
+        if (all) await post(`${base}/all`);
+        else await post(base, { models });
+        onSaved();
+      }}
+      actions={(all) =>
+        !all &&
+        user.models.length > 0 && (
           <Confirm
             label="Revoke all models"
             question="Remove every model from this user's allow-list?"
@@ -112,66 +101,42 @@ function ModelAccess({ user, onSaved }: { user: User; onSaved: () => void }) {
               onSaved();
             }}
           />
-        )}
-        {saved && <span class="ok-text" role="status">Saved</span>}
-      </div>
-    </Section>
+        )
+      }
+    />
   );
 }
 
 function Limits({ user, onSaved }: { user: User; onSaved: () => void }) {
-  const [req, setReq] = useState(user.request_limit?.toString() ?? "");
-  const [tok, setTok] = useState(user.token_limit?.toString() ?? "");
-  const [run, busy, error] = useAction();
-  const [saved, setSaved] = useState(false);
   const base = `/users/${enc(user.username)}/limits`;
   return (
-    <Section title="Limits">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          run(async () => {
-            await post(base, { request_limit: optInt(req), token_limit: optInt(tok) });
-            setSaved(true);
-            setTimeout(() => setSaved(false), 2000);
+    <LimitsSection
+      title="Limits"
+      source={user}
+      labels={["Request limit", "Token limit"]}
+      saveLabel="Save limits"
+      save={async (limits) => {
+        await post(base, limits);
+        onSaved();
+      }}
+      actions={
+        <Confirm
+          label="Remove limits"
+          question="Remove both limits (unlimited)?"
+          onConfirm={async () => {
+            await del(base);
             onSaved();
-          });
-        }}
-      >
-        <div class="row">
-          <Field label="Request limit" hint="Blank = unlimited" error={fieldError(error, "request_limit")}>
-            <input inputMode="numeric" value={req} onInput={(e) => setReq(inputValue(e))} />
-          </Field>
-          <Field label="Token limit" hint="Blank = unlimited" error={fieldError(error, "token_limit")}>
-            <input inputMode="numeric" value={tok} onInput={(e) => setTok(inputValue(e))} />
-          </Field>
-        </div>
-        <ErrorBox error={error} />
-        <div class="row">
-          <Button type="submit" kind="primary" busy={busy}>
-            Save limits
-          </Button>
-          <Confirm
-            label="Remove limits"
-            question="Remove both limits (unlimited)?"
-            onConfirm={async () => {
-              await del(base);
-              setReq("");
-              setTok("");
-              onSaved();
-            }}
-          />
-          {saved && <span class="ok-text" role="status">Saved</span>}
-        </div>
-      </form>
-    </Section>
+          }}
+        />
+      }
+    />
   );
 }
 
 function Usage({ username }: { username: string }) {
   const [period, setPeriod] = useState<Period>("7d");
-  const tokens = useLoad(() => get<{ period: { start: string; end: string }; usage: { requests: number; prompt_tokens: number; completion_tokens: number; total_tokens: number } }>(`/users/${enc(username)}/token-usage${qs({ period })}`), [username, period]);
-  const models = useLoad(() => get<{ models: { model: string; requests: number; total_tokens: number }[] }>(`/users/${enc(username)}/model-usage${qs({ period })}`), [username, period]);
+  const tokens = useLoad(() => get<UserTokenUsage>(`/users/${enc(username)}/token-usage${qs({ period })}`), [username, period]);
+  const models = useLoad(() => get<UserModelUsage>(`/users/${enc(username)}/model-usage${qs({ period })}`), [username, period]);
   return (
     <Section title="Usage" actions={<Select label="Usage period" value={period} options={PERIOD_OPTIONS} onChange={setPeriod} />}>
       <div class="grid2">
@@ -193,7 +158,13 @@ function Usage({ username }: { username: string }) {
           )}
         </Async>
         <Async state={models} what="Loading model usage">
-          {(m) => (m.models.length === 0 ? <Empty>No requests from this user in this period.</Empty> : <BarList label="Tokens by model" rows={m.models.map((x) => ({ name: x.model, value: x.total_tokens, detail: `${fmtNum(x.requests)} req · ${fmtNum(x.total_tokens)} tok` }))} />)}
+          {(m) =>
+            m.models.length === 0 ? (
+              <Empty>No requests from this user in this period.</Empty>
+            ) : (
+              <BarList label="Tokens by model" rows={m.models.map((x) => ({ name: x.model, value: x.total_tokens, detail: `${fmtNum(x.requests)} req · ${fmtNum(x.total_tokens)} tok` }))} />
+            )
+          }
         </Async>
       </div>
     </Section>
