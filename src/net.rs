@@ -1,7 +1,9 @@
 //! Platform-neutral HTTP values that flow through the core. The edge converts
-//! `worker::Request`/`Response` to and from these exactly once per request.
+//! `worker::Request`/`Response` to and from these exactly once per request. Methods and header
+//! names are the `http` crate's (so a method is one of a closed set of values, not any string).
 
 pub use crate::stream::bytes::{ByteStream, NativeBody};
+pub use http::{header, Method};
 
 pub enum Body {
     Empty,
@@ -25,7 +27,7 @@ impl std::fmt::Debug for Body {
 /// An inbound client request with its body already read (bodies are size-capped at the edge).
 #[derive(Debug, Clone, Default)]
 pub struct Inbound {
-    pub method: String,
+    pub method: Method,
     pub path: String,
     pub query: String,
     pub headers: Vec<(String, String)>,
@@ -75,7 +77,7 @@ impl Reply {
         Reply::json_bytes(status, serde_json::to_vec(value).unwrap_or_default())
     }
     pub fn json_bytes(status: u16, bytes: Vec<u8>) -> Reply {
-        Reply { status, headers: vec![("content-type".into(), "application/json".into())], body: Body::Full(bytes) }
+        Reply { status, headers: vec![(header::CONTENT_TYPE.as_str().into(), "application/json".into())], body: Body::Full(bytes) }
     }
     pub fn empty(status: u16) -> Reply {
         Reply { status, headers: Vec::new(), body: Body::Empty }

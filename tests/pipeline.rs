@@ -53,7 +53,7 @@ fn snapshot(nodes: Vec<Node>, settings: &[(&str, Value)]) -> Rc<Snapshot> {
 
 fn request(path: &str, body: Value) -> Inbound {
     Inbound {
-        method: "POST".into(),
+        method: maestro_edge::net::Method::POST,
         path: path.into(),
         headers: vec![("authorization".into(), format!("Bearer {}", token())), ("content-type".into(), "application/json".into())],
         body: serde_json::to_vec(&body).unwrap(),

@@ -62,6 +62,15 @@ impl<D: Db, P: Platform> Ctx<'_, D, P> {
     pub async fn exec(&self, sql: &str, params: &[Param]) -> Result<u64, GatewayError> {
         self.db.exec(sql, params).await.map_err(Into::into)
     }
+    /// Every row of a view as `{key: [...], "total": n}`, in `order` (a list endpoint).
+    pub async fn list_all(&self, view: &str, order: &str, key: &str) -> Result<Reply, GatewayError> {
+        let v = self.json(&format!("SELECT COALESCE(json_agg(x ORDER BY {order}), '[]'::json)::text FROM ({view}) x"), &[]).await?;
+        let total = v.as_array().map(Vec::len).unwrap_or(0);
+        let mut out = serde_json::Map::new();
+        out.insert(key.to_string(), v);
+        out.insert("total".into(), total.into());
+        ok(Value::Object(out))
+    }
 }
 
 pub fn ok(v: Value) -> Result<Reply, GatewayError> {

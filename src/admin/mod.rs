@@ -71,7 +71,7 @@ pub fn pre_route(method: &str, path: &str) -> Option<Result<Reply, GatewayError>
 }
 
 pub async fn handle<D: Db, P: Platform>(db: &D, platform: &P, env: &AdminEnv<'_>, req: &Inbound) -> Result<Outcome, GatewayError> {
-    if let Some(answer) = pre_route(&req.method, &req.path) {
+    if let Some(answer) = pre_route(req.method.as_str(), &req.path) {
         return answer.map(|reply| Outcome { reply, publish: false });
     }
     let segs = segments(&req.path);

@@ -75,9 +75,7 @@ pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: 
 }
 
 async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
-    let v = ctx.json(&format!("SELECT COALESCE(json_agg(x ORDER BY x.priority, x.name), '[]'::json)::text FROM ({GROUP_VIEW}) x"), &[]).await?;
-    let total = v.as_array().map(Vec::len).unwrap_or(0);
-    ok(json!({"groups": v, "total": total}))
+    ctx.list_all(GROUP_VIEW, "x.priority, x.name", "groups").await
 }
 
 async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {

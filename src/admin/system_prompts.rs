@@ -90,9 +90,7 @@ pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: 
 }
 
 async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
-    let v = ctx.json(&format!("SELECT COALESCE(json_agg(x ORDER BY x.priority DESC, x.id), '[]'::json)::text FROM ({VIEW}) x"), &[]).await?;
-    let total = v.as_array().map(Vec::len).unwrap_or(0);
-    ok(json!({"prompts": v, "total": total}))
+    ctx.list_all(VIEW, "x.priority DESC, x.id", "prompts").await
 }
 
 async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {

@@ -70,7 +70,7 @@ fn every_table_route_reaches_a_handler() {
     for (method, template) in table::all() {
         let path = sample_path(template);
         let req = Inbound {
-            method: method.into(),
+            method: method.parse().unwrap(),
             path: path.clone(),
             body: b"{}".to_vec(),
             headers: vec![("authorization".into(), "Bearer test-admin-token".into())],
@@ -101,11 +101,11 @@ fn unknown_routes_never_reach_the_database() {
     let env = env(&sealer, &random);
     let cases = [("GET", "/admin/nope", 404), ("DELETE", "/admin/users", 405), ("GET", "/admin", 404), ("PATCH", "/admin/openapi.json", 405)];
     for (method, path, status) in cases {
-        let req = Inbound { method: method.into(), path: path.into(), ..Default::default() };
+        let req = Inbound { method: method.parse().unwrap(), path: path.into(), ..Default::default() };
         let e = block_on(handle(&DownDb, &offline(), &env, &req)).err().unwrap_or_else(|| panic!("{method} {path} succeeded"));
         assert_eq!(e.status(), status, "{method} {path}: {e}");
     }
-    let req = Inbound { method: "GET".into(), path: "/admin/openapi.json".into(), ..Default::default() };
+    let req = Inbound { method: crate::net::Method::GET, path: "/admin/openapi.json".into(), ..Default::default() };
     let ok = block_on(handle(&DownDb, &offline(), &env, &req)).expect("the OpenAPI document needs neither credentials nor the database");
     assert_eq!(ok.reply.status, 200);
 }

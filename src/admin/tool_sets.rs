@@ -64,9 +64,7 @@ pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: 
 }
 
 async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
-    let v = ctx.json(&format!("SELECT COALESCE(json_agg(x ORDER BY x.name), '[]'::json)::text FROM ({VIEW}) x"), &[]).await?;
-    let total = v.as_array().map(Vec::len).unwrap_or(0);
-    ok(json!({"tool_sets": v, "total": total}))
+    ctx.list_all(VIEW, "x.name", "tool_sets").await
 }
 
 async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {

@@ -46,7 +46,7 @@ fn run(origin: Origin, leaves: bool) -> (Rc<FakePlatform>, u16) {
     let p = Rc::new(p);
     let snap = Rc::new(snapshot());
     let user = User { id: 1, username: "u".into(), active: true, all_models: true, ..Default::default() };
-    let req = Inbound { method: "POST".into(), path: "/api/chat".into(), body: br#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":false}"#.to_vec(), ..Default::default() };
+    let req = Inbound { method: crate::net::Method::POST, path: "/api/chat".into(), body: br#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":false}"#.to_vec(), ..Default::default() };
     let ep = routes::resolve("POST", "/api/chat").unwrap_or_else(|_| panic!("route"));
     let reply = futures::executor::block_on(infer::run(&p, &snap, &user, &ep, &req));
     (p, reply.status)

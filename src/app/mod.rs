@@ -45,7 +45,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Handle one request against the current snapshot. Never panics on client input; every
 /// failure is rendered in the client's dialect.
 pub async fn handle<P: Platform>(p: Rc<P>, snap: Rc<Snapshot>, req: Inbound) -> Reply {
-    let ep = routes::resolve(&req.method, &req.path);
+    let ep = routes::resolve(req.method.as_str(), &req.path);
     serve(p, snap, ep, req).await
 }
 

@@ -252,7 +252,7 @@ mod tests {
         if let Some(a) = accept {
             headers.push(("accept".to_string(), a.to_string()));
         }
-        Inbound { method: method.into(), path: "/".into(), query: String::new(), headers, body: Vec::new(), client_ip: None }
+        Inbound { method: method.parse().unwrap(), path: "/".into(), query: String::new(), headers, body: Vec::new(), client_ip: None }
     }
 
     fn body_text(r: &Reply) -> String {

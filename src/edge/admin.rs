@@ -47,7 +47,7 @@ pub async fn handle(env: &Env, platform: &WorkerPlatform, req: Inbound) -> Reply
         return with_cors(Reply::empty(204), origin.as_deref());
     }
     // Unknown paths, wrong methods and the OpenAPI document need no database connection.
-    if let Some(answer) = admin::pre_route(&req.method, &req.path) {
+    if let Some(answer) = admin::pre_route(req.method.as_str(), &req.path) {
         return with_cors(answer.unwrap_or_else(|e| render_error(Dialect::Admin, &e)), origin.as_deref());
     }
     let sealer = sealer(env);
