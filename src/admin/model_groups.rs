@@ -202,6 +202,18 @@ async fn set_preferred<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, member: i64, ids
     Ok(())
 }
 
+/// A member's weight, priority and flags, in the column order both statements use.
+fn member_flags(input: &Input) -> Result<Vec<Param>, GatewayError> {
+    Ok(vec![
+        Param::Int(input.int_in("weight", 0, 1_000_000)?),
+        Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
+        Param::Bool(input.bool("is_fallback")?),
+        Param::Bool(input.bool("is_fallback_413")?),
+        Param::Bool(input.bool("is_metadata_source")?),
+        Param::Bool(input.bool("is_active")?),
+    ])
+}
+
 async fn insert_member<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: i64, input: &Input) -> Result<i64, GatewayError> {
     let model = match input.str("model_name")?.or(input.str("model_display_name")?) {
         Some(m) if !m.is_empty() => m,
@@ -216,17 +228,7 @@ async fn insert_member<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: i64, inpu
             "INSERT INTO model_group_members (group_id, model_name, capability_tags, weight, priority, is_fallback, is_fallback_413, is_metadata_source, is_active)
              VALUES ($1::bigint, $2::text, COALESCE($3::text[], '{}'), COALESCE($4::bigint, 1), COALESCE($5::bigint, 0), COALESCE($6::boolean, false), COALESCE($7::boolean, false), COALESCE($8::boolean, false), COALESCE($9::boolean, true))
              RETURNING to_json(id)",
-            &[
-                Param::Int(Some(group)),
-                Param::Text(Some(model)),
-                Param::TextArray(tags(input)?),
-                Param::Int(input.int_in("weight", 0, 1_000_000)?),
-                Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
-                Param::Bool(input.bool("is_fallback")?),
-                Param::Bool(input.bool("is_fallback_413")?),
-                Param::Bool(input.bool("is_metadata_source")?),
-                Param::Bool(input.bool("is_active")?),
-            ],
+            &[&[Param::Int(Some(group)), Param::Text(Some(model)), Param::TextArray(tags(input)?)][..], &member_flags(input)?].concat(),
         )
         .await?
         .as_i64()
@@ -271,18 +273,7 @@ async fn update_member<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: &str, id:
                is_fallback_413 = COALESCE($8::boolean, is_fallback_413), is_metadata_source = COALESCE($9::boolean, is_metadata_source),
                is_active = COALESCE($10::boolean, is_active)
              WHERE id = $1::bigint AND group_id = $2::bigint",
-            &[
-                Param::Int(Some(mid)),
-                Param::Int(Some(gid)),
-                Param::Text(rename.clone()),
-                Param::TextArray(tags(&input)?),
-                Param::Int(input.int_in("weight", 0, 1_000_000)?),
-                Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
-                Param::Bool(input.bool("is_fallback")?),
-                Param::Bool(input.bool("is_fallback_413")?),
-                Param::Bool(input.bool("is_metadata_source")?),
-                Param::Bool(input.bool("is_active")?),
-            ],
+            &[&[Param::Int(Some(mid)), Param::Int(Some(gid)), Param::Text(rename.clone()), Param::TextArray(tags(&input)?)][..], &member_flags(&input)?].concat(),
         )
         .await?;
     if n == 0 {
