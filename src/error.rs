@@ -1,6 +1,6 @@
 //! `GatewayError`: every way a request can fail, with its status, retry class and a
 //! low-cardinality reason for logs. Rendering into a client's error shape happens in one
-//! place per dialect (`ingress::render_error`), never here.
+//! place per dialect (`dialect::render_error`), never here.
 
 use std::fmt;
 

@@ -3,11 +3,12 @@
 //! One request's path (read `app.rs` first; it calls these in order):
 //! 1. `edge::entry` (wasm only) converts the Worker request and calls `app::handle`.
 //! 2. `routes::resolve` -> dialect + operation; from here every error renders in that dialect
-//!    (`ingress::render_error`, one place per dialect).
+//!    (`dialect::render_error`, one place per dialect).
 //! 3. `auth::authenticate` -> the user, from the routing snapshot (`state::snapshot`).
 //! 4. `routing::catalog` -> does the name exist, may this user call it.
 //! 5. `routing::plan` -> ordered attempts: group member, node, real model name.
-//! 6. `origins` builds each upstream request; failover happens before the first byte.
+//! 6. `origins` builds each upstream request (translated by `dialect` when the origin speaks
+//!    another dialect); failover happens before the first byte.
 //! 7. `stream` relays the answer chunk by chunk in the client's dialect, rewriting model names,
 //!    observing usage and ending broken streams with an in-band error.
 
@@ -18,8 +19,8 @@ pub mod auth;
 mod edge;
 #[cfg(target_arch = "wasm32")]
 pub use edge::{Breakers, Coordinator, Counters, Limiter, ResponseStore, Streams, UsageBuffer};
+pub mod dialect;
 pub mod error;
-pub mod ingress;
 pub mod limits;
 pub mod log;
 pub mod maintenance;
@@ -30,13 +31,12 @@ pub mod policy;
 pub mod redis;
 pub mod routes;
 pub mod routing;
+pub mod repair;
 pub mod settings;
-pub mod shaping;
 #[cfg(test)]
 pub mod sim;
 pub mod state;
 pub mod stream;
-pub mod translate;
 pub mod types;
 pub mod usage;
 pub mod util;

@@ -89,6 +89,29 @@ impl LimitsBackend {
     }
 }
 
+/// Which answers get `<think>…</think>` split out into reasoning (`shaping.think_tags`; the key
+/// keeps its stored name, the code is `repair::think`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThinkTags {
+    /// Models with the thinking capability, and every translated answer.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ThinkTags {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(ThinkTags::Auto),
+            "always" => Some(ThinkTags::Always),
+            "never" => Some(ThinkTags::Never),
+            _ => None,
+        }
+    }
+}
+
 /// Where routing-snapshot copies and the version pointer live (`backend.cache`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -127,7 +150,7 @@ pub struct Settings {
     pub limits_backend: LimitsBackend,
     pub cache_backend: CacheBackend,
     pub redis_timeout_ms: u64,
-    pub think_tags: String,
+    pub think_tags: ThinkTags,
     pub ollama_keep_alive: Option<Value>,
     pub ollama_unsupported_params: Vec<String>,
     pub ollama_version: String,
@@ -176,7 +199,7 @@ pub fn validate(key: &str, value: &Value) -> Result<(), String> {
             Some(s) if key == "routing.node_strategy" && parse_strategy(s).is_none() => {
                 Err(format!("'{key}' must be one of priority, round_robin, weighted, least_busy"))
             }
-            Some(s) if key == "shaping.think_tags" && !matches!(s, "auto" | "always" | "never") => Err(format!("'{key}' must be auto, always or never")),
+            Some(s) if key == "shaping.think_tags" && ThinkTags::parse(s).is_none() => Err(format!("'{key}' must be auto, always or never")),
             Some(s) if key == "backend.limits" && LimitsBackend::parse(s).is_none() => Err(format!("'{key}' must be durable_objects or redis")),
             Some(s) if key == "backend.cache" && CacheBackend::parse(s).is_none() => Err(format!("'{key}' must be kv or redis")),
             Some(_) => Ok(()),
@@ -231,7 +254,7 @@ impl Settings {
             limits_backend: get("backend.limits").as_str().and_then(LimitsBackend::parse).unwrap_or_default(),
             cache_backend: get("backend.cache").as_str().and_then(CacheBackend::parse).unwrap_or_default(),
             redis_timeout_ms: int("redis.timeout_ms"),
-            think_tags: get("shaping.think_tags").as_str().unwrap_or("auto").to_string(),
+            think_tags: get("shaping.think_tags").as_str().and_then(ThinkTags::parse).unwrap_or_default(),
             ollama_keep_alive: Some(get("ollama.keep_alive")).filter(|v| !v.is_null()),
             ollama_unsupported_params: get("ollama.unsupported_params")
                 .as_array()

@@ -1,6 +1,6 @@
 //! Small shared vocabulary: client dialects, operations, usage and finish reasons.
 //! Request and response bodies stay `serde_json` values where we only touch a few fields;
-//! cross-dialect translation has its own internal representation in `translate/`.
+//! cross-dialect translation has its own internal representation in `dialect/`.
 
 use serde::{Deserialize, Serialize};
 

@@ -10,9 +10,11 @@ use maestro_edge::auth::{self, token};
 use maestro_edge::net::Inbound;
 use maestro_edge::routes;
 use maestro_edge::stream::lines::LineFramer;
-use maestro_edge::stream::passthrough::{AnthropicSse, OllamaNdjson, OpenAiSse, State, Transform};
-use maestro_edge::stream::transcode::{Decoder, Transcode};
-use maestro_edge::translate::{anthropic, ollama, openai, responses};
+use maestro_edge::dialect::{anthropic::AnthropicSse, ollama::OllamaNdjson, openai::OpenAiSse};
+use maestro_edge::stream::transform::{Framing, State, Transform};
+use maestro_edge::dialect::Decoder;
+use maestro_edge::stream::transcode::Transcode;
+use maestro_edge::dialect::{anthropic, ollama, openai, responses};
 use maestro_edge::util::jsonscan;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -124,7 +126,7 @@ proptest! {
     #[test]
     fn passthrough_streams_end_exactly_once_and_never_forward_garbage(frames in arb_frames()) {
         for mut t in [Box::new(OpenAiSse::new("d", true)) as Box<dyn Transform>, Box::new(OllamaNdjson::new("d"))] {
-            let sse = t.sse();
+            let sse = t.framing() == Framing::SseData;
             let (out, ok) = run_transform(t.as_mut(), &frames);
             let text = String::from_utf8(out).unwrap();
             let payloads: Vec<&str> = if sse {
@@ -169,14 +171,14 @@ proptest! {
             1 => Decoder::OpenAi(openai::StreamDecoder::new()),
             _ => Decoder::Anthropic(anthropic::StreamDecoder::new()),
         };
-        let encoder: Box<dyn maestro_edge::translate::StreamEncoder> = match client {
+        let encoder: Box<dyn maestro_edge::dialect::StreamEncoder> = match client {
             0 => Box::new(openai::StreamEncoder::new("d", "id", 1, true)),
             1 => Box::new(ollama::ChatStreamEncoder::new("d")),
             2 => Box::new(ollama::GenerateStreamEncoder::new("d")),
             3 => Box::new(anthropic::StreamEncoder::new("d", "msg_1", 3)),
             _ => Box::new(responses::StreamEncoder::new("d", "resp_1", 1)),
         };
-        let mut t = Transcode::new(decoder, Some(maestro_edge::shaping::for_model("deepseek-kimi")), encoder);
+        let mut t = Transcode::new(decoder, Some(maestro_edge::repair::for_model("deepseek-kimi")), encoder);
         let (_, ok) = run_transform(&mut t, &frames);
         prop_assert_eq!(ok, *t.state() == State::Done);
     }

@@ -6,22 +6,21 @@
 pub(super) use super::job::{AttemptResult, Job};
 use super::respond;
 use super::input::{model_field, parse_object};
+use crate::dialect::{self, ollama};
 use crate::error::GatewayError;
-use crate::ingress;
 use crate::limits;
 use crate::net::{Inbound, Reply};
 use crate::origins::failure::{Failure, Next, Scope};
 use crate::origins::call::{self, Answer};
 use crate::origins::{self, Api, Leg};
 use crate::platform::{Platform, Settlement};
-use crate::policy::{self, Shape, Target};
+use crate::policy::{self, Target, UpstreamBody};
 use crate::routes::{Endpoint, Op};
 use crate::routing::breaker::Outcome;
 use crate::routing::needs;
 use crate::routing::plan::{self, Attempt, Draws, FailureClass, Planner};
 use crate::routing::scope::{self, Scope as NodeScope};
 use crate::state::snapshot::{Snapshot, User};
-use crate::translate::{anthropic, ollama, openai};
 use serde_json::{Map, Value};
 use std::rc::Rc;
 
@@ -44,7 +43,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
         Ok(reply) => reply,
         Err(e) => {
             job.failed(&**p, &e);
-            ingress::render_error(job.dialect, &e)
+            dialect::render_error(job.dialect, &e)
         }
     };
     for (k, v) in limit_headers {
@@ -215,22 +214,11 @@ fn upstream_body(job: &mut Job<'_>, leg: Leg, real: &str) -> Result<(Map<String,
     let stream = job.stream;
     let v = match leg.api {
         Api::OpenAiEmbeddings => ollama::embed_request_to_openai(&job.body, real)?,
-        Api::OpenAiChat => {
+        api => {
             let mut ir = job.ir()?.clone();
             ir.stream = stream;
-            openai::encode_request(&ir, real)
+            dialect::encode_request(api, &ir, real).ok_or_else(|| GatewayError::Internal(format!("no translation to {api:?}")))??
         }
-        Api::OllamaChat => {
-            let mut ir = job.ir()?.clone();
-            ir.stream = stream;
-            ollama::encode_chat_request(&ir, real)?
-        }
-        Api::AnthropicMessages => {
-            let mut ir = job.ir()?.clone();
-            ir.stream = stream;
-            anthropic::encode_request(&ir, real)
-        }
-        other => return Err(GatewayError::Internal(format!("no translation to {other:?}"))),
     };
     match v {
         Value::Object(m) => Ok((m, false)),
@@ -245,7 +233,7 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     let Some(leg) = origins::leg(job.op, node.kind) else {
         return AttemptResult::Failed(Failure::Unservable("node cannot serve this endpoint".into()));
     };
-    let target = Target { snap, user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, shape: Shape::of(leg.api) };
+    let target = Target { snap, user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, upstream: UpstreamBody::of(leg.api) };
     if policy::in_maintenance(&target) {
         return AttemptResult::Failed(Failure::Maintenance(attempt.model.clone()));
     }
@@ -282,11 +270,11 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
         }
     };
     job.reached(attempt, node);
-    let shaping = respond::shaping_for(leg, &target);
+    let repair = respond::repair_for(leg, &target);
     if job.stream {
-        respond::stream(p, snap, user, job, attempt, leg, shaping, reply, remaining, strip_usage).await
+        respond::stream(p, snap, user, job, attempt, leg, repair, reply, remaining, strip_usage).await
     } else {
-        respond::json(p, snap, job, leg, shaping, reply, remaining).await
+        respond::json(p, snap, job, leg, repair, reply, remaining).await
     }
 }
 

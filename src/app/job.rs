@@ -10,7 +10,7 @@ use crate::platform::{Platform, Settlement};
 use crate::routes::{Endpoint, Op};
 use crate::routing::plan::{Attempt, Planner};
 use crate::state::snapshot::{Node, User};
-use crate::translate::{anthropic, ollama, openai, responses, ChatRequest};
+use crate::dialect::{self, ChatRequest};
 use crate::types::{Dialect, Usage};
 use crate::usage::UsageRecord;
 use serde_json::{Map, Value};
@@ -140,15 +140,7 @@ impl<'a> Job<'a> {
     /// The client's request in the IR (decoded on first use; errors are the client's 400s).
     pub fn ir(&mut self) -> Result<&ChatRequest, GatewayError> {
         if self.ir.is_none() {
-            let ir = match self.op {
-                Op::OllamaChat => ollama::decode_chat_request(&self.body)?,
-                Op::OllamaGenerate => ollama::decode_generate_request(&self.body)?,
-                Op::ChatCompletions => openai::decode_request(&self.body)?,
-                Op::Messages => anthropic::decode_request(&self.body)?,
-                Op::Responses => responses::decode_request(&self.body)?,
-                _ => return Err(GatewayError::bad_request("this endpoint cannot be translated")),
-            };
-            self.ir = Some(ir);
+            self.ir = Some(dialect::decode_request(self.op, &self.body)?);
         }
         Ok(self.ir.as_ref().expect("set above"))
     }

@@ -1,34 +1,21 @@
-//! Listings and model information: `/api/show`, `/api/ps`, the Anthropic-shaped model list and
-//! `/v1/messages/count_tokens` — always under the names the client may call.
+//! Listings and model information that need the snapshot or an origin: `/api/show`, `/api/ps`
+//! and `/v1/messages/count_tokens`, always under the names the client may call. The shapes are
+//! the dialects' (`dialect::<name>::models`).
 
 use super::{callable, model_field, parse_object, read_all, visible, within};
+use crate::dialect::anthropic;
+use crate::dialect::ollama as ol;
 use crate::error::GatewayError;
-use crate::ingress::ollama as ol;
 use crate::net::{Inbound, Outbound, Reply};
 use crate::origins;
 use crate::platform::Platform;
 use crate::routes::Op;
-use crate::routing::catalog::{self, Entry};
+use crate::routing::catalog::{self};
 use crate::state::snapshot::{same_model, NodeKind, Snapshot, User};
-use crate::translate::anthropic;
 use serde_json::{json, Value};
 use std::rc::Rc;
 
-/// Anthropic's model list shape (`GET /v1/models` with an `anthropic-version` header).
-pub(super) fn anthropic_models(entries: &[Entry]) -> Value {
-    let data: Vec<Value> = entries
-        .iter()
-        .map(|e| json!({"type": "model", "id": e.name, "display_name": e.name, "created_at": "1970-01-01T00:00:00Z", "max_input_tokens": e.context_length}))
-        .collect();
-    json!({
-        "data": data,
-        "has_more": false,
-        "first_id": entries.first().map(|e| e.name.clone()),
-        "last_id": entries.last().map(|e| e.name.clone()),
-    })
-}
-
-/// Anthropic's token count: a documented estimate (no origin call; see `translate::anthropic`).
+/// Anthropic's token count: a documented estimate (no origin call; see `dialect::anthropic`).
 pub(super) fn count_tokens(snap: &Snapshot, user: &User, req: &Inbound) -> Result<Reply, GatewayError> {
     let body = parse_object(&req.body)?;
     let model = model_field(&body, "model")?;

@@ -12,7 +12,7 @@ use crate::origins;
 use crate::platform::Platform;
 use crate::routes::Op;
 use crate::state::snapshot::{same_model, Health, Node, NodeKind, Snapshot, User};
-use crate::stream::passthrough::ProgressNdjson;
+use crate::dialect::ollama::ProgressNdjson;
 use crate::stream::relay::{self, Timer};
 use serde_json::{json, Map, Value};
 use std::rc::Rc;

@@ -7,7 +7,7 @@
 //! - listings and model info (`listings`), model management (`manage`).
 //!
 //! Every error becomes a response in the client's dialect in exactly one place
-//! (`ingress::render_error`).
+//! (`dialect::render_error`).
 
 pub mod cors;
 #[cfg(test)]
@@ -26,7 +26,7 @@ pub mod tools;
 
 use crate::auth;
 use crate::error::GatewayError;
-use crate::ingress::{self, ollama as ol, openai as oa};
+use crate::dialect::{self, ollama as ol, openai as oa};
 use crate::net::{Inbound, Reply};
 // The deadline helpers, for the answer and listing code below (`origins::call` owns them).
 use crate::origins::call::{read_all, within};
@@ -54,12 +54,12 @@ pub async fn handle<P: Platform>(p: Rc<P>, snap: Rc<Snapshot>, req: Inbound) -> 
 pub async fn serve<P: Platform>(p: Rc<P>, snap: Rc<Snapshot>, ep: Result<Endpoint, (Dialect, GatewayError)>, req: Inbound) -> Reply {
     let ep = match ep {
         Ok(ep) => ep,
-        Err((dialect, e)) => return ingress::render_error(dialect, &e),
+        Err((dialect, e)) => return dialect::render_error(dialect, &e),
     };
     let dialect = ep.dialect;
     let reply = match dispatch(&p, &snap, &ep, &req).await {
         Ok(reply) => reply,
-        Err(e) => ingress::render_error(dialect, &e),
+        Err(e) => dialect::render_error(dialect, &e),
     };
     if snap.settings.cors_allowed_origins.is_empty() {
         return reply;
@@ -86,9 +86,9 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
         Op::OllamaTags => Ok(Reply::json(200, &ol::tags(&visible(snap, user, &Op::OllamaChat)))),
         // Anthropic SDKs list models at the same path; they announce themselves by header.
         Op::Models if tool == Some(routes::Tool::Claude) && tools::is_claude_desktop(req) => Ok(Reply::json(200, &tools::claude_desktop_models(&visible(snap, user, &Op::Messages)))),
-        Op::Models if tool == Some(routes::Tool::Claude) => Ok(Reply::json(200, &listings::anthropic_models(&visible(snap, user, &Op::Messages)))),
+        Op::Models if tool == Some(routes::Tool::Claude) => Ok(Reply::json(200, &dialect::anthropic::models_list(&visible(snap, user, &Op::Messages)))),
         Op::Models if tool == Some(routes::Tool::Codex) => Ok(Reply::json(200, &tools::codex_models(&visible(snap, user, &Op::Responses)))),
-        Op::Models if req.header("anthropic-version").is_some() => Ok(Reply::json(200, &listings::anthropic_models(&visible(snap, user, &Op::Messages)))),
+        Op::Models if req.header("anthropic-version").is_some() => Ok(Reply::json(200, &dialect::anthropic::models_list(&visible(snap, user, &Op::Messages)))),
         Op::Models => Ok(Reply::json(200, &oa::models_list(&visible(snap, user, &Op::ChatCompletions)))),
         Op::Model(id) => {
             let e = callable(snap, user, id)?;

@@ -7,19 +7,18 @@
 //! reported to the breakers like any other.
 
 use super::job::Job;
-use super::respond::shaping_for;
+use super::respond::repair_for;
+use crate::dialect::{ollama, openai, ChatRequest, Decoder, Message, Role};
 use crate::origins::call::{self, Answer};
 use crate::origins::failure::{Failure, Scope};
 use crate::origins::{self, Api};
 use crate::platform::Platform;
-use crate::policy::{self, Shape, Target};
+use crate::policy::{self, Target, UpstreamBody};
 use crate::routes::Op;
 use crate::routing::breaker::Outcome;
 use crate::routing::plan::{Attempt, FailureClass, Planner};
 use crate::state::snapshot::{Snapshot, User};
 use crate::stream::relay::{Recover, Resumed};
-use crate::stream::transcode::Decoder;
-use crate::translate::{ollama, openai, ChatRequest, Message, Role};
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -83,7 +82,7 @@ async fn once<P: Platform>(ctx: &Ctx<P>, attempt: &Attempt, partial: &str, why: 
     if !matches!(leg.api, Api::OpenAiChat | Api::OllamaChat) {
         return Err(None);
     }
-    let target = Target { snap, user: &ctx.user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, shape: Shape::of(leg.api) };
+    let target = Target { snap, user: &ctx.user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, upstream: UpstreamBody::of(leg.api) };
     if policy::in_maintenance(&target) {
         return Err(None);
     }
@@ -121,9 +120,5 @@ async fn once<P: Platform>(ctx: &Ctx<P>, attempt: &Attempt, partial: &str, why: 
     let old = ctx.node.replace(node.id);
     p.stream_ended(old, &ctx.lease);
     p.stream_started(node.id, &ctx.lease);
-    let decoder = match leg.api {
-        Api::OllamaChat => Decoder::Ollama(ollama::StreamDecoder::new()),
-        _ => Decoder::OpenAi(openai::StreamDecoder::new()),
-    };
-    Ok(Resumed { upstream: reply.body, first, decoder, shaping: shaping_for(leg, &target), note: format!("{why}; continued on node '{}'", node.name) })
+    Ok(Resumed { upstream: reply.body, first, decoder: Decoder::for_api(leg.api), repair: repair_for(leg, &target), note: format!("{why}; continued on node '{}'", node.name) })
 }

@@ -1,23 +1,26 @@
 //! Answering the client from a good origin reply. Same dialect and nothing to repair: the
-//! passthrough transforms (model name rewritten per chunk by a byte scan). Otherwise the origin's
-//! decoder -> output repair -> the client's encoder, streamed (`Transcode`) or whole.
+//! dialect's passthrough (model name rewritten per chunk by a byte scan). Otherwise the origin's
+//! decoder -> output repair -> the client's encoder, streamed (`Transcode`) or whole. Which
+//! decoder, encoder, passthrough, id prefix and content type is the dialect table's business
+//! (`dialect`); this file decides only when to translate or repair, and settles the usage.
 
 use super::infer::{AttemptResult, Job};
 use super::{read_all, within};
+use crate::dialect::{self, anthropic, ollama, AnswerSpec, ChatResponse, Decoder, StreamEncoder, ToolCall};
 use crate::net::{Body, OriginReply, Reply};
 use crate::origins::failure::Failure;
 use crate::origins::{self, Api, Leg};
 use crate::platform::Platform;
 use crate::policy::Target;
+use crate::repair::{self, Piece, Pipeline};
 use crate::routes::Op;
 use crate::routing::plan::Attempt;
-use crate::shaping::{self, Piece, Pipeline};
+use crate::settings::ThinkTags;
 use crate::state::snapshot::{Snapshot, User};
-use crate::stream::passthrough::{self, AnthropicSse, OllamaNdjson, OpenAiSse, Transform};
 use crate::stream::relay::{self, Finished, Timer};
-use crate::stream::transcode::{Decoder, Transcode};
-use crate::translate::{anthropic, ollama, openai, responses, ChatResponse, StreamEncoder, ToolCall};
-use crate::types::{Dialect, FinishReason, Usage};
+use crate::stream::transcode::Transcode;
+use crate::stream::transform::{error_message, Transform};
+use crate::types::Usage;
 use crate::usage::estimate_tokens;
 use crate::util::jsonscan;
 use futures::StreamExt;
@@ -26,7 +29,7 @@ use std::rc::Rc;
 
 /// Output repair for this attempt, if any: tool-call repair for models that need it, think
 /// splitting for thinking models, and always when translating (we are re-encoding anyway).
-pub(super) fn shaping_for(leg: Leg, t: &Target) -> Option<Pipeline> {
+pub(super) fn repair_for(leg: Leg, t: &Target) -> Option<Pipeline> {
     // A same-dialect Anthropic leg is never repaired: its bytes are the origin's. A translated
     // one is re-encoded anyway (Anthropic-compatible endpoints also serve DeepSeek or Kimi).
     let eligible = match leg.api {
@@ -37,11 +40,11 @@ pub(super) fn shaping_for(leg: Leg, t: &Target) -> Option<Pipeline> {
     if !eligible {
         return None;
     }
-    let p = shaping::for_model(t.real);
-    let think = match t.snap.settings.think_tags.as_str() {
-        "always" => true,
-        "never" => false,
-        _ => t.capabilities().iter().any(|c| c == "thinking"),
+    let p = repair::for_model(t.real);
+    let think = match t.snap.settings.think_tags {
+        ThinkTags::Always => true,
+        ThinkTags::Never => false,
+        ThinkTags::Auto => t.capabilities().iter().any(|c| c == "thinking"),
     };
     (leg.translate || p.repairs_tools() || think).then_some(p)
 }
@@ -50,41 +53,31 @@ fn now_s<P: Platform>(p: &P) -> i64 {
     (p.now_ms() / 1000) as i64
 }
 
-/// The client's stream encoder for its operation.
-fn encoder<P: Platform>(p: &Rc<P>, job: &mut Job<'_>) -> Box<dyn StreamEncoder> {
-    let display = job.requested.clone();
-    let id = job.record.id.trim_start_matches("req_").to_string();
-    match job.op {
-        Op::OllamaGenerate => Box::new(ollama::GenerateStreamEncoder::new(&display).with_elapsed_ms(p.now_ms().saturating_sub(job.started_ms))),
-        Op::OllamaChat => Box::new(ollama::ChatStreamEncoder::new(&display).with_elapsed_ms(p.now_ms().saturating_sub(job.started_ms))),
-        Op::Messages => {
-            let estimate = job.ir.as_ref().map(anthropic::estimate_input_tokens).unwrap_or(0);
-            Box::new(anthropic::StreamEncoder::new(&display, &format!("msg_{id}"), estimate))
-        }
-        Op::Responses => {
-            let mut e = responses::StreamEncoder::new(&display, &format!("resp_{id}"), now_s(&**p));
-            if let Some(turn) = job.responses.clone() {
-                e = e.with_meta(turn.meta());
-                if turn.store {
-                    let (p, user_id) = (p.clone(), job.record.user_id);
-                    e = e.on_done(Box::new(move |r: &Value| super::stored::keep(&*p, user_id, &turn, r)));
-                }
-            }
-            Box::new(e)
-        }
-        _ => Box::new(openai::StreamEncoder::new(&display, &format!("chatcmpl-{id}"), now_s(&**p), openai::include_usage(&job.body))),
+/// What the client's answer encoder needs to know about this request.
+fn answer_spec<'a, P: Platform>(p: &P, job: &'a Job<'_>) -> AnswerSpec<'a> {
+    AnswerSpec {
+        display: &job.requested,
+        id: job.record.id.trim_start_matches("req_"),
+        created: now_s(p),
+        elapsed_ms: p.now_ms().saturating_sub(job.started_ms),
+        include_usage: dialect::openai::include_usage(&job.body),
+        // Only Anthropic's `message_start` carries one (a scan of the whole request).
+        input_estimate: if *job.op == Op::Messages { job.ir.as_ref().map(anthropic::estimate_input_tokens).unwrap_or(0) } else { 0 },
+        responses_meta: job.responses.as_ref().map(|turn| turn.meta()),
     }
 }
 
-fn content_type(d: Dialect) -> &'static str {
-    match d {
-        Dialect::Ollama => "application/x-ndjson",
-        _ => "text/event-stream",
-    }
+/// The client's stream encoder for its operation (a stored Responses turn is kept when done).
+fn encoder<P: Platform>(p: &Rc<P>, job: &Job<'_>) -> Box<dyn StreamEncoder> {
+    let on_done = job.responses.clone().filter(|turn| turn.store).map(|turn| {
+        let (p, user_id) = (p.clone(), job.record.user_id);
+        Box::new(move |r: &Value| super::stored::keep(&*p, user_id, &turn, r)) as dialect::responses::OnDone
+    });
+    dialect::encoder_for(job.op, answer_spec(&**p, job), on_done)
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, job: &mut Job<'_>, attempt: &Attempt, leg: Leg, shaping: Option<Pipeline>, mut reply: OriginReply, remaining: u64, strip_usage: bool) -> AttemptResult {
+pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, job: &mut Job<'_>, attempt: &Attempt, leg: Leg, repair: Option<Pipeline>, mut reply: OriginReply, remaining: u64, strip_usage: bool) -> AttemptResult {
     // Failover is still possible until the first event: read up to it under the TTFB
     // deadline. A stream that closes (or breaks) before one moves to the next candidate.
     let deadline = p.now_ms() + remaining;
@@ -106,20 +99,11 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
     // Recoverable streams are transcoded even between the same dialects: continuing one needs
     // the client encoder's state (id, open blocks, the text so far).
     let recover = snap.settings.stream_recover && super::recover::applies(job, leg.api);
-    let transform: Box<dyn Transform> = if leg.translate || shaping.is_some() || recover {
-        let decoder = match leg.api {
-            Api::OllamaChat | Api::OllamaGenerate => Decoder::Ollama(ollama::StreamDecoder::new()),
-            Api::AnthropicMessages => Decoder::Anthropic(anthropic::StreamDecoder::new()),
-            _ => Decoder::OpenAi(openai::StreamDecoder::new()),
-        };
-        let t = Transcode::new(decoder, shaping, encoder(p, job));
+    let transform: Box<dyn Transform> = if leg.translate || repair.is_some() || recover {
+        let t = Transcode::new(Decoder::for_api(leg.api), repair, encoder(p, job));
         Box::new(if recover { t.recoverable(prompt_estimate(job)) } else { t })
     } else {
-        match leg.api {
-            Api::OllamaChat | Api::OllamaGenerate => Box::new(OllamaNdjson::new(&display)),
-            Api::AnthropicMessages => Box::new(AnthropicSse::new(&display)),
-            _ => Box::new(OpenAiSse::new(&display, strip_usage)),
-        }
+        dialect::passthrough_for(leg.api, &display, strip_usage)
     };
     // The node the stream comes from (a recovery moves it, and its stream lease with it).
     let node = Rc::new(std::cell::Cell::new(attempt.node_id));
@@ -162,7 +146,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
         }
     }
     let mut headers = vec![
-        ("content-type".into(), content_type(job.dialect).into()),
+        ("content-type".into(), dialect::content_type(job.dialect).into()),
         ("cache-control".into(), "no-cache".into()),
         // Nothing between us and the client may compress (and so buffer) a stream.
         ("content-encoding".into(), "identity".into()),
@@ -195,8 +179,8 @@ fn prompt_estimate(job: &Job<'_>) -> u64 {
 }
 
 /// Text with think tags and raw tool-call markup -> reasoning, text and tool calls.
-fn repair(resp: &mut ChatResponse, mut p: Pipeline) {
-    let pieces = shaping::repair_all(&mut p, &resp.text);
+fn repair_whole(resp: &mut ChatResponse, mut p: Pipeline) {
+    let pieces = repair::repair_all(&mut p, &resp.text);
     let mut text = String::new();
     for piece in pieces {
         match piece {
@@ -206,17 +190,10 @@ fn repair(resp: &mut ChatResponse, mut p: Pipeline) {
         }
     }
     resp.text = text;
-    if !resp.tool_calls.is_empty() && resp.finish == FinishReason::Stop {
-        resp.finish = FinishReason::ToolCalls;
-    }
+    resp.settle();
 }
 
-/// Prompt tokens include cache reads and writes (what the origin processed), as on every leg.
-fn anthropic_usage(v: &Value) -> Option<Usage> {
-    v.get("usage").and_then(anthropic::origin::usage_from)
-}
-
-pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job<'_>, leg: Leg, shaping: Option<Pipeline>, reply: OriginReply, remaining: u64) -> AttemptResult {
+pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut Job<'_>, leg: Leg, repair: Option<Pipeline>, reply: OriginReply, remaining: u64) -> AttemptResult {
     let idle = remaining.max(snap.settings.stream_idle_ms);
     let request_id = origin_request_id(leg, &reply);
     let headers_ms = p.now_ms().saturating_sub(job.started_ms);
@@ -227,7 +204,7 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return AttemptResult::Failed(Failure::Empty);
     }
-    if !leg.translate && shaping.is_none() {
+    if !leg.translate && repair.is_none() {
         return match passthrough_json(p, job, leg, bytes) {
             AttemptResult::Served(mut r) => {
                 r.headers.extend(request_id);
@@ -241,7 +218,7 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         _ => return AttemptResult::Failed(Failure::NotJson(origins::error_text(&bytes))),
     };
     if v.get("error").is_some_and(|e| !e.is_null()) {
-        let msg = passthrough::error_message(&bytes).unwrap_or_else(|| "origin error".into());
+        let msg = error_message(&bytes).unwrap_or_else(|| "origin error".into());
         return AttemptResult::Failed(Failure::OriginError(msg));
     }
     let display = job.requested.clone();
@@ -256,47 +233,22 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
             })
         };
         match translated {
-            Ok(o) => (o, passthrough::openai_usage(&v)),
+            Ok(o) => (o, v.get("usage").and_then(dialect::openai::usage_from)),
             Err(e) => return AttemptResult::Failed(Failure::OriginError(e)),
         }
     } else {
-        let decoded = match leg.api {
-            Api::OllamaChat | Api::OllamaGenerate => ollama::decode_chat_response(&v),
-            Api::AnthropicMessages => anthropic::decode_response(&v),
-            _ => openai::decode_response(&v),
-        };
-        let mut resp = match decoded {
+        let mut resp = match dialect::decode_response(leg.api, &v) {
             Ok(r) => r,
             Err(e) => return AttemptResult::Failed(Failure::OriginError(format!("unreadable answer: {e}"))),
         };
-        if let Some(pl) = shaping {
-            repair(&mut resp, pl);
+        if let Some(pl) = repair {
+            repair_whole(&mut resp, pl);
         }
-        let id = job.record.id.trim_start_matches("req_").to_string();
         let usage = resp.usage;
-        let out = match job.op {
-            Op::OllamaChat => ollama::encode_chat_response_timed(&resp, &display, &ollama::now_rfc3339(), &timing),
-            Op::OllamaGenerate => ollama::encode_generate_response_timed(&resp, &display, &ollama::now_rfc3339(), &timing),
-            Op::Messages => {
-                resp.id = format!("msg_{id}");
-                anthropic::encode_response(&resp, &display)
-            }
-            Op::Responses => {
-                resp.id = format!("resp_{id}");
-                let mut out = responses::encode_response(&resp, &display, now_s(&**p));
-                if let (Some(turn), Some(o)) = (&job.responses, out.as_object_mut()) {
-                    o.extend(turn.meta());
-                    super::stored::keep(&**p, job.record.user_id, turn, &out);
-                }
-                out
-            }
-            _ => {
-                if resp.id.is_empty() {
-                    resp.id = format!("chatcmpl-{id}");
-                }
-                openai::encode_response(&resp, &display, now_s(&**p))
-            }
-        };
+        let out = dialect::encode_response(job.op, &mut resp, answer_spec(&**p, job), &timing);
+        if let Some(turn) = &job.responses {
+            super::stored::keep(&**p, job.record.user_id, turn, &out);
+        }
         (out, usage)
     };
     let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true });
@@ -311,23 +263,11 @@ fn passthrough_json<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, leg: Leg, bytes: 
     if !bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{') || serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
         return AttemptResult::Failed(Failure::NotJson(origins::error_text(&bytes)));
     }
-    if let Some(msg) = passthrough::error_message(&bytes) {
+    if let Some(msg) = error_message(&bytes) {
         return AttemptResult::Failed(Failure::OriginError(msg));
     }
     let field = |key: &str| -> Option<Value> { jsonscan::top_level_value(&bytes, key).and_then(|(s, e)| serde_json::from_slice(&bytes[s..e]).ok()) };
-    let usage = match leg.api {
-        Api::OllamaChat | Api::OllamaGenerate | Api::OllamaEmbed | Api::OllamaEmbeddings => {
-            let mut counters = serde_json::Map::new();
-            for k in ["prompt_eval_count", "eval_count"] {
-                if let Some(v) = field(k) {
-                    counters.insert(k.into(), v);
-                }
-            }
-            passthrough::ollama_usage(&Value::Object(counters))
-        }
-        Api::AnthropicMessages => field("usage").and_then(|u| anthropic_usage(&serde_json::json!({ "usage": u }))),
-        _ => field("usage").and_then(|u| passthrough::openai_usage(&serde_json::json!({ "usage": u }))),
-    };
+    let usage = dialect::answer_usage(leg.api, field);
     let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true });
     let out = jsonscan::set_top_level_str(&bytes, "model", &job.requested).unwrap_or(bytes);
     served(p, job, usage, out)

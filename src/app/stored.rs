@@ -3,7 +3,7 @@
 //! by user, so another user's id is simply not found). Writing happens in `respond`.
 
 use crate::error::GatewayError;
-use crate::ingress::openai as oa;
+use crate::dialect::openai as oa;
 use crate::net::{Inbound, Reply};
 use crate::platform::Platform;
 use crate::routes::Op;
@@ -19,7 +19,7 @@ async fn find<P: Platform>(p: &P, user: &User, id: &str) -> Result<Option<Rc<Sto
 }
 
 fn not_found(id: &str) -> Reply {
-    Reply::json(404, &oa::error_body(&format!("Response with id '{id}' not found."), None, None))
+    Reply::json(404, &oa::invalid_request_body(&format!("Response with id '{id}' not found."), None, None))
 }
 
 pub(super) async fn handle<P: Platform>(p: &Rc<P>, user: &User, op: &Op, req: &Inbound) -> Result<Reply, GatewayError> {

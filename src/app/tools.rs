@@ -13,7 +13,7 @@ use crate::error::GatewayError;
 use crate::net::{Inbound, Reply};
 use crate::routes::{Op, Tool};
 use crate::routing::catalog::{Entry, EntryKind};
-use crate::translate::{openai, responses};
+use crate::dialect::{openai, responses};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 

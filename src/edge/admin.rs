@@ -7,7 +7,7 @@ use super::env::{random_bytes, sealer, secret};
 use super::snapshot;
 use crate::admin::{self, AdminEnv};
 use crate::error::GatewayError;
-use crate::ingress::render_error;
+use crate::dialect::render_error;
 use crate::net::{Inbound, Reply};
 use crate::types::Dialect;
 use worker::Env;

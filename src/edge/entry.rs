@@ -1,7 +1,7 @@
 //! `#[event]` handlers: fetch (gateway, admin, readiness) and scheduled (maintenance).
 
 use super::{admin, http, maintenance, me, platform::WorkerPlatform, ready, snapshot};
-use crate::ingress::render_error;
+use crate::dialect::render_error;
 use crate::routes::{self, Op};
 use std::rc::Rc;
 use worker::{event, web_sys, Context, Env, Result, ScheduleContext, ScheduledEvent};

@@ -4,7 +4,7 @@
 use super::pg::with_db;
 use super::platform::WorkerPlatform;
 use crate::app::me;
-use crate::ingress::render_error;
+use crate::dialect::render_error;
 use crate::net::{Inbound, Reply};
 use crate::platform::Credentials;
 use crate::state::snapshot::Snapshot;

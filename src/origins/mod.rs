@@ -37,7 +37,7 @@ impl Api {
 }
 
 /// How one attempt reaches a node: the upstream API, and whether the client's dialect must be
-/// translated to it (one IR in between, see `translate/`).
+/// translated to it (one IR in between, see `dialect/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Leg {
     pub api: Api,

@@ -7,9 +7,10 @@ use crate::origins::Api;
 use crate::state::snapshot::{same_model, ModelConfig, Node, NodeKind, Snapshot, User};
 use serde_json::{json, Map, Value};
 
-/// The upstream body's shape (after any translation).
+/// Which API's body the policy edits: the upstream body, after any translation (where the
+/// system prompt goes, how tools are written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub enum UpstreamBody {
     /// `messages` (OpenAI chat or Ollama `/api/chat`).
     Chat,
     /// Ollama `/api/generate`: `prompt` + `system`.
@@ -20,14 +21,13 @@ pub enum Shape {
     Other,
 }
 
-impl Shape {
-    /// The shape of the body an upstream API takes.
-    pub fn of(api: Api) -> Shape {
+impl UpstreamBody {
+    pub fn of(api: Api) -> UpstreamBody {
         match api {
-            Api::OpenAiChat | Api::OllamaChat => Shape::Chat,
-            Api::OllamaGenerate => Shape::Generate,
-            Api::AnthropicMessages => Shape::Anthropic,
-            _ => Shape::Other,
+            Api::OpenAiChat | Api::OllamaChat => UpstreamBody::Chat,
+            Api::OllamaGenerate => UpstreamBody::Generate,
+            Api::AnthropicMessages => UpstreamBody::Anthropic,
+            _ => UpstreamBody::Other,
         }
     }
 }
@@ -41,7 +41,7 @@ pub struct Target<'a> {
     pub model: &'a str,
     pub real: &'a str,
     pub node: &'a Node,
-    pub shape: Shape,
+    pub upstream: UpstreamBody,
 }
 
 impl Target<'_> {
@@ -83,7 +83,7 @@ pub fn in_maintenance(t: &Target) -> bool {
 pub fn apply(body: &mut Map<String, Value>, t: &Target) {
     let cfg = t.config();
     if let Some(allowed) = cfg.and_then(|c| c.allowed_tools.as_ref()) {
-        filter_tools(body, allowed, t.shape == Shape::Anthropic);
+        filter_tools(body, allowed, t.upstream == UpstreamBody::Anthropic);
     }
     if let Some(c) = cfg {
         for p in &c.unsupported_params {
@@ -115,7 +115,7 @@ pub fn apply(body: &mut Map<String, Value>, t: &Target) {
     }
     let block = system_block(t);
     if !block.is_empty() {
-        merge_system(body, t.shape, &block);
+        merge_system(body, t.upstream, &block);
     }
 }
 
@@ -237,9 +237,9 @@ pub fn system_block(t: &Target) -> String {
     hits.iter().map(|p| p.prompt.trim()).filter(|p| !p.is_empty()).collect::<Vec<_>>().join("\n\n")
 }
 
-fn merge_system(body: &mut Map<String, Value>, shape: Shape, block: &str) {
-    match shape {
-        Shape::Chat => {
+fn merge_system(body: &mut Map<String, Value>, upstream: UpstreamBody, block: &str) {
+    match upstream {
+        UpstreamBody::Chat => {
             let Some(Value::Array(msgs)) = body.get_mut("messages") else { return };
             let first_is_text_system = msgs.first().is_some_and(|m| m.get("role").and_then(Value::as_str) == Some("system") && m.get("content").is_some_and(Value::is_string));
             if first_is_text_system {
@@ -249,12 +249,12 @@ fn merge_system(body: &mut Map<String, Value>, shape: Shape, block: &str) {
                 msgs.insert(0, json!({"role": "system", "content": block}));
             }
         }
-        Shape::Generate => {
+        UpstreamBody::Generate => {
             let cur = body.get("system").and_then(Value::as_str).unwrap_or("");
             let next = if cur.is_empty() { block.to_string() } else { format!("{block}\n\n{cur}") };
             body.insert("system".into(), Value::String(next));
         }
-        Shape::Anthropic => {
+        UpstreamBody::Anthropic => {
             let next = match body.remove("system") {
                 None | Some(Value::Null) => Value::String(block.to_string()),
                 Some(Value::String(cur)) if cur.is_empty() => Value::String(block.to_string()),
@@ -267,7 +267,7 @@ fn merge_system(body: &mut Map<String, Value>, shape: Shape, block: &str) {
             };
             body.insert("system".into(), next);
         }
-        Shape::Other => {}
+        UpstreamBody::Other => {}
     }
 }
 
@@ -302,11 +302,11 @@ mod tests {
         Node { id: 7, name: "gpu-1".into(), kind, models: vec![NodeModel { name: "llama3:latest".into(), available: true, context_length: Some(131072), ..Default::default() }], ..Default::default() }
     }
 
-    fn run(body: Value, kind: NodeKind, shape: Shape) -> Value {
+    fn run(body: Value, kind: NodeKind, upstream: UpstreamBody) -> Value {
         let s = snap();
         let user = User { username: "alice".into(), ..Default::default() };
         let n = node(kind);
-        let t = Target { snap: &s, user: &user, group: None, model: "fast", real: "llama3:latest", node: &n, shape };
+        let t = Target { snap: &s, user: &user, group: None, model: "fast", real: "llama3:latest", node: &n, upstream };
         let mut m = body.as_object().unwrap().clone();
         apply(&mut m, &t);
         Value::Object(m)
@@ -317,22 +317,22 @@ mod tests {
         let out = run(
             json!({"tools":[{"type":"function","function":{"name":"Read"}},{"type":"function","function":{"name":"Shell"}}],"tool_choice":{"type":"function","function":{"name":"Shell"}},"top_p":0.9}),
             NodeKind::Openai,
-            Shape::Chat,
+            UpstreamBody::Chat,
         );
         assert_eq!(out["tools"].as_array().unwrap().len(), 1);
         assert_eq!(out["tool_choice"], "auto");
         assert!(out.get("top_p").is_none());
-        let none = run(json!({"tools":[{"type":"function","function":{"name":"Shell"}}],"tool_choice":"required"}), NodeKind::Openai, Shape::Chat);
+        let none = run(json!({"tools":[{"type":"function","function":{"name":"Shell"}}],"tool_choice":"required"}), NodeKind::Openai, UpstreamBody::Chat);
         assert!(none.get("tools").is_none() && none.get("tool_choice").is_none());
     }
 
     #[test]
     fn context_for_ollama_only_and_capped() {
-        let out = run(json!({"messages":[]}), NodeKind::Ollama, Shape::Chat);
+        let out = run(json!({"messages":[]}), NodeKind::Ollama, UpstreamBody::Chat);
         assert_eq!(out["options"]["num_ctx"], 8192, "config default beats the discovered maximum");
-        let client = run(json!({"messages":[],"options":{"num_ctx":65536}}), NodeKind::Ollama, Shape::Chat);
+        let client = run(json!({"messages":[],"options":{"num_ctx":65536}}), NodeKind::Ollama, UpstreamBody::Chat);
         assert_eq!(client["options"]["num_ctx"], 16384, "the client's value is capped by the max");
-        let openai = run(json!({"messages":[],"options":{"num_ctx":1},"keep_alive":"5m"}), NodeKind::Openai, Shape::Chat);
+        let openai = run(json!({"messages":[],"options":{"num_ctx":1},"keep_alive":"5m"}), NodeKind::Openai, UpstreamBody::Chat);
         assert!(openai.get("options").is_none() && openai.get("keep_alive").is_none());
     }
 
@@ -341,7 +341,7 @@ mod tests {
         let out = run(
             json!({"messages":[{"role":"user","content":[{"type":"text","text":"see"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AA"}}]},{"role":"user","content":"x","images":["AA"]}]}),
             NodeKind::Ollama,
-            Shape::Chat,
+            UpstreamBody::Chat,
         );
         let m = &out["messages"];
         assert_eq!(m[1]["content"][1]["text"], IMAGE_PLACEHOLDER);
@@ -351,15 +351,15 @@ mod tests {
 
     #[test]
     fn system_prompts_ordered_by_priority_then_scope_and_merged() {
-        let out = run(json!({"messages":[{"role":"system","content":"S"},{"role":"user","content":"q"}]}), NodeKind::Ollama, Shape::Chat);
+        let out = run(json!({"messages":[{"role":"system","content":"S"},{"role":"user","content":"q"}]}), NodeKind::Ollama, UpstreamBody::Chat);
         assert_eq!(out["messages"][0]["content"], "N\n\nU\n\nM\n\nS");
-        let gen = run(json!({"prompt":"p"}), NodeKind::Ollama, Shape::Generate);
+        let gen = run(json!({"prompt":"p"}), NodeKind::Ollama, UpstreamBody::Generate);
         assert_eq!(gen["system"], "N\n\nU\n\nM");
-        let anth = run(json!({"system":[{"type":"text","text":"S","cache_control":{"type":"ephemeral"}}],"messages":[]}), NodeKind::Anthropic, Shape::Anthropic);
+        let anth = run(json!({"system":[{"type":"text","text":"S","cache_control":{"type":"ephemeral"}}],"messages":[]}), NodeKind::Anthropic, UpstreamBody::Anthropic);
         assert_eq!(anth["system"][0]["text"], "N\n\nU\n\nM");
         assert_eq!(anth["system"][1]["cache_control"]["type"], "ephemeral");
         assert_eq!(anth["messages"].as_array().unwrap().len(), 0);
-        let parts = run(json!({"messages":[{"role":"system","content":[{"type":"text","text":"S"}]}]}), NodeKind::Openai, Shape::Chat);
+        let parts = run(json!({"messages":[{"role":"system","content":[{"type":"text","text":"S"}]}]}), NodeKind::Openai, UpstreamBody::Chat);
         assert_eq!(parts["messages"][0]["content"], "N\n\nU\n\nM");
         assert_eq!(parts["messages"].as_array().unwrap().len(), 2);
     }

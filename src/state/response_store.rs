@@ -80,7 +80,7 @@ impl StoredResponse {
 }
 
 /// The response an output item belongs to. Item ids are minted by the gateway as
-/// `{kind}_{tail}_{n}` for the response `resp_{tail}` (see `translate::responses`), so an item
+/// `{kind}_{tail}_{n}` for the response `resp_{tail}` (see `dialect::responses`), so an item
 /// reference needs no index of its own.
 pub fn response_of_item(item_id: &str) -> Option<String> {
     let (_, rest) = item_id.split_once('_')?;

@@ -3,6 +3,6 @@
 
 pub mod bytes;
 pub mod lines;
-pub mod passthrough;
 pub mod relay;
 pub mod transcode;
+pub mod transform;

@@ -10,10 +10,10 @@
 //! the client sees one answer; if not, the held-back error ends the stream as before.
 
 use super::lines::{sse_data, LineFramer, DEFAULT_MAX_LINE};
-use super::passthrough::{State, Transform};
-use super::transcode::Decoder;
+use super::transform::{Framing, State, Transform};
+use crate::dialect::Decoder;
 use super::bytes::{ByteStream, NativeBody};
-use crate::shaping::Pipeline;
+use crate::repair::Pipeline;
 use crate::types::Usage;
 use futures::future::{select, Either, LocalBoxFuture};
 use futures::StreamExt;
@@ -40,7 +40,7 @@ pub struct Resumed {
     pub upstream: ByteStream,
     pub first: Vec<u8>,
     pub decoder: Decoder,
-    pub shaping: Option<Pipeline>,
+    pub repair: Option<Pipeline>,
     pub note: String,
 }
 
@@ -80,7 +80,7 @@ impl RelayCore {
         self.broken = false;
         self.framer = LineFramer::new(DEFAULT_MAX_LINE);
         if let Some(t) = self.transform.as_transcode() {
-            t.resume(r.decoder, r.shaping);
+            t.resume(r.decoder, r.repair);
         }
         self.recovered.push(r.note);
         self.push(&r.first, out);
@@ -143,7 +143,7 @@ impl RelayCore {
             return;
         }
         // A raw transform frames the bytes itself: nothing is held here, nothing added.
-        if let Some(rest) = self.framer.take_rest().filter(|_| !self.transform.raw()) {
+        if let Some(rest) = self.framer.take_rest().filter(|_| self.transform.framing() != Framing::Raw) {
             self.feed(&rest, out);
             self.feed(b"\n", out);
         }
@@ -165,13 +165,13 @@ impl RelayCore {
 
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
         let RelayCore { framer, transform, .. } = self;
-        let sse = transform.sse();
-        if transform.raw() {
+        let framing = transform.framing();
+        if framing == Framing::Raw {
             transform.frame(bytes, out);
             return;
         }
         let res = framer.push(bytes, |line| {
-            if sse {
+            if framing == Framing::SseData {
                 if let Some(p) = sse_data(line) {
                     transform.frame(p, out);
                 }
@@ -330,7 +330,7 @@ impl Relayed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::passthrough::{OllamaNdjson, OpenAiSse};
+    use crate::dialect::{ollama::OllamaNdjson, openai::OpenAiSse};
     use std::cell::RefCell;
 
     struct NoTimer;
@@ -416,8 +416,8 @@ mod tests {
     }
 
     fn recoverable_openai() -> Box<dyn Transform> {
-        let enc = Box::new(crate::translate::openai::StreamEncoder::new("d", "chatcmpl-1", 1, true));
-        Box::new(crate::stream::transcode::Transcode::new(Decoder::OpenAi(crate::translate::openai::StreamDecoder::new()), None, enc).recoverable(5))
+        let enc = Box::new(crate::dialect::openai::StreamEncoder::new("d", "chatcmpl-1", 1, true));
+        Box::new(crate::stream::transcode::Transcode::new(Decoder::OpenAi(crate::dialect::openai::StreamDecoder::new()), None, enc).recoverable(5))
     }
 
     fn sse(text: &str) -> String {
@@ -439,8 +439,8 @@ mod tests {
             Box::pin(futures::future::ready(Some(Resumed {
                 upstream: up,
                 first: sse("over the ").into_bytes(),
-                decoder: Decoder::OpenAi(crate::translate::openai::StreamDecoder::new()),
-                shaping: None,
+                decoder: Decoder::OpenAi(crate::dialect::openai::StreamDecoder::new()),
+                repair: None,
                 note: "cut; continued on node 'b'".into(),
             })))
         });

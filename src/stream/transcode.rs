@@ -3,20 +3,15 @@
 //! origin speak different dialects, or when a model's output needs repair. Incremental: each
 //! upstream frame produces its client bytes at once; only a possible partial marker is held.
 
-use super::passthrough::{State, Transform};
-use crate::shaping::{Piece, Pipeline};
-use crate::translate::{anthropic, ollama, openai, Chunk, StreamEncoder};
+use super::transform::{Framing, State, Transform};
+use crate::dialect::ir::finish_with_tools;
+use crate::dialect::{Chunk, Decoder, StreamEncoder};
+use crate::repair::{Piece, Pipeline};
 use crate::types::{FinishReason, Usage};
-
-pub enum Decoder {
-    OpenAi(openai::StreamDecoder),
-    Ollama(ollama::StreamDecoder),
-    Anthropic(anthropic::StreamDecoder),
-}
 
 pub struct Transcode {
     decoder: Decoder,
-    shaping: Option<Pipeline>,
+    repair: Option<Pipeline>,
     encoder: Box<dyn StreamEncoder>,
     started: bool,
     state: State,
@@ -51,8 +46,8 @@ struct Recovery {
 const RECOVERY_TEXT_MAX: usize = 64 * 1024;
 
 impl Transcode {
-    pub fn new(decoder: Decoder, shaping: Option<Pipeline>, encoder: Box<dyn StreamEncoder>) -> Self {
-        Transcode { decoder, shaping, encoder, started: false, state: State::Open, finish: None, usage: None, frames: 0, tool_index: Vec::new(), next_tool: 0, chunks: Vec::new(), pieces: Vec::new(), recovery: None }
+    pub fn new(decoder: Decoder, repair: Option<Pipeline>, encoder: Box<dyn StreamEncoder>) -> Self {
+        Transcode { decoder, repair, encoder, started: false, state: State::Open, finish: None, usage: None, frames: 0, tool_index: Vec::new(), next_tool: 0, chunks: Vec::new(), pieces: Vec::new(), recovery: None }
     }
 
     /// Keep what recovery needs, and hold failures back (`broken`) instead of ending the stream.
@@ -81,7 +76,7 @@ impl Transcode {
 
     /// Continue the same client stream (same encoder: one id, one model name, open blocks
     /// still open) from another origin's stream, which continues the prefill.
-    pub fn resume(&mut self, decoder: Decoder, shaping: Option<Pipeline>) {
+    pub fn resume(&mut self, decoder: Decoder, repair: Option<Pipeline>) {
         if let Some(r) = self.recovery.as_mut() {
             r.pending = None;
             // A broken attempt rarely got to its usage: count it as estimated (prompt, and a
@@ -91,7 +86,7 @@ impl Transcode {
             r.prior_frames += self.frames;
         }
         self.decoder = decoder;
-        self.shaping = shaping;
+        self.repair = repair;
         self.state = State::Open;
         self.finish = None;
         self.frames = 0;
@@ -150,7 +145,7 @@ impl Transcode {
         match c {
             Chunk::Text(t) => {
                 self.frames += 1;
-                match self.shaping.as_mut() {
+                match self.repair.as_mut() {
                     Some(p) => {
                         p.push(&t, &mut self.pieces);
                         self.emit_pieces(out);
@@ -183,14 +178,11 @@ impl Transcode {
     }
 
     fn finalize(&mut self, out: &mut Vec<u8>) {
-        if let Some(p) = self.shaping.as_mut() {
+        if let Some(p) = self.repair.as_mut() {
             p.finish(&mut self.pieces);
             self.emit_pieces(out);
         }
-        let mut reason = self.finish.unwrap_or(FinishReason::Stop);
-        if reason == FinishReason::Stop && self.next_tool > 0 {
-            reason = FinishReason::ToolCalls;
-        }
+        let reason: FinishReason = finish_with_tools(self.finish, self.next_tool > 0);
         self.encoder.chunk(&Chunk::Finish(reason), out);
         if let Some(u) = self.usage() {
             self.encoder.chunk(&Chunk::Usage(u), out);
@@ -213,17 +205,13 @@ impl Transform for Transcode {
             self.encoder.start(out);
             self.started = true;
         }
-        if matches!(self.decoder, Decoder::OpenAi(_)) && payload == b"[DONE]" {
+        if self.decoder.is_terminator(payload) {
             self.finalize(out);
             return;
         }
         let mut chunks = std::mem::take(&mut self.chunks);
         chunks.clear();
-        let res = match &mut self.decoder {
-            Decoder::OpenAi(d) => d.frame(payload, &mut chunks),
-            Decoder::Ollama(d) => d.frame(payload, &mut chunks),
-            Decoder::Anthropic(d) => d.frame(payload, &mut chunks),
-        };
+        let res = self.decoder.frame(payload, &mut chunks);
         if let Err(msg) = res {
             self.chunks = chunks;
             self.fail(&format!("the origin reported an error: {msg}"), out);
@@ -234,12 +222,7 @@ impl Transform for Transcode {
             self.handle(c, out);
         }
         self.chunks = chunks;
-        // Ollama's last line carries both the finish and the counts: the answer is complete.
-        if finished_here && matches!(self.decoder, Decoder::Ollama(_)) {
-            self.finalize(out);
-        }
-        // Anthropic's terminator is its own event, after the finish and the counts.
-        if matches!(&self.decoder, Decoder::Anthropic(d) if d.done()) {
+        if (finished_here && self.decoder.complete_at_finish()) || self.decoder.done() {
             self.finalize(out);
         }
     }
@@ -285,8 +268,8 @@ impl Transform for Transcode {
     fn as_transcode(&mut self) -> Option<&mut Transcode> {
         Some(self)
     }
-    fn sse(&self) -> bool {
-        matches!(self.decoder, Decoder::OpenAi(_) | Decoder::Anthropic(_))
+    fn framing(&self) -> Framing {
+        self.decoder.framing()
     }
 }
 
@@ -301,7 +284,7 @@ fn sum(a: Option<Usage>, b: Option<Usage>) -> Option<Usage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::translate::anthropic;
+    use crate::dialect::{anthropic, ollama, openai};
 
     fn run(t: &mut Transcode, frames: &[&str]) -> (String, bool) {
         let mut out = Vec::new();
@@ -315,7 +298,7 @@ mod tests {
     #[test]
     fn openai_origin_to_anthropic_client_with_repaired_tool_calls() {
         let enc = Box::new(anthropic::StreamEncoder::new("claude-fast", "msg_1", 12));
-        let mut t = Transcode::new(Decoder::OpenAi(openai::StreamDecoder::new()), Some(crate::shaping::for_model("kimi-k2")), enc);
+        let mut t = Transcode::new(Decoder::OpenAi(openai::StreamDecoder::new()), Some(crate::repair::for_model("kimi-k2")), enc);
         let c = |s: &str| format!(r#"{{"id":"x","model":"kimi-k2","choices":[{{"index":0,"delta":{{"content":{}}},"finish_reason":null}}]}}"#, serde_json::to_string(s).unwrap());
         let frames = [
             c("Let me look.<|tool_calls_section_begin|><|tool_call_begin|>functions.Read:0<|tool_call_argument_begin|>{\"path\":"),
@@ -339,7 +322,7 @@ mod tests {
     #[test]
     fn ollama_origin_to_openai_client_splits_think_and_ends_on_done() {
         let enc = Box::new(openai::StreamEncoder::new("fast", "chatcmpl-1", 1, false));
-        let mut t = Transcode::new(Decoder::Ollama(ollama::StreamDecoder::new()), Some(crate::shaping::for_model("qwen3")), enc);
+        let mut t = Transcode::new(Decoder::Ollama(ollama::StreamDecoder::new()), Some(crate::repair::for_model("qwen3")), enc);
         let (out, ok) = run(
             &mut t,
             &[
@@ -367,7 +350,7 @@ mod tests {
 
     #[test]
     fn anthropic_origin_to_openai_and_ollama_clients_with_a_tool_call() {
-        let frames: Vec<String> = crate::translate::anthropic::origin::tests::stream_events().iter().map(|e| e.to_string()).collect();
+        let frames: Vec<String> = crate::dialect::anthropic::tests::origin::stream_events().iter().map(|e| e.to_string()).collect();
         let refs: Vec<&str> = frames.iter().map(String::as_str).collect();
         let enc = Box::new(openai::StreamEncoder::new("claude", "chatcmpl-1", 1, true));
         let mut t = Transcode::new(Decoder::Anthropic(anthropic::StreamDecoder::new()), None, enc);

@@ -1,0 +1,393 @@
+//! OpenAI chat: request decoding and encoding, answers and streams in both directions.
+use super::super::ir::*;
+use super::super::StreamEncoder as _;
+use super::*;
+use crate::types::{FinishReason, Usage};
+use serde_json::{json, Value};
+
+use crate::dialect::test_support::obj;
+
+fn sse_payloads(bytes: &[u8]) -> Vec<String> {
+    let s = std::str::from_utf8(bytes).unwrap();
+    s.split("\n\n").filter(|b| !b.is_empty()).map(|b| b.strip_prefix("data: ").unwrap().to_string()).collect()
+}
+
+fn full_request() -> Value {
+    json!({
+        "model": "qwen-display",
+        "stream": true,
+        "stream_options": {"include_usage": true},
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "developer", "content": [{"type": "text", "text": "use tools"}]},
+            {"role": "user", "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/AAAA", "detail": "high"}},
+                {"type": "image_url", "image_url": "https://example.com/cat.png"}
+            ]},
+            {"role": "assistant", "content": null, "reasoning_content": "let me look",
+             "tool_calls": [
+                {"id": "call_a", "type": "function", "function": {"name": "lookup", "arguments": "{\"q\":\"cat\"}"}},
+                {"id": "call_b", "type": "function", "function": {"name": "noargs", "arguments": ""}}
+             ]},
+            {"role": "tool", "tool_call_id": "call_a", "content": "a cat"},
+            {"role": "tool", "tool_call_id": "call_b", "content": [{"type": "text", "text": "ok"}]},
+            {"role": "system", "content": "late note"},
+            {"role": "user", "content": "thanks"}
+        ],
+        "tools": [{"type": "function", "function": {"name": "lookup", "description": "find", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}},
+                  {"type": "function", "function": {"name": "noargs"}},
+                  {"type": "custom", "custom": {"name": "free"}}],
+        "tool_choice": {"type": "function", "function": {"name": "lookup"}},
+        "parallel_tool_calls": false,
+        "max_completion_tokens": 500,
+        "temperature": 0.2,
+        "stop": "END",
+        "seed": 7,
+        "reasoning_effort": "minimal",
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}, "strict": true}},
+        "user": "u-1",
+        "logit_bias": {"1": 2}
+    })
+}
+
+#[test]
+fn decodes_a_full_request() {
+    let r = decode_request(&obj(full_request())).unwrap();
+    assert_eq!(r.model, "qwen-display");
+    assert!(r.stream);
+    assert_eq!(r.system, vec!["be brief", "use tools"]);
+    assert_eq!(r.messages.len(), 6);
+    assert_eq!(r.messages[0].parts.len(), 3);
+    assert_eq!(r.messages[0].parts[1], Part::Image { media_type: Some("image/jpeg".into()), data: ImageData::Base64("/9j/AAAA".into()) });
+    assert_eq!(r.messages[0].parts[2], Part::Image { media_type: None, data: ImageData::Url("https://example.com/cat.png".into()) });
+    assert_eq!(r.messages[1].parts[0], Part::Thinking { text: "let me look".into(), signature: None });
+    assert_eq!(r.messages[1].parts.len(), 3);
+    assert_eq!(r.messages[3].parts[0], Part::ToolResult { call_id: "call_b".into(), content: "ok".into(), is_error: false });
+    assert_eq!(r.messages[4].role, Role::System);
+    assert_eq!(r.tools.len(), 2, "custom tool dropped");
+    assert_eq!(r.tools[1].parameters, json!({"type": "object", "properties": {}}));
+    assert_eq!(r.tool_choice, Some(ToolChoice::Named("lookup".into())));
+    assert_eq!(r.parallel_tool_calls, Some(false));
+    assert_eq!(r.max_tokens, Some(500));
+    assert_eq!(r.stop, vec!["END"]);
+    assert_eq!(r.seed, Some(7));
+    assert_eq!(r.reasoning.unwrap().effort, Some(Effort::Minimal));
+    assert_eq!(r.response_format.as_ref().unwrap()["json_schema"]["strict"], true);
+    assert_eq!(r.extra.get("user"), Some(&json!("u-1")));
+    assert!(r.extra.contains_key("max_completion_tokens"));
+    assert!(!r.extra.contains_key("stream_options"));
+    assert!(include_usage(&obj(full_request())));
+}
+
+#[test]
+fn round_trip_to_openai_origin_keeps_meaning() {
+    let r = decode_request(&obj(full_request())).unwrap();
+    let b = encode_request(&r, "Qwen/Qwen3-32B");
+    assert_eq!(b["model"], "Qwen/Qwen3-32B");
+    assert_eq!(b["stream_options"], json!({"include_usage": true}));
+    assert_eq!(b["max_completion_tokens"], 500);
+    assert!(b.get("max_tokens").is_none());
+    assert_eq!(b["reasoning_effort"], "minimal", "same family forwards verbatim");
+    assert_eq!(b["user"], "u-1");
+    assert_eq!(b["logit_bias"], json!({"1": 2}));
+    assert_eq!(b["parallel_tool_calls"], false);
+    assert_eq!(b["tool_choice"], json!({"type": "function", "function": {"name": "lookup"}}));
+    let msgs = b["messages"].as_array().unwrap();
+    assert_eq!(msgs[0], json!({"role": "system", "content": "be brief\n\nuse tools"}));
+    assert_eq!(msgs[1]["content"][1]["image_url"]["url"], "data:image/jpeg;base64,/9j/AAAA");
+    assert_eq!(msgs[1]["content"][2]["image_url"]["url"], "https://example.com/cat.png");
+    assert_eq!(msgs[2]["content"], Value::Null);
+    assert_eq!(msgs[2]["tool_calls"][1]["function"]["arguments"], "{}");
+    assert!(msgs[2].get("reasoning_content").is_none());
+    assert_eq!(msgs[3], json!({"role": "tool", "tool_call_id": "call_a", "content": "a cat"}));
+    assert_eq!(msgs[5], json!({"role": "system", "content": "late note"}));
+    assert_eq!(msgs[6], json!({"role": "user", "content": "thanks"}));
+}
+
+#[test]
+fn cross_family_request_maps_effort_and_drops_extra() {
+    let mut r = decode_request(&obj(full_request())).unwrap();
+    r.extra_family = Some(Family::Ollama);
+    r.stream = false;
+    r.reasoning = Some(Reasoning { enabled: true, effort: None, budget_tokens: Some(20_000) });
+    r.messages.push(Message { role: Role::Tool, parts: vec![Part::ToolResult { call_id: "x".into(), content: "boom".into(), is_error: true }] });
+    let b = encode_request(&r, "m");
+    assert!(b.get("user").is_none());
+    assert!(b.get("stream_options").is_none());
+    assert_eq!(b["max_tokens"], 500);
+    assert_eq!(b["reasoning_effort"], "high");
+    let last = b["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["content"], "Error: boom");
+    r.tools.clear();
+    let b = encode_request(&r, "m");
+    assert!(b.get("parallel_tool_calls").is_none());
+}
+
+#[test]
+fn bad_requests_name_the_field() {
+    let cases = [
+        (json!({"messages": []}), "model"),
+        (json!({"model": "m"}), "messages"),
+        (json!({"model": "m", "messages": [{"role": "user", "content": 5}]}), "messages[0].content"),
+        (json!({"model": "m", "messages": [{"role": "wizard"}]}), "messages[0].role"),
+        (json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}), "messages[0].tool_call_id"),
+        (json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio"}]}]}), "messages[0].content[0].type"),
+        (json!({"model": "m", "messages": [], "tools": [{"type": "function", "function": {}}]}), "tools[0].function.name"),
+        (json!({"model": "m", "messages": [], "n": 3}), "n"),
+        (json!({"model": "m", "messages": [], "reasoning_effort": "ultra"}), "reasoning_effort"),
+        (json!({"model": "m", "messages": [], "temperature": "hot"}), "temperature"),
+        (json!({"model": "m", "messages": [], "stop": [1]}), "stop[0]"),
+        (json!({"model": "m", "messages": [], "functions": []}), "functions"),
+        (json!({"model": "m", "messages": [], "response_format": {"type": "json_schema"}}), "response_format.json_schema"),
+        (json!({"model": "m", "messages": "hi"}), "messages"),
+        (json!({"model": "m", "messages": [{"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": 3}}]}]}), "messages[0].tool_calls[0].function.arguments"),
+    ];
+    for (body, field) in cases {
+        let e = decode_request(&obj(body.clone())).unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert_eq!(e.field(), Some(field), "body {body}");
+    }
+}
+
+#[test]
+fn allowed_tools_filters_the_list() {
+    let r = decode_request(&obj(json!({
+        "model": "m", "messages": [],
+        "tools": [{"type": "function", "function": {"name": "a"}}, {"type": "function", "function": {"name": "b"}}],
+        "tool_choice": {"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [{"type": "function", "function": {"name": "b"}}]}}
+    })))
+    .unwrap();
+    assert_eq!(r.tools.len(), 1);
+    assert_eq!(r.tools[0].name, "b");
+    assert_eq!(r.tool_choice, Some(ToolChoice::Required));
+}
+
+#[test]
+fn decodes_non_stream_answers() {
+    let r = decode_response(&json!({
+        "id": "chatcmpl-1",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi", "reasoning_content": "think",
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}]},
+            "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    }))
+    .unwrap();
+    assert_eq!(r.id, "chatcmpl-1");
+    assert_eq!(r.text, "hi");
+    assert_eq!(r.reasoning, "think");
+    assert_eq!(r.tool_calls, vec![ToolCall { id: "c1".into(), name: "f".into(), arguments: "{\"a\":1}".into() }]);
+    assert_eq!(r.finish, FinishReason::ToolCalls);
+    assert_eq!(r.usage, Some(Usage { prompt_tokens: 10, completion_tokens: 5, estimated: false }));
+
+    let r = decode_response(&json!({"choices": [{"message": {"content": "x"}, "finish_reason": "length"}]})).unwrap();
+    assert_eq!(r.finish, FinishReason::Length);
+    assert_eq!(r.usage, None);
+    let r = decode_response(&json!({"choices": [{"message": {"content": "x"}, "finish_reason": "stop", "stop_reason": "###"}]})).unwrap();
+    assert_eq!(r.finish, FinishReason::StopSequence);
+    let r = decode_response(&json!({"choices": [{"message": {"tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]}, "finish_reason": "stop"}]})).unwrap();
+    assert_eq!(r.finish, FinishReason::ToolCalls, "stop with tool calls is a tool-call turn");
+    assert_eq!(decode_response(&json!({"error": {"message": "model overloaded"}})).unwrap_err(), "model overloaded");
+    assert!(decode_response(&json!({"choices": []})).is_err());
+    assert!(decode_response(&json!([1])).is_err());
+}
+
+fn feed(d: &mut StreamDecoder, v: Value) -> Vec<Chunk> {
+    let mut out = Vec::new();
+    d.frame(v.to_string().as_bytes(), &mut out).unwrap();
+    out
+}
+
+#[test]
+fn stream_tool_calls_merge_by_index_across_entries() {
+    let mut d = StreamDecoder::new();
+    let mut all = Vec::new();
+    all.extend(feed(&mut d, json!({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})));
+    all.extend(feed(&mut d, json!({"choices": [{"index": 0, "delta": {"reasoning_content": "plan"}}]})));
+    all.extend(feed(&mut d, json!({"choices": [{"index": 0, "delta": {"content": "Let me check."}}]})));
+    // Two calls start in one delta; arguments arrive in pieces, interleaved by index.
+    all.extend(feed(
+        &mut d,
+        json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "id": "call_1", "type": "function", "function": {"name": "read", "arguments": ""}},
+            {"index": 1, "id": "call_2", "type": "function", "function": {"name": "grep", "arguments": "{\"pat"}}
+        ]}}]}),
+    ));
+    all.extend(feed(
+        &mut d,
+        json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "function": {"arguments": "{\"path\":"}},
+            {"index": 1, "function": {"arguments": "\":\"x\"}"}}
+        ]}}]}),
+    ));
+    all.extend(feed(&mut d, json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "\"a.rs\"}"}}]}}]})));
+    // A third call whose name arrives after its first arguments.
+    all.extend(feed(&mut d, json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 2, "id": "call_3", "function": {"arguments": "{}"}}]}}]})));
+    all.extend(feed(&mut d, json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 2, "function": {"name": "ls"}}]}}]})));
+    all.extend(feed(&mut d, json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})));
+    all.extend(feed(&mut d, json!({"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 34, "total_tokens": 46}})));
+    assert_eq!(
+        all,
+        vec![
+            Chunk::Reasoning("plan".into()),
+            Chunk::Text("Let me check.".into()),
+            Chunk::ToolCallStart { index: 0, id: "call_1".into(), name: "read".into() },
+            Chunk::ToolCallStart { index: 1, id: "call_2".into(), name: "grep".into() },
+            Chunk::ToolCallArgs { index: 1, delta: "{\"pat".into() },
+            Chunk::ToolCallArgs { index: 0, delta: "{\"path\":".into() },
+            Chunk::ToolCallArgs { index: 1, delta: "\":\"x\"}".into() },
+            Chunk::ToolCallArgs { index: 0, delta: "\"a.rs\"}".into() },
+            Chunk::ToolCallStart { index: 2, id: "call_3".into(), name: "ls".into() },
+            Chunk::ToolCallArgs { index: 2, delta: "{}".into() },
+            Chunk::Finish(FinishReason::ToolCalls),
+            Chunk::Usage(Usage { prompt_tokens: 12, completion_tokens: 34, estimated: false }),
+        ]
+    );
+    let mut r = ChatResponse::default();
+    all.iter().for_each(|c| r.push_chunk(c));
+    assert_eq!(r.tool_calls[0].arguments, "{\"path\":\"a.rs\"}");
+    assert_eq!(r.tool_calls[1].arguments, "{\"pat\":\"x\"}");
+}
+
+#[test]
+fn stream_decoder_edge_cases() {
+    let mut d = StreamDecoder::new();
+    // `reasoning` (Ollama/OpenRouter spelling), other choices ignored, stop upgraded.
+    let c = feed(&mut d, json!({"choices": [{"index": 1, "delta": {"content": "no"}}, {"index": 0, "delta": {"reasoning": "r"}}]}));
+    assert_eq!(c, vec![Chunk::Reasoning("r".into())]);
+    let c = feed(&mut d, json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"id": "x", "function": {"name": "f", "arguments": {"a": 1}}}]}}]}));
+    assert_eq!(c[1], Chunk::ToolCallArgs { index: 0, delta: "{\"a\":1}".into() });
+    let c = feed(&mut d, json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}));
+    assert_eq!(c, vec![Chunk::Finish(FinishReason::ToolCalls)]);
+    // Error objects inside the stream.
+    let mut out = Vec::new();
+    let e = d.frame(br#"{"error":{"message":"CUDA out of memory","type":"server_error"}}"#, &mut out).unwrap_err();
+    assert_eq!(e, "CUDA out of memory");
+    assert!(d.frame(b"{not json", &mut out).is_err());
+    assert!(d.frame(b"  ", &mut out).is_ok());
+    // Length, and vLLM-style usage on a chunk with choices.
+    let mut d = StreamDecoder::new();
+    let c = feed(&mut d, json!({"choices": [{"index": 0, "delta": {"content": "ab"}, "finish_reason": "length"}], "usage": {"prompt_tokens": 1, "completion_tokens": 2}}));
+    assert_eq!(c[1], Chunk::Finish(FinishReason::Length));
+    assert!(matches!(c[2], Chunk::Usage(_)));
+}
+
+#[test]
+fn encodes_non_stream_answers() {
+    let resp = ChatResponse {
+        id: "chatcmpl-9".into(),
+        text: String::new(),
+        reasoning: "why".into(),
+        tool_calls: vec![ToolCall { id: String::new(), name: "f".into(), arguments: String::new() }],
+        finish: FinishReason::ToolCalls,
+        usage: None,
+    };
+    let v = encode_response(&resp, "display", 1700);
+    assert_eq!(v["model"], "display");
+    assert_eq!(v["created"], 1700);
+    assert_eq!(v["choices"][0]["message"]["content"], Value::Null);
+    assert_eq!(v["choices"][0]["message"]["reasoning_content"], "why");
+    assert_eq!(v["choices"][0]["message"]["tool_calls"][0]["id"], "call_9_0");
+    assert_eq!(v["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"], "{}");
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    assert!(v.get("usage").is_none(), "no invented usage");
+    let resp = ChatResponse { text: "ok".into(), usage: Some(Usage { prompt_tokens: 2, completion_tokens: 3, estimated: false }), ..resp };
+    let v = encode_response(&resp, "display", 1);
+    assert_eq!(v["usage"], json!({"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}));
+}
+
+#[test]
+fn stream_encoder_full_sequence() {
+    let mut e = StreamEncoder::new("disp", "chatcmpl-7", 42, true);
+    let mut out = Vec::new();
+    e.start(&mut out);
+    for c in [
+        Chunk::Reasoning("hmm".into()),
+        Chunk::Text("Hi \"you\"".into()),
+        Chunk::ToolCallStart { index: 0, id: String::new(), name: "f".into() },
+        Chunk::ToolCallArgs { index: 0, delta: "{\"a\"".into() },
+        Chunk::ToolCallArgs { index: 0, delta: ":1}".into() },
+        Chunk::Finish(FinishReason::Stop),
+        Chunk::Usage(Usage { prompt_tokens: 5, completion_tokens: 6, estimated: false }),
+    ] {
+        e.chunk(&c, &mut out);
+    }
+    e.finish(&mut out);
+    e.chunk(&Chunk::Text("late".into()), &mut out);
+    e.finish(&mut out);
+    let p = sse_payloads(&out);
+    assert_eq!(p.len(), 9);
+    assert_eq!(p[8], "[DONE]");
+    let v: Vec<Value> = p[..8].iter().map(|s| serde_json::from_str(s).unwrap()).collect();
+    for c in &v {
+        assert_eq!(c["id"], "chatcmpl-7");
+        assert_eq!(c["model"], "disp");
+        assert_eq!(c["object"], "chat.completion.chunk");
+    }
+    assert_eq!(v[0]["choices"][0]["delta"]["role"], "assistant");
+    assert_eq!(v[1]["choices"][0]["delta"]["reasoning_content"], "hmm");
+    assert_eq!(v[2]["choices"][0]["delta"]["content"], "Hi \"you\"");
+    assert_eq!(v[3]["choices"][0]["delta"]["tool_calls"][0]["id"], "call_7_0");
+    assert_eq!(v[3]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"], "f");
+    assert_eq!(v[5]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"], ":1}");
+    assert_eq!(v[6]["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(v[7]["choices"], json!([]));
+    assert_eq!(v[7]["usage"]["total_tokens"], 11);
+}
+
+#[test]
+fn stream_encoder_without_usage_and_on_error() {
+    let mut e = StreamEncoder::new("d", "id", 1, true);
+    let mut out = Vec::new();
+    e.chunk(&Chunk::Text("x".into()), &mut out);
+    e.chunk(&Chunk::Finish(FinishReason::Length), &mut out);
+    e.finish(&mut out);
+    let p = sse_payloads(&out);
+    assert_eq!(p.len(), 4, "role, text, finish, DONE — no invented usage chunk");
+    assert!(p[2].contains("\"finish_reason\":\"length\""));
+
+    let mut e = StreamEncoder::new("d", "id", 1, false);
+    let mut out = Vec::new();
+    e.start(&mut out);
+    e.chunk(&Chunk::Text("partial".into()), &mut out);
+    e.error("origin reset", &mut out);
+    e.finish(&mut out);
+    let s = String::from_utf8(out).unwrap();
+    assert!(!s.contains("[DONE]"));
+    assert!(!s.contains("finish_reason\":\"stop"));
+    let last = sse_payloads(s.as_bytes()).pop().unwrap();
+    let v: Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(v["error"]["message"], "origin reset");
+}
+
+#[test]
+fn no_panic_on_type_confusion() {
+    for v in crate::dialect::test_support::type_confusions(&full_request()) {
+        if let Value::Object(m) = &v {
+            if let Err(e) = decode_request(m) {
+                assert_eq!(e.status(), 400);
+                assert!(e.field().is_some(), "error names a field: {e}");
+            } else if let Ok(r) = decode_request(m) {
+                let _ = encode_request(&r, "x");
+                let _ = crate::dialect::ollama::encode_chat_request(&r, "x");
+            }
+        }
+    }
+    let answer = json!({"id": "c", "choices": [{"index": 0, "message": {"content": "x", "reasoning_content": "r",
+        "tool_calls": [{"id": "a", "function": {"name": "f", "arguments": "{}"}}]}, "finish_reason": "stop", "stop_reason": "s"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 2}});
+    for v in crate::dialect::test_support::type_confusions(&answer) {
+        let _ = decode_response(&v);
+    }
+    let chunk = json!({"choices": [{"index": 0, "delta": {"content": "x", "reasoning_content": "r",
+        "tool_calls": [{"index": 0, "id": "a", "function": {"name": "f", "arguments": "{"}}]}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 2}});
+    let mut d = StreamDecoder::new();
+    let mut out = Vec::new();
+    for v in crate::dialect::test_support::type_confusions(&chunk) {
+        let _ = d.frame(v.to_string().as_bytes(), &mut out);
+    }
+    for junk in [&b"\xff\xfe"[..], b"[]", b"null", b"\"str\"", b"{\"choices\":5}"] {
+        let _ = d.frame(junk, &mut out);
+    }
+}
