@@ -3,7 +3,7 @@
 //! not), builds the upstream body and shapes it (`policy`), sends it, classifies the answer, and
 //! hands a good one to `respond`.
 
-pub(super) use super::job::{AttemptResult, Job};
+use super::job::{AttemptResult, Job};
 use super::respond;
 use super::input::{model_field, parse_object};
 use crate::dialect::{self, ollama};
@@ -270,15 +270,10 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
         }
     };
     job.reached(attempt, node);
-    let repair = respond::repair_for(leg, &target);
+    let repair = super::repairs::repair_for(leg, &target);
     if job.stream {
         respond::stream(p, snap, user, job, attempt, leg, repair, reply, remaining, strip_usage).await
     } else {
         respond::json(p, snap, job, leg, repair, reply, remaining).await
     }
-}
-
-/// The usage record of a request whose last attempt reached an origin and failed, settled once.
-pub(super) fn finish_failed<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, status: u16, error: String) {
-    job.failed_on(&**p, attempt, status, error);
 }

@@ -117,7 +117,6 @@ impl<'a> Job<'a> {
     }
 
     /// A whole answer went out: its usage settles the record.
-    #[allow(dead_code)] // `respond` moves onto it once the dialect move lands
     pub fn served<P: Platform>(&mut self, p: &P, usage: Usage, body: Vec<u8>) -> AttemptResult {
         self.record.status = 200;
         self.record.prompt_tokens = usage.prompt_tokens;

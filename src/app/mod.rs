@@ -20,6 +20,7 @@ mod manage;
 pub mod names;
 pub mod me;
 mod recover;
+mod repairs;
 mod respond;
 mod stored;
 pub mod tools;
@@ -28,10 +29,6 @@ use crate::auth;
 use crate::error::GatewayError;
 use crate::dialect::{self, ollama as ol, openai as oa};
 use crate::net::{Inbound, Reply};
-// The deadline helpers, for the answer and listing code below (`origins::call` owns them).
-use crate::origins::call::{read_all, within};
-// Shared with the listing code below until it moves (see `names`, `input`).
-use input::{model_field, parse_object};
 use names::{callable, claude_name, visible};
 use crate::platform::Platform;
 use crate::routes::{self, Endpoint, Op};

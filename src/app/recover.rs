@@ -7,7 +7,7 @@
 //! reported to the breakers like any other.
 
 use super::job::Job;
-use super::respond::repair_for;
+use super::repairs::repair_for;
 use crate::dialect::{ollama, openai, ChatRequest, Decoder, Message, Role};
 use crate::origins::call::{self, Answer};
 use crate::origins::failure::{Failure, Scope};
