@@ -34,6 +34,8 @@
 //! encoders see the real model name.
 
 pub mod anthropic;
+pub mod decoder;
+pub mod encoder;
 pub mod ir;
 pub mod ollama;
 pub mod openai;
@@ -47,32 +49,17 @@ mod test_support;
 mod tests;
 pub(crate) mod wire;
 
+pub use decoder::Decoder;
+pub use encoder::StreamEncoder;
 pub use ir::{ChatRequest, ChatResponse, Chunk, Effort, Family, ImageData, Message, Part, Reasoning, Role, Tool, ToolCall, ToolChoice};
 
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::origins::Api;
 use crate::routes::Op;
-use crate::stream::transform::{Framing, Transform};
+use crate::stream::transform::Transform;
 use crate::types::{Dialect, Usage};
 use serde_json::{json, Map, Value};
-
-/// Turns `Chunk`s into the bytes one client dialect expects on a streamed response.
-///
-/// Call order: `start` once, `chunk` for each chunk, then exactly one of `finish` (the origin
-/// ended properly) or `error` (the stream broke after bytes went out). `chunk` starts the
-/// stream itself if `start` was not called; every call after `finish`/`error` writes nothing.
-pub trait StreamEncoder {
-    /// Bytes to send before the first chunk (e.g. Anthropic message_start + ping, Responses
-    /// response.created + response.in_progress). OpenAI: the role chunk. Ollama: nothing.
-    fn start(&mut self, out: &mut Vec<u8>);
-    fn chunk(&mut self, c: &Chunk, out: &mut Vec<u8>);
-    /// Close open blocks/items and emit the dialect's success terminator.
-    fn finish(&mut self, out: &mut Vec<u8>);
-    /// End with the dialect's in-band error (`<dialect>::stream_error`) and never a success
-    /// terminator.
-    fn error(&mut self, message: &str, out: &mut Vec<u8>);
-}
 
 // ---- client requests -> IR -> origin requests ----------------------------------------------
 
@@ -99,56 +86,6 @@ pub fn encode_request(api: Api, ir: &ChatRequest, real_model: &str) -> Option<Re
 }
 
 // ---- origin answers -> IR -------------------------------------------------------------------
-
-/// The stream decoder for an origin API: what `stream::transcode` turns into `Chunk`s.
-pub enum Decoder {
-    OpenAi(openai::StreamDecoder),
-    Ollama(ollama::StreamDecoder),
-    Anthropic(anthropic::StreamDecoder),
-}
-
-impl Decoder {
-    pub fn for_api(api: Api) -> Decoder {
-        match api {
-            Api::OllamaChat | Api::OllamaGenerate => Decoder::Ollama(ollama::StreamDecoder::new()),
-            Api::AnthropicMessages => Decoder::Anthropic(anthropic::StreamDecoder::new()),
-            _ => Decoder::OpenAi(openai::StreamDecoder::new()),
-        }
-    }
-
-    /// One frame (SSE `data:` payload or NDJSON line); `Err` carries the origin's error.
-    pub fn frame(&mut self, payload: &[u8], out: &mut Vec<Chunk>) -> Result<(), String> {
-        match self {
-            Decoder::OpenAi(d) => d.frame(payload, out),
-            Decoder::Ollama(d) => d.frame(payload, out),
-            Decoder::Anthropic(d) => d.frame(payload, out),
-        }
-    }
-
-    /// A frame that is the origin's success terminator and carries nothing else (`[DONE]`).
-    pub fn is_terminator(&self, payload: &[u8]) -> bool {
-        matches!(self, Decoder::OpenAi(_)) && payload == b"[DONE]"
-    }
-
-    /// The answer is complete with the frame that carried its finish (Ollama's last line holds
-    /// both the finish and the counts).
-    pub fn complete_at_finish(&self) -> bool {
-        matches!(self, Decoder::Ollama(_))
-    }
-
-    /// The origin sent its own terminator event (Anthropic's `message_stop`, after the finish
-    /// and the counts).
-    pub fn done(&self) -> bool {
-        matches!(self, Decoder::Anthropic(d) if d.done())
-    }
-
-    pub fn framing(&self) -> Framing {
-        match self {
-            Decoder::Ollama(_) => Framing::Lines,
-            _ => Framing::SseData,
-        }
-    }
-}
 
 /// The same-dialect stream transform for an origin API (the client speaks it too).
 /// `strip_usage`: the gateway asked an OpenAI origin for the usage chunk the client did not.

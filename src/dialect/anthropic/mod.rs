@@ -8,7 +8,7 @@ mod models;
 mod passthrough;
 mod request;
 mod response;
-mod stream;
+pub(super) mod stream;
 #[cfg(test)]
 pub(crate) mod tests;
 mod tokens;

@@ -11,7 +11,7 @@ mod models;
 mod passthrough;
 mod request;
 mod response;
-mod stream;
+pub(super) mod stream;
 #[cfg(test)]
 mod tests;
 
