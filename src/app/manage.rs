@@ -12,7 +12,7 @@ use crate::origins;
 use crate::platform::Platform;
 use crate::routes::Op;
 use crate::state::snapshot::{same_model, Health, Node, NodeKind, Snapshot, User};
-use crate::dialect::ollama::ProgressNdjson;
+use crate::stream::progress::PullProgress;
 use crate::stream::relay::{self, Timer};
 use serde_json::{json, Map, Value};
 use std::rc::Rc;
@@ -117,7 +117,7 @@ async fn forward_progress<P: Platform>(p: &Rc<P>, node: &Node, op: &Op, body: Ma
         return Ok(Reply::json_bytes(200, bytes));
     }
     let timer: Rc<dyn Timer> = p.clone();
-    let body = relay::relay(r.body, r.native, Vec::new(), Box::new(ProgressNdjson::new()), timer, PROGRESS_IDLE_MS, Box::new(|_| {}));
+    let body = relay::relay(r.body, r.native, Vec::new(), Box::new(PullProgress::new(None)), timer, PROGRESS_IDLE_MS, Box::new(|_| {}));
     Ok(Reply {
         status: 200,
         headers: vec![("content-type".into(), "application/x-ndjson".into()), ("content-encoding".into(), "identity".into()), ("cache-control".into(), "no-cache".into())],

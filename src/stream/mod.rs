@@ -3,6 +3,7 @@
 
 pub mod bytes;
 pub mod lines;
+pub mod progress;
 pub mod relay;
 pub mod transcode;
 pub mod transform;

@@ -12,14 +12,17 @@ use crate::origins::call;
 use crate::platform::Platform;
 use crate::state::db::Db;
 use crate::state::snapshot::{Node, NodeKind};
-use crate::stream::lines::LineFramer;
+use crate::platform::Timer;
+use crate::stream::progress::PullProgress;
+use crate::stream::relay;
+use std::rc::Rc;
 use futures::{stream, StreamExt};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// Time for a node to start answering a pull (the transfer itself may take much longer).
 const START_TIMEOUT_MS: u64 = 30_000;
-/// Ollama's progress lines are small; anything bigger is not a progress line.
-const MAX_LINE: usize = 64 * 1024;
+/// An error answer is read this far for its message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
 
 fn model_name(ctx_input: &super::super::input::Input) -> Result<String, GatewayError> {
     ctx_input.only(&["model"])?;
@@ -85,7 +88,7 @@ async fn start<P: Platform>(p: &P, node: &Node, model: &str) -> Result<ByteStrea
         let mut bytes = Vec::new();
         while let Some(Ok(chunk)) = body.next().await {
             bytes.extend_from_slice(&chunk);
-            if bytes.len() > MAX_LINE {
+            if bytes.len() > MAX_ERROR_BODY {
                 break;
             }
         }
@@ -100,84 +103,23 @@ fn line(v: &Value) -> Vec<u8> {
     out
 }
 
-struct Progress {
-    body: ByteStream,
-    framer: LineFramer,
-    node: Option<String>,
-    done: bool,
-}
+/// The pull's own clock: none. A layer can take minutes to verify without a line, so the
+/// admin pulls end only when the node ends them (the dashboard shows the progress it gets).
+struct NoDeadline;
 
-impl Progress {
-    fn error(&mut self, message: &str, out: &mut Vec<u8>) {
-        let mut e = Map::new();
-        e.insert("error".into(), json!(message));
-        if let Some(n) = &self.node {
-            e.insert("node".into(), json!(n));
-        }
-        out.extend(line(&Value::Object(e)));
-        self.done = true;
+impl Timer for NoDeadline {
+    fn sleep(&self, _: u64) -> futures::future::LocalBoxFuture<'static, ()> {
+        Box::pin(futures::future::pending())
     }
-
-    fn on_line(&mut self, raw: &[u8], out: &mut Vec<u8>) {
-        if self.done || raw.iter().all(u8::is_ascii_whitespace) {
-            return;
-        }
-        match serde_json::from_slice::<Value>(raw) {
-            Ok(Value::Object(mut m)) => {
-                if let Some(e) = m.get("error") {
-                    let msg = e.as_str().map(String::from).unwrap_or_else(|| e.to_string());
-                    return self.error(&msg, out);
-                }
-                let success = m.get("status").and_then(Value::as_str) == Some("success");
-                if let Some(n) = &self.node {
-                    m.insert("node".into(), json!(n));
-                }
-                out.extend(line(&Value::Object(m)));
-                self.done = success;
-            }
-            _ => self.error("the node sent a progress line that is not a JSON object", out),
-        }
-    }
-
-    /// The next piece of output, or None when the stream is over.
-    async fn step(&mut self) -> Option<Vec<u8>> {
-        loop {
-            if self.done {
-                return None;
-            }
-            let mut out = Vec::new();
-            match self.body.next().await {
-                Some(Ok(chunk)) => {
-                    let mut lines = Vec::new();
-                    if self.framer.push(&chunk, |l| lines.push(l.to_vec())).is_err() {
-                        self.error("the node sent an oversized progress line", &mut out);
-                        return Some(out);
-                    }
-                    for l in &lines {
-                        self.on_line(l, &mut out);
-                    }
-                }
-                Some(Err(e)) => self.error(&format!("the connection to the node broke during the pull: {e}"), &mut out),
-                None => {
-                    if let Some(rest) = self.framer.take_rest() {
-                        self.on_line(&rest, &mut out);
-                    }
-                    if !self.done {
-                        self.error("the node ended the pull without reporting success", &mut out);
-                    }
-                }
-            }
-            if !out.is_empty() {
-                return Some(out);
-            }
-        }
+    fn now_ms(&self) -> u64 {
+        0
     }
 }
 
-/// Relay a node's `/api/pull` body line by line (tagging each with `node` when given).
+/// Relay a node's `/api/pull` body line by line (`stream::progress`, tagging each line with
+/// `node` when given).
 pub fn progress(body: ByteStream, node: Option<String>) -> ByteStream {
-    let p = Progress { body, framer: LineFramer::new(MAX_LINE), node, done: false };
-    stream::unfold(p, |mut p| async move { p.step().await.map(|out| (Ok(out), p)) }).boxed_local()
+    relay::relay(body, None, Vec::new(), Box::new(PullProgress::new(node)), Rc::new(NoDeadline), u64::MAX, Box::new(|_| {})).into_stream()
 }
 
 #[cfg(test)]
