@@ -102,7 +102,7 @@ impl Reply {
 /// A request to an origin.
 #[derive(Debug, Clone)]
 pub struct Outbound {
-    pub method: &'static str,
+    pub method: Method,
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,

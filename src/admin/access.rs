@@ -8,6 +8,7 @@
 //! `ADMIN_TOKEN` and password sessions keep working (an `Authorization` header takes
 //! precedence); `admin.password_login = false` turns the password login off.
 
+use crate::net::Method;
 use crate::auth::access::{self, AccessError, Expect, RsaKey};
 use crate::error::GatewayError;
 use crate::origins::call;
@@ -89,7 +90,7 @@ async fn key<P: Platform>(platform: &P, url: &str, kid: &str) -> Result<RsaKey, 
 }
 
 async fn fetch_keys<P: Platform>(platform: &P, url: &str) -> Result<Vec<RsaKey>, AccessError> {
-    let out = Outbound { method: "GET", url: url.to_string(), headers: vec![("accept".into(), "application/json".into())], body: None };
+    let out = Outbound { method: Method::GET, url: url.to_string(), headers: vec![("accept".into(), "application/json".into())], body: None };
     let (status, bytes) = call::whole(platform, out, FETCH_DEADLINE_MS, MAX_CERTS_BYTES).await.map_err(|e| AccessError::Keys(format!("{url}: {e}")))?;
     if status != 200 {
         return Err(AccessError::Keys(format!("{url} answered {status}")));

@@ -4,6 +4,7 @@
 
 use super::input::{model_field, parse_object};
 use super::names::{callable, visible};
+use crate::net::Method;
 use crate::origins::call::{self, read_all, within};
 use crate::dialect::anthropic;
 use crate::dialect::ollama as ol;
@@ -36,7 +37,7 @@ pub(super) async fn show<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &Use
             let mut b = body.clone();
             b.remove("name");
             b.insert("model".into(), Value::String(nm.name.clone()));
-            let out = call::request(&**p, node, "POST", "/api/show", serde_json::to_vec(&b).ok());
+            let out = call::request(&**p, node, Method::POST, "/api/show", serde_json::to_vec(&b).ok());
             match within(&**p, snap.settings.probe_timeout_ms.max(5000), p.fetch(out)).await {
                 Some(Ok(r)) if r.status == 200 => read_all(&**p, r.body, 10_000, 64 << 20).await.ok().and_then(|b| serde_json::from_slice(&b).ok()),
                 _ => None,
@@ -51,7 +52,7 @@ pub(super) async fn show<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &Use
 pub(super) async fn ps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User) -> Result<Reply, GatewayError> {
     let nodes: Vec<_> = snap.nodes.iter().filter(|n| n.active && n.kind == NodeKind::Ollama).collect();
     let calls = nodes.iter().map(|node| {
-        let out = call::request(&**p, node, "GET", "/api/ps", None);
+        let out = call::request(&**p, node, Method::GET, "/api/ps", None);
         let p = p.clone();
         async move {
             match within(&*p, 5000, p.fetch(out)).await {

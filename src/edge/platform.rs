@@ -324,7 +324,7 @@ impl Origins for WorkerPlatform {
             headers.set(k, v).map_err(|e| format!("bad header {k}: {}", js(e)))?;
         }
         let init = web_sys::RequestInit::new();
-        init.set_method(out.method);
+        init.set_method(out.method.as_str());
         init.set_headers(&headers);
         if let Some(b) = &out.body {
             init.set_body(&js_sys::Uint8Array::from(b.as_slice()));

@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod health;
 pub mod warmup;
 
+use crate::net::Method;
 use crate::net::Outbound;
 use crate::origins::{self, call};
 use crate::platform::Platform;
@@ -31,10 +32,10 @@ pub fn parse_nodes(v: Value) -> Vec<Node> {
 
 /// GET a JSON document from a node with its credentials, under a deadline.
 pub async fn get_json<P: Platform>(p: &P, node: &Node, path: &str, timeout_ms: u64) -> Result<Value, String> {
-    request_json(p, node, "GET", path, None, timeout_ms).await
+    request_json(p, node, Method::GET, path, None, timeout_ms).await
 }
 
-pub async fn request_json<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<Value, String> {
+pub async fn request_json<P: Platform>(p: &P, node: &Node, method: Method, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<Value, String> {
     request_json_max(p, node, method, path, body, timeout_ms, MAX_ANSWER_BYTES).await
 }
 
@@ -42,7 +43,7 @@ pub async fn request_json<P: Platform>(p: &P, node: &Node, method: &'static str,
 pub const MAX_ANSWER_BYTES: usize = 32 << 20;
 
 /// `request_json` with the answer bounded at `max` bytes (read no further than that).
-pub async fn request_json_max<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64, max: usize) -> Result<Value, String> {
+pub async fn request_json_max<P: Platform>(p: &P, node: &Node, method: Method, path: &str, body: Option<&Value>, timeout_ms: u64, max: usize) -> Result<Value, String> {
     let (status, bytes) = request_raw_max(p, node, method, path, body, timeout_ms, max).await?;
     if !(200..300).contains(&status) {
         return Err(format!("HTTP {status}: {}", origins::error_text(&bytes)));
@@ -51,16 +52,16 @@ pub async fn request_json_max<P: Platform>(p: &P, node: &Node, method: &'static 
 }
 
 /// The node's request for `path` with its URL rules, custom headers and API key (`origins::call`).
-pub fn outbound<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>) -> Outbound {
+pub fn outbound<P: Platform>(p: &P, node: &Node, method: Method, path: &str, body: Option<&Value>) -> Outbound {
     call::request(p, node, method, path, body.map(|b| serde_json::to_vec(b).unwrap_or_default()))
 }
 
 /// Status and whole body (capped) of a request to a node, under a deadline; any status is Ok.
-pub async fn request_raw<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<(u16, Vec<u8>), String> {
+pub async fn request_raw<P: Platform>(p: &P, node: &Node, method: Method, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<(u16, Vec<u8>), String> {
     request_raw_max(p, node, method, path, body, timeout_ms, MAX_ANSWER_BYTES).await
 }
 
-async fn request_raw_max<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64, max: usize) -> Result<(u16, Vec<u8>), String> {
+async fn request_raw_max<P: Platform>(p: &P, node: &Node, method: Method, path: &str, body: Option<&Value>, timeout_ms: u64, max: usize) -> Result<(u16, Vec<u8>), String> {
     call::whole(p, outbound(p, node, method, path, body), timeout_ms, max).await
 }
 

@@ -5,6 +5,7 @@
 //! about talking to origins is written once.
 
 use super::failure::{Failure, Scope};
+use crate::net::Method;
 use crate::net::{ByteStream, OriginReply, Outbound};
 use crate::platform::{Origins, Timer};
 use crate::routing::breaker::Outcome;
@@ -42,7 +43,7 @@ pub async fn read_all(timer: &dyn Timer, mut body: ByteStream, idle_ms: u64, max
 /// The node's request for `path` (or an absolute URL, such as a node's health URL): its URL
 /// rules, custom headers (sealed ones opened: maintenance reads nodes from Postgres, where they
 /// are sealed; snapshot nodes carry them open) and its API key as Bearer.
-pub fn request<P: Origins>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<Vec<u8>>) -> Outbound {
+pub fn request<P: Origins>(p: &P, node: &Node, method: Method, path: &str, body: Option<Vec<u8>>) -> Outbound {
     let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
     let url = if path.starts_with("http://") || path.starts_with("https://") { path.to_string() } else { super::url(node, path) };
     let opened;
@@ -60,7 +61,7 @@ pub fn request<P: Origins>(p: &P, node: &Node, method: &'static str, path: &str,
 pub fn inference<P: Origins>(p: &P, node: &Node, url: String, client_headers: &[(String, String)], body: Vec<u8>) -> Outbound {
     let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
     let headers = if node.kind == NodeKind::Anthropic { super::anthropic_headers(node, api_key.as_deref(), client_headers) } else { super::headers(node, api_key.as_deref()) };
-    Outbound { method: "POST", url, headers, body: Some(body) }
+    Outbound { method: Method::POST, url, headers, body: Some(body) }
 }
 
 /// Status and whole body (capped at `max`) of a request, all within `timeout_ms`; any status is
@@ -168,7 +169,7 @@ mod tests {
     use futures::executor::block_on;
 
     fn out() -> Outbound {
-        Outbound { method: "POST", url: "http://n/v1/chat/completions".into(), headers: vec![], body: Some(b"{}".to_vec()) }
+        Outbound { method: Method::POST, url: "http://n/v1/chat/completions".into(), headers: vec![], body: Some(b"{}".to_vec()) }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use super::super::kit::{no_content, not_found, ok, Ctx};
 use super::{pull, rows::ollama_node};
+use crate::net::Method;
 use crate::error::GatewayError;
 use crate::maintenance;
 use crate::net::Reply;
@@ -56,7 +57,7 @@ async fn load<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayE
 
 async fn delete_model<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str, model: &str) -> Result<Reply, GatewayError> {
     let node = ollama_node(ctx, id).await?;
-    let (status, body) = maintenance::request_raw(ctx.platform, &node, "DELETE", "/api/delete", Some(&json!({"model": model})), DELETE_TIMEOUT_MS)
+    let (status, body) = maintenance::request_raw(ctx.platform, &node, Method::DELETE, "/api/delete", Some(&json!({"model": model})), DELETE_TIMEOUT_MS)
         .await
         .map_err(|e| GatewayError::UpstreamUnavailable(format!("node '{}': {e}", node.name)))?;
     match status {

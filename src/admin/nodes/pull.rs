@@ -5,6 +5,7 @@
 
 use super::super::kit::Ctx;
 use super::rows::{ollama_node, rows};
+use crate::net::Method;
 use crate::error::GatewayError;
 use crate::maintenance;
 use crate::net::{Body, ByteStream, Reply};
@@ -76,7 +77,7 @@ fn ndjson(body: ByteStream) -> Reply {
 
 /// Ask the node to pull; Ok once it answered 2xx (its body is the progress stream).
 async fn start<P: Platform>(p: &P, node: &Node, model: &str) -> Result<ByteStream, GatewayError> {
-    let out = maintenance::outbound(p, node, "POST", "/api/pull", Some(&json!({"model": model, "stream": true})));
+    let out = maintenance::outbound(p, node, Method::POST, "/api/pull", Some(&json!({"model": model, "stream": true})));
     let name = node.name.clone();
     let fut = async {
         let r = p.fetch(out).await.map_err(|e| GatewayError::UpstreamUnavailable(format!("node '{name}' is unreachable: {e}")))?;
