@@ -12,7 +12,7 @@ use crate::error::GatewayError;
 use crate::net::{Inbound, Reply};
 use crate::platform::Platform;
 use crate::routes::Op;
-use crate::routing::catalog::{self};
+use crate::routing::catalog;
 use crate::state::snapshot::{same_model, NodeKind, Snapshot, User};
 use serde_json::{json, Value};
 use std::rc::Rc;

@@ -1,4 +1,5 @@
-//! Streaming: framing of upstream bodies, the per-dialect transforms applied frame by frame,
+//! Streaming: framing of upstream bodies, what a transform is to the relay (`transform`), the
+//! transcoding transform (`transcode`; the same-dialect ones are in `dialect::<name>::passthrough`),
 //! and the relay that drives them with deadlines.
 
 pub mod bytes;

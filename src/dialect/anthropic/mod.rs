@@ -10,7 +10,7 @@ mod request;
 mod response;
 pub(super) mod stream;
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;
 mod tokens;
 
 pub use error::{error_body, error_type, stream_error};

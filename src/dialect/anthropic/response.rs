@@ -2,7 +2,7 @@
 //! with their stop reasons and usage.
 
 use super::super::ir::*;
-use super::super::wire::{self};
+use super::super::wire;
 use crate::types::{FinishReason, Usage};
 use serde_json::{json, Value};
 
@@ -95,7 +95,7 @@ pub fn encode_response(resp: &ChatResponse, display: &str) -> Value {
     if content.is_empty() {
         content.push(json!({"type": "text", "text": ""}));
     }
-    let finish = if resp.finish == FinishReason::Stop && !resp.tool_calls.is_empty() { FinishReason::ToolCalls } else { resp.finish };
+    let finish = finish_with_tools(Some(resp.finish), !resp.tool_calls.is_empty());
     let u = resp.usage.unwrap_or_default();
     json!({
         "id": resp.id,

@@ -2,7 +2,7 @@
 //! client's `/api/chat` / `/api/generate` answer with every metric Ollama's carry (`Timing`).
 
 use super::super::ir::*;
-use super::super::wire::{self};
+use super::super::wire;
 use crate::types::{FinishReason, Usage};
 use serde_json::{json, Map, Value};
 

@@ -2,7 +2,7 @@
 //! client's `chat.completion`, with their usage.
 
 use super::super::ir::*;
-use super::super::wire::{self};
+use super::super::wire;
 use crate::types::{FinishReason, Usage};
 use serde_json::{json, Map, Value};
 

@@ -1,7 +1,7 @@
 //! OpenAI Responses whole answers: IR -> the client's `response` object.
 
 use super::super::ir::*;
-use super::super::wire::{self};
+use super::super::wire;
 use crate::types::{FinishReason, Usage};
 use serde_json::{json, Map, Value};
 

@@ -168,7 +168,7 @@ fn non_stream_answer_to_ir() {
     }
 }
 
-pub(crate) fn stream_events() -> Vec<Value> {
+fn stream_events() -> Vec<Value> {
     vec![
         json!({"type": "message_start", "message": {"id": "msg_1", "model": "claude-real", "content": [], "usage": {"input_tokens": 20, "output_tokens": 1}}}),
         json!({"type": "ping"}),
