@@ -12,8 +12,11 @@ use crate::routing::plan::{Attempt, Planner};
 use crate::state::snapshot::{Node, User};
 use crate::dialect::{self, ChatRequest};
 use crate::types::{Dialect, Usage};
+use crate::stream::relay::{FinishHook, Finished};
 use crate::usage::UsageRecord;
 use serde_json::{Map, Value};
+use std::cell::Cell;
+use std::rc::Rc;
 
 /// What one attempt produced.
 pub enum AttemptResult {
@@ -126,6 +129,36 @@ impl<'a> Job<'a> {
         self.record.ttfb_ms = Some(self.record.duration_ms);
         self.finish(p);
         AttemptResult::Served(Reply::json_bytes(200, body).with_header("x-request-id", self.record.id.clone()))
+    }
+
+    /// A streamed answer went out: from here its relay owns the settlement, which runs once when
+    /// the stream ends, fails or is dropped (client gone), and also gives the stream lease back
+    /// (to the node the stream comes from by then: a recovery moves it).
+    pub fn stream_settlement<P: Platform>(&mut self, p: Rc<P>, node: Rc<Cell<i64>>, ttfb_ms: u64, prompt_estimate: u64) -> FinishHook {
+        let mut record = self.record.clone();
+        record.ttfb_ms = Some(ttfb_ms);
+        let settle = std::mem::take(&mut self.settle);
+        self.finished = true;
+        let started = self.started_ms;
+        Box::new(move |f: Finished| {
+            p.stream_ended(node.get(), &record.id);
+            record.duration_ms = p.now_ms() - started;
+            record.status = if f.completed { 200 } else if f.client_gone { 499 } else { 502 };
+            record.error = f.error;
+            if !f.recovered.is_empty() {
+                // The usage record says the answer was continued elsewhere (and why).
+                let note = format!("recovered mid-stream: {}", f.recovered.join("; "));
+                record.error = Some(match record.error.take() {
+                    Some(e) => format!("{e} ({note})"),
+                    None => note,
+                });
+            }
+            let usage = f.usage.unwrap_or(Usage { prompt_tokens: prompt_estimate, completion_tokens: f.frames, estimated: true });
+            record.prompt_tokens = usage.prompt_tokens;
+            record.completion_tokens = usage.completion_tokens;
+            record.estimated = usage.estimated;
+            p.finish(record, settle);
+        })
     }
 
     /// Hand the record (and the settlements) to the platform; once per request.

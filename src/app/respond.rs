@@ -15,7 +15,7 @@ use crate::repair::{self, Piece, Pipeline};
 use crate::routes::Op;
 use crate::routing::plan::Attempt;
 use crate::state::snapshot::{Snapshot, User};
-use crate::stream::relay::{self, Finished, Timer};
+use crate::stream::relay::{self, Timer};
 use crate::stream::transcode::Transcode;
 use crate::stream::transform::{error_message, Transform};
 use crate::types::Usage;
@@ -74,36 +74,9 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
     };
     // The node the stream comes from (a recovery moves it, and its stream lease with it).
     let node = Rc::new(std::cell::Cell::new(attempt.node_id));
-    let node_id = node.clone();
-    let lease = job.record.id.clone();
-    p.stream_started(attempt.node_id, &lease);
-    let hook_p = p.clone();
-    let mut record = job.record.clone();
-    record.ttfb_ms = Some(ttfb_ms);
-    // The relay owns the settlement from here: it runs when the stream ends or is dropped.
-    let settle = std::mem::take(&mut job.settle);
-    job.finished = true;
-    let started = job.started_ms;
+    p.stream_started(attempt.node_id, &job.record.id);
     let prompt_estimate = prompt_estimate(job);
-    let hook = Box::new(move |f: Finished| {
-        hook_p.stream_ended(node_id.get(), &lease);
-        record.duration_ms = hook_p.now_ms() - started;
-        record.status = if f.completed { 200 } else if f.client_gone { 499 } else { 502 };
-        record.error = f.error;
-        if !f.recovered.is_empty() {
-            // The usage record says the answer was continued elsewhere (and why).
-            let note = format!("recovered mid-stream: {}", f.recovered.join("; "));
-            record.error = Some(match record.error.take() {
-                Some(e) => format!("{e} ({note})"),
-                None => note,
-            });
-        }
-        let usage = f.usage.unwrap_or(Usage { prompt_tokens: prompt_estimate, completion_tokens: f.frames, estimated: true });
-        record.prompt_tokens = usage.prompt_tokens;
-        record.completion_tokens = usage.completion_tokens;
-        record.estimated = usage.estimated;
-        hook_p.finish(record, settle);
-    });
+    let hook = job.stream_settlement(p.clone(), node.clone(), ttfb_ms, prompt_estimate);
     let timer: Rc<dyn Timer> = p.clone();
     let request_id = origin_request_id(leg, &reply);
     let mut body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook);
