@@ -1,5 +1,5 @@
 # Maestro Edge. The two commands: `make dev` and `make test` (see README.md).
-.PHONY: dev test build setup unit bench sim profile clean clients-latest deploy import-maestro presets
+.PHONY: dev test build setup unit bench sim profile clean clients-latest deploy import-maestro presets prices
 
 setup:
 	@bash scripts/setup.sh
@@ -51,3 +51,8 @@ import-maestro:
 # Only the original's seed tool sets and model configs (create-only): make presets ADMIN_URL=... ADMIN_TOKEN=... [DRY_RUN=1]
 presets:
 	@node scripts/import-maestro.mjs --presets-only
+
+# A price list into a running gateway (README, "Prices file"): upserts on model and node.
+#   make prices FILE=prices/sample.json [ADMIN_URL=https://gw.example ADMIN_TOKEN=...]   (default: make dev's gateway)
+prices:
+	@node scripts/prices.mjs "$(FILE)"

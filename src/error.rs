@@ -20,6 +20,9 @@ pub enum GatewayError {
     PayloadTooLarge { limit: usize },
     /// A limit was hit; `retry_after` in seconds until the window resets.
     RateLimited { message: String, retry_after: u64 },
+    /// A budget in currency is spent (`costs::budget`); `retry_after` in seconds until its
+    /// window resets.
+    BudgetExceeded { message: String, retry_after: u64 },
     /// The model is switched to maintenance by an admin.
     Maintenance(String),
     /// No node could take the request; the message says why (all unhealthy, cooling down...).
@@ -53,7 +56,7 @@ impl GatewayError {
             GatewayError::MethodNotAllowed { .. } => 405,
             GatewayError::Conflict { .. } => 409,
             GatewayError::PayloadTooLarge { .. } => 413,
-            GatewayError::RateLimited { .. } => 429,
+            GatewayError::RateLimited { .. } | GatewayError::BudgetExceeded { .. } => 429,
             GatewayError::Maintenance(_) => 503,
             GatewayError::NoHealthyNode(_) => 503,
             GatewayError::Upstream { status, .. } => *status,
@@ -80,7 +83,7 @@ impl GatewayError {
             | GatewayError::Internal(m) => m.clone(),
             GatewayError::MethodNotAllowed { allow } => format!("method not allowed; allowed: {allow}"),
             GatewayError::PayloadTooLarge { limit } => format!("request body exceeds the limit of {limit} bytes"),
-            GatewayError::RateLimited { message, .. } => message.clone(),
+            GatewayError::RateLimited { message, .. } | GatewayError::BudgetExceeded { message, .. } => message.clone(),
             GatewayError::Upstream { message, .. } => message.clone(),
         }
     }
@@ -103,6 +106,7 @@ impl GatewayError {
             GatewayError::Conflict { .. } => "conflict",
             GatewayError::PayloadTooLarge { .. } => "payload_too_large",
             GatewayError::RateLimited { .. } => "rate_limited",
+            GatewayError::BudgetExceeded { .. } => "budget_exceeded",
             GatewayError::Maintenance(_) => "maintenance",
             GatewayError::NoHealthyNode(_) => "no_healthy_node",
             GatewayError::Upstream { .. } => "upstream_error",

@@ -15,6 +15,7 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod costs;
 #[cfg(target_arch = "wasm32")]
 mod edge;
 #[cfg(target_arch = "wasm32")]

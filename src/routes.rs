@@ -53,6 +53,8 @@ pub enum Op {
     Root,
     Health,
     Ready,
+    /// `GET`/`HEAD /api/hello`: Claude Code's connection-warming probe.
+    Hello,
     // Ollama-native
     OllamaChat,
     OllamaGenerate,
@@ -102,6 +104,7 @@ impl Op {
         match self {
             Op::Root => "root",
             Op::Health => "health",
+            Op::Hello => "api/hello",
             Op::Ready => "ready",
             Op::OllamaChat => "api/chat",
             Op::OllamaGenerate => "api/generate",
@@ -186,6 +189,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Endpoint, (Dialect, GatewayEr
     let fixed: &[(&str, &str, Op)] = &[
         ("/", "GET", Op::Root),
         ("/health", "GET", Op::Health),
+        ("/api/hello", "GET", Op::Hello),
         ("/health/ready", "GET", Op::Ready),
         ("/api/chat", "POST", Op::OllamaChat),
         ("/api/generate", "POST", Op::OllamaGenerate),
@@ -260,6 +264,8 @@ mod tests {
         assert_eq!(resolve("GET", "/v1/models/llama3%3Alatest").unwrap().op, Op::Model("llama3:latest".into()));
         assert_eq!(resolve("GET", "/v1/models/org/model").unwrap().op, Op::Model("org/model".into()));
         assert_eq!(resolve("HEAD", "/").unwrap().op, Op::Root);
+        assert_eq!(resolve("HEAD", "/api/hello").unwrap().op, Op::Hello);
+        assert_eq!(resolve("HEAD", "/claude/api/hello").unwrap().op, Op::Hello);
         assert_eq!(resolve("PATCH", "/admin/nodes/1/toggle").unwrap().op, Op::Admin);
         let m = resolve("POST", "/v1/messages").unwrap();
         assert_eq!((m.dialect, m.op), (Dialect::Anthropic, Op::Messages));

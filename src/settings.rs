@@ -41,6 +41,7 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "routing.retry_after_max_ms", default: v!(300000), kind: Kind::Int { min: 0, max: 3_600_000 }, doc: "Cap on how long an origin's Retry-After keeps a model (or a node) out of routing." },
     Definition { key: "timeouts.ttfb_ms", default: v!(120000), kind: Kind::Int { min: 100, max: 1_800_000 }, doc: "Time to first byte from an origin before failing over to the next node." },
     Definition { key: "streams.recover", default: v!(false), kind: Kind::Bool, doc: "Mid-stream recovery: a chat stream that breaks after bytes went out (cut, stall, malformed event) continues on the next candidate, sent the answer so far as an assistant prefill; off by default (see README)." },
+    Definition { key: "streams.keepalive_ms", default: v!(15000), kind: Kind::Int { min: 0, max: 300_000 }, doc: "A translated stream to which nothing went for this long gets a keep-alive in the client's dialect (Anthropic: a ping event; Claude Code aborts a stream silent for 300 s); 0 sends none." },
     Definition { key: "timeouts.stream_idle_ms", default: v!(120000), kind: Kind::Int { min: 100, max: 1_800_000 }, doc: "A stream silent for this long is ended with an in-band error." },
     Definition { key: "limits.max_body_bytes", default: v!(16_777_216), kind: Kind::Int { min: 1024, max: 104_857_600 }, doc: "Largest accepted request body; larger bodies get 413 in the client's format." },
     Definition { key: "limits.fail_open", default: v!(false), kind: Kind::Bool, doc: "When the limits store (Durable Objects, or Redis with backend.limits = redis) is unreachable: false rejects limited requests with 503, true admits them; both log the error." },
@@ -67,6 +68,8 @@ pub const DEFINITIONS: &[Definition] = &[
     Definition { key: "access.audience", default: v!(null), kind: Kind::OptStr, doc: "The Access application's audience (AUD) tag; assertions for any other audience are refused." },
     Definition { key: "access.certs_url", default: v!(null), kind: Kind::OptStr, doc: "Where Access's signing keys are fetched; null = https://<team domain>/cdn-cgi/access/certs. Set it only to reach the keys through a proxy, or in tests." },
     Definition { key: "admin.password_login", default: v!(true), kind: Kind::Bool, doc: "Whether POST /admin/auth/login (ADMIN_USERNAME / ADMIN_PASSWORD) is allowed; false leaves Access and ADMIN_TOKEN." },
+    Definition { key: "costs.currency", default: v!("USD"), kind: Kind::Str, doc: "The currency prices and budgets are in (a label such as USD or EUR: nothing is converted). Costs are stored as integer millionths of it." },
+    Definition { key: "budgets.reserve_micros", default: v!(50000), kind: Kind::Int { min: 1, max: 1_000_000_000_000 }, doc: "What each request under a budget holds (millionths of the currency) from admission until its cost is known: a budget admits requests only while spent plus held stays below it, so overshoot is at most one reservation plus what requests cost beyond theirs (see Budgets)." },
     Definition { key: "snapshot.refresh_ms", default: v!(2000), kind: Kind::Int { min: 200, max: 60000 }, doc: "How often an isolate checks for a newer routing snapshot (bounds how fast admin changes apply)." },
 ];
 
@@ -145,6 +148,7 @@ pub struct Settings {
     pub ttfb_ms: u64,
     pub stream_idle_ms: u64,
     pub stream_recover: bool,
+    pub keepalive_ms: u64,
     pub max_body_bytes: usize,
     pub limits_fail_open: bool,
     pub limits_backend: LimitsBackend,
@@ -167,6 +171,8 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<String>,
     pub responses_retention_days: u32,
     pub responses_max_per_user: u32,
+    pub currency: String,
+    pub budget_reserve_micros: u64,
 }
 
 impl Default for Settings {
@@ -202,6 +208,9 @@ pub fn validate(key: &str, value: &Value) -> Result<(), String> {
             Some(s) if key == "shaping.think_tags" && ThinkTags::parse(s).is_none() => Err(format!("'{key}' must be auto, always or never")),
             Some(s) if key == "backend.limits" && LimitsBackend::parse(s).is_none() => Err(format!("'{key}' must be durable_objects or redis")),
             Some(s) if key == "backend.cache" && CacheBackend::parse(s).is_none() => Err(format!("'{key}' must be kv or redis")),
+            Some(s) if key == "costs.currency" && !(1..=8).contains(&s.len()) || key == "costs.currency" && !s.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                Err(format!("'{key}' must be 1-8 letters or digits (e.g. USD)"))
+            }
             Some(_) => Ok(()),
             None => Err(format!("'{key}' must be a string")),
         },
@@ -249,6 +258,7 @@ impl Settings {
             ttfb_ms: int("timeouts.ttfb_ms"),
             stream_idle_ms: int("timeouts.stream_idle_ms"),
             stream_recover: get("streams.recover").as_bool().unwrap_or(false),
+            keepalive_ms: int("streams.keepalive_ms"),
             max_body_bytes: int("limits.max_body_bytes") as usize,
             limits_fail_open: get("limits.fail_open").as_bool().unwrap_or(false),
             limits_backend: get("backend.limits").as_str().and_then(LimitsBackend::parse).unwrap_or_default(),
@@ -277,6 +287,8 @@ impl Settings {
                 .unwrap_or_default(),
             responses_retention_days: int("responses.retention_days") as u32,
             responses_max_per_user: int("responses.max_per_user") as u32,
+            currency: get("costs.currency").as_str().unwrap_or("USD").to_string(),
+            budget_reserve_micros: int("budgets.reserve_micros").max(1),
         }
     }
 }

@@ -29,16 +29,43 @@ impl Dialect {
 }
 
 /// Token counts for one request. `estimated` is set when the origin reported nothing.
+/// `prompt_tokens` is all input the origin processed; the cache counts are parts of it (priced
+/// differently, see `costs`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub estimated: bool,
+    /// Input tokens read from the origin's prompt cache.
+    #[serde(default)]
+    pub cached_tokens: u64,
+    /// Input tokens written to the origin's prompt cache (Anthropic's cache creation).
+    #[serde(default)]
+    pub cache_write_tokens: u64,
 }
 
 impl Usage {
     pub fn total(&self) -> u64 {
         self.prompt_tokens + self.completion_tokens
+    }
+
+    /// Two attempts' usage together (a recovered stream).
+    pub fn plus(self, o: Usage) -> Usage {
+        Usage {
+            prompt_tokens: self.prompt_tokens + o.prompt_tokens,
+            completion_tokens: self.completion_tokens + o.completion_tokens,
+            estimated: self.estimated || o.estimated,
+            cached_tokens: self.cached_tokens + o.cached_tokens,
+            cache_write_tokens: self.cache_write_tokens + o.cache_write_tokens,
+        }
+    }
+
+    /// The cached part of an OpenAI-style `usage` object: Chat Completions'
+    /// `prompt_tokens_details.cached_tokens`, Responses' `input_tokens_details.cached_tokens`,
+    /// or DeepSeek's `prompt_cache_hit_tokens`; 0 when none is given. Never above the prompt.
+    pub fn openai_cached(u: &serde_json::Value, prompt: u64) -> u64 {
+        let n = |p: &str| u.pointer(p).and_then(serde_json::Value::as_u64);
+        n("/prompt_tokens_details/cached_tokens").or_else(|| n("/input_tokens_details/cached_tokens")).or_else(|| n("/prompt_cache_hit_tokens")).unwrap_or(0).min(prompt)
     }
 }
 

@@ -30,6 +30,20 @@ pub struct UsageRecord {
     pub error: Option<String>,
     /// Whether the request reached an origin (only those count against limits).
     pub reached_origin: bool,
+    /// Of `prompt_tokens`: read from the origin's prompt cache.
+    #[serde(default)]
+    pub cached_tokens: u64,
+    /// Of `prompt_tokens`: written to the origin's prompt cache.
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+    /// What the request cost, in millionths of the currency (`costs.currency`), from the
+    /// routing snapshot's prices when it was recorded (see `costs`): later price edits never
+    /// change it.
+    #[serde(default)]
+    pub cost_micros: u64,
+    /// A price applied (a row, or the free-Ollama default); false = no price known, cost 0.
+    #[serde(default)]
+    pub priced: bool,
 }
 
 /// Longest kept value of a name-like field (model, node, user, endpoint), in characters: far
@@ -66,6 +80,15 @@ fn clean(field: &mut String, max: usize) -> bool {
 }
 
 impl UsageRecord {
+    /// The origin's token counts (or the estimate) go into the record.
+    pub fn set_usage(&mut self, u: &crate::types::Usage) {
+        self.prompt_tokens = u.prompt_tokens;
+        self.completion_tokens = u.completion_tokens;
+        self.estimated = u.estimated;
+        self.cached_tokens = u.cached_tokens.min(u.prompt_tokens);
+        self.cache_write_tokens = u.cache_write_tokens.min(u.prompt_tokens - self.cached_tokens);
+    }
+
     /// Every text field made safe for Postgres (see `clean_text`); numbers clamped to what the
     /// columns hold. Returns whether anything changed. Applied where records are finished and
     /// again at the flush (records buffered by an older release were never cleaned).
@@ -85,8 +108,9 @@ impl UsageRecord {
             changed = true;
         }
         // bigint columns are signed and their sum is stored too; timestamps end in year 9999.
-        const LIMITS: [u64; 3] = [i64::MAX as u64 / 2, i64::MAX as u64 / 2, 253_402_300_799_999];
-        for (n, max) in [&mut self.prompt_tokens, &mut self.completion_tokens, &mut self.created_at_ms].into_iter().zip(LIMITS) {
+        const LIMITS: [u64; 6] = [i64::MAX as u64 / 2, i64::MAX as u64 / 2, 253_402_300_799_999, i64::MAX as u64 / 2, i64::MAX as u64 / 2, i64::MAX as u64];
+        let fields = [&mut self.prompt_tokens, &mut self.completion_tokens, &mut self.created_at_ms, &mut self.cached_tokens, &mut self.cache_write_tokens, &mut self.cost_micros];
+        for (n, max) in fields.into_iter().zip(LIMITS) {
             if *n > max {
                 *n = max;
                 changed = true;
@@ -120,13 +144,15 @@ pub fn estimate_tokens(bytes: usize) -> u64 {
 pub const INSERT_SQL: &str = "
     INSERT INTO usage_records (id, created_at, user_id, key_id, username, requested_model, resolved_model, real_model, node_id, node_name,
                                endpoint, dialect, client, stream, status, prompt_tokens, completion_tokens, total_tokens, estimated,
-                               duration_ms, ttfb_ms, error)
+                               duration_ms, ttfb_ms, error, cached_tokens, cache_write_tokens, cost_micros, priced)
     SELECT r.id, to_timestamp(r.created_at_ms / 1000.0), u.id, r.key_id, r.username, r.requested_model, r.resolved_model, r.real_model, r.node_id, r.node_name,
            r.endpoint, r.dialect, r.client, r.stream, r.status, r.prompt_tokens, r.completion_tokens, r.prompt_tokens + r.completion_tokens, r.estimated,
-           LEAST(r.duration_ms, 2147483647), LEAST(r.ttfb_ms, 2147483647), r.error
+           LEAST(r.duration_ms, 2147483647), LEAST(r.ttfb_ms, 2147483647), r.error,
+           COALESCE(r.cached_tokens, 0), COALESCE(r.cache_write_tokens, 0), COALESCE(r.cost_micros, 0), COALESCE(r.priced, false)
     FROM jsonb_to_recordset($1::jsonb) AS r(id text, created_at_ms bigint, user_id bigint, key_id bigint, username text, requested_model text, resolved_model text,
          real_model text, node_id bigint, node_name text, endpoint text, dialect text, client text, stream boolean, status integer,
-         prompt_tokens bigint, completion_tokens bigint, estimated boolean, duration_ms bigint, ttfb_ms bigint, error text)
+         prompt_tokens bigint, completion_tokens bigint, estimated boolean, duration_ms bigint, ttfb_ms bigint, error text,
+         cached_tokens bigint, cache_write_tokens bigint, cost_micros bigint, priced boolean)
     LEFT JOIN users u ON u.id = r.user_id
     ON CONFLICT (id) DO NOTHING";
 

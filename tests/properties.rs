@@ -238,6 +238,34 @@ proptest! {
         }
     }
 
+    /// Edits inside an array (blocks inserted, removed, changed in place, as a system prompt
+    /// scope or the foreign-thinking strip makes them) splice to exactly the edited body too.
+    #[test]
+    fn splicing_nested_edits_yields_exactly_the_edited_body(items in prop::collection::vec(arb_json(), 0..8), ops in prop::collection::vec((0u8..3, 0usize..16, arb_json()), 0..6), pretty in any::<bool>()) {
+        let body = serde_json::json!({"model": "m", "messages": items, "system": [{"type": "text", "text": "a"}]});
+        let raw = if pretty { serde_json::to_vec_pretty(&body).unwrap() } else { serde_json::to_vec(&body).unwrap() };
+        let before: Map<String, Value> = serde_json::from_slice(&raw).unwrap();
+        let mut after = before.clone();
+        let arr = after.get_mut("messages").and_then(Value::as_array_mut).unwrap();
+        for (op, i, v) in ops {
+            match op {
+                0 if !arr.is_empty() => { let k = i % arr.len(); arr.remove(k); }
+                1 => { let k = i % (arr.len() + 1); arr.insert(k, v); }
+                _ if !arr.is_empty() => {
+                    let k = i % arr.len();
+                    match arr[k].as_object_mut() {
+                        Some(o) => { o.insert("x".into(), v); }
+                        None => arr[k] = v,
+                    }
+                }
+                _ => {}
+            }
+        }
+        let out = jsonscan::splice_object(&raw, &before, &after).expect("serde's own bytes always match");
+        let parsed: Map<String, Value> = serde_json::from_slice(&out).unwrap();
+        prop_assert!(same_json(&Value::Object(parsed.clone()), &Value::Object(after.clone())), "{:?} vs {:?}", parsed, after);
+    }
+
     /// An Anthropic passthrough stream reaches the client byte for byte (model spliced into
     /// message_start), however the origin's bytes are chunked.
     #[test]

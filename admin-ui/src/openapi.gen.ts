@@ -324,6 +324,52 @@ export interface paths {
     /** Users by token usage in a period */
     get: operations["get_dashboard_top_users"];
   };
+  "/admin/prices": {
+    /** The price table (per real model and node) */
+    get: operations["get_prices"];
+    /** Set the price of a model on a node (or its default row): creates or replaces */
+    post: operations["post_prices"];
+  };
+  "/admin/prices/import": {
+    /** Import a price list (upsert on model and node) */
+    post: operations["post_prices_import"];
+  };
+  "/admin/prices/{id}": {
+    /** Delete a price row (the model's default row, or free on Ollama, applies again) */
+    delete: operations["delete_prices_id"];
+    /** Change a price row */
+    patch: operations["patch_prices_id"];
+    parameters: {
+      path: {
+        id: number;
+      };
+    };
+  };
+  "/admin/budgets": {
+    /** Budgets, with what their current window spent */
+    get: operations["get_budgets"];
+    /** Create a budget for a user, team or key (per UTC day or month) */
+    post: operations["post_budgets"];
+  };
+  "/admin/budgets/{id}": {
+    /** Delete a budget */
+    delete: operations["delete_budgets_id"];
+    /** Change a budget's limit or soft threshold */
+    patch: operations["patch_budgets_id"];
+    parameters: {
+      path: {
+        id: number;
+      };
+    };
+  };
+  "/admin/budget-events": {
+    /** Budget threshold crossings (soft and hard), newest first */
+    get: operations["get_budget_events"];
+  };
+  "/admin/costs": {
+    /** Usage and cost per user, team, key, model or node, per UTC day or month, with the cached-token share */
+    get: operations["get_costs"];
+  };
   "/admin/models": {
     /** The discovered catalog by model name */
     get: operations["get_models"];
@@ -880,6 +926,194 @@ export interface components {
           total_tokens: number;
         }[];
     };
+    /** @description One price row: currency (costs.currency) per million tokens, decimals allowed (at most six places). Either input or output is required. */
+    PriceInput: {
+      /** @description The real model name on the node (what the usage records call real_model). */
+      model: string;
+      /** @description A node's name or code; absent or null = the model's default row (every node without a row of its own, except Ollama nodes, which are free unless they have a row). */
+      node?: string | null;
+      /** @description Uncached input tokens. */
+      input?: number | string | null;
+      /** @description Output tokens. */
+      output?: number | string | null;
+      /** @description Input tokens read from the prompt cache; null = the input price. */
+      cache_read?: number | string | null;
+      /** @description Input tokens written to the prompt cache (Anthropic cache creation); null = the input price. */
+      cache_write?: number | string | null;
+      /** @description Where the price comes from (shown in the list). */
+      source?: string | null;
+    };
+    Price: {
+      id: number;
+      model: string;
+      node_id: number | null;
+      node: string | null;
+      input: number;
+      output: number;
+      cache_read: number;
+      cache_write: number;
+      /** @description Millionths of the currency per million tokens. */
+      input_micros: number;
+      output_micros: number;
+      cache_read_micros: number | null;
+      cache_write_micros: number | null;
+      source: string;
+      /** Format: date-time */
+      created_at: string;
+      /** Format: date-time */
+      updated_at: string;
+    };
+    PriceList: {
+      prices: components["schemas"]["Price"][];
+      total: number;
+      currency: string;
+      unit: string;
+    };
+    /** @description A price list (e.g. prices/sample.json; `make prices FILE=...` posts one). Rows are upserted on (model, node); rows not in the list stay. */
+    PriceImport: {
+      prices: components["schemas"]["PriceInput"][];
+      source?: string | null;
+      /** @description The list's currency: refused when it is not costs.currency (nothing is converted). */
+      currency?: string | null;
+    };
+    PriceImportResult: {
+      imported: number;
+      source: string;
+      currency: string;
+    };
+    PricePatch: {
+      /** @description Currency per million tokens; null or absent = the input price (cache prices) or 0. */
+      input?: number | string | null;
+      /** @description Currency per million tokens; null or absent = the input price (cache prices) or 0. */
+      output?: number | string | null;
+      /** @description Currency per million tokens; null or absent = the input price (cache prices) or 0. */
+      cache_read?: number | string | null;
+      /** @description Currency per million tokens; null or absent = the input price (cache prices) or 0. */
+      cache_write?: number | string | null;
+      source?: string | null;
+    };
+    /** @description Exactly one owner: user, team or key_id. */
+    BudgetInput: {
+      /** @description A username. */
+      user?: string | null;
+      /** @description A team name. */
+      team?: string | null;
+      /** @description An API key id (GET /admin/users/{username}/keys). */
+      key_id?: number | null;
+      /**
+       * @description UTC day or UTC calendar month.
+       * @enum {string}
+       */
+      period: "day" | "month";
+      /** @description The budget in the currency (costs.currency), above 0. */
+      limit: number | string;
+      /** @description Soft threshold in percent of the limit (default 80): a warning header on answers and a soft budget event. */
+      soft_pct?: number | null;
+    };
+    BudgetPatch: {
+      limit?: (number | string) | null;
+      soft_pct?: number | null;
+    };
+    Budget: {
+      id: number;
+      /** @enum {string} */
+      scope: "user" | "team" | "key";
+      scope_id: number;
+      scope_name?: string | null;
+      key_user_id?: number | null;
+      /** @enum {string} */
+      period: "day" | "month";
+      limit_micros: number;
+      limit: number;
+      soft_pct: number;
+      /** Format: date-time */
+      window_start: string;
+      /** Format: date-time */
+      reset_at: string;
+      /** @description What the usage records of the current window cost (they trail requests by the usage flush). */
+      spent_micros: number;
+      spent: string;
+      remaining: string;
+      /** Format: date-time */
+      created_at: string;
+      /** Format: date-time */
+      updated_at: string;
+    };
+    BudgetList: {
+      budgets: components["schemas"]["Budget"][];
+      total: number;
+      currency: string;
+    };
+    BudgetEvent: {
+      id: number;
+      /** Format: date-time */
+      created_at: string;
+      budget_id: number;
+      /** @enum {string} */
+      scope: "user" | "team" | "key";
+      scope_id: number;
+      scope_name: string;
+      period: string;
+      /** Format: date-time */
+      window_start: string;
+      /** @enum {string} */
+      threshold: "soft" | "hard";
+      limit_micros: number;
+      spent_micros: number;
+      currency: string;
+      /** Format: date-time */
+      delivered_at: string | null;
+    };
+    BudgetEventList: {
+      events: components["schemas"]["BudgetEvent"][];
+      total: number;
+      limit: number;
+      offset: number;
+    };
+    CostRow: {
+      /** @description YYYY-MM-DD, YYYY-MM or total (UTC). */
+      bucket: string;
+      key: string | null;
+      requests: number;
+      /** @description All input tokens, cached ones included. */
+      prompt_tokens: number;
+      cached_tokens: number;
+      cache_write_tokens: number;
+      completion_tokens: number;
+      cost_micros: number;
+      /** @description Decimal currency. */
+      cost: string;
+      /** @description cached_tokens / prompt_tokens (0 when no prompt tokens). */
+      cached_share: number;
+      /** @description Answered requests no price applied to (they cost 0). */
+      unpriced: number;
+    };
+    CostTotals: {
+      requests: number;
+      /** @description All input tokens, cached ones included. */
+      prompt_tokens: number;
+      cached_tokens: number;
+      cache_write_tokens: number;
+      completion_tokens: number;
+      cost_micros: number;
+      /** @description Decimal currency. */
+      cost: string;
+      /** @description cached_tokens / prompt_tokens (0 when no prompt tokens). */
+      cached_share: number;
+    };
+    CostReport: {
+      by: string;
+      bucket: string;
+      period: {
+        /** Format: date-time */
+        start?: string | null;
+        /** Format: date-time */
+        end?: string | null;
+      };
+      currency: string;
+      rows: components["schemas"]["CostRow"][];
+      totals: components["schemas"]["CostTotals"];
+    };
     CatalogModel: {
       model_name: string;
       /** @description Offered by at least one node. */
@@ -1090,6 +1324,10 @@ export interface components {
       "limits.max_body_bytes"?: number;
       /** @description When the limits store (Durable Objects, or Redis with backend.limits = redis) is unreachable: false rejects limited requests with 503, true admits them; both log the error. */
       "limits.fail_open"?: boolean;
+      /** @description The currency prices and budgets are in (a label such as USD or EUR: nothing is converted). Costs are stored as integer millionths of it. */
+      "costs.currency"?: string;
+      /** @description What each request under a budget holds (millionths of the currency) from admission until its cost is known: a budget admits requests only while spent plus held stays below it, so overshoot is at most one reservation plus what requests cost beyond theirs (see README, Budgets). */
+      "budgets.reserve_micros"?: number;
       /** @description Where per-user and per-model limit counters live: durable_objects, or redis (Upstash; needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN). Counters do not move when this changes. */
       "backend.limits"?: string;
       /** @description Where the routing-snapshot copies and the version isolates poll live: kv (KV + Coordinator Durable Object), or redis (Upstash; needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN). */
@@ -3671,6 +3909,235 @@ export interface operations {
       200: {
         content: {
           "application/json": components["schemas"]["TopUsers"];
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** The price table (per real model and node) */
+  get_prices: {
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["PriceList"];
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Set the price of a model on a node (or its default row): creates or replaces */
+  post_prices: {
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["PriceInput"];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        content: {
+          "application/json": components["schemas"]["Price"];
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Import a price list (upsert on model and node) */
+  post_prices_import: {
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["PriceImport"];
+      };
+    };
+    responses: {
+      /** @description Imported */
+      200: {
+        content: {
+          "application/json": components["schemas"]["PriceImportResult"];
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Delete a price row (the model's default row, or free on Ollama, applies again) */
+  delete_prices_id: {
+    parameters: {
+      path: {
+        id: number;
+      };
+    };
+    responses: {
+      /** @description Done; no body. */
+      204: {
+        content: never;
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Change a price row */
+  patch_prices_id: {
+    parameters: {
+      path: {
+        id: number;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["PricePatch"];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Price"];
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Budgets, with what their current window spent */
+  get_budgets: {
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["BudgetList"];
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Create a budget for a user, team or key (per UTC day or month) */
+  post_budgets: {
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["BudgetInput"];
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        content: {
+          "application/json": components["schemas"]["Budget"];
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      409: components["responses"]["Conflict"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Delete a budget */
+  delete_budgets_id: {
+    parameters: {
+      path: {
+        id: number;
+      };
+    };
+    responses: {
+      /** @description Done; no body. */
+      204: {
+        content: never;
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Change a budget's limit or soft threshold */
+  patch_budgets_id: {
+    parameters: {
+      path: {
+        id: number;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["BudgetPatch"];
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Budget"];
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      404: components["responses"]["NotFound"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Budget threshold crossings (soft and hard), newest first */
+  get_budget_events: {
+    parameters: {
+      query?: {
+        limit?: number;
+        offset?: number;
+        /** @description Only events no alert sender has delivered yet. */
+        undelivered?: "true" | "false" | "1" | "0" | "";
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["BudgetEventList"];
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /** Usage and cost per user, team, key, model or node, per UTC day or month, with the cached-token share */
+  get_costs: {
+    parameters: {
+      query?: {
+        by?: "user" | "team" | "key" | "model" | "real_model" | "node";
+        bucket?: "day" | "month" | "total";
+        /** @description Window ending now (empty = 30d); start_date/end_date win when given. */
+        period?: "24h" | "3d" | "7d" | "30d" | "90d" | "all" | "";
+        /** @description YYYY-MM-DD (UTC midnight) or an RFC 3339 timestamp; empty = unbounded. */
+        start_date?: string;
+        /** @description YYYY-MM-DD (that whole day is included) or an RFC 3339 timestamp; exclusive; empty = unbounded. */
+        end_date?: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["CostReport"];
         };
       };
       400: components["responses"]["BadRequest"];

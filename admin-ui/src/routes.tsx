@@ -20,6 +20,9 @@ import { AuditPage } from "./pages/audit";
 import { SettingsPage } from "./pages/settings";
 import { AdminsPage } from "./pages/admins";
 import { GuidePage } from "./pages/guide";
+import { CostsPage } from "./pages/costs";
+import { PricesPage } from "./pages/prices";
+import { BudgetsPage } from "./pages/budgets";
 
 export interface Route {
   /** First path segment: "users" serves #/users and, with `detail`, #/users/<param>. */
@@ -41,6 +44,9 @@ export const ROUTES: Route[] = [
   { path: "model-config", label: "Model config", page: () => <ModelConfigPage /> },
   { path: "tool-sets", label: "Tool sets", page: () => <ToolSetsPage /> },
   { path: "system-prompts", label: "System prompts", page: () => <PromptsPage /> },
+  { path: "costs", label: "Costs", page: () => <CostsPage /> },
+  { path: "prices", label: "Prices", page: () => <PricesPage /> },
+  { path: "budgets", label: "Budgets", page: () => <BudgetsPage /> },
   { path: "requests", label: "Request log", page: () => <RequestsPage /> },
   { path: "audit", label: "Audit log", page: () => <AuditPage /> },
   { path: "settings", label: "Settings", page: () => <SettingsPage /> },

@@ -54,3 +54,10 @@ export const PERIOD_OPTIONS = PERIODS.map((p) => [p, PERIOD_LABELS[p]] as [Perio
 export const CAPABILITIES = ["completion", "tools", "vision", "thinking", "embedding", "insert"] as const;
 /** Node strategies for a group or a model rule; "" is "the routing default". */
 export const NODE_STRATEGIES: [string, string][] = [["", "default"], ...["priority", "weighted", "round_robin", "least_busy"].map((s) => [s, s] as [string, string])];
+export type Price = Schemas["Price"];
+export type PriceList = Schemas["PriceList"];
+export type Budget = Schemas["Budget"];
+export type BudgetList = Schemas["BudgetList"];
+export type BudgetEvent = Schemas["BudgetEvent"];
+export type CostReport = Schemas["CostReport"];
+export type CostRow = Schemas["CostRow"];

@@ -10,6 +10,8 @@ pub mod admins;
 pub mod audit;
 pub mod audit_logs;
 pub mod auth;
+pub mod budgets;
+pub mod costs;
 pub mod dashboard;
 pub mod input;
 pub mod kit;
@@ -22,6 +24,7 @@ pub mod models;
 pub mod node_access;
 pub mod nodes;
 pub mod openapi;
+pub mod prices;
 pub mod query;
 pub mod requests;
 pub mod settings;
@@ -174,6 +177,10 @@ pub(crate) async fn dispatch<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &s
         "requests" => requests::route(ctx, method, rest).await,
         "dashboard" => dashboard::route(ctx, method, rest).await,
         "models" => models::route(ctx, method, rest).await,
+        "prices" => prices::route(ctx, method, rest).await,
+        "budgets" => budgets::route(ctx, method, rest).await,
+        "budget-events" if method == "GET" && rest.is_empty() => Some(budgets::events(ctx).await),
+        "costs" => costs::route(ctx, method, rest).await,
         _ => None,
     }
 }

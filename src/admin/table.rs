@@ -37,6 +37,9 @@ pub fn all() -> Vec<Route> {
         super::dashboard::ROUTES,
         super::models::ROUTES,
         super::node_access::ROUTES,
+        super::prices::ROUTES,
+        super::budgets::ROUTES,
+        super::costs::ROUTES,
     ]
     .concat()
 }

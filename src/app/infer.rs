@@ -6,6 +6,8 @@
 use super::job::{AttemptResult, Job};
 use super::respond;
 use super::input::{model_field, parse_object};
+use crate::costs;
+use crate::types::Dialect;
 use crate::dialect::{self, ollama};
 use crate::error::GatewayError;
 use crate::limits;
@@ -37,7 +39,7 @@ fn stream_flag(body: &Map<String, Value>, op: &Op) -> Result<bool, GatewayError>
 /// An inference request. Every outcome after authentication yields exactly one usage record
 /// (errors included) and carries the rate-limit headers of the limits that applied.
 pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, ep: &Endpoint, req: &Inbound) -> Reply {
-    let mut job = Job::new(&**p, user, ep, req);
+    let mut job = Job::new(&**p, snap, user, ep, req);
     let mut limit_headers = Vec::new();
     let mut reply = match steps(p, snap, user, req, &mut job, &mut limit_headers).await {
         Ok(reply) => reply,
@@ -84,7 +86,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     }
     let kinds = origins::kinds_for(job.op);
     let mut draws = Draws { counters: p.counters(&plan::counter_keys(snap, &requested)).await, random: (0..8).map(|_| p.random()).collect() };
-    let planner = Planner::scoped(snap, &requested, needs::of(&job.body), &kinds, p.nodes(), &mut draws, p.now_ms(), &NodeScope::of(user, pin))?;
+    let mut planner = Planner::scoped(snap, &requested, needs::of(&job.body), &kinds, p.nodes(), &mut draws, p.now_ms(), &NodeScope::of(user, pin))?;
 
     // Admission last: requests refused before this point never touch the user's quota.
     let now = p.now_ms();
@@ -98,7 +100,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
                     let what = limits::describe(&scope, d.blocked_by.as_deref(), &requested);
                     return Err(GatewayError::RateLimited { message: format!("rate limit reached: {what}; retry in {} s", d.retry_after), retry_after: d.retry_after });
                 }
-                job.settle.push(Settlement { scope, rules, admitted_ms: now, ticket });
+                job.settle.push(Settlement { scope, rules, admitted_ms: now, ticket, cost: false });
             }
             Err(e) if snap.settings.limits_fail_open => crate::log::platform_log(&format!("limits store unavailable for {scope}, admitting without a limit check (limits.fail_open=true): {e}")),
             Err(e) => {
@@ -108,6 +110,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
         }
     }
     *limit_headers = limits::headers(&states);
+    budgets(p, snap, user, job, &mut planner, limit_headers).await?;
 
     job.requested = requested;
     job.stream = stream;
@@ -156,7 +159,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
             AttemptResult::Failed(f) => {
                 let class = match f.next() {
                     Next::Client => {
-                        let e = GatewayError::Upstream { status: f.status(), message: f.origin_message() };
+                        let e = GatewayError::Upstream { status: f.status(), message: client_message(snap, user, job, &attempt, f.origin_message()) };
                         finish_error(p, job, &attempt, &e);
                         return Err(e);
                     }
@@ -192,6 +195,43 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     Err(err)
 }
 
+/// Admission under the caller's budgets (`costs::budget`), after the limits: only when some
+/// candidate costs something. A spent budget leaves the free candidates when there are any
+/// (a budget never blocks a free model), else refuses with 429 and the window's Retry-After.
+async fn budgets<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, job: &mut Job<'_>, planner: &mut Planner, headers: &mut Vec<(String, String)>) -> Result<(), GatewayError> {
+    let scopes = costs::budget::plan(snap, user);
+    if scopes.is_empty() || planner.candidates().all(|(node, real)| costs::is_free(snap, real, node)) {
+        return Ok(());
+    }
+    let now = p.now_ms();
+    let mut states = Vec::new();
+    for (scope, rules) in scopes {
+        match p.admit(&scope, &rules, now).await {
+            Ok((d, ticket)) if d.admitted => {
+                states.extend(d.states.iter().map(|s| (scope.clone(), s.clone())));
+                job.settle.push(Settlement { scope, rules, admitted_ms: now, ticket, cost: true });
+            }
+            Ok((d, _)) => {
+                if planner.retain(|node, real| costs::is_free(snap, real, node)) {
+                    // Only free candidates remain: nothing to hold against any budget.
+                    return Ok(());
+                }
+                states.extend(d.states.iter().map(|s| (scope.clone(), s.clone())));
+                headers.extend(costs::budget::headers(snap, &states));
+                let rule = d.blocked_by.as_deref().unwrap_or("day");
+                return Err(GatewayError::BudgetExceeded { message: costs::budget::refusal(snap, &scope, rule, d.retry_after), retry_after: d.retry_after });
+            }
+            Err(e) if snap.settings.limits_fail_open => crate::log::platform_log(&format!("limits store unavailable for {scope}, admitting without a budget check (limits.fail_open=true): {e}")),
+            Err(e) => {
+                crate::log::platform_log(&format!("limits store unavailable for {scope}, rejecting with 503 (limits.fail_open=false): {e}"));
+                return Err(GatewayError::Dependency(format!("the limits store is unavailable: {e}")));
+            }
+        }
+    }
+    headers.extend(costs::budget::headers(snap, &states));
+    Ok(())
+}
+
 /// The client hung up before the first byte: the attempt was dropped (aborting its origin
 /// call) and no other is started. Recorded as 499; nothing is blamed.
 fn abandoned<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt) -> GatewayError {
@@ -199,6 +239,19 @@ fn abandoned<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt) -> Ga
     let e = GatewayError::Upstream { status: 499, message: "the client closed the connection before the first byte".into() };
     finish_error(p, job, attempt, &e);
     e
+}
+
+/// The origin's error text for the client. Anthropic clients get another origin's context
+/// overflow in Anthropic's wording (`origins::overflow`), which Claude Code acts on.
+fn client_message(snap: &Snapshot, user: &User, job: &Job<'_>, attempt: &Attempt, message: String) -> String {
+    if job.dialect != Dialect::Anthropic {
+        return message;
+    }
+    let context = snap.node(attempt.node_id).map(|node| {
+        let t = Target { snap, user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, upstream: UpstreamBody::Other };
+        t.context_length() as u64
+    });
+    origins::overflow::anthropic_wording(&message, respond::prompt_estimate(job), context).unwrap_or(message)
 }
 
 fn finish_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, e: &GatewayError) {
@@ -209,7 +262,13 @@ fn finish_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, e:
 /// Returns whether the gateway added a usage request the client did not make.
 fn upstream_body(job: &mut Job<'_>, leg: Leg, real: &str) -> Result<(Map<String, Value>, bool), GatewayError> {
     if !leg.translate {
-        return Ok(origins::body(job.op, &job.body, real, job.stream));
+        let (mut body, strip_usage) = origins::body(job.op, &job.body, real, job.stream);
+        // The one edit a same-dialect Anthropic body gets beyond policy: another origin
+        // family's thinking, which the API would reject, comes out (`anthropic::replay`).
+        if *job.op == Op::Messages {
+            crate::dialect::anthropic::replay::strip_foreign_thinking(&mut body);
+        }
+        return Ok((body, strip_usage));
     }
     let stream = job.stream;
     let v = match leg.api {

@@ -9,7 +9,7 @@ use crate::origins::failure::Failure;
 use crate::platform::{Platform, Settlement};
 use crate::routes::{Endpoint, Op};
 use crate::routing::plan::{Attempt, Planner};
-use crate::state::snapshot::{Node, User};
+use crate::state::snapshot::{Node, Snapshot, User};
 use crate::dialect::{self, ChatRequest};
 use crate::types::{Dialect, Usage};
 use crate::stream::relay::{FinishHook, Finished};
@@ -51,12 +51,14 @@ pub struct Job<'a> {
     pub responses: Option<crate::state::response_store::Turn>,
     /// The attempts left; a recoverable stream takes it along (see `respond::stream`).
     pub planner: Option<Planner>,
+    /// The snapshot the request runs on: its prices cost the record (`costs::price_record`).
+    pub snap: Rc<Snapshot>,
 }
 
 impl<'a> Job<'a> {
     /// A request past authentication: its record starts here (every outcome from now on is
     /// recorded, errors included).
-    pub fn new<P: Platform>(p: &P, user: &User, ep: &'a Endpoint, req: &'a Inbound) -> Job<'a> {
+    pub fn new<P: Platform>(p: &P, snap: &Rc<Snapshot>, user: &User, ep: &'a Endpoint, req: &'a Inbound) -> Job<'a> {
         let started_ms = p.now_ms();
         let record = UsageRecord {
             id: p.request_id(),
@@ -85,6 +87,7 @@ impl<'a> Job<'a> {
             finished: false,
             responses: None,
             planner: None,
+            snap: snap.clone(),
         }
     }
 
@@ -122,9 +125,7 @@ impl<'a> Job<'a> {
     /// A whole answer went out: its usage settles the record.
     pub fn served<P: Platform>(&mut self, p: &P, usage: Usage, body: Vec<u8>) -> AttemptResult {
         self.record.status = 200;
-        self.record.prompt_tokens = usage.prompt_tokens;
-        self.record.completion_tokens = usage.completion_tokens;
-        self.record.estimated = usage.estimated;
+        self.record.set_usage(&usage);
         self.record.duration_ms = p.now_ms() - self.started_ms;
         self.record.ttfb_ms = Some(self.record.duration_ms);
         self.finish(p);
@@ -140,6 +141,7 @@ impl<'a> Job<'a> {
         let settle = std::mem::take(&mut self.settle);
         self.finished = true;
         let started = self.started_ms;
+        let prices = self.snap.clone();
         Box::new(move |f: Finished| {
             p.stream_ended(node.get(), &record.id);
             record.duration_ms = p.now_ms() - started;
@@ -153,10 +155,9 @@ impl<'a> Job<'a> {
                     None => note,
                 });
             }
-            let usage = f.usage.unwrap_or(Usage { prompt_tokens: prompt_estimate, completion_tokens: f.frames, estimated: true });
-            record.prompt_tokens = usage.prompt_tokens;
-            record.completion_tokens = usage.completion_tokens;
-            record.estimated = usage.estimated;
+            let usage = f.usage.unwrap_or(Usage { prompt_tokens: prompt_estimate, completion_tokens: f.frames, estimated: true, ..Default::default() });
+            record.set_usage(&usage);
+            crate::costs::price_record(&prices, &mut record);
             p.finish(record, settle);
         })
     }
@@ -165,6 +166,7 @@ impl<'a> Job<'a> {
     pub fn finish<P: Platform>(&mut self, p: &P) {
         if !self.finished {
             self.finished = true;
+            crate::costs::price_record(&self.snap, &mut self.record);
             p.finish(self.record.clone(), std::mem::take(&mut self.settle));
         }
     }

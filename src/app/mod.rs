@@ -29,6 +29,7 @@ use crate::auth;
 use crate::error::GatewayError;
 use crate::dialect::{self, ollama as ol, openai as oa};
 use crate::net::{Inbound, Reply};
+use input::parse_object;
 use names::{callable, claude_name, visible};
 use crate::platform::Platform;
 use crate::routes::{self, Endpoint, Op};
@@ -67,7 +68,7 @@ pub async fn serve<P: Platform>(p: Rc<P>, snap: Rc<Snapshot>, ep: Result<Endpoin
 async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, req: &Inbound) -> Result<Reply, GatewayError> {
     match &ep.op {
         Op::Root => return Ok(tools::root(routes::tool_of(&req.path), req, VERSION)),
-        Op::Health => return Ok(Reply::json(200, &json!({"status": "ok"}))),
+        Op::Health | Op::Hello => return Ok(Reply::json(200, &json!({"status": "ok"}))),
         Op::Preflight => return Ok(cors::preflight(&snap.settings.cors_allowed_origins, req)),
         Op::Ready | Op::Admin | Op::Me => return Err(GatewayError::Internal("handled by the edge".into())),
         _ => {}
@@ -78,6 +79,9 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
     let tool = routes::tool_of(&req.path);
     let rewritten = tools::rewrite(tool, &ep.op, req, &|model| claude_name(snap, user, model))?;
     let req = rewritten.as_ref().unwrap_or(req);
+    // Cursor's Anthropic content blocks in chat messages, rewritten once for every leg.
+    let blocks = if ep.op == Op::ChatCompletions { anthropic_blocks(req)? } else { None };
+    let req = blocks.as_ref().unwrap_or(req);
     match &ep.op {
         Op::OllamaVersion => Ok(Reply::json(200, &json!({"version": snap.settings.ollama_version}))),
         Op::OllamaTags => Ok(Reply::json(200, &ol::tags(&visible(snap, user, &Op::OllamaChat)))),
@@ -101,4 +105,17 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
     }
 }
 
+
+/// A chat body holding Anthropic content blocks, rewritten (`dialect::chat_blocks`); None
+/// for every other body, which only a byte scan looked at.
+fn anthropic_blocks(req: &Inbound) -> Result<Option<Inbound>, GatewayError> {
+    if !crate::dialect::chat_blocks::may_have_blocks(&req.body) {
+        return Ok(None);
+    }
+    let mut body = parse_object(&req.body)?;
+    if !crate::dialect::chat_blocks::normalize(&mut body) {
+        return Ok(None);
+    }
+    Ok(Some(Inbound { body: serde_json::to_vec(&body).unwrap_or_default(), ..req.clone() }))
+}
 

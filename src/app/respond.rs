@@ -16,6 +16,7 @@ use crate::routes::Op;
 use crate::routing::plan::Attempt;
 use crate::state::snapshot::{Snapshot, User};
 use crate::stream::relay::{self, Timer};
+use crate::stream::required_args::{self, RequiredArgs};
 use crate::stream::transcode::Transcode;
 use crate::stream::transform::{error_message, Transform};
 use crate::types::Usage;
@@ -67,10 +68,10 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
     // the client encoder's state (id, open blocks, the text so far).
     let recover = snap.settings.stream_recover && super::recover::applies(job, leg.api);
     let transform: Box<dyn Transform> = if leg.translate || repair.is_some() || recover {
-        let t = Transcode::new(Decoder::for_api(leg.api), repair, encoder(p, job));
+        let t = Transcode::new(Decoder::for_api(leg.api), repair, encoder(p, job)).with_required_args(tools_requiring_args(job));
         Box::new(if recover { t.recoverable(prompt_estimate(job)) } else { t })
     } else {
-        dialect::passthrough_for(leg.api, &display, strip_usage)
+        dialect::passthrough_checked(leg.api, &display, strip_usage, tools_requiring_args(job))
     };
     // The node the stream comes from (a recovery moves it, and its stream lease with it).
     let node = Rc::new(std::cell::Cell::new(attempt.node_id));
@@ -79,7 +80,7 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
     let hook = job.stream_settlement(p.clone(), node.clone(), ttfb_ms, prompt_estimate);
     let timer: Rc<dyn Timer> = p.clone();
     let request_id = origin_request_id(leg, &reply);
-    let mut body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook);
+    let mut body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook).with_keepalive(snap.settings.keepalive_ms);
     if recover {
         if let Some(r) = super::recover::continuation(p, snap, user, job, node) {
             body = body.with_recovery(r);
@@ -100,11 +101,30 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
 /// Bytes read while looking for the first event before the relay takes over anyway.
 const FIRST_EVENT_MAX: usize = 1 << 20;
 
-fn prompt_estimate(job: &Job<'_>) -> u64 {
+pub(super) fn prompt_estimate(job: &Job<'_>) -> u64 {
     if let Some(ir) = &job.ir {
         return anthropic::estimate_input_tokens(ir);
     }
     estimate_tokens(["messages", "prompt", "input", "system"].iter().filter_map(|k| job.body.get(*k)).map(|v| v.to_string().len()).sum())
+}
+
+/// Names of the request's tools whose schema lists required arguments (the IR's when the
+/// request was decoded, else the client body's, in its dialect's tool shape).
+fn tools_requiring_args(job: &Job<'_>) -> Vec<String> {
+    if let Some(ir) = &job.ir {
+        return ir.tools.iter().filter(|t| t.parameters.get("required").and_then(Value::as_array).is_some_and(|r| !r.is_empty())).map(|t| t.name.clone()).collect();
+    }
+    job.body.get("tools").and_then(Value::as_array).map(|t| required_args::tools_requiring_args(t)).unwrap_or_default()
+}
+
+/// A whole answer calling a tool that requires arguments with none at all
+/// (`stream::required_args`): the origin failed, never a call with `{}`.
+fn empty_required_call(resp: &ChatResponse, required: Vec<String>) -> Option<String> {
+    let mut watch = RequiredArgs::new(required);
+    for (i, c) in resp.tool_calls.iter().enumerate() {
+        watch.call(i, Some(&c.name), &c.arguments);
+    }
+    watch.missing()
 }
 
 /// Text with think tags and raw tool-call markup -> reasoning, text and tool calls.
@@ -173,6 +193,9 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         if let Some(pl) = repair {
             repair_whole(&mut resp, pl);
         }
+        if let Some(msg) = empty_required_call(&resp, tools_requiring_args(job)) {
+            return AttemptResult::Failed(Failure::OriginError(msg));
+        }
         let usage = resp.usage;
         let out = dialect::encode_response(job.op, &mut resp, answer_spec(&**p, job), &timing);
         if let Some(turn) = &job.responses {
@@ -180,7 +203,7 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         }
         (out, usage)
     };
-    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true });
+    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true, ..Default::default() });
     job.served(&**p, usage, serde_json::to_vec(&out).unwrap_or_default())
 }
 
@@ -195,9 +218,21 @@ fn passthrough_json<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, leg: Leg, bytes: 
     if let Some(msg) = error_message(&bytes) {
         return AttemptResult::Failed(Failure::OriginError(msg));
     }
+    // An OpenAI answer calling a tool without its required arguments (parsed only then).
+    if matches!(leg.api, Api::OpenAiChat) && memchr::memmem::find(&bytes, b"\"tool_calls\"").is_some() {
+        let mut watch = RequiredArgs::new(tools_requiring_args(job));
+        if !watch.off() {
+            if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
+                watch.openai_payload(&v);
+            }
+            if let Some(msg) = watch.missing() {
+                return AttemptResult::Failed(Failure::OriginError(msg));
+            }
+        }
+    }
     let field = |key: &str| -> Option<Value> { jsonscan::top_level_value(&bytes, key).and_then(|(s, e)| serde_json::from_slice(&bytes[s..e]).ok()) };
     let usage = dialect::answer_usage(leg.api, field);
-    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true });
+    let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true, ..Default::default() });
     let out = jsonscan::set_top_level_str(&bytes, "model", &job.requested).unwrap_or(bytes);
     job.served(&**p, usage, out)
 }

@@ -78,7 +78,7 @@ pub fn effective(snap: &Snapshot, user: &User, key: Option<&ApiKey>) -> User {
 }
 
 fn day_rule(max_requests: Option<u64>, max_tokens: Option<u64>) -> Rule {
-    Rule { name: "day".into(), period: Period::Day, max_requests, max_tokens }
+    Rule { name: "day".into(), period: Period::Day, max_requests, max_tokens, reserve: 0 }
 }
 
 /// Is `rule` (an address, or a CIDR range `addr/bits`) a match for `ip`? IPv4-mapped IPv6

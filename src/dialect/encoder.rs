@@ -18,4 +18,7 @@ pub trait StreamEncoder {
     /// End with the dialect's in-band error (`<dialect>::stream_error`) and never a success
     /// terminator.
     fn error(&mut self, message: &str, out: &mut Vec<u8>);
+    /// A keep-alive the client reads as one, sent while the origin is silent (Anthropic:
+    /// `event: ping`); nothing by default. Only between events, never after the end.
+    fn keepalive(&mut self, _out: &mut Vec<u8>) {}
 }

@@ -111,6 +111,18 @@ pub enum Part {
     },
 }
 
+/// The `signature` the gateway gives thinking it translated for an Anthropic client from a
+/// non-Anthropic origin (`<think>`, `reasoning_content`, Ollama `thinking`): Anthropic clients
+/// need one to replay the block, and this one says that it is not Anthropic's. Such thinking
+/// never reaches an Anthropic origin (`anthropic_signature`, `anthropic::replay`).
+pub const UNSIGNED_THINKING: &str = "maestro-edge:unsigned";
+
+/// A thinking block's signature when it is Anthropic's own (not empty, not the gateway's
+/// `UNSIGNED_THINKING`): only such thinking may be sent to an Anthropic origin.
+pub fn anthropic_signature(signature: Option<&str>) -> Option<&str> {
+    signature.filter(|s| !s.is_empty() && !s.starts_with(UNSIGNED_THINKING))
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tool {
     pub name: String,

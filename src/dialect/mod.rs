@@ -34,6 +34,7 @@
 //! encoders see the real model name.
 
 pub mod anthropic;
+pub mod chat_blocks;
 pub mod decoder;
 pub mod encoder;
 pub mod ir;
@@ -90,10 +91,16 @@ pub fn encode_request(api: Api, ir: &ChatRequest, real_model: &str) -> Option<Re
 /// The same-dialect stream transform for an origin API (the client speaks it too).
 /// `strip_usage`: the gateway asked an OpenAI origin for the usage chunk the client did not.
 pub fn passthrough_for(api: Api, display: &str, strip_usage: bool) -> Box<dyn Transform> {
+    passthrough_checked(api, display, strip_usage, Vec::new())
+}
+
+/// `passthrough_for`, and `required`: the request's tools that require arguments
+/// (`stream::required_args`), checked on OpenAI chat streams (Cursor on an OpenAI-compatible node).
+pub fn passthrough_checked(api: Api, display: &str, strip_usage: bool, required: Vec<String>) -> Box<dyn Transform> {
     match api {
         Api::OllamaChat | Api::OllamaGenerate => Box::new(ollama::OllamaNdjson::new(display)),
         Api::AnthropicMessages => Box::new(anthropic::AnthropicSse::new(display)),
-        _ => Box::new(openai::OpenAiSse::new(display, strip_usage)),
+        _ => Box::new(openai::OpenAiSse::new(display, strip_usage).with_required_args(required)),
     }
 }
 
@@ -224,7 +231,7 @@ pub fn render_error(dialect: Dialect, err: &GatewayError) -> Reply {
     match err {
         GatewayError::Unauthorized(_) => reply.set_header("www-authenticate", "Bearer"),
         GatewayError::MethodNotAllowed { allow } => reply.set_header("allow", allow.to_string()),
-        GatewayError::RateLimited { retry_after, .. } => reply.set_header("retry-after", retry_after.to_string()),
+        GatewayError::RateLimited { retry_after, .. } | GatewayError::BudgetExceeded { retry_after, .. } => reply.set_header("retry-after", retry_after.to_string()),
         _ => {}
     }
     reply

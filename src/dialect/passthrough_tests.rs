@@ -32,7 +32,7 @@ fn openai_rewrites_model_and_strips_injected_usage_chunk() {
     assert_eq!(out.matches("\"model\":\"my-model\"").count(), 2, "{out}");
     assert!(!out.contains("total_tokens"), "usage chunk stripped: {out}");
     assert!(out.ends_with("data: [DONE]\n\n"));
-    assert_eq!(t.usage(), Some(Usage { prompt_tokens: 5, completion_tokens: 2, estimated: false }));
+    assert_eq!(t.usage(), Some(Usage { prompt_tokens: 5, completion_tokens: 2, estimated: false, ..Default::default() }));
 }
 
 #[test]
@@ -94,7 +94,7 @@ fn ollama_rewrites_and_reads_final_counts() {
     assert!(ok);
     assert!(!out.contains("llama3"));
     assert_eq!(out.lines().count(), 2);
-    assert_eq!(t.usage(), Some(Usage { prompt_tokens: 11, completion_tokens: 3, estimated: false }));
+    assert_eq!(t.usage(), Some(Usage { prompt_tokens: 11, completion_tokens: 3, estimated: false, ..Default::default() }));
 }
 
 const ANTHROPIC_STREAM: &str = concat!(
@@ -147,7 +147,7 @@ fn anthropic_passthrough_is_byte_identical_at_every_split() {
             assert_eq!(String::from_utf8_lossy(&out), want, "ending {ending:?}, split at {i}");
             let f = f.expect("settled");
             assert!(f.completed && f.error.is_none(), "split at {i}: {f:?}");
-            assert_eq!(f.usage, Some(Usage { prompt_tokens: 12, completion_tokens: 5, estimated: false }));
+            assert_eq!(f.usage, Some(Usage { prompt_tokens: 12, completion_tokens: 5, estimated: false, cached_tokens: 10, cache_write_tokens: 0 }));
         }
         // One byte at a time.
         let singles: Vec<&[u8]> = bytes.chunks(1).collect();

@@ -114,7 +114,7 @@ mod ir {
             Chunk::ToolCallArgs { index: 0, delta: "{\"x\":".into() },
             Chunk::ToolCallStart { index: 1, id: "".into(), name: "g".into() },
             Chunk::ToolCallArgs { index: 0, delta: "1}".into() },
-            Chunk::Usage(Usage { prompt_tokens: 3, completion_tokens: 4, estimated: false }),
+            Chunk::Usage(Usage { prompt_tokens: 3, completion_tokens: 4, estimated: false, ..Default::default() }),
         ] {
             r.push_chunk(&c);
         }

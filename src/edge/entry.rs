@@ -24,6 +24,9 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     if let Ok(ep) = &endpoint {
         match ep.op {
             Op::Health => return http::response(crate::net::Reply::json(200, &serde_json::json!({"status": "ok"})), &js_ctx),
+            // Claude Code warms its connection with `HEAD /api/hello` (no credentials needed,
+            // nothing revealed): answered at once, before the snapshot.
+            Op::Hello => return http::response(crate::net::Reply::json(200, &serde_json::json!({"status": "ok"})), &js_ctx),
             Op::Ready => return ready::handle(&env).await.map(web_sys::Response::from),
             _ => {}
         }

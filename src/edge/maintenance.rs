@@ -123,6 +123,11 @@ async fn retention(env: &Env) -> Result<(), String> {
         let s = crate::admin::settings::current(db).await?;
         db.exec(RETENTION_USAGE_SQL, &[Param::Int(Some(s.retention_usage_days as i64))]).await?;
         db.exec(RETENTION_AUDIT_SQL, &[Param::Int(Some(s.retention_audit_days as i64))]).await?;
+        // Budget threshold crossings, on this connection (no subrequest of their own).
+        let events = db.exec(crate::costs::alerts::RECORD_SQL, &[]).await?;
+        if events > 0 {
+            worker::console_log!("budgets: {events} threshold crossing(s) recorded in budget_events");
+        }
         Ok(())
     })
     .await

@@ -481,7 +481,9 @@ impl Accounting for WorkerPlatform {
         let mut flushes: Vec<LocalBoxFuture<'static, ()>> = Vec::new();
         if !settle.is_empty() {
             let store = self.limits_store();
-            LEASES.with(|l| flushes.extend(settle.iter().filter_map(|s| l.finish(store.clone(), &s.scope, s.ticket, tokens, release))));
+            LEASES.with(|l| {
+                flushes.extend(settle.iter().filter_map(|s| if s.cost { l.finish(store.clone(), &s.scope, s.ticket, record.cost_micros, true) } else { l.finish(store.clone(), &s.scope, s.ticket, tokens, release) }))
+            });
         }
         // Postgres refuses NUL and overlong index keys: a record is made safe before it is stored.
         flushes.extend(buffer_usage(self.env.clone(), record.sanitized()));

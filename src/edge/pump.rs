@@ -34,14 +34,17 @@ export function readerOf(stream) {
 
 // Drives one relayed stream: origin chunk -> relay.push (wasm, synchronous) -> response. Returns
 // the response body. The loop is registered with waitUntil so it can still settle (finish hook)
-// after the client went away.
-export function pumpRelay(reader, relay, idleMs, ctx) {
+// after the client went away. A keep-alive (relay.keepalive) goes out when nothing was written
+// for keepMs while the origin is silent (0: never).
+export function pumpRelay(reader, relay, idleMs, keepMs, ctx) {
   const { readable, writable } = new IdentityTransformStream();
   const writer = writable.getWriter();
   let stopped = null; // why reading ended early: "idle" (origin quiet) or "gone" (client)
   let reading = false;
   let ended = false; // the origin's body ended normally
   let since = 0; // when the pending read began
+  let lastOut = Date.now(); // when output last went to the client (at the read after it)
+  let wrote = false;
   let timer;
   const stop = (why) => {
     if (stopped) return;
@@ -49,23 +52,46 @@ export function pumpRelay(reader, relay, idleMs, ctx) {
     reader.cancel().catch(() => {});
   };
   // One timer per quiet period, not per chunk; only time spent waiting for the origin counts
-  // (a client that reads slowly is backpressure, not an idle origin).
+  // (a client that reads slowly is backpressure, not an idle origin). The same timer sends the
+  // keep-alives: no read is pending a write then, so the ping lands between whole events.
   const onTimer = () => {
-    const quiet = reading ? Date.now() - since : 0;
-    if (quiet + 1 >= idleMs) stop("idle");
-    else timer = setTimeout(onTimer, idleMs - quiet);
+    const now = Date.now();
+    const quiet = reading ? now - since : 0;
+    if (quiet + 1 >= idleMs) return stop("idle");
+    let next = idleMs - quiet;
+    if (keepMs > 0) {
+      let silent = now - lastOut;
+      if (silent + 1 >= keepMs) {
+        if (reading) {
+          lastOut = now;
+          const ping = relay.keepalive();
+          if (ping !== undefined) writer.write(ping).catch(() => stop("gone"));
+        }
+        silent = 0; // a full interval to the next check (also while the client reads slowly)
+      }
+      next = Math.min(next, keepMs - silent);
+    }
+    timer = setTimeout(onTimer, Math.max(1, next));
   };
   // The client hung up: stop reading now rather than at the next write.
   writer.closed.catch(() => stop("gone"));
-  const send = (out) => (out === undefined ? undefined : writer.write(out));
+  const send = (out) => {
+    if (out === undefined) return undefined;
+    wrote = true;
+    return writer.write(out);
+  };
   const run = async () => {
     try {
       await send(relay.start());
-      timer = setTimeout(onTimer, idleMs);
+      timer = setTimeout(onTimer, keepMs > 0 ? Math.min(idleMs, keepMs) : idleMs);
       while (!relay.closed) {
         let r;
         reading = true;
         since = Date.now();
+        if (wrote) {
+          lastOut = since; // no Date.now() of its own per chunk
+          wrote = false;
+        }
         try {
           r = await reader.read();
         } catch (e) {
@@ -101,7 +127,7 @@ extern "C" {
     #[wasm_bindgen(js_name = readerOf)]
     fn reader_of(stream: &JsValue) -> Reader;
     #[wasm_bindgen(js_name = pumpRelay)]
-    fn pump_relay(reader: &Reader, relay: EdgeRelay, idle_ms: f64, ctx: &JsValue) -> JsValue;
+    fn pump_relay(reader: &Reader, relay: EdgeRelay, idle_ms: f64, keepalive_ms: f64, ctx: &JsValue) -> JsValue;
 
     /// A `ReadableStreamDefaultReader`.
     #[derive(Clone)]
@@ -230,6 +256,10 @@ impl EdgeRelay {
         self.core.upstream_failed(&error, &mut self.out);
         self.take()
     }
+    pub fn keepalive(&mut self) -> Option<Vec<u8>> {
+        self.core.keepalive(&mut self.out);
+        self.take()
+    }
     pub fn idle(&mut self, ms: f64) -> Option<Vec<u8>> {
         self.core.idle(ms as u64, &mut self.out);
         self.take()
@@ -244,14 +274,14 @@ impl EdgeRelay {
 /// otherwise the portable Rust driver. `ctx` is the fetch event's context (waitUntil).
 pub(super) fn body(relayed: Relayed, ctx: &JsValue) -> Result<ReadableStream, Relayed> {
     // A recoverable stream has no native handle (see `Relayed::with_recovery`): never pumped here.
-    let Relayed { core, upstream, native, timer, idle_ms, recover } = relayed;
+    let Relayed { core, upstream, native, timer, idle_ms, keepalive_ms, recover } = relayed;
     let up = match native.map(|n| n.0.downcast::<Rc<Upstream>>()) {
         Some(Ok(up)) => *up,
-        other => return Err(Relayed { core, upstream, native: other.and_then(Result::err).map(NativeBody), timer, idle_ms, recover }),
+        other => return Err(Relayed { core, upstream, native: other.and_then(Result::err).map(NativeBody), timer, idle_ms, keepalive_ms, recover }),
     };
     // The Rust view of the body is done with (it holds no pending read after the first chunk).
     drop(upstream);
     let reader = up.reader.clone();
     let relay = EdgeRelay { core, out: Vec::new(), _upstream: up };
-    Ok(pump_relay(&reader, relay, idle_ms as f64, ctx).unchecked_into())
+    Ok(pump_relay(&reader, relay, idle_ms as f64, keepalive_ms as f64, ctx).unchecked_into())
 }

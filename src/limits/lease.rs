@@ -111,9 +111,20 @@ impl Scope {
     }
 
     /// The states to report for a local decision: the store's, less what this lease still holds,
-    /// plus the tokens counted here and not yet sent.
+    /// plus the tokens counted here and not yet sent. Under a reserving rule (budgets) the
+    /// reservations of the lease's unused units and of the settled requests waiting to go back
+    /// are taken out too: the store counted them, and the settled ones' real cost is in `tokens`.
     fn states(&self, l: &Lease) -> Vec<RuleState> {
-        l.states.iter().map(|s| RuleState { used_requests: s.used_requests.saturating_sub(l.units), used_tokens: s.used_tokens + self.tokens, ..s.clone() }).collect()
+        let returned: u64 = self.returns.iter().map(|r| r.units).sum();
+        l.states
+            .iter()
+            .zip(&l.rules)
+            .map(|(s, r)| RuleState {
+                used_requests: s.used_requests.saturating_sub(l.units),
+                used_tokens: s.used_tokens.saturating_sub((l.units + returned).saturating_mul(r.reserve)) + self.tokens,
+                ..s.clone()
+            })
+            .collect()
     }
 
     fn take_pending(&mut self) -> (Vec<Return>, u64) {
@@ -312,7 +323,9 @@ impl Leases {
         s.tokens += tokens;
         if release {
             let generation = s.generation;
-            match s.lease.as_mut().filter(|l| generation == ticket.generation && l.blocked.is_none() && l.live(now)) {
+            // A reserving rule's unit is never reused: its reservation must go back to the store
+            // with the cost that replaces it, or other isolates would not see that cost.
+            match s.lease.as_mut().filter(|l| generation == ticket.generation && l.blocked.is_none() && l.live(now) && l.rules.iter().all(|r| r.reserve == 0)) {
                 Some(l) => l.units += 1,
                 None => give_back(&mut s.returns, ticket.granted_ms, 1),
             }
@@ -494,7 +507,7 @@ mod tests {
     }
 
     fn day(req: Option<u64>, tok: Option<u64>) -> Vec<Rule> {
-        vec![Rule { name: "day".into(), period: Period::Day, max_requests: req, max_tokens: tok }]
+        vec![Rule { name: "day".into(), period: Period::Day, max_requests: req, max_tokens: tok, reserve: 0 }]
     }
 
     /// `n` concurrent admissions from one isolate; returns (admitted tickets, refusals).
@@ -593,6 +606,42 @@ mod tests {
         fake.advance(LEASE_MS + 1);
         pool.run_until_stalled();
         assert_eq!((fake.requests(), fake.tokens()), (1, 20), "the store has the one request and its tokens");
+    }
+
+    #[test]
+    fn a_budget_bounds_concurrent_spending_by_one_reservation_across_isolates() {
+        let (mut pool, fake) = (LocalPool::new(), Fake::new());
+        let (a, b) = (Leases::default(), Leases::default());
+        let rules = vec![Rule { name: "day".into(), period: Period::Day, max_requests: None, max_tokens: Some(505), reserve: 10 }];
+        let (ok_a, _) = burst(&mut pool, &a, &fake, &rules, 100);
+        let (ok_b, refused) = burst(&mut pool, &b, &fake, &rules, 100);
+        assert_eq!(ok_a.len() + ok_b.len(), 51, "505 holds 50 reservations; the 51st grant crosses it, none after");
+        assert_eq!(fake.tokens(), 510);
+        assert_eq!(refused[0].blocked_by.as_deref(), Some("day"));
+        // They finish costing 7 each (settled with a release: the reservation goes back, the
+        // cost replaces it; a unit is never reused for another request).
+        finish_all(&mut pool, &a, &fake, &ok_a, 7, true);
+        finish_all(&mut pool, &b, &fake, &ok_b, 7, true);
+        fake.advance(LEASE_MS + 1);
+        pool.run_until_stalled();
+        assert_eq!(fake.tokens(), 51 * 7, "the store has exactly what was spent");
+        let (more, _) = burst(&mut pool, &a, &fake, &rules, 100);
+        assert_eq!(more.len(), 15, "148 left: 14 reservations and the one that crosses");
+    }
+
+    #[test]
+    fn a_budget_lease_reports_what_is_spent_and_held_without_its_own_unused_units() {
+        let (mut pool, fake, leases) = (LocalPool::new(), Fake::new(), Leases::default());
+        let rules = vec![Rule { name: "day".into(), period: Period::Day, max_requests: None, max_tokens: Some(100_000), reserve: 10 }];
+        for _ in 0..3 {
+            let (ok, _) = burst(&mut pool, &leases, &fake, &rules, 4);
+            finish_all(&mut pool, &leases, &fake, &ok, 3, true);
+        }
+        let (ok, _) = burst(&mut pool, &leases, &fake, &rules, 1);
+        assert_eq!(ok.len(), 1);
+        let (d, _) = futures::executor::block_on(leases.admit(Rc::new(Store(fake.clone())), "user:1", &rules)).unwrap();
+        // 12 settled at 3 each (36), two in flight holding 10 each: 56, whatever the lease holds.
+        assert_eq!(d.states[0].used_tokens, 56);
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! locally while the lease lasts, giving back what they did not use. A grant is counted at once
 //! (all rules of the scope or none); tokens are added when answers complete; a request that
 //! never reached an origin goes back to the lease.
+//!
+//! Budgets (`costs::budget`) are rules of the same kind: their "tokens" are millionths of the
+//! currency, and each request admitted under them reserves `reserve` of it until the request is
+//! settled, so concurrent requests cannot all pass a nearly spent budget.
 
 pub mod lease;
 pub mod scopes;
@@ -22,19 +26,37 @@ pub const MINUTE_MS: u64 = 60_000;
 pub enum Period {
     Day,
     Minute,
+    /// A UTC calendar month.
+    Month,
 }
 
 impl Period {
-    pub fn len_ms(self) -> u64 {
+    /// Start of the window containing `now` (UTC days start at midnight, months on the 1st).
+    pub fn start(self, now_ms: u64) -> u64 {
         match self {
-            Period::Day => DAY_MS,
-            Period::Minute => MINUTE_MS,
+            Period::Day => now_ms - now_ms % DAY_MS,
+            Period::Minute => now_ms - now_ms % MINUTE_MS,
+            Period::Month => month_bounds(now_ms).0,
         }
     }
-    /// Start of the window containing `now` (UTC days start at midnight).
-    pub fn start(self, now_ms: u64) -> u64 {
-        now_ms - now_ms % self.len_ms()
+    /// End of the window containing `now` (the next one's start).
+    pub fn end(self, now_ms: u64) -> u64 {
+        match self {
+            Period::Day => self.start(now_ms) + DAY_MS,
+            Period::Minute => self.start(now_ms) + MINUTE_MS,
+            Period::Month => month_bounds(now_ms).1,
+        }
     }
+}
+
+/// The UTC month containing `now_ms`: its first instant and the next month's.
+fn month_bounds(now_ms: u64) -> (u64, u64) {
+    use chrono::{Datelike, NaiveDate};
+    let day = NaiveDate::from_num_days_from_ce_opt(719_163 + (now_ms / DAY_MS) as i32).unwrap_or_default();
+    let first = NaiveDate::from_ymd_opt(day.year(), day.month(), 1).unwrap_or(day);
+    let next = if day.month() == 12 { NaiveDate::from_ymd_opt(day.year() + 1, 1, 1) } else { NaiveDate::from_ymd_opt(day.year(), day.month() + 1, 1) }.unwrap_or(first);
+    let ms = |d: NaiveDate| (d.num_days_from_ce() - 719_163).max(0) as u64 * DAY_MS;
+    (ms(first), ms(next))
 }
 
 /// What a refusal names: the limit of the scope (`user:`, `team:`, `key:`, `model:`) and rule
@@ -55,6 +77,15 @@ pub struct Rule {
     pub period: Period,
     pub max_requests: Option<u64>,
     pub max_tokens: Option<u64>,
+    /// Tokens each granted request holds until it is settled or given back (budgets; 0 for
+    /// limits): the store counts them with the grant, so grants stop when spent plus what
+    /// admitted requests hold reaches `max_tokens`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reserve: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Stored per rule name.
@@ -140,7 +171,7 @@ pub fn sync(m: &SyncMsg, get: impl Fn(&str) -> Window) -> (Grant, Vec<(String, W
             // Only units counted in this very window go back: a rolled-over window never saw them.
             let back: u64 = m.returns.iter().filter(|x| r.period.start(x.granted_ms) == w.start_ms).map(|x| x.units).sum();
             w.requests = w.requests.saturating_sub(back);
-            w.tokens += m.tokens;
+            w.tokens = w.tokens.saturating_sub(back.saturating_mul(r.reserve)) + m.tokens;
             w
         })
         .collect();
@@ -156,8 +187,13 @@ pub fn sync(m: &SyncMsg, get: impl Fn(&str) -> Window) -> (Grant, Vec<(String, W
 /// rule's fair share of what is left.
 pub fn grant(rules: &[Rule], now_ms: u64, want: u64, windows: &[Window]) -> (Grant, Vec<Window>) {
     let blocked = rules.iter().zip(windows).find(|(r, w)| r.max_requests.is_some_and(|m| w.requests >= m) || r.max_tokens.is_some_and(|m| w.tokens >= m));
-    let granted = if blocked.is_some() { 0 } else { rules.iter().zip(windows).filter_map(|(r, w)| r.max_requests.map(|m| ((m - w.requests) / FAIR_SHARE).max(1))).fold(want, u64::min) };
-    let updated: Vec<Window> = windows.iter().map(|w| Window { requests: w.requests + granted, ..*w }).collect();
+    let share = |r: &Rule, w: &Window| {
+        let by_requests = r.max_requests.map(|m| ((m - w.requests) / FAIR_SHARE).max(1));
+        let by_reserve = r.max_tokens.filter(|_| r.reserve > 0).map(|m| ((m - w.tokens) / r.reserve / FAIR_SHARE).max(1));
+        by_requests.into_iter().chain(by_reserve).min()
+    };
+    let granted = if blocked.is_some() { 0 } else { rules.iter().zip(windows).filter_map(|(r, w)| share(r, w)).fold(want, u64::min) };
+    let updated: Vec<Window> = rules.iter().zip(windows).map(|(r, w)| Window { requests: w.requests + granted, tokens: w.tokens + granted.saturating_mul(r.reserve), ..*w }).collect();
     let states = rules
         .iter()
         .zip(&updated)
@@ -167,11 +203,11 @@ pub fn grant(rules: &[Rule], now_ms: u64, want: u64, windows: &[Window]) -> (Gra
             max_tokens: r.max_tokens,
             used_requests: w.requests,
             used_tokens: w.tokens,
-            reset_ms: w.start_ms + r.period.len_ms(),
+            reset_ms: r.period.end(w.start_ms),
         })
         .collect();
     let (retry_after, blocked_by) = match blocked {
-        Some((r, w)) if want > 0 => (retry_after_s(w.start_ms + r.period.len_ms(), now_ms), Some(r.name.clone())),
+        Some((r, w)) if want > 0 => (retry_after_s(r.period.end(w.start_ms), now_ms), Some(r.name.clone())),
         _ => (0, None),
     };
     (Grant { granted, decision: Decision { admitted: granted > 0, retry_after, blocked_by, states } }, updated)
@@ -223,7 +259,7 @@ mod tests {
     }
 
     fn day(req: Option<u64>, tok: Option<u64>) -> Vec<Rule> {
-        vec![Rule { name: "day".into(), period: Period::Day, max_requests: req, max_tokens: tok }]
+        vec![Rule { name: "day".into(), period: Period::Day, max_requests: req, max_tokens: tok, reserve: 0 }]
     }
 
     const T0: u64 = 1_790_000_000_000; // some UTC instant
@@ -258,8 +294,8 @@ mod tests {
     fn all_or_nothing_across_rules_and_returns_in_the_counting_window_only() {
         let s = Store::new();
         let rules = vec![
-            Rule { name: "day".into(), period: Period::Day, max_requests: Some(10), max_tokens: None },
-            Rule { name: "minute".into(), period: Period::Minute, max_requests: Some(1), max_tokens: None },
+            Rule { name: "day".into(), period: Period::Day, max_requests: Some(10), max_tokens: None, reserve: 0 },
+            Rule { name: "minute".into(), period: Period::Minute, max_requests: Some(1), max_tokens: None, reserve: 0 },
         ];
         assert!(s.admit(&rules, T0).admitted);
         assert!(!s.admit(&rules, T0 + 1).admitted, "the minute rule blocks");
@@ -302,6 +338,35 @@ mod tests {
         assert!(w.is_empty(), "nothing to store");
         assert_eq!(s.sync(&rules, T0, 0, vec![], 7).granted, 0);
         assert_eq!(s.get("day"), Window { start_ms: Period::Day.start(T0), requests: 0, tokens: 7 });
+    }
+
+    #[test]
+    fn months_are_utc_calendar_months() {
+        let feb15 = 1_771_156_800_000; // 2026-02-15T12:00Z
+        assert_eq!((Period::Month.start(feb15), Period::Month.end(feb15)), (1_769_904_000_000, 1_772_323_200_000));
+        let dec31 = 1_798_761_599_000; // 2026-12-31T23:59:59Z: the year rolls over
+        assert_eq!((Period::Month.start(dec31), Period::Month.end(dec31)), (1_796_083_200_000, 1_798_761_600_000));
+        assert_eq!(Period::Month.start(1_798_761_600_000), 1_798_761_600_000, "midnight starts the next month");
+        assert_eq!(Period::Day.end(feb15) - Period::Day.start(feb15), DAY_MS);
+    }
+
+    #[test]
+    fn a_reserving_rule_holds_each_grant_until_it_is_given_back() {
+        let s = Store::new();
+        let rules = vec![Rule { name: "day".into(), period: Period::Day, max_requests: None, max_tokens: Some(1000), reserve: 100 }];
+        assert_eq!(s.sync(&rules, T0, 64, vec![], 0).granted, 1, "a fair share of the 10 reservations left, at least one");
+        assert_eq!(s.get("day").tokens, 100, "the grant is held at once");
+        let mut granted = 1;
+        while s.sync(&rules, T0, 64, vec![], 0).granted > 0 {
+            granted += 1;
+        }
+        assert_eq!((granted, s.get("day").tokens), (10, 1000));
+        // Three requests settle at 60 each: their reservations go back, their cost stays.
+        let g = s.sync(&rules, T0, 0, vec![Return { granted_ms: T0, units: 3 }], 180);
+        assert_eq!((g.granted, s.get("day").tokens, s.get("day").requests), (0, 880, 7));
+        assert_eq!(s.sync(&rules, T0, 64, vec![], 0).granted, 1, "room for one more");
+        assert!(s.admit(&rules, T0).admitted, "980 is still below 1000: one more grant, which crosses it");
+        assert!(!s.admit(&rules, T0).admitted, "1080 held and spent: refused");
     }
 
     #[test]

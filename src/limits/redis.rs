@@ -22,7 +22,7 @@ pub fn window_key(prefix: &str, scope: &str, rule: &str, start_ms: u64) -> Strin
 /// Relative TTL: computed from the gateway's clock, so clock skew with Redis cannot expire a
 /// window early.
 fn ttl_ms(rule: &Rule, now_ms: u64) -> u64 {
-    rule.period.start(now_ms) + rule.period.len_ms() - now_ms + SLACK_MS
+    rule.period.end(now_ms) - now_ms + SLACK_MS
 }
 
 fn limit(v: Option<u64>) -> String {
@@ -36,7 +36,7 @@ pub fn sync_call(prefix: &str, scope: &str, m: &SyncMsg) -> (Vec<String>, Vec<St
     let mut args = vec![m.want.to_string(), m.tokens.to_string(), FAIR_SHARE.to_string()];
     for r in &m.rules {
         let back: u64 = m.returns.iter().filter(|x| r.period.start(x.granted_ms) == r.period.start(m.now_ms)).map(|x| x.units).sum();
-        args.extend([limit(r.max_requests), limit(r.max_tokens), back.to_string(), ttl_ms(r, m.now_ms).to_string()]);
+        args.extend([limit(r.max_requests), limit(r.max_tokens), back.to_string(), ttl_ms(r, m.now_ms).to_string(), r.reserve.to_string()]);
     }
     (keys, args)
 }
@@ -84,8 +84,8 @@ mod tests {
 
     fn rules() -> Vec<Rule> {
         vec![
-            Rule { name: "day".into(), period: Period::Day, max_requests: Some(10), max_tokens: None },
-            Rule { name: "minute".into(), period: Period::Minute, max_requests: Some(2), max_tokens: Some(500) },
+            Rule { name: "day".into(), period: Period::Day, max_requests: Some(10), max_tokens: None, reserve: 0 },
+            Rule { name: "minute".into(), period: Period::Minute, max_requests: Some(2), max_tokens: Some(500), reserve: 0 },
         ]
     }
 
@@ -99,7 +99,7 @@ mod tests {
         assert_eq!(keys, vec![format!("p:lim:{{user:7}}:day:{}", Period::Day.start(T0)), format!("p:lim:{{user:7}}:minute:{}", Period::Minute.start(T0))]);
         let day_ttl = Period::Day.start(T0) + DAY_MS - T0 + SLACK_MS;
         let min_ttl = Period::Minute.start(T0) + MINUTE_MS - T0 + SLACK_MS;
-        let expect: Vec<String> = ["4", "9", "8", "10", "-1", "0", &day_ttl.to_string(), "2", "500", "0", &min_ttl.to_string()].iter().map(|s| s.to_string()).collect();
+        let expect: Vec<String> = ["4", "9", "8", "10", "-1", "0", &day_ttl.to_string(), "0", "2", "500", "0", &min_ttl.to_string(), "0"].iter().map(|s| s.to_string()).collect();
         assert_eq!(args, expect);
     }
 
@@ -107,7 +107,7 @@ mod tests {
     fn give_backs_go_to_the_window_that_counted_them_only() {
         let next_minute = Period::Minute.start(T0) + MINUTE_MS;
         let (_, args) = sync_call("", "s", &msg(next_minute, 0, vec![Return { granted_ms: T0, units: 3 }], 0));
-        assert_eq!((args[5].as_str(), args[9].as_str()), ("3", "0"), "the day window is the same, the minute rolled over");
+        assert_eq!((args[5].as_str(), args[10].as_str()), ("3", "0"), "the day window is the same, the minute rolled over");
     }
 
     #[test]

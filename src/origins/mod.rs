@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod failure;
+pub mod overflow;
 
 use crate::routes::Op;
 use crate::state::snapshot::{Node, NodeKind};

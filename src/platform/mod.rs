@@ -126,4 +126,7 @@ pub struct Settlement {
     pub rules: Vec<Rule>,
     pub admitted_ms: u64,
     pub ticket: Ticket,
+    /// A budget (`costs::budget`): settled with the record's cost instead of its tokens, and
+    /// always given back (what goes back is the request's reservation; the cost replaces it).
+    pub cost: bool,
 }

@@ -254,13 +254,18 @@ fn merge_system(body: &mut Map<String, Value>, upstream: UpstreamBody, block: &s
             let next = if cur.is_empty() { block.to_string() } else { format!("{block}\n\n{cur}") };
             body.insert("system".into(), Value::String(next));
         }
+        // After the client's first system block, as an entry of its own: Claude Code's first
+        // block is its attribution header, which api.anthropic.com strips only while it is the
+        // first entry, unchanged; everything before a cache breakpoint is the cache key, so the
+        // client's blocks keep their values and order and a stable prompt keeps the cache hitting.
         UpstreamBody::Anthropic => {
+            let ours = json!({"type": "text", "text": block});
             let next = match body.remove("system") {
                 None | Some(Value::Null) => Value::String(block.to_string()),
                 Some(Value::String(cur)) if cur.is_empty() => Value::String(block.to_string()),
-                Some(Value::String(cur)) => Value::String(format!("{block}\n\n{cur}")),
+                Some(Value::String(cur)) => json!([{"type": "text", "text": cur}, ours]),
                 Some(Value::Array(mut blocks)) => {
-                    blocks.insert(0, json!({"type": "text", "text": block}));
+                    blocks.insert(blocks.len().min(1), ours);
                     Value::Array(blocks)
                 }
                 Some(other) => other,
@@ -355,10 +360,13 @@ mod tests {
         assert_eq!(out["messages"][0]["content"], "N\n\nU\n\nM\n\nS");
         let gen = run(json!({"prompt":"p"}), NodeKind::Ollama, UpstreamBody::Generate);
         assert_eq!(gen["system"], "N\n\nU\n\nM");
-        let anth = run(json!({"system":[{"type":"text","text":"S","cache_control":{"type":"ephemeral"}}],"messages":[]}), NodeKind::Anthropic, UpstreamBody::Anthropic);
-        assert_eq!(anth["system"][0]["text"], "N\n\nU\n\nM");
-        assert_eq!(anth["system"][1]["cache_control"]["type"], "ephemeral");
+        let anth = run(json!({"system":[{"type":"text","text":"H"},{"type":"text","text":"S","cache_control":{"type":"ephemeral"}}],"messages":[]}), NodeKind::Anthropic, UpstreamBody::Anthropic);
+        assert_eq!(anth["system"], json!([{"type":"text","text":"H"},{"type":"text","text":"N\n\nU\n\nM"},{"type":"text","text":"S","cache_control":{"type":"ephemeral"}}]), "after the first block, which stays first");
         assert_eq!(anth["messages"].as_array().unwrap().len(), 0);
+        let one = run(json!({"system":"S"}), NodeKind::Anthropic, UpstreamBody::Anthropic);
+        assert_eq!(one["system"], json!([{"type":"text","text":"S"},{"type":"text","text":"N\n\nU\n\nM"}]));
+        let empty = run(json!({"system":[]}), NodeKind::Anthropic, UpstreamBody::Anthropic);
+        assert_eq!(empty["system"], json!([{"type":"text","text":"N\n\nU\n\nM"}]));
         let parts = run(json!({"messages":[{"role":"system","content":[{"type":"text","text":"S"}]}]}), NodeKind::Openai, UpstreamBody::Chat);
         assert_eq!(parts["messages"][0]["content"], "N\n\nU\n\nM");
         assert_eq!(parts["messages"].as_array().unwrap().len(), 2);

@@ -189,6 +189,23 @@ impl Planner {
         self.forced_because.as_deref()
     }
 
+    /// Every (node, real model) the plan may try.
+    pub fn candidates(&self) -> impl Iterator<Item = (i64, &str)> {
+        self.members.iter().flat_map(|m| m.nodes.iter().map(|(n, r)| (*n, r.as_str())))
+    }
+
+    /// Keep only the candidates `keep` accepts (before the first attempt). False, and the plan
+    /// unchanged, when none would be left.
+    pub fn retain(&mut self, keep: impl Fn(i64, &str) -> bool) -> bool {
+        if !self.candidates().any(|(n, r)| keep(n, r)) {
+            return false;
+        }
+        for m in &mut self.members {
+            m.nodes.retain(|(n, r)| keep(*n, r));
+        }
+        true
+    }
+
     /// The next attempt, given how the previous one failed (None for the first call).
     pub fn next(&mut self, last: Option<FailureClass>) -> Option<Attempt> {
         if self.attempts_left == 0 {

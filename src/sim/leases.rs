@@ -113,8 +113,8 @@ pub fn run(cfg: &LimitsConfig) -> LimitsReport {
     let leases: Vec<Leases> = (0..cfg.isolates).map(|_| Leases::default()).collect();
     let mut rng = Rng(cfg.seed);
     let admitted: Rc<RefCell<HashMap<String, u64>>> = Rc::default();
-    let user_rules = vec![Rule { name: "day".into(), period: Period::Day, max_requests: Some(cfg.limit), max_tokens: None }];
-    let model_rules = cfg.model_limit.map(|m| vec![Rule { name: "minute".into(), period: Period::Minute, max_requests: Some(m), max_tokens: None }]);
+    let user_rules = vec![Rule { name: "day".into(), period: Period::Day, max_requests: Some(cfg.limit), max_tokens: None, reserve: 0 }];
+    let model_rules = cfg.model_limit.map(|m| vec![Rule { name: "minute".into(), period: Period::Minute, max_requests: Some(m), max_tokens: None, reserve: 0 }]);
     let step = 10u64;
     let per_step = cfg.user_rps * cfg.users as f64 * step as f64 / 1000.0;
     let mut requests = 0u64;

@@ -15,6 +15,8 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "keys_teams", sql: include_str!("../../migrations/0005_keys_teams.sql") },
     Migration { version: 6, name: "usage_pipeline", sql: include_str!("../../migrations/0006_usage_pipeline.sql") },
     Migration { version: 8, name: "parity", sql: include_str!("../../migrations/0008_parity.sql") },
+    Migration { version: 9, name: "costs", sql: include_str!("../../migrations/0009_costs.sql") },
+    Migration { version: 11, name: "budgets", sql: include_str!("../../migrations/0011_budgets.sql") },
 ];
 
 /// Arbitrary but fixed: the advisory lock key all isolates serialise migrations on.

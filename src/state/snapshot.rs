@@ -31,6 +31,12 @@ pub struct Snapshot {
     pub keys_enabled: bool,
     #[serde(default)]
     pub teams: Vec<Team>,
+    /// Prices per real model and node (`costs`); a row without a node is the model's default.
+    #[serde(default)]
+    pub prices: Vec<crate::costs::rows::PriceRow>,
+    /// Budgets in currency per user, team or key (`costs::budget`).
+    #[serde(default)]
+    pub budgets: Vec<crate::costs::rows::Budget>,
     /// Raw settings rows (key -> JSON); `settings` is the validated view.
     #[serde(default)]
     pub settings_raw: HashMap<String, serde_json::Value>,
@@ -49,6 +55,8 @@ pub(crate) struct Index {
     key_by_hash: HashMap<String, usize>,
     user_by_id: HashMap<i64, usize>,
     team_by_id: HashMap<i64, usize>,
+    /// (real model, node id or 0 for the default row) -> price row.
+    price_by_key: HashMap<(String, i64), usize>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -361,6 +369,9 @@ impl Snapshot {
         for (i, n) in self.nodes.iter().enumerate() {
             idx.node_by_id.insert(n.id, i);
         }
+        for (i, p) in self.prices.iter().enumerate() {
+            idx.price_by_key.insert((p.model.clone(), p.node_id.unwrap_or(0)), i);
+        }
         self.settings = Settings::from_raw(&self.settings_raw);
         self.idx = idx;
         self
@@ -388,6 +399,11 @@ impl Snapshot {
 
     pub fn team(&self, id: i64) -> Option<&Team> {
         self.idx.team_by_id.get(&id).map(|&i| &self.teams[i])
+    }
+
+    /// The price row for a real model on a node (`costs::price_for` applies the defaults).
+    pub fn price_row(&self, model: &str, node_id: Option<i64>) -> Option<&crate::costs::rows::PriceRow> {
+        self.idx.price_by_key.get(&(model.to_string(), node_id.unwrap_or(0))).map(|&i| &self.prices[i])
     }
 
     pub fn node(&self, id: i64) -> Option<&Node> {

@@ -130,5 +130,25 @@ SELECT json_build_object(
   'system_prompts', COALESCE((
     SELECT json_agg(json_build_object('scope', sp.scope_type, 'value', sp.scope_value, 'prompt', sp.prompt, 'priority', sp.priority) ORDER BY sp.priority DESC, sp.id)
     FROM system_prompts sp WHERE sp.is_active), '[]'::json),
+  'prices', COALESCE((
+    SELECT json_agg(json_build_object(
+      'model', mp.model_name,
+      'node_id', mp.node_id,
+      'input', mp.input_micros,
+      'output', mp.output_micros,
+      'cache_read', mp.cache_read_micros,
+      'cache_write', mp.cache_write_micros
+    ) ORDER BY mp.model_name, mp.node_id NULLS FIRST)
+    FROM model_prices mp), '[]'::json),
+  'budgets', COALESCE((
+    SELECT json_agg(json_build_object(
+      'id', b.id,
+      'owner', CASE WHEN b.user_id IS NOT NULL THEN 'user' WHEN b.team_id IS NOT NULL THEN 'team' ELSE 'key' END,
+      'owner_id', COALESCE(b.user_id, b.team_id, b.key_id),
+      'period', b.period,
+      'limit_micros', b.limit_micros,
+      'soft_pct', b.soft_pct
+    ) ORDER BY b.id)
+    FROM budgets b), '[]'::json),
   'settings_raw', COALESCE((SELECT json_object_agg(s.key, s.value) FROM settings s), '{}'::json)
 )::text

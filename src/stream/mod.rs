@@ -6,5 +6,6 @@ pub mod bytes;
 pub mod lines;
 pub mod progress;
 pub mod relay;
+pub mod required_args;
 pub mod transcode;
 pub mod transform;

@@ -160,6 +160,13 @@ impl RelayCore {
         self.finish(completed, false);
     }
 
+    /// Nothing went to the client for a keep-alive interval while the origin was silent.
+    pub fn keepalive(&mut self, out: &mut Vec<u8>) {
+        if !self.closed && !self.broken {
+            self.transform.keepalive(out);
+        }
+    }
+
     /// Nothing came for `idle_ms`.
     pub fn idle(&mut self, idle_ms: u64, out: &mut Vec<u8>) {
         if self.closed {
@@ -233,6 +240,8 @@ pub struct Relayed {
     pub native: Option<NativeBody>,
     pub timer: Rc<dyn Timer>,
     pub idle_ms: u64,
+    /// A keep-alive goes to the client after this long without output (0: never).
+    pub keepalive_ms: u64,
     /// Set for recoverable streams, which the portable driver runs (see the module doc).
     pub recover: Option<Recover>,
 }
@@ -245,17 +254,23 @@ impl Relayed {
         self.native = None;
         self
     }
+
+    /// Send the client's keep-alive after `ms` without output while the origin is silent.
+    pub fn with_keepalive(mut self, ms: u64) -> Self {
+        self.keepalive_ms = ms;
+        self
+    }
 }
 
 impl std::fmt::Debug for Relayed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Relayed(idle {} ms, native: {})", self.idle_ms, self.native.is_some())
+        write!(f, "Relayed(idle {} ms, keep-alive {} ms, native: {})", self.idle_ms, self.keepalive_ms, self.native.is_some())
     }
 }
 
 /// Relay `upstream` (whose first chunk, already read to decide failover, is `first`).
 pub fn relay(upstream: ByteStream, native: Option<NativeBody>, first: Vec<u8>, transform: Box<dyn Transform>, timer: Rc<dyn Timer>, idle_ms: u64, on_finish: FinishHook) -> Relayed {
-    Relayed { core: RelayCore::new(first, transform, on_finish), upstream, native, timer, idle_ms, recover: None }
+    Relayed { core: RelayCore::new(first, transform, on_finish), upstream, native, timer, idle_ms, keepalive_ms: 0, recover: None }
 }
 
 struct Driver {
@@ -263,23 +278,36 @@ struct Driver {
     upstream: ByteStream,
     timer: Rc<dyn Timer>,
     idle_ms: u64,
-    /// One idle timer per quiet period, not one per chunk: creating and cancelling a JS timer
-    /// for every chunk is a measurable share of per-chunk CPU. When it fires early (data came
-    /// since it was armed) it is re-armed for the time that is left.
+    keepalive_ms: u64,
+    /// One timer per quiet period, not one per chunk: creating and cancelling a JS timer for
+    /// every chunk is a measurable share of per-chunk CPU. When it fires early (data came since
+    /// it was armed) it is re-armed for the time that is left.
     deadline: Option<LocalBoxFuture<'static, ()>>,
     last_data_ms: u64,
-    /// Data arrived since the timer was armed (if not, its firing means a full quiet period).
-    data_since_armed: bool,
+    /// When output last went to the client (the keep-alive clock).
+    last_out_ms: u64,
     recover: Option<Recover>,
 }
 
 impl Driver {
+    /// How long until the idle deadline or the next keep-alive, whichever is first.
+    fn wait_ms(&self) -> u64 {
+        let now = self.timer.now_ms();
+        let idle = self.idle_ms.saturating_sub(now.saturating_sub(self.last_data_ms));
+        let keep = match self.keepalive_ms {
+            0 => u64::MAX,
+            k => k.saturating_sub(now.saturating_sub(self.last_out_ms)),
+        };
+        idle.min(keep).max(1)
+    }
+
     /// Next non-empty output, or None once the stream is over.
     async fn step(&mut self) -> Option<Vec<u8>> {
         let mut out = Vec::new();
         self.core.start(&mut out);
         loop {
             if !out.is_empty() {
+                self.last_out_ms = self.timer.now_ms();
                 return Some(out);
             }
             if self.core.closed() {
@@ -300,24 +328,28 @@ impl Driver {
                 }
                 continue;
             }
-            let deadline = self.deadline.get_or_insert_with(|| self.timer.sleep(self.idle_ms));
+            if self.deadline.is_none() {
+                self.deadline = Some(self.timer.sleep(self.wait_ms()));
+            }
+            let deadline = self.deadline.as_mut().expect("armed above");
             match select(self.upstream.next(), deadline.as_mut()).await {
                 Either::Left((Some(Ok(bytes)), _)) => {
                     self.last_data_ms = self.timer.now_ms();
-                    self.data_since_armed = true;
                     self.core.push(&bytes, &mut out)
                 }
                 Either::Left((Some(Err(e)), _)) => self.core.upstream_failed(&e, &mut out),
                 Either::Left((None, _)) => self.core.upstream_ended(&mut out),
                 Either::Right(((), _)) => {
-                    let quiet = self.timer.now_ms().saturating_sub(self.last_data_ms);
-                    if !self.data_since_armed || quiet + 1 >= self.idle_ms {
+                    self.deadline = None;
+                    let now = self.timer.now_ms();
+                    if now.saturating_sub(self.last_data_ms) + 1 >= self.idle_ms {
                         self.core.idle(self.idle_ms, &mut out)
-                    } else {
-                        // Data came since arming: wait out the rest of a quiet period.
-                        self.data_since_armed = false;
-                        self.deadline = Some(self.timer.sleep((self.idle_ms - quiet).max(1)));
+                    } else if self.keepalive_ms > 0 && now.saturating_sub(self.last_out_ms) + 1 >= self.keepalive_ms {
+                        self.core.keepalive(&mut out);
+                        // Also when the dialect has none: the clock restarts instead of spinning.
+                        self.last_out_ms = now;
                     }
+                    // Otherwise data came since arming: re-armed for what is left.
                 }
             }
         }
@@ -327,8 +359,9 @@ impl Driver {
 impl Relayed {
     /// The portable driver: a stream of output chunks. Dropping it settles as client gone.
     pub fn into_stream(self) -> ByteStream {
-        let Relayed { core, upstream, timer, idle_ms, recover, .. } = self;
-        let driver = Driver { core, upstream, last_data_ms: timer.now_ms(), timer, idle_ms, deadline: None, data_since_armed: false, recover };
+        let Relayed { core, upstream, timer, idle_ms, keepalive_ms, recover, .. } = self;
+        let now = timer.now_ms();
+        let driver = Driver { core, upstream, last_data_ms: now, last_out_ms: now, timer, idle_ms, keepalive_ms, deadline: None, recover };
         futures::stream::unfold(driver, |mut d| async move { d.step().await.map(|out| (Ok(out), d)) }).boxed_local()
     }
 }
@@ -410,6 +443,28 @@ mod tests {
     }
 
     #[test]
+    fn a_silent_origin_gets_keepalives_in_the_clients_dialect_until_the_idle_deadline() {
+        let (cell, h) = hook();
+        let up: ByteStream = futures::stream::pending().boxed_local();
+        let enc = Box::new(crate::dialect::anthropic::StreamEncoder::new("d", "msg_1", 3));
+        let t = Box::new(crate::stream::transcode::Transcode::new(Decoder::Ollama(crate::dialect::ollama::StreamDecoder::new()), None, enc));
+        let first = b"{\"model\":\"r\",\"message\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"done\":false}\n".to_vec();
+        let s = relay(up, None, first, t, Rc::new(InstantTimer(std::cell::Cell::new(0))), 100, h).with_keepalive(30).into_stream();
+        let out = collect(s);
+        // message_start's own ping, then one every 30 ms of silence (30, 60, 90), then the idle error.
+        assert_eq!(out.matches("event: ping").count(), 4, "{out}");
+        assert!(out.find("\"text\":\"Hi\"").unwrap() < out.rfind("event: ping").unwrap());
+        let last = out.trim_end().rsplit("\n\n").next().unwrap();
+        assert!(last.starts_with("event: error") && last.contains("the origin sent nothing for 100 ms"), "{out}");
+        assert!(!cell.borrow().as_ref().unwrap().completed);
+        // A passthrough adds nothing: its bytes are the origin's.
+        let (_, h) = hook();
+        let up: ByteStream = futures::stream::pending().boxed_local();
+        let s = relay(up, None, b"{\"model\":\"r\",\"done\":false}\n".to_vec(), Box::new(OllamaNdjson::new("d")), Rc::new(InstantTimer(std::cell::Cell::new(0))), 100, h).with_keepalive(30).into_stream();
+        assert_eq!(collect(s).lines().count(), 2, "the line and the idle error only");
+    }
+
+    #[test]
     fn dropping_the_stream_settles_as_client_gone() {
         let (cell, h) = hook();
         let up: ByteStream = futures::stream::pending().boxed_local();
@@ -470,7 +525,7 @@ mod tests {
         assert!(f.completed);
         assert_eq!(f.recovered, vec!["cut; continued on node 'b'".to_string()]);
         // The first attempt broke before its usage: counted as estimated (prompt 5, 2 frames).
-        assert_eq!(f.usage, Some(Usage { prompt_tokens: 14, completion_tokens: 4, estimated: true }));
+        assert_eq!(f.usage, Some(Usage { prompt_tokens: 14, completion_tokens: 4, estimated: true, ..Default::default() }));
     }
 
     #[test]

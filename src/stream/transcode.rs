@@ -3,6 +3,7 @@
 //! origin speak different dialects, or when a model's output needs repair. Incremental: each
 //! upstream frame produces its client bytes at once; only a possible partial marker is held.
 
+use super::required_args::RequiredArgs;
 use super::transform::{Framing, State, Transform};
 use crate::dialect::ir::finish_with_tools;
 use crate::dialect::decoder::Decoder;
@@ -27,6 +28,8 @@ pub struct Transcode {
     pieces: Vec<Piece>,
     /// Mid-stream recovery (`streams.recover`): what it needs, nothing more.
     recovery: Option<Recovery>,
+    /// Calls of tools that require arguments (`with_required_args`).
+    required: RequiredArgs,
 }
 
 /// What a recoverable stream keeps: the text the client got (the prefill for the next
@@ -49,7 +52,15 @@ const RECOVERY_TEXT_MAX: usize = 64 * 1024;
 
 impl Transcode {
     pub fn new(decoder: Decoder, repair: Option<Pipeline>, encoder: Box<dyn StreamEncoder>) -> Self {
-        Transcode { decoder, repair, encoder, started: false, state: State::Open, finish: None, usage: None, frames: 0, tool_index: Vec::new(), next_tool: 0, chunks: Vec::new(), pieces: Vec::new(), recovery: None }
+        Transcode { decoder, repair, encoder, started: false, state: State::Open, finish: None, usage: None, frames: 0, tool_index: Vec::new(), next_tool: 0, chunks: Vec::new(), pieces: Vec::new(), recovery: None, required: RequiredArgs::default() }
+    }
+
+    /// Names of the request's tools whose schema requires arguments: a call of one of them
+    /// that ends with no argument text at all ends the stream with an error instead of a call
+    /// with `{}` (`stream::required_args`).
+    pub fn with_required_args(mut self, names: Vec<String>) -> Self {
+        self.required = RequiredArgs::new(names);
+        self
     }
 
     /// Keep what recovery needs, and hold failures back (`broken`) instead of ending the stream.
@@ -83,7 +94,7 @@ impl Transcode {
             r.pending = None;
             // A broken attempt rarely got to its usage: count it as estimated (prompt, and a
             // token per content frame it sent), so the total adds both attempts.
-            let broken = self.usage.take().unwrap_or(Usage { prompt_tokens: r.prompt_estimate, completion_tokens: self.frames, estimated: true });
+            let broken = self.usage.take().unwrap_or(Usage { prompt_tokens: r.prompt_estimate, completion_tokens: self.frames, estimated: true, ..Default::default() });
             r.prior = sum(r.prior, Some(broken));
             r.prior_frames += self.frames;
         }
@@ -136,6 +147,7 @@ impl Transcode {
                     self.sent_other();
                     let index = self.next_tool;
                     self.next_tool += 1;
+                    self.required.call(index, Some(&call.name), &call.arguments);
                     self.encoder.chunk(&Chunk::ToolCallStart { index, id: String::new(), name: call.name }, out);
                     self.encoder.chunk(&Chunk::ToolCallArgs { index, delta: call.arguments }, out);
                 }
@@ -166,10 +178,12 @@ impl Transcode {
             Chunk::ToolCallStart { index, id, name } => {
                 self.sent_other();
                 let index = self.client_tool_index(index);
+                self.required.call(index, Some(&name), "");
                 self.encoder.chunk(&Chunk::ToolCallStart { index, id, name }, out)
             }
             Chunk::ToolCallArgs { index, delta } => {
                 let index = self.client_tool_index(index);
+                self.required.call(index, None, &delta);
                 self.encoder.chunk(&Chunk::ToolCallArgs { index, delta }, out)
             }
             // Held until the end: usage may follow the finish chunk, and repair may still
@@ -183,6 +197,10 @@ impl Transcode {
         if let Some(p) = self.repair.as_mut() {
             p.finish(&mut self.pieces);
             self.emit_pieces(out);
+        }
+        if let Some(msg) = self.required.missing() {
+            self.fail(&msg, out);
+            return;
         }
         let reason: FinishReason = finish_with_tools(self.finish, self.next_tool > 0);
         self.encoder.chunk(&Chunk::Finish(reason), out);
@@ -235,12 +253,18 @@ impl Transform for Transcode {
             State::Failed(_) => false,
             State::Open if self.finish.is_some() => {
                 self.finalize(out);
-                true
+                self.state == State::Done
             }
             State::Open => {
                 self.fail("the origin closed the stream before the answer was complete", out);
                 false
             }
+        }
+    }
+
+    fn keepalive(&mut self, out: &mut Vec<u8>) {
+        if self.state == State::Open && self.started {
+            self.encoder.keepalive(out);
         }
     }
 
@@ -278,7 +302,39 @@ impl Transform for Transcode {
 /// Usage of two attempts added (an estimate stays flagged as one).
 fn sum(a: Option<Usage>, b: Option<Usage>) -> Option<Usage> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(Usage { prompt_tokens: a.prompt_tokens + b.prompt_tokens, completion_tokens: a.completion_tokens + b.completion_tokens, estimated: a.estimated || b.estimated }),
+        (Some(a), Some(b)) => Some(a.plus(b)),
         (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::{anthropic, openai};
+
+    fn run(t: &mut Transcode, frames: &[&str]) -> (String, bool) {
+        let mut out = Vec::new();
+        for f in frames {
+            t.frame(f.as_bytes(), &mut out);
+        }
+        let ok = t.end(&mut out);
+        (String::from_utf8(out).unwrap(), ok)
+    }
+
+    #[test]
+    fn a_required_argument_streamed_as_nothing_ends_with_an_error_not_a_call_with_empty_input() {
+        let call = |args: &str| format!(r#"{{"id":"x","choices":[{{"index":0,"delta":{{"tool_calls":[{{"index":0,"id":"call_1","type":"function","function":{{"name":"Read","arguments":{}}}}}]}},"finish_reason":null}}]}}"#, serde_json::to_string(args).unwrap());
+        let end = r#"{"id":"x","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#;
+        for (args, required, completes) in [("", vec!["Read".to_string()], false), (" ", vec!["Read".to_string()], false), ("", vec![], true), ("{\"path\":\"a\"}", vec!["Read".to_string()], true)] {
+            let enc = Box::new(anthropic::StreamEncoder::new("m", "msg_1", 1));
+            let mut t = Transcode::new(Decoder::OpenAi(openai::StreamDecoder::new()), None, enc).with_required_args(required);
+            let first = call(args);
+            let (out, ok) = run(&mut t, &[first.as_str(), end, "[DONE]"]);
+            assert_eq!(ok, completes, "{args:?}: {out}");
+            assert_eq!(out.contains("message_stop"), completes, "{out}");
+            if !completes {
+                assert!(out.contains("event: error") && out.contains("without its required arguments"), "{out}");
+            }
+        }
     }
 }

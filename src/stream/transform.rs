@@ -61,6 +61,9 @@ pub trait Transform {
     fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
         None
     }
+    /// The origin has been silent for a keep-alive interval: the client's keep-alive, if its
+    /// dialect has one. Passthroughs add nothing (their bytes are the origin's, pings included).
+    fn keepalive(&mut self, _out: &mut Vec<u8>) {}
 }
 
 /// A frame must be JSON before it reaches a client: SDKs crash on garbage, so a malformed frame

@@ -210,10 +210,11 @@ pub fn splice_object(raw: &[u8], before: &serde_json::Map<String, serde_json::Va
             out.extend_from_slice(if gap.contains(&b',') { gap } else { b"," });
         }
         out.extend_from_slice(&raw[m.key_start..m.value.0]);
-        if before.get(&m.key) == Some(new) {
-            out.extend_from_slice(&raw[m.value.0..m.value.1]);
-        } else {
-            serde_json::to_writer(&mut out, new).ok()?;
+        let old_raw = &raw[m.value.0..m.value.1];
+        match before.get(&m.key) {
+            Some(old) if old == new => out.extend_from_slice(old_raw),
+            Some(old) => splice_value(&mut out, old_raw, old, new)?,
+            None => serde_json::to_writer(&mut out, new).ok()?,
         }
         emitted = true;
     }
@@ -230,6 +231,106 @@ pub fn splice_object(raw: &[u8], before: &serde_json::Map<String, serde_json::Va
         emitted = true;
     }
     let tail = members.last().map_or(close, |m| m.value.1);
+    out.extend_from_slice(&raw[tail..]);
+    Some(out)
+}
+
+/// A changed value, written with the fewest bytes touched: an object or array whose parts
+/// partly survived keeps their bytes (so a policy that inserts one system block or strips one
+/// thinking block leaves every other block of the client's body byte for byte); anything else
+/// is re-serialised.
+fn splice_value(out: &mut Vec<u8>, raw: &[u8], before: &serde_json::Value, after: &serde_json::Value) -> Option<()> {
+    use serde_json::Value;
+    let spliced = match (before, after) {
+        (Value::Object(b), Value::Object(a)) => splice_object(raw, b, a),
+        (Value::Array(b), Value::Array(a)) => splice_array(raw, b, a),
+        _ => None,
+    };
+    match spliced {
+        Some(bytes) => out.extend_from_slice(&bytes),
+        None => serde_json::to_writer(&mut *out, after).ok()?,
+    }
+    Some(())
+}
+
+/// Byte ranges of a JSON array's elements, and the index of its closing bracket.
+fn array_elements(json: &[u8]) -> Option<(Vec<(usize, usize)>, usize)> {
+    let ws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let n = json.len();
+    let mut i = json.iter().position(|b| !ws(*b))?;
+    if json[i] != b'[' {
+        return None;
+    }
+    i += 1;
+    let mut elems = Vec::new();
+    loop {
+        while i < n && ws(json[i]) {
+            i += 1;
+        }
+        if *json.get(i)? == b']' && elems.is_empty() {
+            return Some((elems, i));
+        }
+        let end = value_end(json, i)?;
+        elems.push((i, end));
+        i = end;
+        while i < n && ws(json[i]) {
+            i += 1;
+        }
+        match *json.get(i)? {
+            b',' => i += 1,
+            b']' => return Some((elems, i)),
+            _ => return None,
+        }
+    }
+}
+
+/// How far ahead an unchanged element is looked for: edits are a few insertions or removals,
+/// and the bound keeps a rewritten array linear.
+const LOOKAHEAD: usize = 4;
+
+/// `raw` (an array whose parse is `before`) changed into `after`: elements found unchanged (in
+/// order, within `LOOKAHEAD`) keep their bytes and the separators between them, elements
+/// skipped over are cut out, a changed element in place is spliced, others are written new.
+fn splice_array(raw: &[u8], before: &[serde_json::Value], after: &[serde_json::Value]) -> Option<Vec<u8>> {
+    let (elems, close) = array_elements(raw)?;
+    if elems.len() != before.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    let first = elems.first().map_or(close, |e| e.0);
+    out.extend_from_slice(&raw[..first]);
+    let mut j = 0; // next unconsumed element of `before`
+    let mut last_kept: Option<usize> = None; // index of the last element written from `raw`
+    for (n, a) in after.iter().enumerate() {
+        let found = (j..before.len().min(j + LOOKAHEAD)).find(|k| before[*k] == *a);
+        let (from_raw, k) = match found {
+            Some(k) => (true, Some(k)),
+            // The next element is the client's next one: this one is new (an inserted block).
+            None if after.get(n + 1).is_some_and(|next| before.get(j) == Some(next)) => (false, None),
+            // Same place, changed inside: spliced (an object losing one block, say).
+            None if j < before.len() && std::mem::discriminant(&before[j]) == std::mem::discriminant(a) && (a.is_object() || a.is_array()) => (false, Some(j)),
+            None => (false, None),
+        };
+        if n > 0 {
+            // Two neighbours from the client's bytes keep the separator it wrote.
+            match (last_kept, k) {
+                (Some(p), Some(k)) if k == p + 1 => out.extend_from_slice(&raw[elems[p].1..elems[k].0]),
+                _ => out.push(b','),
+            }
+        }
+        match k {
+            Some(k) if from_raw => out.extend_from_slice(&raw[elems[k].0..elems[k].1]),
+            Some(k) => splice_value(&mut out, &raw[elems[k].0..elems[k].1], &before[k], a)?,
+            None => serde_json::to_writer(&mut out, a).ok()?,
+        }
+        if let Some(k) = k {
+            last_kept = Some(k);
+            j = k + 1;
+        } else {
+            last_kept = None;
+        }
+    }
+    let tail = elems.last().map_or(close, |e| e.1);
     out.extend_from_slice(&raw[tail..]);
     Some(out)
 }
@@ -325,5 +426,41 @@ mod tests {
         added.insert("a".into(), 1.into());
         assert_eq!(splice_object(b"{ }", &e, &added).unwrap(), br#"{ "a":1}"#);
         assert!(splice_object(br#"{"a":1,"a":2}"#, &obj(br#"{"a":2}"#), &added).is_none(), "duplicate keys fall back");
+    }
+
+    #[test]
+    fn nested_edits_keep_the_bytes_around_them() {
+        // A system block inserted after the first: both client blocks keep their bytes.
+        let raw = br#"{"system": [ {"type":"text","text":"H!"} ,  {"type":"text","text":"S","cache_control":{"type" : "ephemeral"}} ],"m":1}"#;
+        let before = obj(raw);
+        let mut after = before.clone();
+        after["system"].as_array_mut().unwrap().insert(1, serde_json::json!({"type":"text","text":"N"}));
+        let out = String::from_utf8(splice_object(raw, &before, &after).unwrap()).unwrap();
+        assert_eq!(obj(out.as_bytes()), after);
+        assert_eq!(out, r#"{"system": [ {"type":"text","text":"H!"},{"text":"N","type":"text"},{"type":"text","text":"S","cache_control":{"type" : "ephemeral"}} ],"m":1}"#);
+
+        // One block cut out of one message: every other message and block byte for byte.
+        let raw = br#"{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":[{"type":"thinking","thinking":"x","signature":""}, {"type":"tool_use","id":"t\/1","name":"R","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t\/1","content":"ok"}]}]}"#;
+        let before = obj(raw);
+        let mut after = before.clone();
+        after["messages"][1]["content"].as_array_mut().unwrap().remove(0);
+        let out = String::from_utf8(splice_object(raw, &before, &after).unwrap()).unwrap();
+        assert_eq!(obj(out.as_bytes()), after);
+        assert_eq!(out, String::from_utf8(raw.to_vec()).unwrap().replace(r#"{"type":"thinking","thinking":"x","signature":""}, "#, ""));
+
+        // A whole message removed, one appended, one replaced by a string.
+        let mut after2 = before.clone();
+        let msgs = after2["messages"].as_array_mut().unwrap();
+        msgs.remove(1);
+        msgs.push(serde_json::json!({"role":"user","content":"more"}));
+        let out = splice_object(raw, &before, &after2).unwrap();
+        assert_eq!(obj(&out), after2);
+        assert!(String::from_utf8(out).unwrap().contains(r#""tool_use_id":"t\/1""#));
+        let mut after3 = before.clone();
+        after3["messages"][0] = serde_json::json!("odd");
+        assert_eq!(obj(&splice_object(raw, &before, &after3).unwrap()), after3);
+        let mut emptied = before.clone();
+        emptied["messages"] = serde_json::json!([]);
+        assert_eq!(splice_object(raw, &before, &emptied).unwrap(), br#"{"messages":[]}"#);
     }
 }

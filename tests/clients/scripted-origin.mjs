@@ -10,6 +10,14 @@
 //   - the last user text holds [[tool:NAME {json}|| NAME2 {json}]] -> a call of the first of those
 //     tools the request offers (an answer naming the offered tools when none is);
 //   - [[say:TEXT]] -> TEXT; anything else -> "Hello from <name>".
+// The Anthropic side behaves like the API where agents depend on it:
+//   - thinking on (`thinking.type` enabled/adaptive): the answer starts with a thinking block
+//     signed by this origin (an HMAC of its text); a request replaying a thinking block whose
+//     signature is not this origin's gets Anthropic's own 400 ("Invalid `signature` in
+//     `thinking` block"), counted in `o.rejected`;
+//   - prompt caching: a request whose system carries `cache_control` reports the tools+system
+//     prefix as cache_creation_input_tokens the first time and cache_read_input_tokens after.
+// Ollama with `think` on answers with `message.thinking` first, as a thinking model does.
 import http from "node:http";
 import crypto from "node:crypto";
 
@@ -91,8 +99,12 @@ const words = (s) => s.split(/(?<= )/);
 /** A vector that depends on the input, so a test can tell which text was embedded. */
 const vector = (s) => [s.length / 100, (s.charCodeAt(0) || 0) / 1000, 0.5];
 
+const SIGNING_KEY = crypto.randomBytes(16);
+/** This origin's signature of a thinking text (a replayed block is checked against it). */
+export const sign = (thinking) => crypto.createHmac("sha256", SIGNING_KEY).update(thinking).digest("base64");
+
 export async function startScriptedOrigin({ name, kind, models, embedModels = [] }) {
-  const o = { name, kind, models, embedModels, requests: [], stored: new Map(), url: "", sockets: new Set(), chunkDelay: 2 };
+  const o = { name, kind, models, embedModels, requests: [], stored: new Map(), url: "", sockets: new Set(), chunkDelay: 2, rejected: [], cached: new Set() };
   const all = () => [...o.models, ...o.embedModels];
   const json = (res, status, body) => {
     res.writeHead(status, { "content-type": "application/json" });
@@ -139,27 +151,66 @@ export async function startScriptedOrigin({ name, kind, models, embedModels = []
     return json(res, 404, { error: { message: `The model '${model}' does not exist`, type: "invalid_request_error", param: "model", code: "model_not_found" } });
   }
 
+  /** Anthropic's check of replayed thinking: the first bad block's error, or null. */
+  function badThinking(b) {
+    for (const [i, m] of (b.messages ?? []).entries()) {
+      if (m.role !== "assistant" || !Array.isArray(m.content)) continue;
+      for (const [j, c] of m.content.entries()) {
+        if (c.type === "thinking" && c.signature !== sign(c.thinking ?? "")) return `messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`;
+      }
+    }
+    return null;
+  }
+
+  /** Usage with prompt caching: the tools+system prefix is written once, then read. */
+  function cacheUsage(b) {
+    const sys = Array.isArray(b.system) ? b.system : [];
+    if (!sys.some((s) => s.cache_control)) return {};
+    const prefix = JSON.stringify([b.tools ?? [], sys.map((s) => s.text)]);
+    const key = crypto.createHash("sha256").update(prefix).digest("hex");
+    const tokens = Math.ceil(prefix.length / 4);
+    if (o.cached.has(key)) return { cache_read_input_tokens: tokens, cache_creation_input_tokens: 0 };
+    o.cached.add(key);
+    return { cache_read_input_tokens: 0, cache_creation_input_tokens: tokens };
+  }
+
   async function anthropicMessages(req, res, b) {
+    const bad = badThinking(b);
+    if (bad) {
+      o.rejected.push({ message: bad, raw: JSON.stringify(b) });
+      return json(res, 400, { type: "error", error: { type: "invalid_request_error", message: bad } });
+    }
     const a = decide(readTurn("/v1/messages", b), name);
     const msg = id("msg_");
     const block = a.tool ? { type: "tool_use", id: id("toolu_"), name: a.tool.name, input: a.tool.args } : { type: "text", text: a.text };
     const stop = a.tool ? "tool_use" : "end_turn";
-    if (!b.stream) return json(res, 200, { id: msg, type: "message", role: "assistant", model: b.model, content: [block], stop_reason: stop, stop_sequence: null, usage: { input_tokens: USAGE.input, output_tokens: USAGE.output } });
+    const thinkingOn = b.thinking && b.thinking.type !== "disabled";
+    const thought = `Planning the answer to: ${readTurn("/v1/messages", b).text.slice(0, 80) || "the tool's result"}`;
+    const thinking = thinkingOn ? { type: "thinking", thinking: thought, signature: sign(thought) } : null;
+    const usage = { input_tokens: USAGE.input, output_tokens: USAGE.output, ...cacheUsage(b) };
+    if (!b.stream) return json(res, 200, { id: msg, type: "message", role: "assistant", model: b.model, content: [...(thinking ? [thinking] : []), block], stop_reason: stop, stop_sequence: null, usage });
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     const ev = async (type, data) => {
       res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
       await sleep(o.chunkDelay);
     };
-    await ev("message_start", { message: { id: msg, type: "message", role: "assistant", model: b.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: USAGE.input, output_tokens: 1 } } });
+    await ev("message_start", { message: { id: msg, type: "message", role: "assistant", model: b.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } });
     await ev("ping", {});
-    if (a.tool) {
-      await ev("content_block_start", { index: 0, content_block: { ...block, input: {} } });
-      for (const part of halves(JSON.stringify(a.tool.args))) await ev("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: part } });
-    } else {
-      await ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
-      for (const w of words(a.text)) await ev("content_block_delta", { index: 0, delta: { type: "text_delta", text: w } });
+    const at = thinking ? 1 : 0;
+    if (thinking) {
+      await ev("content_block_start", { index: 0, content_block: { type: "thinking", thinking: "", signature: "" } });
+      for (const w of words(thinking.thinking)) await ev("content_block_delta", { index: 0, delta: { type: "thinking_delta", thinking: w } });
+      await ev("content_block_delta", { index: 0, delta: { type: "signature_delta", signature: thinking.signature } });
+      await ev("content_block_stop", { index: 0 });
     }
-    await ev("content_block_stop", { index: 0 });
+    if (a.tool) {
+      await ev("content_block_start", { index: at, content_block: { ...block, input: {} } });
+      for (const part of halves(JSON.stringify(a.tool.args))) await ev("content_block_delta", { index: at, delta: { type: "input_json_delta", partial_json: part } });
+    } else {
+      await ev("content_block_start", { index: at, content_block: { type: "text", text: "" } });
+      for (const w of words(a.text)) await ev("content_block_delta", { index: at, delta: { type: "text_delta", text: w } });
+    }
+    await ev("content_block_stop", { index: at });
     await ev("message_delta", { delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: USAGE.output } });
     await ev("message_stop", {});
     res.end();
@@ -196,12 +247,14 @@ export async function startScriptedOrigin({ name, kind, models, embedModels = []
     const at = () => new Date().toISOString();
     const calls = a.tool ? [{ id: id("call_"), function: { index: 0, name: a.tool.name, arguments: a.tool.args } }] : undefined;
     const piece = (content, extra = {}) => (chat ? { message: { role: "assistant", content, ...extra } } : { response: content });
-    if (b.stream === false) return json(res, 200, { model: b.model, created_at: at(), ...piece(a.text ?? "", calls ? { tool_calls: calls } : {}), done: true, done_reason: "stop", ...stats });
+    const thought = chat && b.think && b.think !== "false" ? `Thinking it over: ${readTurn(path, b).text.slice(0, 60) || "the tool's result"}` : null;
+    if (b.stream === false) return json(res, 200, { model: b.model, created_at: at(), ...piece(a.text ?? "", { ...(calls ? { tool_calls: calls } : {}), ...(thought ? { thinking: thought } : {}) }), done: true, done_reason: "stop", ...stats });
     res.writeHead(200, { "content-type": "application/x-ndjson" });
     const send = async (obj) => {
       res.write(JSON.stringify({ model: b.model, created_at: at(), ...obj }) + "\n");
       await sleep(o.chunkDelay);
     };
+    if (thought) await send({ ...piece("", { thinking: thought }), done: false });
     if (calls && chat) await send({ ...piece("", { tool_calls: calls }), done: false });
     else for (const w of words(a.text)) await send({ ...piece(w), done: false });
     await send({ ...piece(""), done: true, done_reason: "stop", ...stats });

@@ -14,8 +14,17 @@
 // Anthropic (`POST /v1/messages`): `origin.anthropicError = {status, body, headers}` answers with
 // exactly that body; `origin.rawStream = [piece, ...]` streams exactly those bytes (one write per
 // piece); `origin.toolCalls` makes the first turn a tool_use (streamed as input_json_delta) and a
-// turn that carries tool_result blocks answers "Tool said: <their text>". Every request is
-// recorded with its path (query included), headers, parsed body and raw body text.
+// turn that carries tool_result blocks answers "Tool said: <their text>"; `origin.thinking =
+// {thinking, signature}` puts a signed thinking block first (streamed as thinking_delta then
+// signature_delta); `origin.usageExtra` is merged into its usage (cache reads and writes).
+// `origin.fail = {status, body}` answers every inference call of any API with exactly that body.
+// `origin.pauseMs`: streams pause that long after their first chunk (a slow origin, keep-alives).
+// Tool-call arguments given as a string are sent as that text (an empty string streams nothing).
+// Every request is recorded with its path (query included), headers, parsed body and raw body text.
+// Prompt caching: `origin.usage.cached` / `origin.usage.cacheWrite` (parts of `usage.prompt`) are
+// reported the way each API does: OpenAI `prompt_tokens_details.cached_tokens`, Anthropic
+// `cache_read_input_tokens` / `cache_creation_input_tokens` (its `input_tokens` then excludes
+// them). Absent when 0, as the real APIs mostly do. `origin.embedTokens` is what an embedding costs.
 import http from "node:http";
 
 export async function startOrigin({ name = "origin", kind = "ollama", models = ["llama3:latest"], ps = [] } = {}) {
@@ -30,7 +39,8 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     pullMode: "ok",
     chunks: 3,
     chunkDelay: 5,
-    usage: { prompt: 7, completion: 3 },
+    usage: { prompt: 7, completion: 3, cached: 0, cacheWrite: 0 },
+    embedTokens: 4,
     noUsage: false, // true: report no token counts at all (the gateway must estimate)
     extra: null, // an object merged into every inference answer and stream chunk (open-list tests)
     text: null,
@@ -51,6 +61,16 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     return (prefill && full.startsWith(prefill) ? full.slice(prefill.length) : full).split(/(?<= )/);
   };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const argText = (a) => (typeof a === "string" ? a : JSON.stringify(a));
+  const openaiUsage = () => {
+    const u = { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion };
+    if (o.usage.cached) u.prompt_tokens_details = { cached_tokens: o.usage.cached };
+    return u;
+  };
+  const anthropicInput = () => {
+    const { prompt, cached = 0, cacheWrite = 0 } = o.usage;
+    return { input_tokens: prompt - cached - cacheWrite, ...(cached ? { cache_read_input_tokens: cached } : {}), ...(cacheWrite ? { cache_creation_input_tokens: cacheWrite } : {}) };
+  };
 
   o.server = http.createServer(async (req, res) => {
     let raw = "";
@@ -117,6 +137,11 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       return res.end();
     }
     if (path === "/api/copy") return reply(res, 200, {});
+    const inferencePath = /\/(chat|generate|completions|messages)$/.test(path);
+    if (o.fail && inferencePath && req.method === "POST") {
+      res.writeHead(o.fail.status, { "content-type": "application/json" });
+      return res.end(typeof o.fail.body === "string" ? o.fail.body : JSON.stringify(o.fail.body));
+    }
     if (path === "/v1/messages") {
       if (o.anthropicError) {
         const e = o.anthropicError;
@@ -138,22 +163,36 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       const text = results.length ? `Tool said: ${results.map(resultText).join(" | ")}` : o.text ?? `Hello from ${o.name}`;
       const calls = o.toolCalls && !results.length ? o.toolCalls.map((t, i) => ({ type: "tool_use", id: `toolu_${i}`, name: t.function.name, input: t.function.arguments })) : [];
       const stop = calls.length ? "tool_use" : "end_turn";
+      const think = o.thinking ? [{ type: "thinking", thinking: o.thinking.thinking, signature: o.thinking.signature }] : [];
+      const usage = { ...anthropicInput(), output_tokens: o.usage.completion, ...(o.usageExtra ?? {}) };
       if (!body?.stream)
-        return reply(res, 200, { id: "msg_up", type: "message", role: "assistant", model, content: [{ type: "text", text }, ...calls], stop_reason: stop, stop_sequence: null, usage: { input_tokens: o.usage.prompt, output_tokens: o.usage.completion } }, { "request-id": "req_up" });
+        return reply(res, 200, { id: "msg_up", type: "message", role: "assistant", model, content: [...think, { type: "text", text }, ...calls], stop_reason: stop, stop_sequence: null, usage }, { "request-id": "req_up" });
       res.writeHead(200, { "content-type": "text/event-stream", "request-id": "req_up" });
       const ev = (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
-      ev("message_start", { message: { id: "msg_up", type: "message", role: "assistant", model, content: [], stop_reason: null, usage: { input_tokens: o.usage.prompt, output_tokens: 1 } } });
-      ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
-      for (const w of text.split(/(?<= )/)) ev("content_block_delta", { index: 0, delta: { type: "text_delta", text: w } });
+      ev("message_start", { message: { id: "msg_up", type: "message", role: "assistant", model, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } } });
+      const t0 = think.length;
+      if (t0) {
+        ev("content_block_start", { index: 0, content_block: { type: "thinking", thinking: "", signature: "" } });
+        ev("content_block_delta", { index: 0, delta: { type: "thinking_delta", thinking: o.thinking.thinking } });
+        ev("content_block_delta", { index: 0, delta: { type: "signature_delta", signature: o.thinking.signature } });
+        ev("content_block_stop", { index: 0 });
+      }
+      ev("content_block_start", { index: t0, content_block: { type: "text", text: "" } });
+      let first = true;
+      for (const w of text.split(/(?<= )/)) {
+        ev("content_block_delta", { index: t0, delta: { type: "text_delta", text: w } });
+        if (first && o.pauseMs) await sleep(o.pauseMs);
+        first = false;
+      }
       if (mode === "cut") return req.socket.destroy();
-      ev("content_block_stop", { index: 0 });
+      ev("content_block_stop", { index: t0 });
       calls.forEach((c, i) => {
         const args = JSON.stringify(c.input);
         const half = Math.floor(args.length / 2);
-        ev("content_block_start", { index: i + 1, content_block: { ...c, input: {} } });
-        ev("content_block_delta", { index: i + 1, delta: { type: "input_json_delta", partial_json: args.slice(0, half) } });
-        ev("content_block_delta", { index: i + 1, delta: { type: "input_json_delta", partial_json: args.slice(half) } });
-        ev("content_block_stop", { index: i + 1 });
+        ev("content_block_start", { index: t0 + i + 1, content_block: { ...c, input: {} } });
+        ev("content_block_delta", { index: t0 + i + 1, delta: { type: "input_json_delta", partial_json: args.slice(0, half) } });
+        ev("content_block_delta", { index: t0 + i + 1, delta: { type: "input_json_delta", partial_json: args.slice(half) } });
+        ev("content_block_stop", { index: t0 + i + 1 });
       });
       ev("message_delta", { delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: o.usage.completion } });
       ev("message_stop", {});
@@ -179,9 +218,9 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     if (model && !o.models.includes(model) && !path.includes("embed")) {
       return reply(res, 404, kind === "openai" || path.startsWith("/v1/") ? { error: { message: `model '${model}' not found`, type: "invalid_request_error" } } : { error: `model '${model}' not found` });
     }
-    if (path === "/api/embed") return reply(res, 200, { model, embeddings: [[0.1, 0.2, 0.3]], prompt_eval_count: 4 });
+    if (path === "/api/embed") return reply(res, 200, { model, embeddings: [[0.1, 0.2, 0.3]], prompt_eval_count: o.embedTokens });
     if (path === "/api/embeddings") return reply(res, 200, { embedding: [0.1, 0.2, 0.3] });
-    if (path === "/v1/embeddings") return reply(res, 200, { object: "list", model, data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }], usage: { prompt_tokens: 4, total_tokens: 4 } });
+    if (path === "/v1/embeddings") return reply(res, 200, { object: "list", model, data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2, 0.3] }], usage: { prompt_tokens: o.embedTokens, total_tokens: o.embedTokens } });
 
     // Like Ollama: an empty prompt only loads the model (it then shows in /api/ps).
     if (path === "/api/generate" && body?.prompt === "" && !o.ps.includes(model)) o.ps.push(model);
@@ -196,9 +235,9 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
         else out.response = text;
         return reply(res, 200, { ...out, ...(o.extra ?? {}) });
       }
-      const tc = o.toolCalls?.map((t, i) => ({ id: `call_${i}`, type: "function", function: { name: t.function.name, arguments: JSON.stringify(t.function.arguments) } }));
+      const tc = o.toolCalls?.map((t, i) => ({ id: `call_${i}`, type: "function", function: { name: t.function.name, arguments: argText(t.function.arguments) } }));
       const choice = isChat ? { index: 0, message: { role: "assistant", content: text, ...(tc ? { tool_calls: tc } : {}) }, finish_reason: tc ? "tool_calls" : "stop" } : { index: 0, text, finish_reason: "stop" };
-      return reply(res, 200, { id: "cmpl-1", object: isChat ? "chat.completion" : "text_completion", created: 1, model, choices: [choice], ...(o.noUsage ? {} : { usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } }), ...(o.extra ?? {}) });
+      return reply(res, 200, { id: "cmpl-1", object: isChat ? "chat.completion" : "text_completion", created: 1, model, choices: [choice], ...(o.noUsage ? {} : { usage: openaiUsage() }), ...(o.extra ?? {}) });
     }
     // Streaming.
     res.writeHead(200, { "content-type": native ? "application/x-ndjson" : "text/event-stream" });
@@ -215,13 +254,13 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       if (i === 0 && mode === "cut0") return req.socket.destroy();
       if (i === 1 && mode === "cut") return req.socket.destroy();
       if (i === 0 && mode === "stall") return; // keeps the connection open, sends nothing more
-      await sleep(o.chunkDelay);
+      await sleep(i === 0 && o.pauseMs ? o.pauseMs : o.chunkDelay);
     }
     if (o.toolCalls && isChat) {
       if (native) send({ model, created_at: new Date().toISOString(), message: { role: "assistant", content: "", tool_calls: o.toolCalls }, done: false });
       else
         o.toolCalls.forEach((t, i) => {
-          const args = JSON.stringify(t.function.arguments);
+          const args = argText(t.function.arguments);
           const half = Math.floor(args.length / 2);
           send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: { tool_calls: [{ index: i, id: `call_${i}`, type: "function", function: { name: t.function.name, arguments: args.slice(0, half) } }] }, finish_reason: null }] });
           send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: { tool_calls: [{ index: i, function: { arguments: args.slice(half) } }] }, finish_reason: null }] });
@@ -231,7 +270,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: "" } } : { response: "" }), done: true, done_reason: "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) });
     else {
       send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: {}, finish_reason: o.toolCalls && isChat ? "tool_calls" : "stop" }] });
-      if (body?.stream_options?.include_usage && !o.noUsage) send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [], usage: { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion } });
+      if (body?.stream_options?.include_usage && !o.noUsage) send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [], usage: openaiUsage() });
       res.write("data: [DONE]\n\n");
     }
     res.end();
@@ -251,6 +290,10 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     o.pullMode = "ok";
     o.anthropicError = null;
     o.rawStream = null;
+    o.fail = null;
+    o.thinking = null;
+    o.usageExtra = null;
+    o.pauseMs = 0;
   };
   o.stop = () =>
     new Promise((r) => {

@@ -161,3 +161,21 @@ export async function python(script, args) {
     });
   });
 }
+
+/**
+ * Poll `sql` (psql -At output, one line per row) until `done(rows)` holds, kicking the cron
+ * between polls, and return the rows (the last ones read when it never held: the caller's
+ * assertion then shows what was there). Usage records reach Postgres when their shard flushes
+ * (its alarm, or a cron kick that rotates over the 32 shards), so one `scheduled()` is no
+ * guarantee; this waits bounded (`tries` × `step` ms) instead.
+ */
+export async function waitForRows(env, sql, done, { tries = 60, step = 250 } = {}) {
+  let rows = [];
+  for (let i = 0; i < tries; i++) {
+    rows = env.psql(sql).split("\n").filter(Boolean);
+    if (done(rows)) return rows;
+    await sleep(step);
+    await env.gw.scheduled();
+  }
+  return rows;
+}

@@ -157,8 +157,9 @@ describe("same-dialect: the origin decides", () => {
     const r = await fetch(`${env.url}/v1/messages?beta=true`, { method: "POST", headers: { ...CC_HEADERS, "x-api-key": token }, body: raw });
     assert.equal(r.status, 200, await r.text());
     const up = AN.inference().at(-1);
-    assert.equal(up.body.system[0].text, "Team rules.");
-    assert.deepEqual(up.body.system[1], { type: "text", text: "You are Claude Code, Anthropic's CLI.", cache_control: { type: "ephemeral", ttl: "1h" } });
+    // After the client's first block, as its own entry: the client's blocks keep their place.
+    assert.deepEqual(up.body.system[0], { type: "text", text: "You are Claude Code, Anthropic's CLI.", cache_control: { type: "ephemeral", ttl: "1h" } });
+    assert.deepEqual(up.body.system[1], { type: "text", text: "Team rules." });
     const untouched = raw.slice(raw.indexOf(`"messages":`));
     assert.ok(up.raw.endsWith(untouched), `messages, thinking signature, tools, betas byte for byte:\n${up.raw}`);
     assert.ok(up.raw.startsWith(`{"model": "claude-sonnet-4-5","max_tokens":32000, "stream":false,`));

@@ -469,6 +469,40 @@ test("the user page: sign in with a key, /v1/me read-only, the setup filled in",
   assert.equal(await page.evaluate(() => sessionStorage.getItem("maestro.userKey")), null);
 });
 
+test("costs: a price and a budget through their dialogs, the cost view", async () => {
+  await admin.post("/users", { username: "budget-ui", has_all_models: true }, 201);
+  await go("/prices");
+  await heading("Prices").waitFor();
+  await page.getByRole("button", { name: "Add price" }).click();
+  let d = page.getByRole("dialog", { name: "Add price" });
+  await d.getByLabel("Real model").fill("gpt-ui");
+  await d.getByLabel("Input per million tokens").fill("2.5");
+  await d.getByLabel("Output per million tokens").fill("10");
+  await andWait("POST", "/prices", () => d.getByRole("button", { name: "Add price" }).click());
+  await page.getByRole("table", { name: "Prices" }).getByRole("row", { name: /gpt-ui/ }).getByRole("cell", { name: "10", exact: true }).waitFor();
+  const price = (await admin.get("/prices")).prices.find((p) => p.model === "gpt-ui");
+  assert.deepEqual([price.node, price.input_micros, price.output_micros, price.cache_read_micros], [null, 2_500_000, 10_000_000, null]);
+  await shot("29-prices");
+  await go("/budgets");
+  await heading("Budgets").waitFor();
+  await page.getByRole("button", { name: "Add budget" }).click();
+  d = page.getByRole("dialog", { name: "Add budget" });
+  await d.getByLabel("Username").fill("budget-ui");
+  await d.getByLabel("Limit").fill("25");
+  await andWait("POST", "/budgets", () => d.getByRole("button", { name: "Add budget" }).click());
+  await page.getByRole("table", { name: "Budgets" }).getByRole("row", { name: /budget-ui/ }).waitFor();
+  const budget = (await admin.get("/budgets")).budgets.find((b) => b.scope_name === "budget-ui");
+  assert.deepEqual([budget.period, budget.limit_micros, budget.soft_pct], ["month", 25_000_000, 80]);
+  await shot("30-budgets");
+  await go("/costs");
+  await heading("Costs").waitFor();
+  await page.getByRole("group", { name: "Cost" }).waitFor();
+  await page.getByRole("table", { name: "Costs" }).or(page.getByText("No usage in this period.")).first().waitFor();
+  await page.getByLabel("Group").selectOption("node");
+  await page.getByRole("table", { name: "Costs" }).getByRole("columnheader", { name: "node" }).or(page.getByText("No usage in this period.")).first().waitFor();
+  await shot("31-costs");
+});
+
 test("every other page renders; screenshots", async () => {
   const pages = [
     ["/models", "Models", "14-models"],

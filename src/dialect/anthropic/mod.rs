@@ -6,6 +6,7 @@
 mod error;
 mod models;
 mod passthrough;
+pub mod replay;
 mod request;
 mod response;
 pub(super) mod stream;

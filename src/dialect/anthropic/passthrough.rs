@@ -19,7 +19,8 @@ use crate::util::jsonscan;
 pub struct AnthropicSse {
     display: String,
     state: State,
-    prompt: Option<u64>,
+    /// Input tokens in total, of them read from and written to the prompt cache.
+    prompt: Option<[u64; 3]>,
     completion: Option<u64>,
     frames: u64,
     /// The unfinished line (bytes after the last `\n`).
@@ -88,10 +89,11 @@ impl AnthropicSse {
 }
 
 /// Prompt tokens of an Anthropic event or message: uncached input plus cache reads and writes
-/// (what the origin processed), None when it reports none of them.
-fn prompt_tokens(json: &[u8]) -> Option<u64> {
+/// (what the origin processed), then the cache reads and writes; None when it reports none.
+fn prompt_tokens(json: &[u8]) -> Option<[u64; 3]> {
     let parts = ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].map(|k| usage_field(json, k));
-    parts.iter().any(Option::is_some).then(|| parts.iter().flatten().sum())
+    let [_, read, write] = parts.map(Option::unwrap_or_default);
+    parts.iter().any(Option::is_some).then(|| [parts.iter().flatten().sum(), read, write])
 }
 
 /// A number in the top-level `usage` object of an Anthropic event or message.
@@ -174,7 +176,8 @@ impl Transform for AnthropicSse {
         &self.state
     }
     fn usage(&self) -> Option<Usage> {
-        (self.prompt.is_some() || self.completion.is_some()).then(|| Usage { prompt_tokens: self.prompt.unwrap_or(0), completion_tokens: self.completion.unwrap_or(0), estimated: false })
+        let [prompt, cached, written] = self.prompt.unwrap_or_default();
+        (self.prompt.is_some() || self.completion.is_some()).then(|| Usage { prompt_tokens: prompt, completion_tokens: self.completion.unwrap_or(0), estimated: false, cached_tokens: cached, cache_write_tokens: written })
     }
     fn frames(&self) -> u64 {
         self.frames

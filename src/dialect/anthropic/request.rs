@@ -502,7 +502,13 @@ fn encode_messages(req: &ChatRequest) -> Vec<Value> {
                         }
                     }
                 }
-                Part::Thinking { text, signature: Some(sig) } if m.role == Role::Assistant => blocks.push(json!({"type": "thinking", "thinking": text, "signature": sig})),
+                Part::Thinking { text, signature } if m.role == Role::Assistant => {
+                    // Another origin family's reasoning, unsigned or signed by this gateway, is
+                    // not Anthropic's: the API would reject it, so it stays behind.
+                    if let Some(sig) = anthropic_signature(signature.as_deref()) {
+                        blocks.push(json!({"type": "thinking", "thinking": text, "signature": sig}))
+                    }
+                }
                 Part::Thinking { .. } => {}
             }
         }

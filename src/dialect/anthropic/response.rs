@@ -20,17 +20,36 @@ pub fn finish_from(stop_reason: &str) -> FinishReason {
     }
 }
 
-/// Prompt tokens as Anthropic reports them: uncached input plus cache reads and writes.
-pub(super) fn prompt_tokens(u: &Value) -> Option<u64> {
+/// Prompt tokens as Anthropic reports them: uncached input plus cache reads and writes, then
+/// the cache reads and the cache writes (priced apart, see `costs`).
+pub(super) fn prompt_tokens(u: &Value) -> Option<[u64; 3]> {
     let parts = ["input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].map(|k| u.get(k).and_then(Value::as_u64));
-    parts.iter().any(Option::is_some).then(|| parts.iter().flatten().sum())
+    let [_, read, write] = parts.map(Option::unwrap_or_default);
+    parts.iter().any(Option::is_some).then(|| [parts.iter().flatten().sum(), read, write])
+}
+
+/// Usage from `prompt_tokens`' three counts and the output tokens.
+pub(super) fn usage_of(p: Option<[u64; 3]>, c: Option<u64>) -> Option<Usage> {
+    let [prompt, cached, written] = p.unwrap_or_default();
+    (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: prompt, completion_tokens: c.unwrap_or(0), estimated: false, cached_tokens: cached, cache_write_tokens: written })
 }
 
 /// An Anthropic `usage` object (message, or `message_delta`) as IR usage.
 pub fn usage_from(u: &Value) -> Option<Usage> {
-    let p = prompt_tokens(u);
-    let c = u.get("output_tokens").and_then(Value::as_u64);
-    (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false })
+    usage_of(prompt_tokens(u), u.get("output_tokens").and_then(Value::as_u64))
+}
+
+/// Anthropic counts input without the cache: `input_tokens` is what was neither read from nor
+/// written to it, and the cache parts are fields of their own (sent only when non-zero).
+pub(super) fn usage_json(u: &Usage) -> Value {
+    let mut v = json!({"input_tokens": u.prompt_tokens.saturating_sub(u.cached_tokens + u.cache_write_tokens), "output_tokens": u.completion_tokens});
+    if u.cached_tokens > 0 {
+        v["cache_read_input_tokens"] = json!(u.cached_tokens);
+    }
+    if u.cache_write_tokens > 0 {
+        v["cache_creation_input_tokens"] = json!(u.cache_write_tokens);
+    }
+    v
 }
 
 /// A non-streamed Messages answer. `Err` carries the origin's error message.
@@ -83,7 +102,9 @@ pub fn stop_reason(f: FinishReason) -> &'static str {
 pub fn encode_response(resp: &ChatResponse, display: &str) -> Value {
     let mut content = Vec::new();
     if !resp.reasoning.is_empty() {
-        content.push(json!({"type": "thinking", "thinking": resp.reasoning, "signature": ""}));
+        // Not Anthropic's thinking: marked so (the client needs a signature to replay it, and
+        // the gateway drops it before any Anthropic origin).
+        content.push(json!({"type": "thinking", "thinking": resp.reasoning, "signature": UNSIGNED_THINKING}));
     }
     if !resp.text.is_empty() {
         content.push(json!({"type": "text", "text": resp.text}));
@@ -105,6 +126,6 @@ pub fn encode_response(resp: &ChatResponse, display: &str) -> Value {
         "content": content,
         "stop_reason": stop_reason(finish),
         "stop_sequence": null,
-        "usage": {"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens},
+        "usage": usage_json(&u),
     })
 }

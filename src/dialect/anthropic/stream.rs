@@ -28,7 +28,7 @@ enum Block {
 pub struct StreamDecoder {
     blocks: Vec<(u64, Block)>,
     tools: usize,
-    prompt: Option<u64>,
+    prompt: Option<[u64; 3]>,
     done: bool,
 }
 
@@ -109,11 +109,7 @@ impl StreamDecoder {
                     out.push(Chunk::Finish(finish_from(s)));
                 }
                 if let Some(u) = v.get("usage") {
-                    let c = u.get("output_tokens").and_then(Value::as_u64);
-                    let p = prompt_tokens(u).or(self.prompt);
-                    if p.is_some() || c.is_some() {
-                        out.push(Chunk::Usage(Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false }));
-                    }
+                    out.extend(usage_of(prompt_tokens(u).or(self.prompt), u.get("output_tokens").and_then(Value::as_u64)).map(Chunk::Usage));
                 }
             }
             "message_stop" => self.done = true,
@@ -181,6 +177,11 @@ impl StreamEncoder {
     fn close_block(&mut self, out: &mut Vec<u8>) {
         if self.open == Open::None {
             return;
+        }
+        if self.open == Open::Thinking {
+            // Anthropic streams a thinking block's signature last; this one marks it as not
+            // Anthropic's (see `UNSIGNED_THINKING`).
+            self.delta("signature_delta", "signature", UNSIGNED_THINKING, out);
         }
         out.extend_from_slice(b"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":");
         out.extend_from_slice(self.block.to_string().as_bytes());
@@ -304,7 +305,7 @@ impl StreamEncoderTrait for StreamEncoder {
         let had_tools = !self.tools.is_empty();
         let finish = finish_with_tools(self.finish, had_tools);
         let usage = match &self.usage {
-            Some(u) => json!({"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens}),
+            Some(u) => usage_json(u),
             // Not reported by the origin: 0, never an invented count.
             None => json!({"output_tokens": 0}),
         };
@@ -314,5 +315,12 @@ impl StreamEncoderTrait for StreamEncoder {
 
     fn error(&mut self, message: &str, out: &mut Vec<u8>) {
         self.error_typed("api_error", message, out);
+    }
+
+    /// Claude Code aborts a stream that is silent for 300 s (long thinking on a slow origin).
+    fn keepalive(&mut self, out: &mut Vec<u8>) {
+        if self.started && !self.done {
+            out.extend_from_slice(b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
+        }
     }
 }

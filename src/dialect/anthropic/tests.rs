@@ -155,11 +155,11 @@ fn non_stream_response_blocks_and_stop_reasons() {
         reasoning: "ok".into(),
         tool_calls: vec![ToolCall { id: String::new(), name: "Bash".into(), arguments: "{\"command\":\"ls\"}".into() }],
         finish: FinishReason::ToolCalls,
-        usage: Some(Usage { prompt_tokens: 11, completion_tokens: 22, estimated: false }),
+        usage: Some(Usage { prompt_tokens: 11, completion_tokens: 22, estimated: false, ..Default::default() }),
     };
     let v = encode_response(&resp, "claude-x");
     assert_eq!(v["model"], "claude-x");
-    assert_eq!(v["content"][0], json!({"type": "thinking", "thinking": "ok", "signature": ""}));
+    assert_eq!(v["content"][0], json!({"type": "thinking", "thinking": "ok", "signature": UNSIGNED_THINKING}), "marked as not Anthropic's");
     assert_eq!(v["content"][1], json!({"type": "text", "text": "Done."}));
     assert_eq!(v["content"][2], json!({"type": "tool_use", "id": "call_1_0", "name": "Bash", "input": {"command": "ls"}}));
     assert_eq!(v["stop_reason"], "tool_use");

@@ -26,7 +26,7 @@ pub(super) fn usage_from(prompt: Option<u64>, eval: Option<u64>) -> Option<Usage
     if prompt.is_none() && eval.is_none() {
         return None;
     }
-    Some(Usage { prompt_tokens: prompt.unwrap_or(0), completion_tokens: eval.unwrap_or(0), estimated: false })
+    Some(Usage { prompt_tokens: prompt.unwrap_or(0), completion_tokens: eval.unwrap_or(0), estimated: false, ..Default::default() })
 }
 
 pub(super) fn args_from(v: Option<&Value>) -> String {

@@ -137,7 +137,7 @@ fn decodes_origin_answers() {
     assert_eq!(r.reasoning, "t");
     assert_eq!(r.tool_calls[0].arguments, "{\"a\":1}");
     assert_eq!(r.finish, FinishReason::ToolCalls);
-    assert_eq!(r.usage, Some(Usage { prompt_tokens: 7, completion_tokens: 3, estimated: false }));
+    assert_eq!(r.usage, Some(Usage { prompt_tokens: 7, completion_tokens: 3, estimated: false, ..Default::default() }));
     let r = decode_chat_response(&json!({"response": "gen", "done": true, "done_reason": "length"})).unwrap();
     assert_eq!(r.text, "gen");
     assert_eq!(r.finish, FinishReason::Length);
@@ -168,7 +168,7 @@ fn stream_decoder_handles_thinking_tools_and_done() {
             Chunk::ToolCallStart { index: 1, id: "".into(), name: "b".into() },
             Chunk::ToolCallArgs { index: 1, delta: "{}".into() },
             Chunk::Finish(FinishReason::ToolCalls),
-            Chunk::Usage(Usage { prompt_tokens: 10, completion_tokens: 4, estimated: false }),
+            Chunk::Usage(Usage { prompt_tokens: 10, completion_tokens: 4, estimated: false, ..Default::default() }),
         ]
     );
     let mut d = StreamDecoder::new();
@@ -188,7 +188,7 @@ fn encodes_client_answers() {
         reasoning: "r".into(),
         tool_calls: vec![ToolCall { id: "c".into(), name: "f".into(), arguments: "{\"a\":1}".into() }],
         finish: FinishReason::ToolCalls,
-        usage: Some(Usage { prompt_tokens: 1, completion_tokens: 2, estimated: false }),
+        usage: Some(Usage { prompt_tokens: 1, completion_tokens: 2, estimated: false, ..Default::default() }),
     };
     let v = encode_chat_response(&resp, "disp", "2025-01-01T00:00:00Z");
     assert_eq!(v["model"], "disp");

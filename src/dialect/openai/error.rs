@@ -36,6 +36,8 @@ pub fn error_type(err: &GatewayError) -> (&'static str, &'static str) {
         GatewayError::Unauthorized(_) => ("authentication_error", "invalid_api_key"),
         GatewayError::Forbidden(_) => ("permission_error", "model_not_allowed"),
         GatewayError::RateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded"),
+        // OpenAI's own answer when a quota (not a rate) is exhausted.
+        GatewayError::BudgetExceeded { .. } => ("insufficient_quota", "budget_exceeded"),
         GatewayError::Upstream { status, .. } if *status < 500 => ("invalid_request_error", "upstream_error"),
         GatewayError::Maintenance(_) => ("server_error", "model_maintenance"),
         GatewayError::NoHealthyNode(_) => ("server_error", "no_healthy_node"),

@@ -3,6 +3,7 @@
 
 use super::error::stream_error;
 use super::response::usage_from;
+use crate::stream::required_args::RequiredArgs;
 use crate::stream::transform::{error_message, is_json, Framing, State, Transform};
 use crate::types::Usage;
 use crate::util::jsonscan;
@@ -32,11 +33,30 @@ pub struct OpenAiSse {
     finish_seen: bool,
     usage: Option<Usage>,
     frames: u64,
+    /// Calls of tools that require arguments (`stream::required_args`); off unless set.
+    required: RequiredArgs,
 }
 
 impl OpenAiSse {
     pub fn new(display: &str, strip_usage_chunk: bool) -> Self {
-        OpenAiSse { display: display.to_string(), strip_usage_chunk, state: State::Open, finish_seen: false, usage: None, frames: 0 }
+        OpenAiSse { display: display.to_string(), strip_usage_chunk, state: State::Open, finish_seen: false, usage: None, frames: 0, required: RequiredArgs::default() }
+    }
+
+    /// End with an error instead of `[DONE]` when a call of one of these tools came without any
+    /// argument text. Only chunks that carry `tool_calls` are parsed for it.
+    pub fn with_required_args(mut self, names: Vec<String>) -> Self {
+        self.required = RequiredArgs::new(names);
+        self
+    }
+
+    /// The answer is complete: `[DONE]`, unless a required argument never came.
+    fn done(&mut self, out: &mut Vec<u8>) {
+        if let Some(msg) = self.required.missing() {
+            self.fail(&msg, out);
+            return;
+        }
+        self.state = State::Done;
+        out.extend_from_slice(b"data: [DONE]\n\n");
     }
 }
 
@@ -47,13 +67,17 @@ impl Transform for OpenAiSse {
         }
         let payload = payload.trim_ascii();
         if payload == b"[DONE]" {
-            self.state = State::Done;
-            out.extend_from_slice(b"data: [DONE]\n\n");
+            self.done(out);
             return;
         }
         if !is_json(payload) {
             self.fail("the origin sent a malformed chunk", out);
             return;
+        }
+        if !self.required.off() && memchr::memmem::find(payload, b"\"tool_calls\"").is_some() {
+            if let Ok(v) = serde_json::from_slice::<Value>(payload) {
+                self.required.openai_payload(&v);
+            }
         }
         if let Some(msg) = error_message(payload) {
             stream_error(&msg, out);
@@ -91,9 +115,8 @@ impl Transform for OpenAiSse {
             State::Failed(_) => false,
             State::Open if self.finish_seen => {
                 // Every choice finished; only the terminator was missing, so the answer is whole.
-                out.extend_from_slice(b"data: [DONE]\n\n");
-                self.state = State::Done;
-                true
+                self.done(out);
+                self.state == State::Done
             }
             State::Open => {
                 self.fail("the origin closed the stream before the answer was complete", out);

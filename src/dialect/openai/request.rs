@@ -311,7 +311,7 @@ pub fn encode_request(req: &ChatRequest, real_model: &str) -> Value {
         }
     }
     out.insert("model".into(), json!(real_model));
-    out.insert("messages".into(), Value::Array(encode_messages(req)));
+    out.insert("messages".into(), Value::Array(encode_messages(req, replays_reasoning(real_model))));
     out.insert("stream".into(), json!(req.stream));
     if req.stream {
         out.insert("stream_options".into(), json!({"include_usage": true}));
@@ -387,7 +387,15 @@ pub(crate) fn tool_result_text(content: &str, is_error: bool) -> String {
     }
 }
 
-fn encode_messages(req: &ChatRequest) -> Vec<Value> {
+/// Models that refuse a replayed tool-call turn without the reasoning they produced for it
+/// (DeepSeek's thinking mode: "400 ... reasoning_content ... must be passed back"; Kimi K2
+/// thinking likewise). Other OpenAI-compatible origins are not sent earlier reasoning.
+pub fn replays_reasoning(real_model: &str) -> bool {
+    let m = real_model.to_ascii_lowercase();
+    m.contains("deepseek") || m.contains("kimi-k2")
+}
+
+fn encode_messages(req: &ChatRequest, replay_reasoning: bool) -> Vec<Value> {
     let mut msgs = Vec::with_capacity(req.messages.len() + 1);
     if !req.system.is_empty() {
         msgs.push(json!({"role": "system", "content": req.system.join("\n\n")}));
@@ -412,6 +420,7 @@ fn encode_messages(req: &ChatRequest) -> Vec<Value> {
             }
             Role::Assistant => {
                 let mut text = String::new();
+                let mut reasoning = String::new();
                 let mut calls = Vec::new();
                 for p in &m.parts {
                     match p {
@@ -425,8 +434,13 @@ fn encode_messages(req: &ChatRequest) -> Vec<Value> {
                             "id": id, "type": "function",
                             "function": {"name": name, "arguments": wire::args_text(arguments)}
                         })),
-                        // Prior reasoning has no input field in OpenAI chat; images cannot be
-                        // assistant content. Both dropped.
+                        // The origin family's own reasoning (unsigned: not Anthropic's), for
+                        // the models that want it back (`replays_reasoning`).
+                        Part::Thinking { text: t, signature } if replay_reasoning && anthropic_signature(signature.as_deref()).is_none() => {
+                            reasoning.push_str(t);
+                        }
+                        // Prior reasoning has no input field in OpenAI chat otherwise; images
+                        // cannot be assistant content. Both dropped.
                         _ => {}
                     }
                 }
@@ -435,6 +449,10 @@ fn encode_messages(req: &ChatRequest) -> Vec<Value> {
                 am.insert("content".into(), if text.is_empty() && !calls.is_empty() { Value::Null } else { json!(text) });
                 if !calls.is_empty() {
                     am.insert("tool_calls".into(), Value::Array(calls));
+                    // Only tool-call turns need it (DeepSeek ignores it elsewhere).
+                    if !reasoning.is_empty() {
+                        am.insert("reasoning_content".into(), json!(reasoning));
+                    }
                 }
                 msgs.push(Value::Object(am));
             }

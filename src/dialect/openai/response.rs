@@ -27,7 +27,8 @@ pub fn usage_from(u: &Value) -> Option<Usage> {
     if p.is_none() && c.is_none() {
         return None;
     }
-    Some(Usage { prompt_tokens: p.unwrap_or(0), completion_tokens: c.unwrap_or(0), estimated: false })
+    let prompt = p.unwrap_or(0);
+    Some(Usage { prompt_tokens: prompt, completion_tokens: c.unwrap_or(0), estimated: false, cached_tokens: Usage::openai_cached(u, prompt), cache_write_tokens: 0 })
 }
 
 /// A non-streamed `/v1/chat/completions` answer. `Err` carries the origin's error message.
@@ -86,7 +87,11 @@ pub fn decode_response(v: &Value) -> Result<ChatResponse, String> {
 // ============================================================================================
 
 pub(super) fn usage_json(u: &Usage) -> Value {
-    json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total()})
+    let mut v = json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total()});
+    if u.cached_tokens > 0 {
+        v["prompt_tokens_details"] = json!({"cached_tokens": u.cached_tokens});
+    }
+    v
 }
 
 /// A `chat.completion` object for the client. `usage` is omitted when the origin reported none.

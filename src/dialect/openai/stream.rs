@@ -72,6 +72,18 @@ struct WUsage {
     prompt_tokens: Option<u64>,
     #[serde(default)]
     completion_tokens: Option<u64>,
+    /// `cached_tokens` in here is the cached part of the prompt (priced apart).
+    #[serde(default)]
+    prompt_tokens_details: Option<WTokenDetails>,
+    /// DeepSeek's name for the same.
+    #[serde(default)]
+    prompt_cache_hit_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct WTokenDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
 }
 
 struct ToolSlot {
@@ -148,7 +160,9 @@ impl StreamDecoder {
         }
         if let Some(u) = &chunk.usage {
             if u.prompt_tokens.is_some() || u.completion_tokens.is_some() {
-                out.push(Chunk::Usage(Usage { prompt_tokens: u.prompt_tokens.unwrap_or(0), completion_tokens: u.completion_tokens.unwrap_or(0), estimated: false }));
+                let prompt = u.prompt_tokens.unwrap_or(0);
+                let cached = u.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens).or(u.prompt_cache_hit_tokens).unwrap_or(0).min(prompt);
+                out.push(Chunk::Usage(Usage { prompt_tokens: prompt, completion_tokens: u.completion_tokens.unwrap_or(0), estimated: false, cached_tokens: cached, cache_write_tokens: 0 }));
             }
         }
         Ok(())

@@ -81,6 +81,19 @@ fn decodes_a_full_request() {
 }
 
 #[test]
+fn deepseek_reasoning_is_replayed_only_unsigned_and_only_with_tool_calls() {
+    let call = Part::ToolCall { id: "c1".into(), name: "f".into(), arguments: "{}".into() };
+    let think = |sig: Option<&str>| Part::Thinking { text: "plan".into(), signature: sig.map(String::from) };
+    let turn = |parts: Vec<Part>| ChatRequest { messages: vec![Message::text(Role::User, "q"), Message { role: Role::Assistant, parts }], ..Default::default() };
+    let m = |r: &ChatRequest, model: &str| encode_request(r, model)["messages"][1].clone();
+    assert_eq!(m(&turn(vec![think(None), call.clone()]), "deepseek-v3.2")["reasoning_content"], "plan");
+    assert_eq!(m(&turn(vec![think(Some(UNSIGNED_THINKING)), call.clone()]), "Kimi-K2-Thinking")["reasoning_content"], "plan", "the gateway's own marker: not Anthropic's");
+    assert!(m(&turn(vec![think(Some("EqQB")), call.clone()]), "deepseek-v3.2").get("reasoning_content").is_none(), "Anthropic's thinking is not DeepSeek's");
+    assert!(m(&turn(vec![think(None), Part::Text("a".into())]), "deepseek-v3.2").get("reasoning_content").is_none(), "no tool calls: not needed");
+    assert!(m(&turn(vec![think(None), call]), "gpt-4.1").get("reasoning_content").is_none(), "other origins: never");
+}
+
+#[test]
 fn cross_family_request_maps_effort_and_drops_extra() {
     let mut r = decode_request(&obj(full_request())).unwrap();
     r.extra_family = Some(Family::Ollama);
@@ -186,7 +199,7 @@ fn stream_tool_calls_merge_by_index_across_entries() {
             Chunk::ToolCallStart { index: 2, id: "call_3".into(), name: "ls".into() },
             Chunk::ToolCallArgs { index: 2, delta: "{}".into() },
             Chunk::Finish(FinishReason::ToolCalls),
-            Chunk::Usage(Usage { prompt_tokens: 12, completion_tokens: 34, estimated: false }),
+            Chunk::Usage(Usage { prompt_tokens: 12, completion_tokens: 34, estimated: false, ..Default::default() }),
         ]
     );
     let mut r = ChatResponse::default();

@@ -26,7 +26,11 @@ pub(super) fn item_id(kind: &str, resp_id: &str, output_index: usize) -> String 
 }
 
 pub(super) fn usage_json(u: &Usage) -> Value {
-    json!({"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens, "total_tokens": u.total()})
+    let mut v = json!({"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens, "total_tokens": u.total()});
+    if u.cached_tokens > 0 {
+        v["input_tokens_details"] = json!({"cached_tokens": u.cached_tokens});
+    }
+    v
 }
 
 /// (status, incomplete_details) for a finish reason.

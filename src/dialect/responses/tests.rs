@@ -158,7 +158,7 @@ fn non_stream_response_object() {
         reasoning: "thought".into(),
         tool_calls: vec![ToolCall { id: "call_1".into(), name: "shell".into(), arguments: "{}".into() }, ToolCall { id: String::new(), name: "x".into(), arguments: String::new() }],
         finish: FinishReason::ToolCalls,
-        usage: Some(Usage { prompt_tokens: 100, completion_tokens: 20, estimated: false }),
+        usage: Some(Usage { prompt_tokens: 100, completion_tokens: 20, estimated: false, ..Default::default() }),
     };
     let v = encode_response(&resp, "codex-model", 1700);
     assert_eq!(v["id"], "resp_9");

@@ -116,6 +116,14 @@ fn unsigned_thinking_is_not_replayed_and_signed_is() {
     };
     let m = encode_request(&only_unsigned, "m")["messages"].clone();
     assert_eq!(m.as_array().unwrap().len(), 2, "an empty turn is left out, never given invented text: {m}");
+    // Signed by this gateway (thinking it translated from another origin): not Anthropic's.
+    for sig in [UNSIGNED_THINKING, ""] {
+        let marked = ChatRequest {
+            messages: vec![Message::text(Role::User, "q"), Message { role: Role::Assistant, parts: vec![Part::Thinking { text: "hm".into(), signature: Some(sig.into()) }, Part::Text("a".into())] }],
+            ..Default::default()
+        };
+        assert_eq!(encode_request(&marked, "m")["messages"][1]["content"], json!([{"type": "text", "text": "a"}]));
+    }
 }
 
 #[test]
@@ -152,7 +160,7 @@ fn non_stream_answer_to_ir() {
     assert_eq!(r.reasoning, "hmm");
     assert_eq!(r.tool_calls, vec![ToolCall { id: "toolu_1".into(), name: "get_weather".into(), arguments: "{\"city\":\"Paris\"}".into() }]);
     assert_eq!(r.finish, FinishReason::ToolCalls);
-    assert_eq!(r.usage, Some(Usage { prompt_tokens: 115, completion_tokens: 7, estimated: false }));
+    assert_eq!(r.usage, Some(Usage { prompt_tokens: 115, completion_tokens: 7, estimated: false, cached_tokens: 100, cache_write_tokens: 5 }));
     let oa = openai::encode_response(&r, "claude", 1);
     assert_eq!(oa["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"], "{\"city\":\"Paris\"}");
     assert_eq!(oa["choices"][0]["finish_reason"], "tool_calls");
@@ -210,7 +218,7 @@ fn stream_events_to_chunks() {
             Chunk::ToolCallStart { index: 1, id: "toolu_2".into(), name: "now".into() },
             Chunk::ToolCallArgs { index: 1, delta: "{\"tz\":\"UTC\"}".into() },
             Chunk::Finish(FinishReason::ToolCalls),
-            Chunk::Usage(Usage { prompt_tokens: 20, completion_tokens: 9, estimated: false }),
+            Chunk::Usage(Usage { prompt_tokens: 20, completion_tokens: 9, estimated: false, ..Default::default() }),
         ]
     );
     let err = d.frame(br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#, &mut out).unwrap_err();
