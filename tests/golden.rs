@@ -175,7 +175,7 @@ fn origin_api(dialect: &str) -> Api {
 const CLIENTS: [(&str, Op); 5] = [("openai", Op::ChatCompletions), ("anthropic", Op::Messages), ("responses", Op::Responses), ("ollama", Op::OllamaChat), ("ollama-generate", Op::OllamaGenerate)];
 
 fn spec() -> AnswerSpec<'static> {
-    AnswerSpec { display: DISPLAY, id: ID, created: CREATED, elapsed_ms: 250, include_usage: true, input_estimate: 42, responses_meta: None }
+    AnswerSpec { display: DISPLAY, id: ID, created: CREATED, elapsed_ms: 250, include_usage: true, input_estimate: 42, responses_meta: None, responses_tools: None, origin_tag: None, prompt_estimate: 0 }
 }
 
 /// Wall-clock values (Ollama's `created_at` and durations) replaced by fixed ones.

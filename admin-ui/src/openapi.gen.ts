@@ -1318,6 +1318,8 @@ export interface components {
       "timeouts.ttfb_ms"?: number;
       /** @description Mid-stream recovery: a chat stream that breaks after bytes went out (cut, stall, malformed event) continues on the next candidate, sent the answer so far as an assistant prefill; off by default (see README). */
       "streams.recover"?: boolean;
+      /** @description A translated stream to which nothing went for this long gets a keep-alive in the client's dialect (Anthropic: a ping event; Claude Code aborts a stream silent for 300 s); 0 sends none. */
+      "streams.keepalive_ms"?: number;
       /** @description A stream silent for this long is ended with an in-band error. */
       "timeouts.stream_idle_ms"?: number;
       /** @description Largest accepted request body; larger bodies get 413 in the client's format. */

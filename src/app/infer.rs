@@ -8,7 +8,7 @@ use super::respond;
 use super::input::{model_field, parse_object};
 use crate::costs;
 use crate::types::Dialect;
-use crate::dialect::{self, ollama};
+use crate::dialect::{self, ollama, responses, ChatRequest};
 use crate::error::GatewayError;
 use crate::limits;
 use crate::net::{Inbound, Reply};
@@ -22,7 +22,7 @@ use crate::routing::breaker::Outcome;
 use crate::routing::needs;
 use crate::routing::plan::{self, Attempt, Draws, FailureClass, Planner};
 use crate::routing::scope::{self, Scope as NodeScope};
-use crate::state::snapshot::{Snapshot, User};
+use crate::state::snapshot::{NodeKind, Snapshot, User};
 use serde_json::{Map, Value};
 use std::rc::Rc;
 
@@ -45,7 +45,7 @@ pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User
         Ok(reply) => reply,
         Err(e) => {
             job.failed(&**p, &e);
-            dialect::render_error(job.dialect, &e)
+            respond::responses_failed(p, &job, &e).unwrap_or_else(|| dialect::render_error(job.dialect, &e))
         }
     };
     for (k, v) in limit_headers {
@@ -260,7 +260,7 @@ fn finish_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, e:
 
 /// The upstream body for a leg: the client's JSON re-addressed, or translated from the IR.
 /// Returns whether the gateway added a usage request the client did not make.
-fn upstream_body(job: &mut Job<'_>, leg: Leg, real: &str) -> Result<(Map<String, Value>, bool), GatewayError> {
+fn upstream_body(job: &mut Job<'_>, leg: Leg, node_id: i64, real: &str) -> Result<(Map<String, Value>, bool), GatewayError> {
     if !leg.translate {
         let (mut body, strip_usage) = origins::body(job.op, &job.body, real, job.stream);
         // The one edit a same-dialect Anthropic body gets beyond policy: another origin
@@ -271,11 +271,19 @@ fn upstream_body(job: &mut Job<'_>, leg: Leg, real: &str) -> Result<(Map<String,
         return Ok((body, strip_usage));
     }
     let stream = job.stream;
+    // The IR for this leg: reasoning a Responses client sent back only reaches the origin that
+    // produced it (`responses::tools::settle_reasoning`).
+    let leg_ir = |job: &mut Job<'_>| -> Result<ChatRequest, GatewayError> {
+        let mut ir = job.ir()?.clone();
+        ir.stream = stream;
+        responses::tools::settle_reasoning(&mut ir, node_id, real);
+        Ok(ir)
+    };
     let v = match leg.api {
         Api::OpenAiEmbeddings => ollama::embed_request_to_openai(&job.body, real)?,
+        Api::OpenAiCompletions => Value::Object(ollama::fim::completions_request(&job.body, real, stream)?),
         api => {
-            let mut ir = job.ir()?.clone();
-            ir.stream = stream;
+            let ir = leg_ir(job)?;
             dialect::encode_request(api, &ir, real).ok_or_else(|| GatewayError::Internal(format!("no translation to {api:?}")))??
         }
     };
@@ -289,17 +297,25 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     let Some(node) = snap.node(attempt.node_id) else {
         return AttemptResult::Failed(Failure::Unservable("node vanished".into()));
     };
-    let Some(leg) = origins::leg(job.op, node.kind) else {
+    let Some(mut leg) = origins::leg(job.op, node.kind) else {
         return AttemptResult::Failed(Failure::Unservable("node cannot serve this endpoint".into()));
     };
+    // Fill-in-the-middle (Continue) needs an OpenAI-compatible node's /v1/completions: chat
+    // completions carry neither `suffix` nor a raw prompt.
+    if *job.op == Op::OllamaGenerate && leg.api == Api::OpenAiChat && ollama::fim::is_fim(&job.body) {
+        leg = Leg { api: Api::OpenAiCompletions, translate: true };
+    }
     let target = Target { snap, user, group: attempt.group.as_deref(), model: &attempt.model, real: &attempt.real, node, upstream: UpstreamBody::of(leg.api) };
     if policy::in_maintenance(&target) {
         return AttemptResult::Failed(Failure::Maintenance(attempt.model.clone()));
     }
-    let (mut body, strip_usage) = match upstream_body(job, leg, &attempt.real) {
+    let (mut body, strip_usage) = match upstream_body(job, leg, node.id, &attempt.real) {
         Ok(b) => b,
         Err(e) => return AttemptResult::Final(e),
     };
+    if node.kind == NodeKind::Ollama && !leg.translate && matches!(leg.api, Api::OpenAiChat | Api::OpenAiCompletions) {
+        origins::for_ollama_v1(&mut body);
+    }
     policy::apply(&mut body, &target);
     crate::routing::node_rules::apply(&mut body, &node.request_rules, leg.api);
     let wire = if leg.translate { serde_json::to_vec(&body).unwrap_or_default() } else { origins::wire_body(job.raw, &job.body, &body) };

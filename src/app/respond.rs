@@ -5,9 +5,11 @@
 //! (`dialect`); this file decides only when to translate or repair, and settles the usage.
 
 use super::job::{AttemptResult, Job};
+use crate::error::GatewayError;
 use crate::origins::call::{self, read_all};
-use crate::dialect::{self, anthropic, ollama, AnswerSpec, ChatResponse, Decoder, StreamEncoder, ToolCall};
+use crate::dialect::{self, anthropic, ollama, responses, AnswerSpec, ChatResponse, Decoder, StreamEncoder, ToolCall};
 use crate::net::{Body, OriginReply, Reply};
+use crate::origins::failure;
 use crate::origins::failure::Failure;
 use crate::origins::{self, Api, Leg};
 use crate::platform::Platform;
@@ -19,7 +21,7 @@ use crate::stream::relay::{self, Timer};
 use crate::stream::required_args::{self, RequiredArgs};
 use crate::stream::transcode::Transcode;
 use crate::stream::transform::{error_message, Transform};
-use crate::types::Usage;
+use crate::types::{Dialect, Usage};
 use crate::usage::estimate_tokens;
 use crate::util::jsonscan;
 use serde_json::Value;
@@ -40,6 +42,9 @@ fn answer_spec<'a, P: Platform>(p: &P, job: &'a Job<'_>) -> AnswerSpec<'a> {
         // Only Anthropic's `message_start` carries one (a scan of the whole request).
         input_estimate: if *job.op == Op::Messages { job.ir.as_ref().map(anthropic::estimate_input_tokens).unwrap_or(0) } else { 0 },
         responses_meta: job.responses.as_ref().map(|turn| turn.meta()),
+        responses_tools: (*job.op == Op::Responses).then(|| responses::tools::map_of(&job.body)),
+        origin_tag: job.record.node_id.filter(|_| *job.op == Op::Responses).map(|n| responses::tools::origin_tag(n, &job.record.real_model)),
+        prompt_estimate: if *job.op == Op::Responses { prompt_estimate(job) } else { 0 },
     }
 }
 
@@ -196,8 +201,9 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         if let Some(msg) = empty_required_call(&resp, tools_requiring_args(job)) {
             return AttemptResult::Failed(Failure::OriginError(msg));
         }
-        let usage = resp.usage;
         let out = dialect::encode_response(job.op, &mut resp, answer_spec(&**p, job), &timing);
+        // After encoding: a Responses answer always has usage (estimated when the origin gave none).
+        let usage = resp.usage;
         if let Some(turn) = &job.responses {
             super::stored::keep(&**p, job.record.user_id, turn, &out);
         }
@@ -270,4 +276,37 @@ pub(super) fn origin_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &
     }
     headers.push(("x-request-id".into(), job.record.id.clone()));
     AttemptResult::Served(Reply { status, headers, body: Body::Full(body) })
+}
+
+/// A streamed Responses request that fails before its first byte, when Codex acts on the
+/// failure: 200 with `response.created` then `response.failed` carrying Codex's code. Codex
+/// recognises a context overflow only as `context_length_exceeded` in `response.failed` (it
+/// compacts the conversation), and waits exactly the "try again in Ns" of a
+/// `rate_limit_exceeded` message; as HTTP errors both would be a failed turn or a blind retry.
+/// Other errors stay HTTP errors in the OpenAI shape (`None`): Codex treats a 4xx as final,
+/// a `response.failed` with another code as retryable.
+pub(super) fn responses_failed<P: Platform>(p: &Rc<P>, job: &Job<'_>, e: &GatewayError) -> Option<Reply> {
+    if job.dialect != Dialect::Responses || !job.record.stream {
+        return None;
+    }
+    let (code, message) = match e {
+        GatewayError::RateLimited { message, retry_after } => ("rate_limit_exceeded", format!("{message}. Please try again in {retry_after}s.")),
+        GatewayError::Upstream { status: 429, message } => ("rate_limit_exceeded", message.clone()),
+        GatewayError::Upstream { status, message } if (400..500).contains(status) && (*status == 413 || failure::is_context_overflow(message)) => ("context_length_exceeded", message.clone()),
+        _ => return None,
+    };
+    let id = job.record.id.trim_start_matches("req_");
+    let display = if job.requested.is_empty() { job.record.requested_model.clone() } else { job.requested.clone() };
+    let mut enc = responses::StreamEncoder::new(&display, &format!("resp_{id}"), now_s(&**p));
+    if let Some(turn) = &job.responses {
+        enc = enc.with_meta(turn.meta());
+    }
+    let mut out = Vec::new();
+    enc.fail(code, &message, &mut out);
+    let headers = vec![
+        ("content-type".into(), "text/event-stream".into()),
+        ("cache-control".into(), "no-cache".into()),
+        ("x-request-id".into(), job.record.id.clone()),
+    ];
+    Some(Reply { status: 200, headers, body: Body::Full(out) })
 }

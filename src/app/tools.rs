@@ -14,6 +14,7 @@ use crate::net::{Inbound, Reply};
 use crate::routes::{Op, Tool};
 use crate::routing::catalog::{Entry, EntryKind};
 use crate::dialect::{openai, responses};
+use crate::util::jsonscan;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -151,7 +152,8 @@ pub(super) fn codex_models(entries: &[Entry]) -> Value {
                 "supports_reasoning_summaries": has("thinking"),
                 "support_verbosity": false,
                 "default_verbosity": null,
-                "apply_patch_tool_type": null,
+                // Codex's freeform apply_patch round-trips on every node type (`responses::tools`).
+                "apply_patch_tool_type": "freeform",
                 "truncation_policy": {"mode": "bytes", "limit": 10000},
                 "supports_parallel_tool_calls": false,
                 "context_window": e.context_length,
@@ -185,6 +187,20 @@ pub(super) fn rewrite(tool: Option<Tool>, op: &Op, req: &Inbound, resolve: &dyn 
             if !cursor_body(&mut body)? {
                 return Ok(None);
             }
+            Ok(Some(with_body(req, &body)))
+        }
+        // Cursor configured with the root base URL sends Agent mode's Responses-shaped bodies to
+        // /v1/chat/completions too. A byte scan finds them (no `messages`, an `input`), so
+        // ordinary chat bodies are not parsed twice.
+        (None, Op::ChatCompletions) if jsonscan::top_level_value(&req.body, "messages").is_none() && jsonscan::top_level_value(&req.body, "input").is_some() => {
+            let mut body = parse_object(&req.body)?;
+            let stream = body.get("stream").cloned();
+            cursor_body(&mut body)?;
+            // Outside /cursor the stream default is the chat API's own (off).
+            match stream {
+                Some(s) => body.insert("stream".into(), s),
+                None => body.remove("stream"),
+            };
             Ok(Some(with_body(req, &body)))
         }
         _ => Ok(None),
@@ -311,6 +327,7 @@ mod tests {
         assert_eq!(m["supported_reasoning_levels"][2]["effort"], "high");
         assert_eq!(v["models"][0]["supported_reasoning_levels"], json!([]));
         assert_eq!(v["models"][0]["input_modalities"], json!(["text"]));
+        assert_eq!(v["models"][0]["apply_patch_tool_type"], "freeform");
         // Fields Codex's ModelInfo requires (no serde default there).
         for k in [
             "slug",
@@ -370,5 +387,23 @@ mod tests {
         let msgs = b["messages"].as_array().unwrap();
         assert_eq!(msgs[0]["role"], "system");
         assert!(msgs.iter().any(|m| m["role"] == "user" && m.to_string().contains("list files")));
+    }
+
+    #[test]
+    fn root_chat_path_reads_agent_bodies_and_leaves_chat_bodies_alone() {
+        let inbound = |body: Value| Inbound { method: crate::net::Method::POST, path: "/v1/chat/completions".into(), query: String::new(), headers: vec![], body: body.to_string().into_bytes(), client_ip: None };
+        let none = |_: &str| None;
+        let chat = inbound(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "input": "ignored"}));
+        assert!(rewrite(None, &Op::ChatCompletions, &chat, &none).unwrap().is_none(), "a chat body is not parsed twice");
+        let agent = inbound(json!({"model": "m", "input": "fix it", "tools": [{"type": "custom", "name": "ApplyPatch"}]}));
+        let r = rewrite(None, &Op::ChatCompletions, &agent, &none).unwrap().unwrap();
+        let b: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(b["messages"][0], json!({"role": "user", "content": "fix it"}));
+        assert_eq!(b["tools"][0]["function"]["name"], "ApplyPatch");
+        assert_eq!(b["tools"][0]["function"]["parameters"]["required"], json!(["input"]));
+        assert!(b.get("stream").is_none(), "outside /cursor the chat API's default (off) holds");
+        let streamed = inbound(json!({"model": "m", "input": "x", "stream": true}));
+        let b: Value = serde_json::from_slice(&rewrite(None, &Op::ChatCompletions, &streamed, &none).unwrap().unwrap().body).unwrap();
+        assert_eq!(b["stream"], true);
     }
 }

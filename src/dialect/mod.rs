@@ -26,6 +26,9 @@
 //! `/api/embeddings` answer from `/v1/embeddings` (`embeddings_response_from_openai`).
 //! Responses state (`store`, `item_reference`, `previous_response_id`) is resolved before the
 //! Responses decoder runs, in `state::response_store`.
+//! Responses custom and namespace tools (origin-safe names, mapped back) and reasoning
+//! provenance: `responses::tools`. Ollama fill-in-the-middle (`suffix`, `raw`) to an OpenAI
+//! node's `/v1/completions`: `ollama::fim`.
 //!
 //! A translated request flows: client body → `decode_request` → `ChatRequest` → origin
 //! `encode_request(real_model)`; the answer flows: origin bytes → `Decoder::frame` → `Chunk`s →
@@ -150,6 +153,13 @@ pub struct AnswerSpec<'a> {
     pub input_estimate: u64,
     /// Responses: the request's fields echoed on the response object.
     pub responses_meta: Option<Map<String, Value>>,
+    /// Responses: the request's tool map (custom and namespace tools, `responses::tools`).
+    pub responses_tools: Option<responses::ToolMap>,
+    /// Responses: the origin answering (`responses::tools::origin_tag`), put on reasoning items.
+    pub origin_tag: Option<String>,
+    /// Responses: the prompt tokens reported when the origin reports none (every Responses
+    /// answer carries usage).
+    pub prompt_estimate: u64,
 }
 
 /// The client's stream encoder for its operation. `on_done` (Responses only) receives the final
@@ -161,7 +171,12 @@ pub fn encoder_for(op: &Op, spec: AnswerSpec<'_>, on_done: Option<responses::OnD
         Op::OllamaChat => Box::new(ollama::ChatStreamEncoder::new(spec.display).with_elapsed_ms(spec.elapsed_ms)),
         Op::Messages => Box::new(anthropic::StreamEncoder::new(spec.display, &format!("{}{id}", anthropic::ID_PREFIX), spec.input_estimate)),
         Op::Responses => {
-            let mut e = responses::StreamEncoder::new(spec.display, &format!("{}{id}", responses::ID_PREFIX), spec.created);
+            let mut e = responses::StreamEncoder::new(spec.display, &format!("{}{id}", responses::ID_PREFIX), spec.created)
+                .with_tools(spec.responses_tools.unwrap_or_default())
+                .with_prompt_estimate(spec.prompt_estimate);
+            if let Some(tag) = spec.origin_tag {
+                e = e.with_origin_tag(tag);
+            }
             if let Some(meta) = spec.responses_meta {
                 e = e.with_meta(meta);
             }
@@ -187,7 +202,13 @@ pub fn encode_response(op: &Op, resp: &mut ChatResponse, spec: AnswerSpec<'_>, t
         }
         Op::Responses => {
             resp.id = format!("{}{id}", responses::ID_PREFIX);
-            let mut out = responses::encode_response(resp, spec.display, spec.created);
+            // Codex reads the turn's token count from every response: never without usage.
+            if resp.usage.is_none() {
+                let chars = resp.text.len() + resp.reasoning.len() + resp.tool_calls.iter().map(|c| c.arguments.len()).sum::<usize>();
+                resp.usage = Some(Usage { prompt_tokens: spec.prompt_estimate, completion_tokens: crate::usage::estimate_tokens(chars), estimated: true, ..Default::default() });
+            }
+            let map = spec.responses_tools.unwrap_or_default();
+            let mut out = responses::encode_response_with(resp, spec.display, spec.created, responses::ReasoningStyle::Summary, &map, spec.origin_tag.as_deref());
             if let (Some(meta), Some(o)) = (spec.responses_meta, out.as_object_mut()) {
                 o.extend(meta);
             }

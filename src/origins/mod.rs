@@ -189,6 +189,18 @@ pub fn body(op: &Op, client: &Map<String, Value>, real: &str, stream: bool) -> (
     (b, strip_usage)
 }
 
+/// The client's OpenAI body for an Ollama node's `/v1`: Ollama's OpenAI-compatible API reads
+/// only `max_tokens` and silently ignores `max_completion_tokens` (what opencode and the newer
+/// SDKs send), so the limit is moved to the field it reads; as at OpenAI,
+/// `max_completion_tokens` wins when both are set.
+pub fn for_ollama_v1(body: &mut Map<String, Value>) {
+    if let Some(v) = body.remove("max_completion_tokens") {
+        if !v.is_null() {
+            body.insert("max_tokens".into(), v);
+        }
+    }
+}
+
 /// `Retry-After` in ms (seconds form or HTTP date is not parsed: seconds only, capped at 1 h).
 pub fn retry_after_ms(value: Option<&str>) -> Option<u64> {
     let secs: f64 = value?.trim().parse().ok()?;

@@ -6,6 +6,11 @@
 //   body) | ping (a stream: one SSE comment / blank NDJSON line, then the end, no event)
 // `origin.modelModes[model]` overrides the mode for one (real) model name: one node serving a
 // good and a failing model.
+// Agent-contract knobs (every API): `origin.finish = "length"` ends answers as cut by the token
+// limit (finish_reason length / stop_reason max_tokens / done_reason length); `origin.reasoning
+// = {field, text}` adds reasoning before the answer (OpenAI paths under `field`, e.g. vLLM's
+// `reasoning` or DeepSeek's `reasoning_content`; Ollama as `thinking`); `origin.fail = {status,
+// body}` answers every inference call of any API with exactly that body.
 // A chat whose last message is the assistant's (a prefill) is continued: the answer is what
 // follows that text in the origin's answer. `origin.rejectPrefill` answers such a chat 400.
 // Model management (Ollama): `POST /api/pull` streams progress and adds the model; `origin.pullMode`
@@ -45,6 +50,9 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     extra: null, // an object merged into every inference answer and stream chunk (open-list tests)
     text: null,
     toolCalls: null,
+    finish: null,
+    fail: null,
+    reasoning: null,
     catalog: null, // set: /api/tags and /v1/models answer this raw (a string or an object) instead of `models`
     requests: [],
     server: null,
@@ -162,7 +170,7 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
       const resultText = (r) => (typeof r.content === "string" ? r.content : (r.content ?? []).map((c) => c.text ?? "").join(""));
       const text = results.length ? `Tool said: ${results.map(resultText).join(" | ")}` : o.text ?? `Hello from ${o.name}`;
       const calls = o.toolCalls && !results.length ? o.toolCalls.map((t, i) => ({ type: "tool_use", id: `toolu_${i}`, name: t.function.name, input: t.function.arguments })) : [];
-      const stop = calls.length ? "tool_use" : "end_turn";
+      const stop = calls.length ? "tool_use" : o.finish === "length" ? "max_tokens" : "end_turn";
       const think = o.thinking ? [{ type: "thinking", thinking: o.thinking.thinking, signature: o.thinking.signature }] : [];
       const usage = { ...anthropicInput(), output_tokens: o.usage.completion, ...(o.usageExtra ?? {}) };
       if (!body?.stream)
@@ -230,13 +238,14 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     if (!stream) {
       const text = words(prefill).join("");
       if (native) {
-        const out = { model, created_at: new Date().toISOString(), done: true, done_reason: "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) };
-        if (isChat) out.message = { role: "assistant", content: text, ...(o.toolCalls ? { tool_calls: o.toolCalls } : {}) };
+        const out = { model, created_at: new Date().toISOString(), done: true, done_reason: o.finish ?? "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) };
+        if (isChat) out.message = { role: "assistant", content: text, ...(o.reasoning ? { thinking: o.reasoning.text } : {}), ...(o.toolCalls ? { tool_calls: o.toolCalls } : {}) };
+        else if (o.reasoning) out.thinking = o.reasoning.text;
         else out.response = text;
         return reply(res, 200, { ...out, ...(o.extra ?? {}) });
       }
       const tc = o.toolCalls?.map((t, i) => ({ id: `call_${i}`, type: "function", function: { name: t.function.name, arguments: argText(t.function.arguments) } }));
-      const choice = isChat ? { index: 0, message: { role: "assistant", content: text, ...(tc ? { tool_calls: tc } : {}) }, finish_reason: tc ? "tool_calls" : "stop" } : { index: 0, text, finish_reason: "stop" };
+      const choice = isChat ? { index: 0, message: { role: "assistant", content: text, ...(o.reasoning ? { [o.reasoning.field]: o.reasoning.text } : {}), ...(tc ? { tool_calls: tc } : {}) }, finish_reason: tc ? "tool_calls" : (o.finish ?? "stop") } : { index: 0, text, finish_reason: o.finish ?? "stop" };
       return reply(res, 200, { id: "cmpl-1", object: isChat ? "chat.completion" : "text_completion", created: 1, model, choices: [choice], ...(o.noUsage ? {} : { usage: openaiUsage() }), ...(o.extra ?? {}) });
     }
     // Streaming.
@@ -246,6 +255,10 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     const parts = words(prefill);
     const n = Math.max(parts.length, o.chunks);
     const send = (obj) => ((obj = { ...obj, ...(o.extra ?? {}) }), res.write(native ? JSON.stringify(obj) + "\n" : `data: ${JSON.stringify(obj)}\n\n`));
+    if (o.reasoning && isChat) {
+      if (native) send({ model, created_at: new Date().toISOString(), message: { role: "assistant", content: "", thinking: o.reasoning.text }, done: false });
+      else send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: { [o.reasoning.field]: o.reasoning.text }, finish_reason: null }] });
+    }
     for (let i = 0; i < n; i++) {
       const piece = parts[i] ?? "";
       if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: piece } } : { response: piece }), done: false });
@@ -267,9 +280,9 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
         });
     }
     if (mode === "nodone") return res.end();
-    if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: "" } } : { response: "" }), done: true, done_reason: "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) });
+    if (native) send({ model, created_at: new Date().toISOString(), ...(isChat ? { message: { role: "assistant", content: "" } } : { response: "" }), done: true, done_reason: o.finish ?? "stop", ...(o.noUsage ? {} : { prompt_eval_count: o.usage.prompt, eval_count: o.usage.completion }) });
     else {
-      send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: {}, finish_reason: o.toolCalls && isChat ? "tool_calls" : "stop" }] });
+      send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta: {}, finish_reason: o.toolCalls && isChat ? "tool_calls" : (o.finish ?? "stop") }] });
       if (body?.stream_options?.include_usage && !o.noUsage) send({ id: "c1", object: "chat.completion.chunk", created: 1, model, choices: [], usage: openaiUsage() });
       res.write("data: [DONE]\n\n");
     }
@@ -294,6 +307,8 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
     o.thinking = null;
     o.usageExtra = null;
     o.pauseMs = 0;
+    o.finish = null;
+    o.reasoning = null;
   };
   o.stop = () =>
     new Promise((r) => {

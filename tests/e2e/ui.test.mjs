@@ -217,6 +217,45 @@ test("node header values: set in the form, shown masked, edited by keeping or re
   assert.equal(sent["x-team"], "blue");
 });
 
+test("node routing options: set in the node form, stored by the API, shown on the node page, edited back", async () => {
+  const node = (await admin.get("/nodes")).nodes.find((n) => n.name === "backup-ollama");
+  await go("/nodes");
+  const card = page.getByRole("group", { name: "Node backup-ollama" });
+  await card.getByRole("button", { name: "Edit backup-ollama" }).click();
+  let dialog = page.getByRole("dialog", { name: "Edit node backup-ollama" });
+  await dialog.getByLabel("Code").fill("bk");
+  await dialog.getByLabel("Pinned requests only").check();
+  await dialog.getByLabel("Route unknown models").check();
+  await dialog.getByLabel("Default max_tokens").fill("256");
+  await dialog.getByLabel("Parameters to drop").fill("logprobs, user");
+  await andWait("PUT", `/nodes/${node.id}/routing`, () => dialog.getByRole("button", { name: "Save node" }).click());
+  await dialog.waitFor({ state: "detached" });
+  const r = await admin.get(`/nodes/${node.id}/routing`);
+  assert.deepEqual([r.code, r.pinned_only, r.route_unknown_models, r.request_rules], ["bk", true, true, { default_max_tokens: 256, drop_params: ["logprobs", "user"] }]);
+
+  await go(`/nodes/${node.id}`);
+  const facts = page.getByLabel("Routing options");
+  await facts.getByText("node:bk:…").waitFor();
+  await facts.getByText("tried here until discovery lists them").waitFor();
+  await facts.getByText("logprobs, user").waitFor();
+  await shot("05d-node-routing");
+
+  // The form reads the stored options back; turning pinning off and clearing the rules saves that.
+  await page.getByRole("button", { name: "Edit", exact: true }).click();
+  dialog = page.getByRole("dialog", { name: "Edit node backup-ollama" });
+  assert.equal(await dialog.getByLabel("Pinned requests only").isChecked(), true);
+  assert.equal(await dialog.getByLabel("Default max_tokens").inputValue(), "256");
+  assert.equal(await dialog.getByLabel("Parameters to drop").inputValue(), "logprobs, user");
+  await dialog.getByLabel("Pinned requests only").uncheck();
+  await dialog.getByLabel("Default max_tokens").fill("");
+  await dialog.getByLabel("Parameters to drop").fill("");
+  await andWait("PUT", `/nodes/${node.id}/routing`, () => dialog.getByRole("button", { name: "Save node" }).click());
+  await dialog.waitFor({ state: "detached" });
+  const back = await admin.get(`/nodes/${node.id}/routing`);
+  assert.deepEqual([back.pinned_only, back.route_unknown_models, back.request_rules], [false, true, { default_max_tokens: null, drop_params: [] }]);
+  await admin.put(`/nodes/${node.id}/routing`, { route_unknown_models: false }, 200);
+});
+
 test("create a mapping and a group with a member", async () => {
   await go("/mappings");
   await page.getByText("No mappings").waitFor();
@@ -320,6 +359,49 @@ test("user detail: model access, limits, usage and activity", async () => {
   await andWait("POST", "/users/alice-ui/limits", () => page.getByRole("button", { name: "Save limits" }).click());
   assert.equal((await admin.get("/users/alice-ui/limits")).request_limit, 1000);
   await shot("13-user-detail");
+});
+
+test("user node access: limited to some nodes, and to some models on a node, through the user page", async () => {
+  const nodes = (await admin.get("/nodes")).nodes;
+  const local = nodes.find((n) => n.name === "local-ollama");
+  const backup = nodes.find((n) => n.name === "backup-ollama");
+  const listed = async () => (await getJson(`${env.url}/v1/models`, { headers: { authorization: `Bearer ${token}` } })).body.data.map((m) => m.id);
+  /** The gateway reads node access from its snapshot (refreshed every few seconds). */
+  const eventually = async (what, ok) => {
+    for (let i = 0; i < 40 && !ok(await listed()); i++) await new Promise((r) => setTimeout(r, 250));
+    assert.ok(ok(await listed()), what);
+  };
+  await go("/users/alice-ui");
+  const section = page.getByRole("region", { name: "Node access" });
+  const only = section.getByRole("group", { name: /^Only these nodes/ });
+  const save = () => andWait("PUT", "/users/alice-ui/nodes", () => section.getByRole("button", { name: "Save node access" }).click());
+
+  // Only the backup node, which does not have the model behind "coder": alice loses it.
+  await only.getByLabel("backup-ollama").check();
+  assert.equal(await section.getByRole("group", { name: "Models on local-ollama" }).count(), 0, "rules only for nodes the user may use");
+  await save();
+  assert.deepEqual(await admin.get("/users/alice-ui/nodes"), { username: "alice-ui", node_ids: [backup.id], node_models: [] });
+  await eventually("coder is gone from alice's list once she may only use backup-ollama", (ids) => !ids.includes("coder"));
+
+  // The local node instead, and there only the model behind "coder".
+  await only.getByLabel("backup-ollama").uncheck();
+  await only.getByLabel("local-ollama").check();
+  const onLocal = section.getByRole("group", { name: "Models on local-ollama" });
+  await onLocal.getByLabel("Every model on local-ollama").uncheck();
+  await onLocal.getByRole("checkbox", { name: /^qwen2\.5-coder:7b/ }).check();
+  await save();
+  assert.deepEqual(await admin.get("/users/alice-ui/nodes"), { username: "alice-ui", node_ids: [local.id], node_models: [{ node_id: local.id, model: "qwen2.5-coder:7b" }] });
+  await eventually("coder is back: its model is the one alice may reach on local-ollama", (ids) => ids.includes("coder"));
+  await page.reload();
+  await section.getByRole("group", { name: "Models on local-ollama" }).getByRole("checkbox", { name: /^qwen2\.5-coder:7b/ }).waitFor();
+  assert.equal(await section.getByRole("group", { name: "Models on local-ollama" }).getByRole("checkbox", { name: /^qwen2\.5-coder:7b/ }).isChecked(), true);
+  await shot("13b-user-node-access");
+
+  // Back to every node and every model.
+  await section.getByRole("group", { name: "Models on local-ollama" }).getByLabel("Every model on local-ollama").check();
+  await only.getByLabel("local-ollama").uncheck();
+  await save();
+  assert.deepEqual(await admin.get("/users/alice-ui/nodes"), { username: "alice-ui", node_ids: [], node_models: [] });
 });
 
 test("tool sets, model config and system prompts through their dialogs (or the API's error in place)", async (t) => {

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { del, enc, get, patch } from "../api";
-import type { Node } from "../types";
+import type { Node, NodeRouting } from "../types";
 import { Async, Badge, Button, Confirm, Empty, ErrorBox, fmtBytes, fmtCtx, fmtDate, fmtMs, HealthBadge, navigate, Notice, PageHead, SavingSwitch, Section, Table, Tags, useLoad } from "../ui";
 import { NodeForm, useNodeProbe } from "./nodeform";
 import { LoadView } from "./nodes";
@@ -9,6 +9,7 @@ import { PullPanel } from "./pull";
 export function NodePage({ id }: { id: number }) {
   const node = useLoad(() => get<Node>(`/nodes/${id}`), [id]);
   const [editing, setEditing] = useState(false);
+  const routing = useLoad(() => get<NodeRouting>(`/nodes/${id}/routing`), [id]);
   const probe = useNodeProbe(id, node.reload);
 
   return (
@@ -108,6 +109,11 @@ export function NodePage({ id }: { id: number }) {
                 )}
               </dl>
             </Section>
+            <Section title="Routing">
+              <Async state={routing} what="Loading routing options">
+                {(r) => <RoutingFacts r={r} />}
+              </Async>
+            </Section>
             <NodeModels node={n} onChanged={node.reload} />
             <LoadView nodeId={id} />
             {n.node_type === "ollama" && (
@@ -122,6 +128,7 @@ export function NodePage({ id }: { id: number }) {
                 onSaved={() => {
                   setEditing(false);
                   node.reload();
+                  routing.reload();
                 }}
               />
             )}
@@ -178,5 +185,29 @@ function NodeModels({ node: n, onChanged }: { node: Node; onChanged: () => void 
         />
       )}
     </Section>
+  );
+}
+
+function RoutingFacts({ r }: { r: NodeRouting }) {
+  const rules = r.request_rules;
+  return (
+    <dl class="facts" aria-label="Routing options">
+      <dt>Pinned requests only</dt>
+      <dd>
+        {r.pinned_only ? (
+          <>
+            yes: only <code>node:{r.code ?? "<code>"}:…</code> names, members preferring it, mappings restricted to it
+          </>
+        ) : (
+          "no"
+        )}
+      </dd>
+      <dt>Unknown models</dt>
+      <dd>{r.route_unknown_models ? "tried here until discovery lists them" : "404 until discovered"}</dd>
+      <dt>Default max_tokens</dt>
+      <dd>{rules.default_max_tokens ?? <span class="muted">none</span>}</dd>
+      <dt>Parameters dropped</dt>
+      <dd class="mono">{rules.drop_params.length ? rules.drop_params.join(", ") : <span class="muted">none</span>}</dd>
+    </dl>
   );
 }

@@ -1,9 +1,9 @@
 // Adding and editing a node, and the actions the node list and the node page share (health
 // check and discovery now, with their outcome as a sentence).
-import { useState } from "preact/hooks";
-import { patch, post } from "../api";
-import type { DiscoveryReport, HealthReport, Node, NodeType } from "../types";
-import { Check, Field, FormDialog, fmtMs, useAction, useForm } from "../ui";
+import { useRef, useState } from "preact/hooks";
+import { get, patch, post, put } from "../api";
+import type { DiscoveryReport, HealthReport, Node, NodeRouting, NodeType } from "../types";
+import { Check, ErrorBox, Field, FieldError, FormDialog, fmtMs, Loading, Modal, optInt, parseList, useAction, useForm, useLoad } from "../ui";
 
 /** Health check and discovery on one node; `result` says what came back. */
 export function useNodeProbe(id: number, onChanged: () => void) {
@@ -40,7 +40,31 @@ function parseHeaders(text: string): Record<string, string> {
   return h;
 }
 
+/** What a node routes by default (also what a new node starts with). */
+const NO_ROUTING: Pick<NodeRouting, "pinned_only" | "route_unknown_models" | "request_rules"> = { pinned_only: false, route_unknown_models: false, request_rules: { default_max_tokens: null, drop_params: [] } };
+
+/** The node dialog; editing first reads the node's routing options (their own endpoint). */
 export function NodeForm({ node, onClose, onSaved }: { node?: Node; onClose: () => void; onSaved: (n: Node) => void }) {
+  return node ? <EditNode node={node} onClose={onClose} onSaved={onSaved} /> : <NodeDialog routing={NO_ROUTING} title="Add node" onClose={onClose} onSaved={onSaved} />;
+}
+
+function EditNode({ node, onClose, onSaved }: { node: Node; onClose: () => void; onSaved: (n: Node) => void }) {
+  const routing = useLoad(() => get<NodeRouting>(`/nodes/${node.id}/routing`), [node.id]);
+  const title = `Edit node ${node.name}`;
+  if (!routing.data)
+    return (
+      <Modal title={title} open onClose={onClose}>
+        {routing.error ? <ErrorBox error={routing.error} label="Could not read the node's routing options" /> : <Loading what="Loading the node" />}
+      </Modal>
+    );
+  return <NodeDialog node={node} routing={routing.data} title={title} onClose={onClose} onSaved={onSaved} />;
+}
+
+function routingBody(f: { pinned_only: boolean; route_unknown_models: boolean; default_max_tokens: string; drop_params: string }) {
+  return { pinned_only: f.pinned_only, route_unknown_models: f.route_unknown_models, request_rules: { default_max_tokens: optInt(f.default_max_tokens), drop_params: parseList(f.drop_params) } };
+}
+
+function NodeDialog({ node, routing, title, onClose, onSaved }: { node?: Node; routing: typeof NO_ROUTING; title: string; onClose: () => void; onSaved: (n: Node) => void }) {
   const {
     values: f,
     text,
@@ -58,9 +82,17 @@ export function NodeForm({ node, onClose, onSaved }: { node?: Node; onClose: () 
     health_url: node?.health_url ?? "",
     warmup_enabled: node?.warmup_enabled ?? true,
     is_active: node?.is_active ?? true,
+    pinned_only: routing.pinned_only,
+    route_unknown_models: routing.route_unknown_models,
+    default_max_tokens: routing.request_rules.default_max_tokens?.toString() ?? "",
+    drop_params: routing.request_rules.drop_params.join(", "),
   });
   const [headersTouched, setHeadersTouched] = useState(false);
   const headers = text("headers");
+  const routingAtStart = useRef(JSON.stringify(routingBody(f))).current;
+  // A new node whose routing options failed to save is kept, so saving again updates it
+  // rather than adding it twice.
+  const created = useRef<Node | null>(null);
 
   const submit = async () => {
     const body: Record<string, unknown> = {
@@ -80,11 +112,17 @@ export function NodeForm({ node, onClose, onSaved }: { node?: Node; onClose: () 
     // The API key is write-only: absent keeps it, null clears it.
     if (f.api_key) body.api_key = f.api_key;
     else if (node && f.clear_key) body.api_key = null;
-    onSaved(node ? await patch<Node>(`/nodes/${node.id}`, body) : await post<Node>("/nodes", body));
+    const target = node ?? created.current;
+    const saved = target ? await patch<Node>(`/nodes/${target.id}`, body) : await post<Node>("/nodes", body);
+    created.current = saved;
+    // Routing options are their own endpoint (and audit entry): sent only when changed.
+    const r = routingBody(f);
+    if (JSON.stringify(r) !== routingAtStart) await put(`/nodes/${saved.id}/routing`, r);
+    onSaved(saved);
   };
 
   return (
-    <FormDialog title={node ? `Edit node ${node.name}` : "Add node"} submitLabel={node ? "Save node" : "Add node"} onClose={onClose} submit={submit} wide>
+    <FormDialog title={title} submitLabel={node ? "Save node" : "Add node"} onClose={onClose} submit={submit} wide>
       <div class="row">
         <Field label="Name" name="name">
           <input {...text("name")} required />
@@ -140,6 +178,25 @@ export function NodeForm({ node, onClose, onSaved }: { node?: Node; onClose: () 
         <Check {...check("warmup_enabled")}>Warm-up enabled</Check>
         <Check {...check("is_active")}>Active</Check>
       </div>
+      <fieldset class="picker">
+        <legend>Routing</legend>
+        <Check {...check("pinned_only")}>Pinned requests only</Check>
+        <p class="hint">
+          Serves only requests that name it: <code>node:{f.code.trim() || "<code>"}:&lt;model&gt;</code>, group members that prefer it, mappings restricted to it.
+          {f.pinned_only && !f.code.trim() && " Give the node a code so clients can pin it."}
+        </p>
+        <Check {...check("route_unknown_models")}>Route unknown models</Check>
+        <p class="hint">A model no catalog lists yet is tried on this node (instead of 404) until discovery lists it.</p>
+        <div class="row">
+          <Field label="Default max_tokens" hint="Sent when a request sets neither max_tokens nor max_completion_tokens (OpenAI and Anthropic APIs); blank = none">
+            <input inputMode="numeric" {...text("default_max_tokens")} />
+          </Field>
+          <Field label="Parameters to drop" hint="Top-level request parameters removed before this node gets the request, comma separated (e.g. logprobs, user)">
+            <input {...text("drop_params")} />
+          </Field>
+        </div>
+        <FieldError name="request_rules" />
+      </fieldset>
     </FormDialog>
   );
 }

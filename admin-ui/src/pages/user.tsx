@@ -7,6 +7,7 @@ import { PERIOD_OPTIONS } from "../types";
 import { Async, Badge, Button, Confirm, Empty, fmtNum, navigate, PageHead, Pagination, SavingSwitch, Section, Select, useLoad } from "../ui";
 import { LimitsSection, ModelAccessSection } from "./grants";
 import { KeysSection } from "./keys";
+import { NodeAccessSection } from "./nodeaccess";
 import { RequestTable } from "./requests";
 
 export function UserPage({ username }: { username: string }) {
@@ -64,6 +65,7 @@ export function UserPage({ username }: { username: string }) {
             </Section>
             {!u.is_deleted && <KeysSection username={username} />}
             <ModelAccess user={u} onSaved={user.reload} />
+            {!u.is_deleted && <NodeAccessSection username={username} />}
             <Limits user={u} onSaved={user.reload} />
             <Usage username={username} />
             <Activity username={username} />

@@ -7,6 +7,7 @@
 
 mod embed;
 mod error;
+pub mod fim;
 mod models;
 mod passthrough;
 mod request;

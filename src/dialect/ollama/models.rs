@@ -143,6 +143,9 @@ pub fn show(e: &Entry, origin: Option<Value>) -> Value {
     if !v.get("model_info").is_some_and(Value::is_object) {
         v["model_info"] = json!({});
     }
+    // Copilot finds the context length at `model_info[general.architecture + ".context_length"]`
+    // (without it, a 4k window): the architecture is always named.
+    v["model_info"]["general.architecture"] = json!(arch);
     v["model_info"][format!("{arch}.context_length")] = json!(e.context_length);
     let capabilities = show_capabilities(e);
     // OpenClaw reads capabilities from model_info (Model Maestro's /openclaw/api/show enrichment).

@@ -382,5 +382,6 @@ mod listings {
         let v = show(&e("gpt-4o-mini", EntryKind::Real, Some((&openai, &chat))), None);
         assert_eq!(v["capabilities"], json!(["completion", "tools"]));
         assert_eq!(v["model_info"]["general.context_length"], 8192);
+        assert_eq!(v["model_info"]["general.architecture"], "general", "Copilot looks the context length up by the architecture's name");
     }
 }

@@ -38,6 +38,9 @@ pub fn error_type(err: &GatewayError) -> (&'static str, &'static str) {
         GatewayError::RateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded"),
         // OpenAI's own answer when a quota (not a rate) is exhausted.
         GatewayError::BudgetExceeded { .. } => ("insufficient_quota", "budget_exceeded"),
+        GatewayError::Upstream { status: 429, .. } => ("rate_limit_error", "rate_limit_exceeded"),
+        // OpenAI's own code for an overflow, whatever the origin's wording (agents compact on it).
+        GatewayError::Upstream { status, message } if *status < 500 && crate::origins::failure::is_context_overflow(message) => ("invalid_request_error", "context_length_exceeded"),
         GatewayError::Upstream { status, .. } if *status < 500 => ("invalid_request_error", "upstream_error"),
         GatewayError::Maintenance(_) => ("server_error", "model_maintenance"),
         GatewayError::NoHealthyNode(_) => ("server_error", "no_healthy_node"),

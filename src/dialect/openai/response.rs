@@ -39,6 +39,10 @@ pub fn decode_response(v: &Value) -> Result<ChatResponse, String> {
     }
     let mut r = ChatResponse { id: m.get("id").and_then(Value::as_str).unwrap_or("").to_string(), ..Default::default() };
     let choice = m.get("choices").and_then(Value::as_array).and_then(|c| c.first()).ok_or("origin answer has no choices")?;
+    // A `/v1/completions` answer (fill-in-the-middle, `ollama::fim`).
+    if let Some(t) = choice.get("text").and_then(Value::as_str) {
+        r.text = t.to_string();
+    }
     if let Some(msg) = choice.get("message") {
         match msg.get("content") {
             Some(Value::String(s)) => r.text = s.clone(),

@@ -27,6 +27,9 @@ struct WChoice<'a> {
     index: u64,
     #[serde(default, borrow)]
     delta: Option<WDelta<'a>>,
+    /// `/v1/completions` chunks (fill-in-the-middle, `ollama::fim`) carry text here.
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     finish_reason: Option<Cow<'a, str>>,
     #[serde(default)]
@@ -133,6 +136,9 @@ impl StreamDecoder {
         for choice in chunk.choices.iter().flatten() {
             if choice.index != 0 {
                 continue;
+            }
+            if let Some(t) = choice.text.as_deref().filter(|t| !t.is_empty()) {
+                out.push(Chunk::Text(t.to_string()));
             }
             if let Some(d) = &choice.delta {
                 let reasoning = d.reasoning_content.as_deref().or(d.reasoning.as_deref());

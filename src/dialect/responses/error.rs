@@ -6,5 +6,11 @@ use serde_json::{json, Value};
 
 /// `response.error` of a failed response.
 pub fn stream_error(message: &str) -> Value {
-    json!({"code": "server_error", "message": message})
+    stream_error_coded("server_error", message)
+}
+
+/// `response.error` with the code a client acts on (`context_length_exceeded`,
+/// `rate_limit_exceeded`, see `StreamEncoder::fail`).
+pub fn stream_error_coded(code: &str, message: &str) -> Value {
+    json!({"code": code, "message": message})
 }

@@ -16,11 +16,13 @@ mod response;
 mod stream;
 #[cfg(test)]
 mod tests;
+pub mod tools;
 
 pub use error::stream_error;
 pub use request::decode_request;
-pub use response::{encode_response, encode_response_styled, ReasoningStyle};
+pub use response::{encode_response, encode_response_styled, encode_response_with, ReasoningStyle};
 pub use stream::{OnDone, StreamEncoder};
+pub use tools::ToolMap;
 
 /// What a response id starts with (`resp_<request id>`).
 pub const ID_PREFIX: &str = "resp_";

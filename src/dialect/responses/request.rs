@@ -6,14 +6,17 @@
 //! (stored prompts) and `background` are refused with a 400 rather than silently answered
 //! without the context they point to. Deliberate drops: `include`,
 //! `metadata`, `user`, `prompt_cache_key`, `safety_identifier`, `service_tier`, `truncation`,
-//! `top_logprobs`, `max_tool_calls`, `text.verbosity`, `reasoning.summary`, encrypted
-//! reasoning, hosted and custom tools (`web_search`, `file_search`, `local_shell`, `custom`,
-//! `mcp`, ...), image `detail`. History items of custom/local-shell calls are kept as
-//! ordinary tool calls so the conversation stays coherent.
+//! `top_logprobs`, `max_tool_calls`, `text.verbosity`, `reasoning.summary`, hosted tools
+//! (`web_search`, `file_search`, `mcp`, ...), image `detail`. Custom (freeform) and
+//! `namespace` tools become function tools under origin-safe names and their calls map back
+//! (`tools`). Reasoning items reach an origin only if that origin produced them (the gateway's
+//! `encrypted_content` tag says which; OpenAI's encrypted reasoning is dropped). Local-shell
+//! history items are kept as ordinary tool calls so the conversation stays coherent.
 
 use super::super::ir::*;
 use super::super::sampling;
 use super::super::wire::{self, JsonMap, Obj};
+use super::tools::{self, ToolMap};
 use crate::error::GatewayError;
 use serde_json::{json, Map, Value};
 
@@ -44,18 +47,20 @@ pub fn decode_request(body: &JsonMap) -> Result<ChatRequest, GatewayError> {
             req.system.push(i.to_string());
         }
     }
+    let (offered, map) = tools::decode(&o)?;
     match o.get("input") {
         None => return Err(o.err("input", "is required")),
         Some(Value::String(s)) => req.messages.push(Message::text(Role::User, s.clone())),
         Some(Value::Array(items)) => {
-            let mut b = Builder { req: &mut req, leading: true };
+            let mut b = Builder { req: &mut req, leading: true, map: &map };
             for (i, it) in items.iter().enumerate() {
                 b.item(&Obj::of(it, o.item_path("input", i))?)?;
             }
         }
         Some(_) => return Err(o.err("input", "must be a string or an array of items")),
     }
-    decode_tools(&o, &mut req)?;
+    req.tools = offered;
+    decode_tool_choice(&o, &map, &mut req)?;
     req.parallel_tool_calls = o.bool("parallel_tool_calls")?;
     sampling::decode(&o, &sampling::RESPONSES, &mut req)?;
     if let Some(r) = o.obj("reasoning")? {
@@ -98,6 +103,8 @@ pub fn decode_request(body: &JsonMap) -> Result<ChatRequest, GatewayError> {
 struct Builder<'r> {
     req: &'r mut ChatRequest,
     leading: bool,
+    /// Names of namespace and custom tools as the origin knows them.
+    map: &'r ToolMap,
 }
 
 impl Builder<'_> {
@@ -118,13 +125,15 @@ impl Builder<'_> {
         match ty {
             "message" => self.message(it),
             "function_call" => {
-                let call = Part::ToolCall { id: it.req_str("call_id")?.to_string(), name: it.req_str("name")?.to_string(), arguments: it.str("arguments")?.unwrap_or("").to_string() };
+                let name = self.map.origin_name(it.str("namespace")?, it.req_str("name")?);
+                let call = Part::ToolCall { id: it.req_str("call_id")?.to_string(), name, arguments: it.str("arguments")?.unwrap_or("").to_string() };
                 self.push(Role::Assistant, call);
                 Ok(())
             }
             "custom_tool_call" => {
                 let input = it.str("input")?.unwrap_or("");
-                let call = Part::ToolCall { id: it.req_str("call_id")?.to_string(), name: it.req_str("name")?.to_string(), arguments: json!({"input": input}).to_string() };
+                let name = self.map.origin_name(it.str("namespace")?, it.req_str("name")?);
+                let call = Part::ToolCall { id: it.req_str("call_id")?.to_string(), name, arguments: json!({"input": input}).to_string() };
                 self.push(Role::Assistant, call);
                 Ok(())
             }
@@ -178,9 +187,14 @@ impl Builder<'_> {
                         }
                     }
                 }
-                // `encrypted_content` is OpenAI-only: dropped. Empty reasoning adds nothing.
-                if !texts.is_empty() {
-                    self.push(Role::Assistant, Part::Thinking { text: texts.join("\n"), signature: None });
+                // Only reasoning this gateway minted says where it came from (`encrypted_content`
+                // = `tools::origin_tag`); it rides as the part's provenance until the leg is
+                // chosen (`tools::settle_reasoning`). Anything else (OpenAI's encrypted
+                // reasoning, items without a tag) was produced by no origin we can name: dropped.
+                // Empty reasoning adds nothing.
+                let tag = it.str("encrypted_content")?.filter(|t| tools::is_origin_tag(t));
+                if let (false, Some(tag)) = (texts.is_empty(), tag) {
+                    self.push(Role::Assistant, Part::Thinking { text: texts.join("\n"), signature: Some(tag.to_string()) });
                 }
                 Ok(())
             }
@@ -255,22 +269,7 @@ fn image(p: &Obj) -> Result<Part, GatewayError> {
     Ok(Part::Image { media_type, data })
 }
 
-fn decode_tools(o: &Obj, req: &mut ChatRequest) -> Result<(), GatewayError> {
-    for (i, t) in o.arr("tools")?.unwrap_or(&[]).iter().enumerate() {
-        let t = Obj::of(t, o.item_path("tools", i))?;
-        if t.req_str("type")? != "function" {
-            continue; // hosted and custom tools: see module docs.
-        }
-        req.tools.push(Tool {
-            name: t.req_str("name")?.to_string(),
-            description: t.str("description")?.map(str::to_string),
-            parameters: match t.get("parameters") {
-                None => json!({"type": "object", "properties": {}}),
-                Some(p @ Value::Object(_)) => p.clone(),
-                Some(_) => return Err(t.err("parameters", "must be a JSON schema object")),
-            },
-        });
-    }
+fn decode_tool_choice(o: &Obj, map: &ToolMap, req: &mut ChatRequest) -> Result<(), GatewayError> {
     req.tool_choice = match o.get("tool_choice") {
         None => None,
         Some(Value::String(s)) => Some(match s.as_str() {
@@ -282,13 +281,13 @@ fn decode_tools(o: &Obj, req: &mut ChatRequest) -> Result<(), GatewayError> {
         Some(Value::Object(_)) => {
             let tc = o.obj("tool_choice")?.unwrap();
             match tc.req_str("type")? {
-                "function" => Some(ToolChoice::Named(tc.req_str("name")?.to_string())),
+                "function" | "custom" => Some(ToolChoice::Named(map.origin_name(tc.str("namespace")?, tc.req_str("name")?))),
                 "allowed_tools" => {
                     let mut names = Vec::new();
                     for (i, t) in tc.arr("tools")?.unwrap_or(&[]).iter().enumerate() {
                         let t = Obj::of(t, tc.item_path("tools", i))?;
                         if let Some(n) = t.str("name")? {
-                            names.push(n.to_string());
+                            names.push(map.origin_name(t.str("namespace")?, n));
                         }
                     }
                     // A subset restriction is the same as offering only that subset.
@@ -299,7 +298,7 @@ fn decode_tools(o: &Obj, req: &mut ChatRequest) -> Result<(), GatewayError> {
                         _ => return Err(tc.err("mode", "must be auto or required")),
                     })
                 }
-                _ => return Err(tc.err("type", "forcing a hosted or custom tool is not supported; use a function tool")),
+                _ => return Err(tc.err("type", "forcing a hosted tool is not supported; use a function or custom tool")),
             }
         }
         Some(_) => return Err(o.err("tool_choice", "must be a string or an object")),

@@ -2,6 +2,7 @@
 
 use super::super::ir::*;
 use super::super::wire;
+use super::tools::{self, Kind, ToolMap};
 use crate::types::{FinishReason, Usage};
 use serde_json::{json, Map, Value};
 
@@ -42,15 +43,21 @@ pub(super) fn status_of(f: FinishReason) -> (&'static str, Value) {
     }
 }
 
-pub(super) fn reasoning_item(id: &str, text: &str, style: ReasoningStyle) -> Value {
-    match style {
+/// `tag` (`tools::origin_tag`) names the origin that produced the reasoning, as the item's
+/// `encrypted_content`: a next turn sends it back, and only that origin gets it again.
+pub(super) fn reasoning_item(id: &str, text: &str, style: ReasoningStyle, tag: Option<&str>) -> Value {
+    let mut item = match style {
         ReasoningStyle::Summary => {
             json!({"id": id, "type": "reasoning", "summary": [{"type": "summary_text", "text": text}]})
         }
         ReasoningStyle::Text => {
             json!({"id": id, "type": "reasoning", "summary": [], "content": [{"type": "reasoning_text", "text": text}]})
         }
+    };
+    if let Some(t) = tag {
+        item["encrypted_content"] = json!(t);
     }
+    item
 }
 
 pub(super) fn message_item(id: &str, text: &str, status: &str) -> Value {
@@ -60,6 +67,28 @@ pub(super) fn message_item(id: &str, text: &str, status: &str) -> Value {
 
 pub(super) fn call_item(id: &str, call_id: &str, name: &str, args: &str, status: &str) -> Value {
     json!({"id": id, "type": "function_call", "status": status, "call_id": call_id, "name": name, "arguments": args})
+}
+
+/// The output item of a call of the origin's tool `origin` (see `tools`): a `function_call`
+/// under the client's name (with its `namespace`), or a `custom_tool_call` carrying the raw
+/// `input` (`args` are the origin's JSON arguments; an item just opened passes empty ones).
+pub(super) fn tool_item(map: &ToolMap, id: &str, call_id: &str, origin: &str, args: &str, status: &str) -> Value {
+    let Some(e) = map.client(origin) else { return call_item(id, call_id, origin, args, status) };
+    let mut item = match e.kind {
+        Kind::Custom => {
+            let input = if args.is_empty() { String::new() } else { tools::custom_input(args) };
+            json!({"id": id, "type": "custom_tool_call", "status": status, "call_id": call_id, "name": e.name, "input": input})
+        }
+        Kind::Function => call_item(id, call_id, &e.name, args, status),
+    };
+    if let Some(ns) = &e.namespace {
+        item["namespace"] = json!(ns);
+    }
+    item
+}
+
+pub(super) fn is_custom(map: &ToolMap, origin: &str) -> bool {
+    map.client(origin).is_some_and(|e| e.kind == Kind::Custom)
 }
 
 pub(super) fn response_obj(id: &str, display: &str, created: i64, status: &str, output: Vec<Value>) -> Map<String, Value> {
@@ -84,17 +113,25 @@ pub fn encode_response(resp: &ChatResponse, display: &str, created: i64) -> Valu
 }
 
 pub fn encode_response_styled(resp: &ChatResponse, display: &str, created: i64, style: ReasoningStyle) -> Value {
+    encode_response_with(resp, display, created, style, &ToolMap::default(), None)
+}
+
+/// `encode_response_styled` with the request's tool map: calls of custom and namespace tools
+/// come back under the client's names and types; `tag` marks the reasoning's origin.
+pub fn encode_response_with(resp: &ChatResponse, display: &str, created: i64, style: ReasoningStyle, map: &ToolMap, tag: Option<&str>) -> Value {
     let (status, incomplete) = status_of(resp.finish);
     let mut output = Vec::new();
     if !resp.reasoning.is_empty() {
-        output.push(reasoning_item(&item_id("rs", &resp.id, output.len()), &resp.reasoning, style));
+        output.push(reasoning_item(&item_id("rs", &resp.id, output.len()), &resp.reasoning, style, tag));
     }
     if !resp.text.is_empty() || resp.tool_calls.is_empty() {
         output.push(message_item(&item_id("msg", &resp.id, output.len()), &resp.text, status));
     }
     for (i, tc) in resp.tool_calls.iter().enumerate() {
         let call_id = if tc.id.is_empty() { wire::call_id(&resp.id, i) } else { tc.id.clone() };
-        output.push(call_item(&item_id("fc", &resp.id, output.len()), &call_id, &tc.name, wire::args_text(&tc.arguments), "completed"));
+        let custom = is_custom(map, &tc.name);
+        let args = if custom { tc.arguments.as_str() } else { wire::args_text(&tc.arguments) };
+        output.push(tool_item(map, &item_id(if custom { "ctc" } else { "fc" }, &resp.id, output.len()), &call_id, &tc.name, args, "completed"));
     }
     let mut r = response_obj(&resp.id, display, created, status, output);
     r.insert("incomplete_details".into(), incomplete);

@@ -5,6 +5,7 @@ use super::super::ir::*;
 use super::super::wire::{self, write_json};
 use super::super::encoder::StreamEncoder as StreamEncoderTrait;
 use super::response::*;
+use super::tools::{InputStream, ToolMap};
 use crate::types::{FinishReason, Usage};
 use serde_json::{json, Map, Value};
 
@@ -19,8 +20,12 @@ struct OpenCall {
     output_index: usize,
     id: String,
     call_id: String,
+    /// The origin's tool name (`tool_item` maps it back).
     name: String,
     args: String,
+    /// A custom tool: its raw input streamed out of the origin's JSON arguments
+    /// (`tools::InputStream`), and what was sent of it so far.
+    custom: Option<(InputStream, String)>,
 }
 
 /// SSE encoder for Responses clients: `response.created`, `response.in_progress`, then per
@@ -56,6 +61,12 @@ pub struct StreamEncoder {
     meta: Map<String, Value>,
     /// Called with the final response object of a completed or incomplete stream (storing it).
     on_done: Option<OnDone>,
+    tools: ToolMap,
+    origin_tag: Option<String>,
+    /// Prompt tokens to report when the origin reports no usage (`with_prompt_estimate`).
+    prompt_estimate: u64,
+    /// Characters of output so far (the completion estimate when the origin reports none).
+    out_chars: usize,
 }
 
 /// Receives the final response object of a finished stream.
@@ -81,7 +92,31 @@ impl StreamEncoder {
             usage: None,
             meta: Map::new(),
             on_done: None,
+            tools: ToolMap::default(),
+            origin_tag: None,
+            prompt_estimate: 0,
+            out_chars: 0,
         }
+    }
+
+    /// The request's tool map (`tools::map_of`): custom and namespace calls.
+    pub fn with_tools(mut self, tools: ToolMap) -> Self {
+        self.tools = tools;
+        self
+    }
+
+    /// The origin the reasoning comes from (`tools::origin_tag`).
+    pub fn with_origin_tag(mut self, tag: String) -> Self {
+        self.origin_tag = Some(tag);
+        self
+    }
+
+    /// `response.completed` always carries usage (Codex reads it as the turn's token count);
+    /// when the origin reports none, it is this prompt estimate plus ~4 characters a token of
+    /// what was sent.
+    pub fn with_prompt_estimate(mut self, tokens: u64) -> Self {
+        self.prompt_estimate = tokens;
+        self
     }
 
     pub fn with_meta(mut self, meta: Map<String, Value>) -> Self {
@@ -161,7 +196,7 @@ impl StreamEncoder {
                 self.ev("response.content_part.done", Self::obj(json!({"item_id": r.id, "output_index": r.output_index, "content_index": 0, "part": {"type": "reasoning_text", "text": r.text}})), out);
             }
         }
-        let item = reasoning_item(&r.id, &r.text, self.style);
+        let item = reasoning_item(&r.id, &r.text, self.style, self.origin_tag.as_deref());
         self.ev("response.output_item.done", Self::obj(json!({"output_index": r.output_index, "item": item.clone()})), out);
         self.items.push(item);
     }
@@ -178,9 +213,22 @@ impl StreamEncoder {
 
     fn close_calls(&mut self, out: &mut Vec<u8>) {
         for c in std::mem::take(&mut self.calls) {
-            let args = wire::args_text(&c.args).to_string();
-            self.ev("response.function_call_arguments.done", Self::obj(json!({"item_id": c.id, "output_index": c.output_index, "name": c.name, "arguments": args})), out);
-            let item = call_item(&c.id, &c.call_id, &c.name, &args, "completed");
+            let item = if let Some((_, sent)) = &c.custom {
+                let item = tool_item(&self.tools, &c.id, &c.call_id, &c.name, &c.args, "completed");
+                let input = item["input"].as_str().unwrap_or("").to_string();
+                // The rest of the input (all of it when the arguments had another shape).
+                let rest = input.strip_prefix(sent.as_str()).unwrap_or(if sent.is_empty() { &input } else { "" });
+                if !rest.is_empty() {
+                    self.delta_ev("response.custom_tool_call_input.delta", &c.id, c.output_index, "", rest, out);
+                }
+                self.ev("response.custom_tool_call_input.done", Self::obj(json!({"item_id": c.id, "output_index": c.output_index, "input": input})), out);
+                item
+            } else {
+                let args = wire::args_text(&c.args).to_string();
+                let item = tool_item(&self.tools, &c.id, &c.call_id, &c.name, &args, "completed");
+                self.ev("response.function_call_arguments.done", Self::obj(json!({"item_id": c.id, "output_index": c.output_index, "name": item["name"], "arguments": args})), out);
+                item
+            };
             self.ev("response.output_item.done", Self::obj(json!({"output_index": c.output_index, "item": item.clone()})), out);
             self.items.push(item);
             self.tool_state[c.tool_index] = 2;
@@ -211,6 +259,9 @@ impl StreamEncoderTrait for StreamEncoder {
         }
         if !self.started {
             self.start(out);
+        }
+        if let Chunk::Text(t) | Chunk::Reasoning(t) | Chunk::ToolCallArgs { delta: t, .. } = c {
+            self.out_chars += t.chars().count();
         }
         match c {
             Chunk::Reasoning(t) => {
@@ -288,15 +339,16 @@ impl StreamEncoderTrait for StreamEncoder {
                 }
                 self.tool_state[*index] = 1;
                 let output_index = self.alloc_output();
-                let item = item_id("fc", &self.resp_id, output_index);
+                let custom = is_custom(&self.tools, name).then(|| (InputStream::default(), String::new()));
+                let item = item_id(if custom.is_some() { "ctc" } else { "fc" }, &self.resp_id, output_index);
                 let call_id = if id.is_empty() { wire::call_id(&self.resp_id, *index) } else { id.clone() };
                 self.ev(
                     "response.output_item.added",
                     Self::obj(json!({"output_index": output_index,
-                    "item": call_item(&item, &call_id, name, "", "in_progress")})),
+                    "item": tool_item(&self.tools, &item, &call_id, name, "", "in_progress")})),
                     out,
                 );
-                self.calls.push(OpenCall { tool_index: *index, output_index, id: item, call_id, name: name.clone(), args: String::new() });
+                self.calls.push(OpenCall { tool_index: *index, output_index, id: item, call_id, name: name.clone(), args: String::new(), custom });
             }
             Chunk::ToolCallArgs { index, delta } => match self.tool_state.get(*index) {
                 Some(1) => {
@@ -305,6 +357,15 @@ impl StreamEncoderTrait for StreamEncoder {
                     }
                     let c = self.calls.iter_mut().find(|c| c.tool_index == *index).unwrap();
                     c.args.push_str(delta);
+                    if let Some((stream, sent)) = &mut c.custom {
+                        let piece = stream.feed(delta);
+                        if !piece.is_empty() {
+                            sent.push_str(&piece);
+                            let (id, oi) = (c.id.clone(), c.output_index);
+                            self.delta_ev("response.custom_tool_call_input.delta", &id, oi, "", &piece, out);
+                        }
+                        return;
+                    }
                     let (id, oi) = (c.id.clone(), c.output_index);
                     self.delta_ev("response.function_call_arguments.delta", &id, oi, "", delta, out);
                 }
@@ -332,9 +393,8 @@ impl StreamEncoderTrait for StreamEncoder {
         let items = std::mem::take(&mut self.items);
         let mut r = self.base_response(status, items);
         r.insert("incomplete_details".into(), incomplete);
-        if let Some(u) = &self.usage {
-            r.insert("usage".into(), usage_json(u));
-        }
+        let usage = self.usage.unwrap_or(Usage { prompt_tokens: self.prompt_estimate, completion_tokens: self.out_chars.div_ceil(4) as u64, estimated: true, ..Default::default() });
+        r.insert("usage".into(), usage_json(&usage));
         let name = if status == "incomplete" { "response.incomplete" } else { "response.completed" };
         let r = Value::Object(r);
         // Kept before the terminator leaves: a next turn may follow the moment it arrives.
@@ -348,6 +408,15 @@ impl StreamEncoderTrait for StreamEncoder {
     }
 
     fn error(&mut self, message: &str, out: &mut Vec<u8>) {
+        self.fail("server_error", message, out);
+    }
+}
+
+impl StreamEncoder {
+    /// End with `response.failed` carrying `code`: Codex decides by the code what to do
+    /// (`context_length_exceeded` compacts, `rate_limit_exceeded` waits for the "try again in
+    /// Ns" of the message, other codes are retried).
+    pub fn fail(&mut self, code: &str, message: &str, out: &mut Vec<u8>) {
         if self.done {
             return;
         }
@@ -356,7 +425,7 @@ impl StreamEncoderTrait for StreamEncoder {
         }
         let items = std::mem::take(&mut self.items);
         let mut r = self.base_response("failed", items);
-        r.insert("error".into(), super::error::stream_error(message));
+        r.insert("error".into(), super::error::stream_error_coded(code, message));
         if let Some(u) = &self.usage {
             r.insert("usage".into(), usage_json(u));
         }

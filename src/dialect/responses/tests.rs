@@ -61,9 +61,8 @@ fn decodes_codex_request() {
     assert_eq!(r.messages[1].parts[1], Part::Image { media_type: Some("image/png".into()), data: ImageData::Base64("iVBORw0KGgo".into()) });
     let a = &r.messages[2];
     assert_eq!(a.role, Role::Assistant);
-    assert_eq!(a.parts.len(), 3, "reasoning + two calls merge into one assistant turn");
-    assert_eq!(a.parts[0], Part::Thinking { text: "Check the build.".into(), signature: None });
-    assert_eq!(a.parts[2], Part::ToolCall { id: "call_B".into(), name: "shell".into(), arguments: "{\"command\":[\"ls\"]}".into() });
+    assert_eq!(a.parts.len(), 2, "two calls merge into one assistant turn; OpenAI's encrypted reasoning is nobody's here");
+    assert_eq!(a.parts[1], Part::ToolCall { id: "call_B".into(), name: "shell".into(), arguments: "{\"command\":[\"ls\"]}".into() });
     assert_eq!(r.messages[3].role, Role::Tool);
     assert_eq!(r.messages[3].parts.len(), 2);
     assert_eq!(r.messages[3].parts[1], Part::ToolResult { call_id: "call_B".into(), content: "src".into(), is_error: false });
@@ -72,7 +71,8 @@ fn decodes_codex_request() {
     assert_eq!(r.messages[6], Message::text(Role::System, "model switched"));
     assert_eq!(r.messages[7], Message::text(Role::User, "fix it"));
     assert_eq!(r.messages.len(), 8, "web_search_call dropped");
-    assert_eq!(r.tools.len(), 1);
+    assert_eq!(r.tools.len(), 2, "shell and apply_patch (custom); web_search is hosted");
+    assert_eq!(r.tools[1].name, "apply_patch");
     assert_eq!(r.tool_choice, Some(ToolChoice::Auto));
     assert_eq!(r.parallel_tool_calls, Some(false));
     assert_eq!(r.max_tokens, Some(4096));
@@ -106,9 +106,123 @@ fn codex_round_trip_to_origins() {
     r2.messages.remove(4);
     let o = ollama::encode_chat_request(&r2, "gpt-oss:120b").unwrap();
     assert_eq!(o["think"], true);
-    assert_eq!(o["messages"][3]["thinking"], "Check the build.");
+    assert!(o["messages"][3].get("thinking").is_none(), "reasoning from another origin is not replayed");
     assert_eq!(o["messages"][3]["tool_calls"][0]["function"]["arguments"], json!({"command": ["cargo", "build"]}));
     assert_eq!(o["messages"][5]["tool_name"], "shell");
+}
+
+/// Codex's `apply_patch` (custom, with a grammar) and an MCP namespace, offered and called.
+fn codex_tools_request() -> Value {
+    json!({
+        "model": "m", "stream": true,
+        "input": [
+            {"role": "user", "content": "fix the typo"},
+            {"type": "reasoning", "id": "rs_ab_0", "summary": [{"type": "summary_text", "text": "patch it"}], "encrypted_content": tools::origin_tag(7, "qwen3:8b")},
+            {"type": "custom_tool_call", "id": "ctc_ab_1", "call_id": "call_P", "name": "apply_patch", "input": "*** Begin Patch\n*** End Patch\n"},
+            {"type": "custom_tool_call_output", "call_id": "call_P", "output": "Success. Updated the following files:\nM a.txt"},
+            {"type": "function_call", "call_id": "call_M", "name": "search", "namespace": "mcp__wiki__", "arguments": "{\"q\":\"typo\"}"},
+            {"type": "function_call_output", "call_id": "call_M", "output": "no hits"}
+        ],
+        "tools": [
+            {"type": "custom", "name": "apply_patch", "description": "Use the `apply_patch` tool to edit files.", "format": {"type": "grammar", "syntax": "lark", "definition": "start: begin_patch hunk+ end_patch"}},
+            {"type": "namespace", "name": "mcp__wiki__", "description": "Wiki", "tools": [{"type": "function", "name": "search", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}]}
+        ],
+        "tool_choice": {"type": "custom", "name": "apply_patch"}
+    })
+}
+
+#[test]
+fn custom_and_namespace_tools_reach_every_origin_as_functions() {
+    let mut r = decode_request(&obj(codex_tools_request())).unwrap();
+    assert_eq!(r.tool_choice, Some(ToolChoice::Named("apply_patch".into())));
+    let a = &r.messages[1];
+    assert_eq!(a.parts[0], Part::Thinking { text: "patch it".into(), signature: Some(tools::origin_tag(7, "qwen3:8b")) });
+    assert_eq!(a.parts[1], Part::ToolCall { id: "call_P".into(), name: "apply_patch".into(), arguments: "{\"input\":\"*** Begin Patch\\n*** End Patch\\n\"}".into() });
+    assert_eq!(r.messages[2].parts[0], Part::ToolResult { call_id: "call_P".into(), content: "Success. Updated the following files:\nM a.txt".into(), is_error: false });
+    assert_eq!(r.messages[3].parts[0], Part::ToolCall { id: "call_M".into(), name: "mcp__wiki__search".into(), arguments: "{\"q\":\"typo\"}".into() });
+
+    tools::settle_reasoning(&mut r, 7, "qwen3:8b");
+    let b = openai::encode_request(&r, "qwen3");
+    assert_eq!(b["tools"][0]["function"]["name"], "apply_patch");
+    assert_eq!(b["tools"][0]["function"]["parameters"]["properties"]["input"]["type"], "string");
+    assert_eq!(b["tools"][1]["function"]["name"], "mcp__wiki__search");
+    assert_eq!(b["tool_choice"], json!({"type": "function", "function": {"name": "apply_patch"}}));
+    let m = b["messages"].as_array().unwrap();
+    assert_eq!(m[1]["tool_calls"][0]["function"], json!({"name": "apply_patch", "arguments": "{\"input\":\"*** Begin Patch\\n*** End Patch\\n\"}"}));
+    assert_eq!(m[2], json!({"role": "tool", "tool_call_id": "call_P", "content": "Success. Updated the following files:\nM a.txt"}));
+    let o = ollama::encode_chat_request(&r, "qwen3:8b").unwrap();
+    assert_eq!(o["messages"][1]["thinking"], "patch it", "the origin that produced the reasoning gets it back");
+    assert_eq!(o["messages"][1]["tool_calls"][0]["function"]["arguments"], json!({"input": "*** Begin Patch\n*** End Patch\n"}));
+    assert_eq!(o["messages"][2]["tool_name"], "apply_patch");
+    assert_eq!(o["tools"][1]["function"]["name"], "mcp__wiki__search");
+    let an = crate::dialect::anthropic::encode_request(&r, "claude");
+    assert_eq!(an["tools"][0]["name"], "apply_patch");
+    assert_eq!(an["tools"][0]["input_schema"]["required"], json!(["input"]));
+}
+
+#[test]
+fn origin_calls_come_back_as_custom_and_namespaced_items() {
+    let map = tools::map_of(&obj(codex_tools_request()));
+    let tag = tools::origin_tag(7, "qwen3:8b");
+    let resp = ChatResponse {
+        id: "resp_ab".into(),
+        reasoning: "patch".into(),
+        tool_calls: vec![
+            ToolCall { id: "call_1".into(), name: "apply_patch".into(), arguments: "{\"input\":\"*** Begin Patch\\n+x\\n*** End Patch\"}".into() },
+            ToolCall { id: "call_2".into(), name: "mcp__wiki__search".into(), arguments: "{\"q\":1}".into() },
+            ToolCall { id: "call_3".into(), name: "invented".into(), arguments: "{}".into() },
+        ],
+        finish: FinishReason::ToolCalls,
+        usage: Some(Usage { prompt_tokens: 5, completion_tokens: 2, estimated: false, ..Default::default() }),
+        ..Default::default()
+    };
+    let v = encode_response_with(&resp, "m", 1, ReasoningStyle::Summary, &map, Some(&tag));
+    let o = v["output"].as_array().unwrap();
+    assert_eq!(o[0]["encrypted_content"], json!(tag));
+    assert_eq!(o[1], json!({"id": "ctc_ab_1", "type": "custom_tool_call", "status": "completed", "call_id": "call_1", "name": "apply_patch", "input": "*** Begin Patch\n+x\n*** End Patch"}));
+    assert_eq!(o[2], json!({"id": "fc_ab_2", "type": "function_call", "status": "completed", "call_id": "call_2", "name": "search", "namespace": "mcp__wiki__", "arguments": "{\"q\":1}"}));
+    assert_eq!(o[3]["name"], "invented");
+
+    // Streamed: the custom input arrives whole when the call closes.
+    let mut e = StreamEncoder::new("m", "resp_ab", 1).with_tools(map).with_origin_tag(tag.clone());
+    let mut out = Vec::new();
+    for c in [
+        Chunk::Reasoning("patch".into()),
+        Chunk::ToolCallStart { index: 0, id: "call_1".into(), name: "apply_patch".into() },
+        Chunk::ToolCallArgs { index: 0, delta: "{\"input\":\"*** Begin".into() },
+        Chunk::ToolCallArgs { index: 0, delta: " Patch\\n*** End Patch\"}".into() },
+        Chunk::ToolCallStart { index: 1, id: "call_2".into(), name: "mcp__wiki__search".into() },
+        Chunk::ToolCallArgs { index: 1, delta: "{}".into() },
+        Chunk::Finish(FinishReason::ToolCalls),
+    ] {
+        e.chunk(&c, &mut out);
+    }
+    e.finish(&mut out);
+    let ev = events(&out);
+    assert_sequence_increasing(&ev);
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(!names.contains(&"response.function_call_arguments.delta") || ev.iter().filter(|(n, _)| n == "response.function_call_arguments.delta").all(|(_, d)| d["item_id"] == "fc_ab_2"));
+    let added = ev.iter().find(|(n, d)| n == "response.output_item.added" && d["item"]["type"] == "custom_tool_call").unwrap();
+    assert_eq!(added.1["item"]["input"], "");
+    // The raw input streams as the origin writes it (unescaped out of its JSON arguments).
+    let deltas: Vec<&Value> = ev.iter().filter(|(n, _)| n == "response.custom_tool_call_input.delta").map(|(_, d)| d).collect();
+    assert_eq!(deltas.len(), 2, "one per arguments delta that carried input");
+    assert_eq!(deltas[0]["delta"], "*** Begin");
+    assert_eq!(deltas.iter().map(|d| d["delta"].as_str().unwrap()).collect::<String>(), "*** Begin Patch\n*** End Patch");
+    assert!(deltas.iter().all(|d| d["item_id"] == "ctc_ab_1"));
+    let done = ev.iter().find(|(n, _)| n == "response.custom_tool_call_input.done").unwrap();
+    assert_eq!(done.1["input"], "*** Begin Patch\n*** End Patch");
+    let (last, d) = ev.last().unwrap();
+    assert_eq!(last, "response.completed");
+    let outs = d["response"]["output"].as_array().unwrap();
+    assert_eq!(outs[0]["encrypted_content"], json!(tag));
+    assert_eq!(outs[1]["type"], "custom_tool_call");
+    assert_eq!(outs[1]["input"], "*** Begin Patch\n*** End Patch");
+    assert_eq!((outs[2]["name"].as_str(), outs[2]["namespace"].as_str()), (Some("search"), Some("mcp__wiki__")));
+    // No usage from the origin: an estimate, never none (Codex reads it every turn).
+    assert_eq!(d["response"]["usage"]["total_tokens"], d["response"]["usage"]["input_tokens"].as_u64().unwrap() + d["response"]["usage"]["output_tokens"].as_u64().unwrap());
+    assert!(d["response"]["usage"]["output_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(d["response"]["id"], "resp_ab");
 }
 
 #[test]
@@ -142,6 +256,8 @@ fn request_variants_and_errors() {
         (json!({"model": "m", "input": "x", "reasoning": {"effort": "extreme"}}), "reasoning.effort"),
         (json!({"model": "m", "input": "x", "max_output_tokens": -1}), "max_output_tokens"),
         (json!({"model": "m", "input": "x", "tool_choice": {"type": "web_search_preview"}}), "tool_choice.type"),
+        (json!({"model": "m", "input": "x", "tools": [{"type": "custom"}]}), "tools[0].name"),
+        (json!({"model": "m", "input": "x", "tools": [{"type": "namespace", "name": "n", "tools": [{"type": "function"}]}]}), "tools[0].tools[0].name"),
         (json!({"model": "m", "input": "x", "tools": [{"type": "function"}]}), "tools[0].name"),
         (json!({"model": "m", "input": "x", "text": {"format": {"type": "json_schema"}}}), "text.format.schema"),
     ] {
@@ -203,7 +319,7 @@ fn stream_incomplete_raw_reasoning_and_failures() {
     assert_eq!(d["response"]["status"], "incomplete");
     assert_eq!(d["response"]["incomplete_details"]["reason"], "max_output_tokens");
     assert_eq!(d["response"]["output"][1]["status"], "incomplete");
-    assert!(d["response"].get("usage").is_none());
+    assert_eq!(d["response"]["usage"]["output_tokens"], 2, "no usage from the origin: estimated from 6 characters");
 
     let mut e = StreamEncoder::new("m", "resp_1", 1);
     let mut out = Vec::new();
