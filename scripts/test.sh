@@ -10,6 +10,11 @@ t() { echo "== $* ($(date +%T))"; }
 
 bash scripts/setup.sh
 
+# A test run must leave the tree as it found it (caches, generated files and logs belong in
+# ignored or temporary folders): the tracked and untracked state now, compared at the end.
+tree_state() { { git status --porcelain=v1 --untracked-files=all; git diff HEAD; } 2>/dev/null | sha256sum; }
+TREE_BEFORE=$(tree_state)
+
 t "native unit tests"
 cargo test --quiet 2>&1 | grep -v '^$'
 
@@ -65,6 +70,11 @@ if node bench/run.mjs --smoke >/dev/null 2>tests/bench-smoke.log; then
   tail -n 1 tests/bench-smoke.log
 else
   tail -n 40 tests/bench-smoke.log
+  rc=1
+fi
+if [ "$(tree_state)" != "$TREE_BEFORE" ]; then
+  echo "the test run changed the working tree (write caches and logs to ignored or temporary folders):"
+  git status --short
   rc=1
 fi
 exit "$rc"

@@ -23,6 +23,7 @@ pub use edge::{Breakers, Coordinator, Counters, Limiter, ResponseStore, Streams,
 pub mod dialect;
 pub mod error;
 pub mod limits;
+pub mod log;
 pub mod maintenance;
 pub mod net;
 pub mod observe;
@@ -41,16 +42,3 @@ pub mod stream;
 pub mod types;
 pub mod usage;
 pub mod util;
-
-/// A log line from the core: `console.log` in the Worker, stderr natively.
-pub fn platform_log(msg: &str) {
-    #[cfg(target_arch = "wasm32")]
-    web_log(msg);
-    #[cfg(not(target_arch = "wasm32"))]
-    eprintln!("{msg}");
-}
-
-#[cfg(target_arch = "wasm32")]
-fn web_log(msg: &str) {
-    worker::console_log!("{}", msg);
-}

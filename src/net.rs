@@ -1,11 +1,9 @@
 //! Platform-neutral HTTP values that flow through the core. The edge converts
-//! `worker::Request`/`Response` to and from these exactly once per request.
+//! `worker::Request`/`Response` to and from these exactly once per request. Methods and header
+//! names are the `http` crate's (so a method is one of a closed set of values, not any string).
 
-use futures::stream::LocalBoxStream;
-
-/// A body chunk stream. Errors are strings because the core only reports them, it never
-/// recovers from a specific transport error type.
-pub type ByteStream = LocalBoxStream<'static, Result<Vec<u8>, String>>;
+pub use crate::stream::bytes::{ByteStream, NativeBody};
+pub use http::{header, Method};
 
 pub enum Body {
     Empty,
@@ -14,11 +12,6 @@ pub enum Body {
     /// A relayed origin stream, driven by the edge (see `Relayed::into_stream` for the portable way).
     Relay(crate::stream::relay::Relayed),
 }
-
-/// The platform's own handle on an origin body, next to the `ByteStream` reading the same body
-/// (on Workers: the JS stream reader). Opaque to the core, which only hands it to the relay, so
-/// the edge can pump a relayed stream without a Rust future per chunk.
-pub struct NativeBody(pub Box<dyn std::any::Any>);
 
 impl std::fmt::Debug for Body {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -34,7 +27,7 @@ impl std::fmt::Debug for Body {
 /// An inbound client request with its body already read (bodies are size-capped at the edge).
 #[derive(Debug, Clone, Default)]
 pub struct Inbound {
-    pub method: String,
+    pub method: Method,
     pub path: String,
     pub query: String,
     pub headers: Vec<(String, String)>,
@@ -84,7 +77,7 @@ impl Reply {
         Reply::json_bytes(status, serde_json::to_vec(value).unwrap_or_default())
     }
     pub fn json_bytes(status: u16, bytes: Vec<u8>) -> Reply {
-        Reply { status, headers: vec![("content-type".into(), "application/json".into())], body: Body::Full(bytes) }
+        Reply { status, headers: vec![(header::CONTENT_TYPE.as_str().into(), "application/json".into())], body: Body::Full(bytes) }
     }
     pub fn empty(status: u16) -> Reply {
         Reply { status, headers: Vec::new(), body: Body::Empty }
@@ -109,7 +102,7 @@ impl Reply {
 /// A request to an origin.
 #[derive(Debug, Clone)]
 pub struct Outbound {
-    pub method: &'static str,
+    pub method: Method,
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,

@@ -159,7 +159,7 @@ impl CacheBackend {
 pub struct Settings {
     pub default_context_length: u32,
     pub max_failover_retries: u32,
-    pub node_strategy: crate::state::snapshot::Strategy,
+    pub node_strategy: crate::types::Strategy,
     pub cooldown_ms: u64,
     pub breaker_min_requests: u32,
     pub breaker_failure_pct: u32,
@@ -194,7 +194,7 @@ pub struct Settings {
     pub currency: String,
     pub budget_reserve_micros: u64,
     /// Alerts, traces and payload logging (`observe::config`).
-    pub observe: crate::observe::ObserveSettings,
+    pub observe: crate::observe::config::ObserveSettings,
 }
 
 impl Default for Settings {
@@ -249,8 +249,8 @@ pub fn validate(key: &str, value: &Value) -> Result<(), String> {
     }
 }
 
-pub fn parse_strategy(s: &str) -> Option<crate::state::snapshot::Strategy> {
-    use crate::state::snapshot::Strategy::*;
+pub fn parse_strategy(s: &str) -> Option<crate::types::Strategy> {
+    use crate::types::Strategy::*;
     match s {
         "priority" => Some(Priority),
         "round_robin" => Some(RoundRobin),
@@ -314,7 +314,7 @@ impl Settings {
             responses_max_per_user: int("responses.max_per_user") as u32,
             currency: get("costs.currency").as_str().unwrap_or("USD").to_string(),
             budget_reserve_micros: int("budgets.reserve_micros").max(1),
-            observe: crate::observe::ObserveSettings::from_raw(&get),
+            observe: crate::observe::config::ObserveSettings::from_raw(&get),
         }
     }
 }

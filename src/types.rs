@@ -98,3 +98,13 @@ impl FinishReason {
         }
     }
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    #[default]
+    Priority,
+    Weighted,
+    RoundRobin,
+    LeastBusy,
+}

@@ -8,12 +8,13 @@
 //! `ADMIN_TOKEN` and password sessions keep working (an `Authorization` header takes
 //! precedence); `admin.password_login = false` turns the password login off.
 
+use crate::net::Method;
 use crate::auth::access::{self, AccessError, Expect, RsaKey};
 use crate::error::GatewayError;
+use crate::origins::call;
 use crate::net::{Inbound, Outbound};
 use crate::platform::Platform;
 use crate::state::db::{Db, Param};
-use futures::StreamExt;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -89,26 +90,12 @@ async fn key<P: Platform>(platform: &P, url: &str, kid: &str) -> Result<RsaKey, 
 }
 
 async fn fetch_keys<P: Platform>(platform: &P, url: &str) -> Result<Vec<RsaKey>, AccessError> {
-    let work = async {
-        let reply = platform.fetch(Outbound { method: "GET", url: url.to_string(), headers: vec![("accept".into(), "application/json".into())], body: None }).await.map_err(AccessError::Keys)?;
-        if reply.status != 200 {
-            return Err(AccessError::Keys(format!("{url} answered {}", reply.status)));
-        }
-        let mut body = reply.body;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = body.next().await {
-            bytes.extend_from_slice(&chunk.map_err(AccessError::Keys)?);
-            if bytes.len() > MAX_CERTS_BYTES {
-                return Err(AccessError::Keys("the certs document is too large".into()));
-            }
-        }
-        access::parse_jwks(&bytes)
-    };
-    let work = std::pin::pin!(work);
-    match futures::future::select(work, platform.sleep(FETCH_DEADLINE_MS)).await {
-        futures::future::Either::Left((r, _)) => r,
-        futures::future::Either::Right(_) => Err(AccessError::Keys(format!("{url} did not answer within {FETCH_DEADLINE_MS} ms"))),
+    let out = Outbound { method: Method::GET, url: url.to_string(), headers: vec![("accept".into(), "application/json".into())], body: None };
+    let (status, bytes) = call::whole(platform, out, FETCH_DEADLINE_MS, MAX_CERTS_BYTES).await.map_err(|e| AccessError::Keys(format!("{url}: {e}")))?;
+    if status != 200 {
+        return Err(AccessError::Keys(format!("{url} answered {status}")));
     }
+    access::parse_jwks(&bytes)
 }
 
 /// `None` when the request is not an Access sign-in (no assertion, an `Authorization` header,

@@ -3,7 +3,7 @@
 //! team's members, their keys and their usage (`check_scope`); every change they make is
 //! audited under their email and team.
 
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
@@ -12,7 +12,7 @@ use serde_json::json;
 
 const VIEW: &str = "SELECT a.email, t.name AS team, a.created_at FROM admin_emails a LEFT JOIN teams t ON t.id = a.team_id";
 
-pub const ROUTES: &[super::table::Route] = &[("GET", "/admin/admins"), ("POST", "/admin/admins"), ("DELETE", "/admin/admins/{email}")];
+pub const ROUTES: &[super::kit::Route] = &[("GET", "/admin/admins"), ("POST", "/admin/admins"), ("DELETE", "/admin/admins/{email}")];
 
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
     Some(match (method, segs) {

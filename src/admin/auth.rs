@@ -32,7 +32,7 @@ fn bearer(req: &Inbound) -> Result<&str, GatewayError> {
 }
 
 /// The actor name for an authenticated admin request.
-pub async fn authenticate<D: Db>(db: &D, env: &super::AdminEnv<'_>, req: &Inbound) -> Result<String, GatewayError> {
+pub async fn authenticate<D: Db>(db: &D, env: &super::kit::AdminEnv<'_>, req: &Inbound) -> Result<String, GatewayError> {
     let presented = bearer(req)?;
     if let Some(t) = env.admin_token.as_deref().filter(|t| !t.is_empty()) {
         if ct_eq(presented, t) {
@@ -49,7 +49,7 @@ pub async fn authenticate<D: Db>(db: &D, env: &super::AdminEnv<'_>, req: &Inboun
     Ok(claims.sub)
 }
 
-pub async fn login<D: Db>(db: &D, env: &super::AdminEnv<'_>, req: &Inbound) -> Result<Reply, GatewayError> {
+pub async fn login<D: Db>(db: &D, env: &super::kit::AdminEnv<'_>, req: &Inbound) -> Result<Reply, GatewayError> {
     let input = Input::parse(&req.body)?;
     let username = input.req_str("username")?;
     let password = input.str("password")?.unwrap_or_default();
@@ -83,7 +83,7 @@ pub async fn login<D: Db>(db: &D, env: &super::AdminEnv<'_>, req: &Inbound) -> R
     Ok(Reply::json(200, &json!({"token": tok, "token_type": "Bearer", "expires_at": expires_at, "expires_in": SESSION_SECS, "username": username})))
 }
 
-pub async fn logout<D: Db>(db: &D, env: &super::AdminEnv<'_>, req: &Inbound) -> Result<Reply, GatewayError> {
+pub async fn logout<D: Db>(db: &D, env: &super::kit::AdminEnv<'_>, req: &Inbound) -> Result<Reply, GatewayError> {
     let presented = bearer(req)?;
     if env.admin_token.as_deref().is_some_and(|t| ct_eq(presented, t)) {
         return Err(GatewayError::Conflict { message: "the static ADMIN_TOKEN has no session to log out of".into(), field: None });

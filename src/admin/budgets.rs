@@ -6,7 +6,7 @@
 //! what the usage records of the current window cost (it trails the requests by the usage
 //! flush); the enforcement itself is the Limiter's and does not wait for Postgres.
 
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::costs::parse_amount;
 use crate::error::GatewayError;
 use crate::net::Reply;
@@ -14,7 +14,7 @@ use crate::platform::Platform;
 use crate::state::db::{Db, Param};
 use serde_json::{json, Value};
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/budgets"),
     ("POST", "/admin/budgets"),
     ("PATCH", "/admin/budgets/{id}"),

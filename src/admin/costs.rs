@@ -8,14 +8,14 @@
 //! default 30d). A user in several teams counts in each of them.
 
 use super::query::{self, Window};
-use super::{ok, Ctx};
+use super::kit::{ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, Param};
 use serde_json::{json, Value};
 
-pub const ROUTES: &[super::table::Route] = &[("GET", "/admin/costs")];
+pub const ROUTES: &[super::kit::Route] = &[("GET", "/admin/costs")];
 
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
     Some(match (method, segs) {

@@ -2,14 +2,14 @@
 //! UTC calendar days; "week" and "month" are the last 7 and 30 days including today.
 
 use super::query;
-use super::{ok, Ctx};
+use super::kit::{ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, Param};
 use serde_json::json;
 
-pub const ROUTES: &[super::table::Route] =
+pub const ROUTES: &[super::kit::Route] =
     &[("GET", "/admin/dashboard/stats"), ("GET", "/admin/dashboard/series"), ("GET", "/admin/dashboard/top-models"), ("GET", "/admin/dashboard/top-users")];
 
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {

@@ -20,7 +20,7 @@ impl Input {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Input(Map::new()));
         }
-        crate::app::parse_object(body).map(Input)
+        crate::app::input::parse_object(body).map(Input)
     }
 
     pub fn has(&self, k: &str) -> bool {

@@ -5,7 +5,7 @@
 //! period. Last use is derived from usage records (no write per request), so it trails by up
 //! to one usage flush (about a minute).
 
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::auth::{keys as key_rules, token};
 use crate::error::GatewayError;
 use crate::net::Reply;
@@ -25,7 +25,7 @@ pub const KEY_VIEW: &str = "
            CASE WHEN k.revoked_at IS NOT NULL THEN 'revoked' WHEN k.expires_at IS NOT NULL AND k.expires_at <= now() THEN 'expired' ELSE 'active' END AS status
     FROM api_keys k";
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/users/{username}/keys"),
     ("POST", "/admin/users/{username}/keys"),
     ("GET", "/admin/users/{username}/keys/{id}"),

@@ -8,24 +8,23 @@
 pub mod access;
 pub mod admins;
 pub mod audit;
-pub mod audit_log;
+pub mod audit_logs;
 pub mod auth;
 pub mod budgets;
-pub mod catalog;
 pub mod costs;
 pub mod dashboard;
-pub mod groups;
 pub mod input;
+pub mod kit;
 pub mod keys;
 pub mod login_limit;
-pub mod mappings;
 pub mod model_config;
-pub mod node_ops;
+pub mod model_groups;
+pub mod model_mappings;
+pub mod models;
 pub mod node_access;
 pub mod node_bedrock;
-pub mod node_headers;
-pub mod node_pull;
 pub mod nodes;
+pub mod observe;
 pub mod openapi;
 pub mod prices;
 pub mod query;
@@ -40,89 +39,19 @@ pub mod users;
 #[cfg(test)]
 mod tests;
 
-use crate::auth::secrets::Sealer;
 use crate::error::GatewayError;
 use crate::net::{Inbound, Reply};
 use crate::platform::Platform;
-use crate::state::db::{Db, Param};
+use crate::state::db::Db;
 use audit::Actor;
-use serde_json::{json, Value};
-
-/// What the admin API needs besides the database.
-pub struct AdminEnv<'a> {
-    pub admin_token: Option<String>,
-    pub admin_username: Option<String>,
-    pub admin_password: Option<String>,
-    pub jwt_secret: &'a [u8],
-    pub sealer: &'a Sealer,
-    pub now_s: i64,
-    /// Cryptographically secure random bytes.
-    pub random: &'a dyn Fn(usize) -> Vec<u8>,
-}
-
-impl AdminEnv<'_> {
-    pub fn random_hex(&self, n: usize) -> String {
-        crate::auth::token::hex(&(self.random)(n))
-    }
-    pub fn seal(&self, plaintext: &str) -> String {
-        let mut nonce = [0u8; 12];
-        nonce.copy_from_slice(&(self.random)(12));
-        self.sealer.seal(plaintext, nonce)
-    }
-}
-
-/// Everything a resource handler gets.
-pub struct Ctx<'a, D: Db, P: Platform> {
-    pub db: &'a D,
-    pub platform: &'a P,
-    pub env: &'a AdminEnv<'a>,
-    pub req: &'a Inbound,
-    pub actor: Actor,
-}
-
-impl<D: Db, P: Platform> Ctx<'_, D, P> {
-    pub async fn audit(&self, action: &str, entity_type: &str, entity_id: Option<&str>, details: &Value) -> Result<(), GatewayError> {
-        audit::record(self.db, &self.actor, action, entity_type, entity_id, details).await.map_err(Into::into)
-    }
-    pub fn input(&self) -> Result<input::Input, GatewayError> {
-        input::Input::parse(&self.req.body)
-    }
-    /// Run a query returning JSON (see `Db::json`).
-    pub async fn json(&self, sql: &str, params: &[Param]) -> Result<Value, GatewayError> {
-        self.db.json(sql, params).await.map_err(Into::into)
-    }
-    pub async fn exec(&self, sql: &str, params: &[Param]) -> Result<u64, GatewayError> {
-        self.db.exec(sql, params).await.map_err(Into::into)
-    }
-}
+pub use kit::{created, no_content, not_found, ok, AdminEnv, Ctx};
+use serde_json::json;
 
 /// The admin API's answer and whether the routing snapshot must be republished.
 pub struct Outcome {
     pub reply: Reply,
     pub publish: bool,
 }
-
-pub fn ok(v: Value) -> Result<Reply, GatewayError> {
-    Ok(Reply::json(200, &v))
-}
-pub fn created(v: Value) -> Result<Reply, GatewayError> {
-    Ok(Reply::json(201, &v))
-}
-pub fn no_content() -> Result<Reply, GatewayError> {
-    Ok(Reply::empty(204))
-}
-pub fn not_found(what: &str) -> GatewayError {
-    GatewayError::NotFound(format!("{what} not found"))
-}
-
-/// Routes that belong to no resource file.
-pub const ROUTES: &[table::Route] = &[
-    ("POST", "/admin/auth/login"),
-    ("POST", "/admin/auth/logout"),
-    ("GET", "/admin/auth/me"),
-    ("POST", "/admin/snapshot/publish"),
-    ("GET", "/admin/openapi.json"),
-];
 
 /// The decoded path segments after `/admin` (an encoded `/` stays inside its segment).
 pub fn segments(path: &str) -> Vec<String> {
@@ -147,7 +76,7 @@ pub fn pre_route(method: &str, path: &str) -> Option<Result<Reply, GatewayError>
 }
 
 pub async fn handle<D: Db, P: Platform>(db: &D, platform: &P, env: &AdminEnv<'_>, req: &Inbound) -> Result<Outcome, GatewayError> {
-    if let Some(answer) = pre_route(&req.method, &req.path) {
+    if let Some(answer) = pre_route(req.method.as_str(), &req.path) {
         return answer.map(|reply| Outcome { reply, publish: false });
     }
     let segs = segments(&req.path);
@@ -240,17 +169,17 @@ pub(crate) async fn dispatch<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &s
         "teams" => teams::route(ctx, method, rest).await,
         "admins" => admins::route(ctx, method, rest).await,
         "nodes" => nodes::route(ctx, method, rest).await,
-        "model-mappings" => mappings::route(ctx, method, rest).await,
-        "model-groups" => groups::route(ctx, method, rest).await,
+        "model-mappings" => model_mappings::route(ctx, method, rest).await,
+        "model-groups" => model_groups::route(ctx, method, rest).await,
         "settings" => settings::route(ctx, method, rest).await,
         "model-config" => model_config::route(ctx, method, rest).await,
         "tool-sets" => tool_sets::route(ctx, method, rest).await,
         "system-prompts" => system_prompts::route(ctx, method, rest).await,
-        "audit-logs" => audit_log::route(ctx, method, rest).await,
+        "audit-logs" => audit_logs::route(ctx, method, rest).await,
         "requests" => requests::route(ctx, method, rest).await,
         "dashboard" => dashboard::route(ctx, method, rest).await,
-        "models" => catalog::route(ctx, method, rest).await,
-        "alerts" | "payload-logs" => crate::observe::admin::route(ctx, method, segs).await,
+        "models" => models::route(ctx, method, rest).await,
+        "alerts" | "payload-logs" => observe::route(ctx, method, segs).await,
         "prices" => prices::route(ctx, method, rest).await,
         "budgets" => budgets::route(ctx, method, rest).await,
         "budget-events" if method == "GET" && rest.is_empty() => Some(budgets::events(ctx).await),

@@ -3,14 +3,14 @@
 //! and validate the result as a whole, so PATCH cannot produce a config POST would refuse.
 
 use super::input::{context_length, Input};
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, DbError, Param};
 use serde_json::{json, Value};
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/model-config"),
     ("POST", "/admin/model-config"),
     ("GET", "/admin/model-config/{id}"),
@@ -249,9 +249,7 @@ pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: 
 }
 
 async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
-    let v = ctx.json(&format!("SELECT COALESCE(json_agg(x ORDER BY x.model_prefix), '[]'::json)::text FROM ({VIEW}) x"), &[]).await?;
-    let total = v.as_array().map(Vec::len).unwrap_or(0);
-    ok(json!({"configs": v, "total": total}))
+    ctx.list_all(VIEW, "x.model_prefix", "configs").await
 }
 
 const COLUMNS: &str = "model_prefix, is_exact_match, allowed_tools, tool_set_id, unsupported_params, default_context_length, max_context_length,

@@ -5,8 +5,8 @@
 //! - `/admin/nodes/{id}/routing`: `pinned_only`, `route_unknown_models`, `request_rules`.
 
 use super::input::as_int;
-use super::mappings::check_nodes;
-use super::{not_found, ok, Ctx};
+use super::model_mappings::check_nodes;
+use super::kit::{not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
@@ -14,7 +14,7 @@ use crate::routing::node_rules;
 use crate::state::db::{Db, Param};
 use serde_json::{json, Value};
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/users/{username}/nodes"),
     ("PUT", "/admin/users/{username}/nodes"),
     ("GET", "/admin/nodes/{id}/routing"),

@@ -5,7 +5,7 @@
 //! stored exactly as integer millionths; answers give both. `node` is a node's name or code;
 //! absent or null is the model's default row.
 
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::costs::parse_amount;
 use crate::error::GatewayError;
 use crate::net::Reply;
@@ -13,7 +13,7 @@ use crate::platform::Platform;
 use crate::state::db::{Db, Param};
 use serde_json::{json, Map, Value};
 
-pub const ROUTES: &[super::table::Route] =
+pub const ROUTES: &[super::kit::Route] =
     &[("GET", "/admin/prices"), ("POST", "/admin/prices"), ("POST", "/admin/prices/import"), ("PATCH", "/admin/prices/{id}"), ("DELETE", "/admin/prices/{id}")];
 
 const VIEW: &str = "

@@ -2,14 +2,14 @@
 //! first, filtered by user, model, status class or code, endpoint, client and time.
 
 use super::query::{self, Window};
-use super::{ok, Ctx};
+use super::kit::{ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, Param};
 use serde_json::json;
 
-pub const ROUTES: &[super::table::Route] = &[("GET", "/admin/requests")];
+pub const ROUTES: &[super::kit::Route] = &[("GET", "/admin/requests")];
 
 /// The columns of a request row as the API shows it (also used by a user's activity).
 pub const COLUMNS: &str = "id, created_at, username, requested_model, resolved_model, real_model, node_id, node_name, endpoint, dialect, client,

@@ -1,7 +1,7 @@
 //! `/admin/settings`: every documented setting with its value, default and description;
 //! writes are validated against `settings::DEFINITIONS`.
 
-use super::{no_content, ok, Ctx};
+use super::kit::{no_content, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
@@ -20,7 +20,7 @@ pub async fn current<D: Db>(db: &D) -> Result<Settings, GatewayError> {
     Ok(Settings::from_raw(&raw(db).await?))
 }
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/settings"),
     ("PUT", "/admin/settings"),
     ("PATCH", "/admin/settings"),

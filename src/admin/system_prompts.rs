@@ -2,14 +2,14 @@
 //! priority first, with a bulk reorder for the dashboard's drag and drop.
 
 use super::input::{as_int, Input};
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, Param};
 use serde_json::{json, Value};
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/system-prompts"),
     ("POST", "/admin/system-prompts"),
     ("PUT", "/admin/system-prompts/reorder"),
@@ -90,9 +90,7 @@ pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: 
 }
 
 async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
-    let v = ctx.json(&format!("SELECT COALESCE(json_agg(x ORDER BY x.priority DESC, x.id), '[]'::json)::text FROM ({VIEW}) x"), &[]).await?;
-    let total = v.as_array().map(Vec::len).unwrap_or(0);
-    ok(json!({"prompts": v, "total": total}))
+    ctx.list_all(VIEW, "x.priority DESC, x.id", "prompts").await
 }
 
 async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {

@@ -4,32 +4,40 @@
 
 use crate::error::GatewayError;
 
-/// (method, template). Templates are full paths with `{param}` segments; a parameter named `id`
-/// matches digits only, so `/admin/nodes/load` is never read as a node id.
-pub type Route = (&'static str, &'static str);
+pub use super::kit::Route;
+
+/// Routes that belong to no resource file.
+pub const ROUTES: &[Route] = &[
+    ("POST", "/admin/auth/login"),
+    ("POST", "/admin/auth/logout"),
+    ("GET", "/admin/auth/me"),
+    ("POST", "/admin/snapshot/publish"),
+    ("GET", "/admin/openapi.json"),
+];
+
 
 pub fn all() -> Vec<Route> {
     [
-        super::ROUTES,
+        ROUTES,
         super::users::ROUTES,
         super::user_usage::ROUTES,
         super::keys::ROUTES,
         super::teams::ROUTES,
         super::admins::ROUTES,
         super::nodes::ROUTES,
-        super::node_ops::ROUTES,
-        super::mappings::ROUTES,
-        super::groups::ROUTES,
+        super::nodes::ops::ROUTES,
+        super::model_mappings::ROUTES,
+        super::model_groups::ROUTES,
         super::settings::ROUTES,
         super::model_config::ROUTES,
         super::tool_sets::ROUTES,
         super::system_prompts::ROUTES,
-        super::audit_log::ROUTES,
+        super::audit_logs::ROUTES,
         super::requests::ROUTES,
         super::dashboard::ROUTES,
-        super::catalog::ROUTES,
+        super::models::ROUTES,
         super::node_access::ROUTES,
-        crate::observe::admin::ROUTES,
+        super::observe::ROUTES,
         super::prices::ROUTES,
         super::budgets::ROUTES,
         super::costs::ROUTES,

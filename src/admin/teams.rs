@@ -2,7 +2,7 @@
 //! members. A member may call what they or any of their teams may (`auth::keys::effective`),
 //! and every level that sets a limit (user, team, key) must admit a request.
 
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
@@ -18,7 +18,7 @@ pub const TEAM_VIEW: &str = "
            t.created_at, t.updated_at
     FROM teams t";
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/teams"),
     ("POST", "/admin/teams"),
     ("GET", "/admin/teams/{team}"),

@@ -6,16 +6,11 @@ use super::audit::Actor;
 use super::{dispatch, handle, table, AdminEnv, Ctx};
 use crate::auth::secrets::Sealer;
 use crate::error::GatewayError;
-use crate::net::{Inbound, OriginReply, Outbound};
-use crate::platform::Platform;
-use crate::routing::plan::NodeState;
+use crate::net::Inbound;
+use crate::platform::fake::FakePlatform;
 use crate::state::db::{Db, DbError, Param};
-use crate::stream::relay::Timer;
-use crate::usage::UsageRecord;
 use futures::executor::block_on;
-use futures::future::LocalBoxFuture;
 use serde_json::Value;
-use std::collections::HashMap;
 
 struct DownDb;
 
@@ -31,62 +26,11 @@ impl Db for DownDb {
     }
 }
 
-struct Offline;
-
-impl NodeState for Offline {
-    fn gate(&self, _: i64, _: &str, _: u64) -> crate::routing::breaker::Gate {
-        crate::routing::breaker::Gate::Closed
-    }
-    fn active_streams(&self, _: i64) -> u32 {
-        0
-    }
-}
-
-impl Timer for Offline {
-    fn sleep(&self, _: u64) -> LocalBoxFuture<'static, ()> {
-        Box::pin(futures::future::ready(()))
-    }
-    fn now_ms(&self) -> u64 {
-        0
-    }
-}
-
-impl Platform for Offline {
-    async fn fetch(&self, _: Outbound) -> Result<OriginReply, String> {
-        Err("offline".into())
-    }
-    fn random(&self) -> f64 {
-        0.5
-    }
-    fn request_id(&self) -> String {
-        "req_test".into()
-    }
-    async fn counters(&self, _: &[String]) -> HashMap<String, u64> {
-        HashMap::new()
-    }
-    fn nodes(&self) -> &dyn NodeState {
-        self
-    }
-    fn attempt_begins(&self, _: i64, _: &str, _: bool) -> bool {
-        true
-    }
-    fn attempt_ended(&self, _: i64, _: &str, _: crate::origins::failure::Scope, _: &crate::routing::breaker::Outcome) {}
-    async fn clear_breakers(&self, _: i64) {}
-    fn stream_started(&self, _: i64, _: &str) {}
-    fn stream_ended(&self, _: i64, _: &str) {}
-    async fn active_streams(&self) -> Result<HashMap<i64, u32>, String> {
-        Err("offline".into())
-    }
-    async fn admit(&self, _: &str, _: &[crate::limits::Rule], _: u64) -> Result<(crate::limits::Decision, crate::limits::lease::Ticket), String> {
-        Err("offline".into())
-    }
-    fn jwt_secret(&self) -> &[u8] {
-        b"test-secret"
-    }
-    fn open_secret(&self, _: &str) -> Option<String> {
-        None
-    }
-    fn finish(&self, _: UsageRecord, _: Vec<crate::platform::Settlement>) {}
+/// Origins refuse, the stream registry is unreachable: handlers fail on their own terms.
+fn offline() -> FakePlatform {
+    let p = FakePlatform::offline();
+    *p.active.borrow_mut() = None;
+    p
 }
 
 fn sample_path(template: &str) -> String {
@@ -126,7 +70,7 @@ fn every_table_route_reaches_a_handler() {
     for (method, template) in table::all() {
         let path = sample_path(template);
         let req = Inbound {
-            method: method.into(),
+            method: method.parse().unwrap(),
             path: path.clone(),
             body: b"{}".to_vec(),
             headers: vec![("authorization".into(), "Bearer test-admin-token".into())],
@@ -134,14 +78,14 @@ fn every_table_route_reaches_a_handler() {
         };
         if own_flow.contains(&template) {
             // Handled by `handle` before dispatch: must not fall through to "no route".
-            let r = block_on(handle(&DownDb, &Offline, &env, &req));
+            let r = block_on(handle(&DownDb, &offline(), &env, &req));
             assert!(!matches!(r, Err(GatewayError::NotFound(_) | GatewayError::Internal(_) | GatewayError::MethodNotAllowed { .. })), "{method} {path}");
             continue;
         }
         let segs = super::segments(&path);
         let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
         assert!(table::check(method, &segs).is_ok(), "{method} {path} is not accepted by its own table");
-        let ctx = Ctx { db: &DownDb, platform: &Offline, env: &env, req: &req, actor: Actor { name: "t".into(), ip: None } };
+        let ctx = Ctx { db: &DownDb, platform: &offline(), env: &env, req: &req, actor: Actor { name: "t".into(), ip: None } };
         match block_on(dispatch(&ctx, method, &segs)) {
             None => panic!("{method} {template} is in the route table but no handler takes it"),
             Some(Err(GatewayError::Internal(m))) => panic!("{method} {template}: internal error {m}"),
@@ -157,11 +101,11 @@ fn unknown_routes_never_reach_the_database() {
     let env = env(&sealer, &random);
     let cases = [("GET", "/admin/nope", 404), ("DELETE", "/admin/users", 405), ("GET", "/admin", 404), ("PATCH", "/admin/openapi.json", 405)];
     for (method, path, status) in cases {
-        let req = Inbound { method: method.into(), path: path.into(), ..Default::default() };
-        let e = block_on(handle(&DownDb, &Offline, &env, &req)).err().unwrap_or_else(|| panic!("{method} {path} succeeded"));
+        let req = Inbound { method: method.parse().unwrap(), path: path.into(), ..Default::default() };
+        let e = block_on(handle(&DownDb, &offline(), &env, &req)).err().unwrap_or_else(|| panic!("{method} {path} succeeded"));
         assert_eq!(e.status(), status, "{method} {path}: {e}");
     }
-    let req = Inbound { method: "GET".into(), path: "/admin/openapi.json".into(), ..Default::default() };
-    let ok = block_on(handle(&DownDb, &Offline, &env, &req)).expect("the OpenAPI document needs neither credentials nor the database");
+    let req = Inbound { method: crate::net::Method::GET, path: "/admin/openapi.json".into(), ..Default::default() };
+    let ok = block_on(handle(&DownDb, &offline(), &env, &req)).expect("the OpenAPI document needs neither credentials nor the database");
     assert_eq!(ok.reply.status, 200);
 }

@@ -2,14 +2,14 @@
 //! is live, so a set in use cannot be deleted out from under its configs.
 
 use super::input::Input;
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, DbError, Param};
 use serde_json::{json, Value};
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/tool-sets"),
     ("POST", "/admin/tool-sets"),
     ("GET", "/admin/tool-sets/{id}"),
@@ -64,9 +64,7 @@ pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: 
 }
 
 async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
-    let v = ctx.json(&format!("SELECT COALESCE(json_agg(x ORDER BY x.name), '[]'::json)::text FROM ({VIEW}) x"), &[]).await?;
-    let total = v.as_array().map(Vec::len).unwrap_or(0);
-    ok(json!({"tool_sets": v, "total": total}))
+    ctx.list_all(VIEW, "x.name", "tool_sets").await
 }
 
 async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {

@@ -2,14 +2,14 @@
 //! matched by username, which is unique and never renamed, so a deleted user's history stays.
 
 use super::query::{self, Window};
-use super::{not_found, ok, Ctx};
+use super::kit::{not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, Param};
 use serde_json::json;
 
-pub const ROUTES: &[super::table::Route] =
+pub const ROUTES: &[super::kit::Route] =
     &[("GET", "/admin/users/{username}/activity"), ("GET", "/admin/users/{username}/token-usage"), ("GET", "/admin/users/{username}/model-usage")];
 
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {

@@ -1,7 +1,7 @@
 //! `/admin/users`: create (the token is shown once), list/get (never a token), soft delete and
 //! reactivate, token refresh, model access, limits.
 
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::auth::token;
 use crate::error::GatewayError;
 use crate::net::Reply;
@@ -66,7 +66,7 @@ async fn set_limits<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: i64, requests: 
     .map(|_| ())
 }
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/users"),
     ("POST", "/admin/users"),
     ("GET", "/admin/users/{username}"),

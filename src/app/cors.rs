@@ -62,7 +62,7 @@ mod tests {
         if let Some(r) = requested {
             headers.push(("access-control-request-headers".to_string(), r.to_string()));
         }
-        Inbound { method: "OPTIONS".into(), headers, ..Default::default() }
+        Inbound { method: crate::net::Method::OPTIONS, headers, ..Default::default() }
     }
 
     #[test]

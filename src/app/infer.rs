@@ -3,15 +3,18 @@
 //! not), builds the upstream body and shapes it (`policy`), sends it, classifies the answer, and
 //! hands a good one to `respond`.
 
+use super::job::{AttemptResult, Job};
 use super::respond;
-use super::{model_field, parse_object, read_all, within};
+use super::input::{model_field, parse_object};
 use crate::costs;
-use crate::dialect;
-use crate::dialect::{ollama, responses, ChatRequest};
+use crate::types::Dialect;
+use crate::dialect::{self, ollama, responses, ChatRequest};
 use crate::error::GatewayError;
 use crate::limits;
 use crate::net::{Inbound, Outbound, Reply};
+use http::Method;
 use crate::origins::failure::{Failure, Next, Scope};
+use crate::origins::call::{self, Answer};
 use crate::origins::{self, bedrock, Api, Leg};
 use crate::platform::{Platform, Settlement};
 use crate::policy::{self, Target, UpstreamBody};
@@ -21,66 +24,8 @@ use crate::routing::needs;
 use crate::routing::plan::{self, Attempt, Draws, FailureClass, Planner};
 use crate::routing::scope::{self, Scope as NodeScope};
 use crate::state::snapshot::{NodeKind, Snapshot, User};
-use crate::types::Dialect;
-use crate::usage::UsageRecord;
 use serde_json::{Map, Value};
 use std::rc::Rc;
-
-/// What one attempt produced.
-pub(super) enum AttemptResult {
-    Served(Reply),
-    Failed(Failure),
-    /// An error to return as is (untranslatable input).
-    Final(GatewayError),
-    /// The client left before the first byte: the chain ends and counts against nothing.
-    Abandoned,
-}
-
-/// One request's state across its attempts.
-pub(super) struct Job<'a> {
-    pub op: &'a Op,
-    pub dialect: Dialect,
-    pub requested: String,
-    pub stream: bool,
-    pub body: Map<String, Value>,
-    /// The client body in the internal representation, decoded once when a leg needs it.
-    pub ir: Option<ChatRequest>,
-    pub headers: Vec<(String, String)>,
-    /// The client's body and query as received: same-dialect legs forward them (`origins::wire_body`),
-    /// so `body` stays the parse of `raw` (edits go into each attempt's upstream body).
-    pub raw: &'a [u8],
-    pub query: &'a str,
-    pub record: UsageRecord,
-    pub started_ms: u64,
-    /// Limit scopes this request was admitted into (settled exactly once, in `finish`).
-    pub settle: Vec<Settlement>,
-    pub finished: bool,
-    /// Responses only: what the request said about stored state (`super::stored`).
-    pub responses: Option<crate::state::response_store::Turn>,
-    /// The attempts left; a recoverable stream takes it along (see `respond::stream`).
-    pub planner: Option<Planner>,
-    /// The snapshot the request runs on: its prices cost the record (`costs::price_record`).
-    pub snap: Rc<Snapshot>,
-}
-
-impl Job<'_> {
-    /// Hand the record (and the settlements) to the platform; once per request.
-    pub fn finish<P: Platform>(&mut self, p: &P) {
-        if !self.finished {
-            self.finished = true;
-            crate::costs::price_record(&self.snap, &mut self.record);
-            p.finish(self.record.clone(), std::mem::take(&mut self.settle));
-        }
-    }
-
-    /// The client's request in the IR (decoded on first use; errors are the client's 400s).
-    pub(super) fn ir(&mut self) -> Result<&ChatRequest, GatewayError> {
-        if self.ir.is_none() {
-            self.ir = Some(dialect::decode_request(self.op, &self.body)?);
-        }
-        Ok(self.ir.as_ref().expect("set above"))
-    }
-}
 
 fn stream_flag(body: &Map<String, Value>, op: &Op) -> Result<bool, GatewayError> {
     let default = matches!(op, Op::OllamaChat | Op::OllamaGenerate);
@@ -95,51 +40,16 @@ fn stream_flag(body: &Map<String, Value>, op: &Op) -> Result<bool, GatewayError>
 /// An inference request. Every outcome after authentication yields exactly one usage record
 /// (errors included) and carries the rate-limit headers of the limits that applied.
 pub(super) async fn run<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, ep: &Endpoint, req: &Inbound) -> Reply {
-    let started_ms = p.now_ms();
-    let record = UsageRecord {
-        id: p.request_id(),
-        created_at_ms: started_ms,
-        user_id: Some(user.id),
-        key_id: user.key_id,
-        username: user.username.clone(),
-        endpoint: ep.op.name().to_string(),
-        dialect: ep.dialect.as_str().to_string(),
-        client: req.header("user-agent").unwrap_or("").chars().take(200).collect(),
-        ..Default::default()
-    };
+    let mut job = Job::new(&**p, snap, user, ep, req);
     // Span content is opt-in (`otel.capture_content`); spans are made when the record is finished.
     if snap.settings.observe.otel.as_ref().is_some_and(|o| o.capture_content) {
-        p.trace_content(&record.id, &req.body, snap.settings.observe.payload.max_bytes);
+        p.trace_content(&job.record.id, &req.body, snap.settings.observe.payload.max_bytes);
     }
-    let mut job = Job {
-        op: &ep.op,
-        dialect: ep.dialect,
-        requested: String::new(),
-        stream: false,
-        body: Map::new(),
-        ir: None,
-        headers: req.headers.clone(),
-        raw: &req.body,
-        query: &req.query,
-        record,
-        started_ms,
-        settle: Vec::new(),
-        finished: false,
-        responses: None,
-        planner: None,
-        snap: snap.clone(),
-    };
     let mut limit_headers = Vec::new();
     let mut reply = match steps(p, snap, user, req, &mut job, &mut limit_headers).await {
         Ok(reply) => reply,
         Err(e) => {
-            if !job.finished {
-                job.record.status = e.status();
-                job.record.error = Some(e.message());
-                job.record.error_class = Some(e.reason().to_string());
-                job.record.duration_ms = p.now_ms() - job.started_ms;
-                job.finish(&**p);
-            }
+            job.failed(&**p, &e);
             respond::responses_failed(p, &job, &e).unwrap_or_else(|| dialect::render_error(job.dialect, &e))
         }
     };
@@ -178,7 +88,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
         Some((node, model)) => (Some(node), model.to_string()),
         None => (None, requested),
     };
-    super::callable_in(snap, user, &requested, pin)?;
+    super::names::callable_in(snap, user, &requested, pin)?;
     let config = snap.model_config(&requested);
     if config.is_some_and(|c| c.maintenance) {
         return Err(GatewayError::Maintenance(format!("model '{requested}' is in maintenance; try again later")));
@@ -190,7 +100,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
     // Admission last: requests refused before this point never touch the user's quota.
     let now = p.now_ms();
     let mut states = Vec::new();
-    for (scope, rules) in limits::plan(user, config) {
+    for (scope, rules) in limits::scopes::plan(user, config) {
         match p.admit(&scope, &rules, now).await {
             Ok((d, ticket)) => {
                 states.extend(d.states.clone());
@@ -201,9 +111,9 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
                 }
                 job.settle.push(Settlement { scope, rules, admitted_ms: now, ticket, cost: false });
             }
-            Err(e) if snap.settings.limits_fail_open => crate::platform_log(&format!("limits store unavailable for {scope}, admitting without a limit check (limits.fail_open=true): {e}")),
+            Err(e) if snap.settings.limits_fail_open => crate::log::platform_log(&format!("limits store unavailable for {scope}, admitting without a limit check (limits.fail_open=true): {e}")),
             Err(e) => {
-                crate::platform_log(&format!("limits store unavailable for {scope}, rejecting with 503 (limits.fail_open=false): {e}"));
+                crate::log::platform_log(&format!("limits store unavailable for {scope}, rejecting with 503 (limits.fail_open=false): {e}"));
                 return Err(GatewayError::Dependency(format!("the limits store is unavailable: {e}")));
             }
         }
@@ -244,7 +154,7 @@ async fn steps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, req: &I
         let result = if p.client_gone() && !matches!(result, AttemptResult::Served(_)) { AttemptResult::Abandoned } else { result };
         let (scope, outcome) = match &result {
             AttemptResult::Served(_) => (Scope::Pair, Outcome::Success),
-            AttemptResult::Failed(f) if f.scope() != Scope::Nothing => (f.scope(), Outcome::Failure { reason: f.to_string(), retry_after_ms: f.retry_after_ms() }),
+            AttemptResult::Failed(f) => call::report(f),
             _ => (Scope::Nothing, Outcome::Neutral),
         };
         p.attempt_ended(attempt.node_id, &attempt.real, scope, &outcome);
@@ -320,9 +230,9 @@ async fn budgets<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, job: 
                 let rule = d.blocked_by.as_deref().unwrap_or("day");
                 return Err(GatewayError::BudgetExceeded { message: costs::budget::refusal(snap, &scope, rule, d.retry_after), retry_after: d.retry_after });
             }
-            Err(e) if snap.settings.limits_fail_open => crate::platform_log(&format!("limits store unavailable for {scope}, admitting without a budget check (limits.fail_open=true): {e}")),
+            Err(e) if snap.settings.limits_fail_open => crate::log::platform_log(&format!("limits store unavailable for {scope}, admitting without a budget check (limits.fail_open=true): {e}")),
             Err(e) => {
-                crate::platform_log(&format!("limits store unavailable for {scope}, rejecting with 503 (limits.fail_open=false): {e}"));
+                crate::log::platform_log(&format!("limits store unavailable for {scope}, rejecting with 503 (limits.fail_open=false): {e}"));
                 return Err(GatewayError::Dependency(format!("the limits store is unavailable: {e}")));
             }
         }
@@ -354,19 +264,7 @@ fn client_message(snap: &Snapshot, user: &User, job: &Job<'_>, attempt: &Attempt
 }
 
 fn finish_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, e: &GatewayError) {
-    finish_failed(p, job, attempt, e.status(), e.message());
-}
-
-/// The usage record of a request whose last attempt reached an origin and failed, settled once.
-pub(super) fn finish_failed<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, status: u16, error: String) {
-    job.record.status = status;
-    job.record.error = Some(error);
-    job.record.resolved_model = attempt.model.clone();
-    job.record.real_model = attempt.real.clone();
-    job.record.node_id = Some(attempt.node_id);
-    job.record.duration_ms = p.now_ms() - job.started_ms;
-    job.record.reached_origin = true;
-    job.finish(&**p);
+    job.failed_on(&**p, attempt, e.status(), e.message());
 }
 
 /// The upstream body for a leg: the client's JSON re-addressed, or translated from the IR.
@@ -430,7 +328,7 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
     policy::apply(&mut body, &target);
     crate::routing::node_rules::apply(&mut body, &node.request_rules, leg.api);
     let wire = if leg.translate { serde_json::to_vec(&body).unwrap_or_default() } else { origins::wire_body(job.raw, &job.body, &body) };
-    let (url, headers) = if node.kind == NodeKind::Bedrock {
+    let out = if node.kind == NodeKind::Bedrock {
         // Signed over the exact bytes sent, at the time they are sent.
         let auth = match bedrock::auth(node, |s| p.open_secret(s)) {
             Ok(a) => a,
@@ -440,61 +338,38 @@ async fn attempt_once<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User, 
         let mut base = origins::headers(node, None);
         base.push(("accept".into(), if job.stream { "application/vnd.amazon.eventstream" } else { "application/json" }.into()));
         let headers = bedrock::authorize(base, &auth, bedrock::region(node), "POST", &url, &wire, p.now_ms());
-        (url, headers)
+        Outbound { method: Method::POST, url, headers, body: Some(wire) }
     } else {
-        let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
-        let headers = if node.kind == NodeKind::Anthropic { origins::anthropic_headers(node, api_key.as_deref(), &job.headers) } else { origins::headers(node, api_key.as_deref()) };
         let mut url = origins::url(node, leg.api.path());
         if let Some(q) = origins::forwarded_query(leg, job.query) {
             url = format!("{url}?{q}");
         }
-        (url, headers)
+        call::inference(&**p, node, url, &job.headers, wire)
     };
-    let out = Outbound { method: "POST", url, headers, body: Some(wire) };
-    let ttfb = snap.settings.ttfb_ms;
-    let sent_at = p.now_ms();
-    let reply = match within(&**p, ttfb, p.fetch(out)).await {
-        None => return AttemptResult::Failed(Failure::Timeout { ms: ttfb }),
-        Some(Err(e)) => return AttemptResult::Failed(Failure::Connect(e)),
-        Some(Ok(r)) => r,
-    };
-    let remaining = ttfb.saturating_sub(p.now_ms() - sent_at).max(1);
-    if !(200..300).contains(&reply.status) {
-        let status = reply.status;
-        let retry_after_ms = origins::retry_after_ms(reply.header("retry-after"));
-        let kept = respond::origin_headers(leg, &reply.headers);
-        let bytes = read_all(&**p, reply.body, remaining, 1 << 20).await.unwrap_or_default();
-        // The API's own JSON error, or a page from something in front of it (see `failure`).
-        let api = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
-        let f = if leg.api == Api::BedrockConverse {
-            bedrock::failure(status, retry_after_ms, &reply.headers, &bytes)
-        } else {
-            Failure::Status { status, retry_after_ms, message: origins::error_text(&bytes), api }
-        };
-        // Same dialect: an error the client gets (no failover) is the origin's own, status and
-        // body word for word.
-        let answered_here = match f.next() {
-            Next::Client => true,
-            Next::TooLarge => attempt.group.is_none(),
-            Next::NextNode => false,
-        };
-        if answered_here && respond::verbatim_errors(leg) && !bytes.is_empty() {
-            let text = f.origin_message();
-            return respond::origin_error(p, job, attempt, status, kept, bytes, text);
+    let (reply, remaining) = match call::attempt(&**p, out, snap.settings.ttfb_ms).await {
+        Err(f) => return AttemptResult::Failed(f),
+        Ok(Answer::Good { reply, remaining_ms }) => (reply, remaining_ms),
+        Ok(Answer::Status { failure, headers, body }) => {
+            // Bedrock names its errors in a header and the body's type (see `bedrock::failure`).
+            let failure = if leg.api == Api::BedrockConverse { bedrock::failure(failure.status(), failure.retry_after_ms(), &headers, &body) } else { failure };
+            // Same dialect: an error the client gets (no failover) is the origin's own, status
+            // and body word for word.
+            let answered_here = match failure.next() {
+                Next::Client => true,
+                Next::TooLarge => attempt.group.is_none(),
+                Next::NextNode => false,
+            };
+            if answered_here && respond::verbatim_errors(leg) && !body.is_empty() {
+                let status = failure.status();
+                let kept = respond::origin_headers(leg, &headers);
+                let text = failure.origin_message();
+                return respond::origin_error(p, job, attempt, status, kept, body, text);
+            }
+            return AttemptResult::Failed(failure);
         }
-        return AttemptResult::Failed(f);
-    }
-    // A 200 that is an HTML page (a proxy's error or login page) is a failed attempt, not an
-    // answer: nothing has been sent yet, so another node can still serve it.
-    if reply.header("content-type").is_some_and(|ct| ct.to_ascii_lowercase().starts_with("text/html")) {
-        return AttemptResult::Failed(Failure::Html);
-    }
-    job.record.resolved_model = attempt.model.clone();
-    job.record.real_model = attempt.real.clone();
-    job.record.node_id = Some(node.id);
-    job.record.node_name = node.name.clone();
-    job.record.reached_origin = true;
-    let repair = respond::repair_for(leg, &target);
+    };
+    job.reached(attempt, node);
+    let repair = super::repairs::repair_for(leg, &target);
     if job.stream {
         respond::stream(p, snap, user, job, attempt, leg, repair, reply, remaining, strip_usage).await
     } else {

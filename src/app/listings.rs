@@ -2,12 +2,14 @@
 //! and `/v1/messages/count_tokens`, always under the names the client may call. The shapes are
 //! the dialects' (`dialect::<name>::models`).
 
-use super::{callable, model_field, parse_object, read_all, visible, within};
+use super::input::{model_field, parse_object};
+use super::names::{callable, visible};
+use crate::net::Method;
+use crate::origins::call::{self, read_all, within};
 use crate::dialect::anthropic;
 use crate::dialect::ollama as ol;
 use crate::error::GatewayError;
-use crate::net::{Inbound, Outbound, Reply};
-use crate::origins;
+use crate::net::{Inbound, Reply};
 use crate::platform::Platform;
 use crate::routes::Op;
 use crate::routing::catalog;
@@ -32,11 +34,10 @@ pub(super) async fn show<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &Use
     let entry = callable(snap, user, &name)?;
     let origin = match entry.backing {
         Some((node, nm)) if node.kind == NodeKind::Ollama && node.active => {
-            let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
             let mut b = body.clone();
             b.remove("name");
             b.insert("model".into(), Value::String(nm.name.clone()));
-            let out = Outbound { method: "POST", url: origins::url(node, "/api/show"), headers: origins::headers(node, api_key.as_deref()), body: serde_json::to_vec(&b).ok() };
+            let out = call::request(&**p, node, Method::POST, "/api/show", serde_json::to_vec(&b).ok());
             match within(&**p, snap.settings.probe_timeout_ms.max(5000), p.fetch(out)).await {
                 Some(Ok(r)) if r.status == 200 => read_all(&**p, r.body, 10_000, 64 << 20).await.ok().and_then(|b| serde_json::from_slice(&b).ok()),
                 _ => None,
@@ -51,8 +52,7 @@ pub(super) async fn show<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &Use
 pub(super) async fn ps<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &User) -> Result<Reply, GatewayError> {
     let nodes: Vec<_> = snap.nodes.iter().filter(|n| n.active && n.kind == NodeKind::Ollama).collect();
     let calls = nodes.iter().map(|node| {
-        let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
-        let out = Outbound { method: "GET", url: origins::url(node, "/api/ps"), headers: origins::headers(node, api_key.as_deref()), body: None };
+        let out = call::request(&**p, node, Method::GET, "/api/ps", None);
         let p = p.clone();
         async move {
             match within(&*p, 5000, p.fetch(out)).await {

@@ -4,14 +4,16 @@
 //! field — name, code or id — else the first healthy Ollama node by priority); push goes to a
 //! node that has the model; copy and delete act on every node that has it.
 
-use super::{parse_object, read_all, within};
+use super::input::parse_object;
+use crate::net::Method;
 use crate::error::GatewayError;
 use crate::net::{Body, Inbound, Outbound, Reply};
+use crate::origins::call::{self, read_all, within};
 use crate::origins;
 use crate::platform::Platform;
 use crate::routes::Op;
 use crate::state::snapshot::{same_model, Health, Node, NodeKind, Snapshot, User};
-use crate::dialect::ollama::ProgressNdjson;
+use crate::stream::progress::PullProgress;
 use crate::stream::relay::{self, Timer};
 use serde_json::{json, Map, Value};
 use std::rc::Rc;
@@ -76,7 +78,7 @@ pub(super) async fn handle<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
                 Some(_) => vec![pick_one(None)?],
                 None => nodes.iter().copied().filter(|n| has_model(n, &source)).collect(),
             };
-            fan_out(p, &targets, "POST", "/api/copy", &body, &source).await
+            fan_out(p, &targets, Method::POST, "/api/copy", &body, &source).await
         }
         Op::OllamaDelete => {
             let model = name_field(&body, &["model", "name"])?;
@@ -84,15 +86,14 @@ pub(super) async fn handle<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
                 Some(_) => vec![pick_one(None)?],
                 None => nodes.iter().copied().filter(|n| has_model(n, &model)).collect(),
             };
-            fan_out(p, &targets, "DELETE", "/api/delete", &body, &model).await
+            fan_out(p, &targets, Method::DELETE, "/api/delete", &body, &model).await
         }
         _ => Err(GatewayError::NotFound("no such operation".into())),
     }
 }
 
-fn outbound<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: &Map<String, Value>) -> Outbound {
-    let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
-    Outbound { method, url: origins::url(node, path), headers: origins::headers(node, api_key.as_deref()), body: serde_json::to_vec(body).ok() }
+fn outbound<P: Platform>(p: &P, node: &Node, method: Method, path: &str, body: &Map<String, Value>) -> Outbound {
+    call::request(p, node, method, path, serde_json::to_vec(body).ok())
 }
 
 /// Pull/push/create: stream the node's progress lines (never a fake `success`).
@@ -103,7 +104,7 @@ async fn forward_progress<P: Platform>(p: &Rc<P>, node: &Node, op: &Op, body: Ma
         _ => "/api/create",
     };
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(true);
-    let r = match within(&**p, 30_000, p.fetch(outbound(&**p, node, "POST", path, &body))).await {
+    let r = match within(&**p, 30_000, p.fetch(outbound(&**p, node, Method::POST, path, &body))).await {
         None => return Err(GatewayError::UpstreamTimeout(format!("node '{}' did not answer", node.name))),
         Some(Err(e)) => return Err(GatewayError::UpstreamUnavailable(format!("node '{}': {e}", node.name))),
         Some(Ok(r)) => r,
@@ -117,7 +118,7 @@ async fn forward_progress<P: Platform>(p: &Rc<P>, node: &Node, op: &Op, body: Ma
         return Ok(Reply::json_bytes(200, bytes));
     }
     let timer: Rc<dyn Timer> = p.clone();
-    let body = relay::relay(r.body, r.native, Vec::new(), Box::new(ProgressNdjson::new()), timer, PROGRESS_IDLE_MS, Box::new(|_| {}));
+    let body = relay::relay(r.body, r.native, Vec::new(), Box::new(PullProgress::new(None)), timer, PROGRESS_IDLE_MS, Box::new(|_| {}));
     Ok(Reply {
         status: 200,
         headers: vec![("content-type".into(), "application/x-ndjson".into()), ("content-encoding".into(), "identity".into()), ("cache-control".into(), "no-cache".into())],
@@ -126,14 +127,14 @@ async fn forward_progress<P: Platform>(p: &Rc<P>, node: &Node, op: &Op, body: Ma
 }
 
 /// Copy/delete on each node that has the model: 200 when every node succeeded.
-async fn fan_out<P: Platform>(p: &Rc<P>, targets: &[&Node], method: &'static str, path: &str, body: &Map<String, Value>, model: &str) -> Result<Reply, GatewayError> {
+async fn fan_out<P: Platform>(p: &Rc<P>, targets: &[&Node], method: Method, path: &str, body: &Map<String, Value>, model: &str) -> Result<Reply, GatewayError> {
     if targets.is_empty() {
         return Err(GatewayError::NotFound(format!("model '{model}' not found on any node")));
     }
     let mut results = Vec::new();
     let mut failed: Option<(u16, String)> = None;
     for node in targets {
-        let outcome = match within(&**p, 30_000, p.fetch(outbound(&**p, node, method, path, body))).await {
+        let outcome = match within(&**p, 30_000, p.fetch(outbound(&**p, node, method.clone(), path, body))).await {
             None => Err((504, "no answer".to_string())),
             Some(Err(e)) => Err((502, e)),
             Some(Ok(r)) if (200..300).contains(&r.status) => Ok(()),

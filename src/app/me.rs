@@ -91,7 +91,7 @@ pub fn models<'a>(snap: &'a Snapshot, user: &User) -> Vec<Entry<'a>> {
 
 /// The limit levels that apply to the caller outside of any model's per-minute limit.
 pub fn scopes(user: &User) -> Vec<(String, Vec<crate::limits::Rule>)> {
-    crate::limits::plan(user, None)
+    crate::limits::scopes::plan(user, None)
 }
 
 #[cfg(test)]

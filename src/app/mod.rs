@@ -12,11 +12,15 @@
 pub mod cors;
 #[cfg(test)]
 mod hangup_tests;
+pub mod input;
 mod infer;
+mod job;
 mod listings;
 mod manage;
+pub mod names;
 pub mod me;
 mod recover;
+mod repairs;
 mod respond;
 mod stored;
 pub mod tools;
@@ -24,16 +28,14 @@ pub mod tools;
 use crate::auth;
 use crate::error::GatewayError;
 use crate::dialect::{self, ollama as ol, openai as oa};
-use crate::net::{ByteStream, Inbound, Reply};
+use crate::net::{Inbound, Reply};
+use input::parse_object;
+use names::{callable, claude_name, visible};
 use crate::platform::Platform;
 use crate::routes::{self, Endpoint, Op};
-use crate::routing::catalog::{self, Entry};
-use crate::routing::scope::{self, Scope};
 use crate::state::snapshot::{Snapshot, User};
-use crate::stream::relay::Timer;
-use futures::future::{select, Either};
-use futures::StreamExt;
-use serde_json::{json, Map, Value};
+use crate::types::Dialect;
+use serde_json::json;
 use std::rc::Rc;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -41,7 +43,14 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Handle one request against the current snapshot. Never panics on client input; every
 /// failure is rendered in the client's dialect.
 pub async fn handle<P: Platform>(p: Rc<P>, snap: Rc<Snapshot>, req: Inbound) -> Reply {
-    let ep = match routes::resolve(&req.method, &req.path) {
+    let ep = routes::resolve(req.method.as_str(), &req.path);
+    serve(p, snap, ep, req).await
+}
+
+/// `handle` for a request whose route the caller already resolved (the edge resolves it once,
+/// to answer health, readiness and the admin API before any snapshot is loaded).
+pub async fn serve<P: Platform>(p: Rc<P>, snap: Rc<Snapshot>, ep: Result<Endpoint, (Dialect, GatewayError)>, req: Inbound) -> Reply {
+    let ep = match ep {
         Ok(ep) => ep,
         Err((dialect, e)) => return dialect::render_error(dialect, &e),
     };
@@ -96,51 +105,7 @@ async fn dispatch<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, ep: &Endpoint, re
     }
 }
 
-/// Catalog entries the user may call that some node can serve for `op`.
-fn visible<'a>(snap: &'a Snapshot, user: &User, op: &Op) -> Vec<Entry<'a>> {
-    let kinds = crate::origins::kinds_for(op);
-    let scope = Scope::of(user, None);
-    catalog::entries(snap).into_iter().filter(|e| catalog::allowed(user, &e.name) && catalog::served_by(e, &kinds) && scope::reachable(snap, &scope, e, &kinds)).collect()
-}
 
-/// What a Claude-side model name stands for (`tools::claude_name`), among the names this user
-/// may call.
-fn claude_name(snap: &Snapshot, user: &User, model: &str) -> Option<String> {
-    let exists = |n: &str| catalog::find(snap, n).is_some();
-    if model.starts_with("claude-maestro-") {
-        let names: Vec<String> = visible(snap, user, &Op::Messages).into_iter().map(|e| e.name).collect();
-        return tools::claude_name(model, &names, &exists);
-    }
-    tools::claude_name(model, &[], &exists)
-}
-
-/// The entry for a requested name if it exists and the user may call it. Otherwise 404 with one
-/// message whether the name is unknown or outside the user's allow-list: a different answer
-/// would confirm which hidden names exist (README, "403 or 404").
-fn callable<'a>(snap: &'a Snapshot, user: &User, name: &str) -> Result<Entry<'a>, GatewayError> {
-    callable_in(snap, user, name, None)
-}
-
-/// `callable` within the user's node rules and a pinned node (`routing::scope`): a name no
-/// node the user may use serves is unknown to them too. A name no catalog lists yet is callable
-/// when a `route_unknown_models` node in scope takes it.
-fn callable_in<'a>(snap: &'a Snapshot, user: &User, name: &str, pin: Option<i64>) -> Result<Entry<'a>, GatewayError> {
-    let scope = Scope::of(user, pin);
-    let allowed = catalog::allowed(user, name);
-    match catalog::find(snap, name).filter(|_| allowed) {
-        Some(e) if scope::reachable(snap, &scope, &e, &[]) => Ok(e),
-        None if allowed && !scope::unknown_model_nodes(snap, &scope, name, &[]).is_empty() => Ok(Entry {
-            name: name.to_string(),
-            kind: catalog::EntryKind::Real,
-            backing: None,
-            context_length: catalog::context_length(snap, None, None, name),
-            capabilities: vec!["completion".to_string()],
-        }),
-        _ => Err(GatewayError::NotFound(catalog::not_callable(name))),
-    }
-}
-
-/// Parse a JSON object body; the error says what is wrong.
 /// A chat body holding Anthropic content blocks, rewritten (`dialect::chat_blocks`); None
 /// for every other body, which only a byte scan looked at.
 fn anthropic_blocks(req: &Inbound) -> Result<Option<Inbound>, GatewayError> {
@@ -154,49 +119,3 @@ fn anthropic_blocks(req: &Inbound) -> Result<Option<Inbound>, GatewayError> {
     Ok(Some(Inbound { body: serde_json::to_vec(&body).unwrap_or_default(), ..req.clone() }))
 }
 
-pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, GatewayError> {
-    if body.is_empty() {
-        return Err(GatewayError::bad_request("request body is empty; expected a JSON object"));
-    }
-    let text = std::str::from_utf8(body).map_err(|e| GatewayError::bad_request(format!("request body is not valid UTF-8 (byte {})", e.valid_up_to())))?;
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(GatewayError::bad_request("request body must be a JSON object")),
-        Err(e) => Err(GatewayError::bad_request(format!("invalid JSON: {e}"))),
-    }
-}
-
-fn model_field(body: &Map<String, Value>, key: &str) -> Result<String, GatewayError> {
-    match body.get(key) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        Some(Value::String(_)) | None => Err(GatewayError::bad_field(key, format!("'{key}' is required"))),
-        Some(_) => Err(GatewayError::bad_field(key, format!("'{key}' must be a string"))),
-    }
-}
-
-/// Race a future against a deadline.
-async fn within<T>(timer: &dyn Timer, ms: u64, fut: impl std::future::Future<Output = T>) -> Option<T> {
-    let fut = std::pin::pin!(fut);
-    match select(fut, timer.sleep(ms)).await {
-        Either::Left((v, _)) => Some(v),
-        Either::Right(_) => None,
-    }
-}
-
-/// Read a whole (non-streamed) origin body with an idle deadline per chunk and a size cap.
-async fn read_all(timer: &dyn Timer, mut body: ByteStream, idle_ms: u64, max: usize) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    loop {
-        match within(timer, idle_ms, body.next()).await {
-            None => return Err(format!("the origin sent nothing for {idle_ms} ms")),
-            Some(None) => return Ok(out),
-            Some(Some(Err(e))) => return Err(e),
-            Some(Some(Ok(b))) => {
-                out.extend_from_slice(&b);
-                if out.len() > max {
-                    return Err(format!("the origin's answer exceeds {max} bytes"));
-                }
-            }
-        }
-    }
-}

@@ -6,11 +6,10 @@
 //! with a 4xx rejects it: no continuation, the stream ends with its in-band error. Attempts are
 //! reported to the breakers like any other.
 
-use super::infer::Job;
-use super::respond::{has_event, repair_for};
-use super::{read_all, within};
+use super::job::Job;
+use super::repairs::repair_for;
 use crate::dialect::{ollama, openai, ChatRequest, Decoder, Message, Role};
-use crate::net::Outbound;
+use crate::origins::call::{self, Answer};
 use crate::origins::failure::{Failure, Scope};
 use crate::origins::{self, Api};
 use crate::platform::Platform;
@@ -20,7 +19,6 @@ use crate::routing::breaker::Outcome;
 use crate::routing::plan::{Attempt, FailureClass, Planner};
 use crate::state::snapshot::{Snapshot, User};
 use crate::stream::relay::{Recover, Resumed};
-use futures::StreamExt;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -64,14 +62,10 @@ async fn next<P: Platform>(ctx: &Ctx<P>, partial: String, why: String) -> Option
             Ok(r) => return Some(r),
             Err(None) => continue,
             Err(Some(f)) => {
-                let (scope, outcome) = match f.scope() {
-                    Scope::Nothing => (Scope::Nothing, Outcome::Neutral),
-                    s => (s, Outcome::Failure { reason: f.to_string(), retry_after_ms: f.retry_after_ms() }),
-                };
+                let (scope, outcome) = call::report(&f);
                 ctx.p.attempt_ended(attempt.node_id, &attempt.real, scope, &outcome);
-                crate::platform_log(&format!("mid-stream recovery on node {} failed: {f}", attempt.node_id));
-                // A 4xx is this origin refusing the prefill (or the request): stop here.
-                if matches!(f, Failure::Status { status, .. } if status < 500 && status != 429 && status != 404) {
+                crate::log::platform_log(&format!("mid-stream recovery on node {} failed: {f}", attempt.node_id));
+                if f.ends_recovery() {
                     return None;
                 }
             }
@@ -114,34 +108,14 @@ async fn once<P: Platform>(ctx: &Ctx<P>, attempt: &Attempt, partial: &str, why: 
     if !p.attempt_begins(node.id, &attempt.real, attempt.forced) {
         return Err(None);
     }
-    let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
-    let out = Outbound { method: "POST", url: origins::url(node, leg.api.path()), headers: origins::headers(node, api_key.as_deref()), body: Some(serde_json::to_vec(&body).unwrap_or_default()) };
+    let out = call::inference(&**p, node, origins::url(node, leg.api.path()), &[], serde_json::to_vec(&body).unwrap_or_default());
     let ttfb = snap.settings.ttfb_ms;
-    let sent = p.now_ms();
-    let mut reply = match within(&**p, ttfb, p.fetch(out)).await {
-        None => return Err(Some(Failure::Timeout { ms: ttfb })),
-        Some(Err(e)) => return Err(Some(Failure::Connect(e))),
-        Some(Ok(r)) => r,
+    let deadline = p.now_ms() + ttfb;
+    let mut reply = match call::attempt(&**p, out, ttfb).await.map_err(Some)? {
+        Answer::Good { reply, .. } => reply,
+        Answer::Status { failure, .. } => return Err(Some(failure)),
     };
-    let deadline = sent + ttfb;
-    if !(200..300).contains(&reply.status) {
-        let retry_after_ms = origins::retry_after_ms(reply.header("retry-after"));
-        let bytes = read_all(&**p, reply.body, deadline.saturating_sub(p.now_ms()).max(1), 1 << 20).await.unwrap_or_default();
-        let api = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok();
-        return Err(Some(Failure::Status { status: reply.status, retry_after_ms, message: origins::error_text(&bytes), api }));
-    }
-    if reply.header("content-type").is_some_and(|ct| ct.to_ascii_lowercase().starts_with("text/html")) {
-        return Err(Some(Failure::Html));
-    }
-    let mut first = Vec::new();
-    while !has_event(&first) {
-        match within(&**p, deadline.saturating_sub(p.now_ms()).max(1), reply.body.next()).await {
-            None => return Err(Some(Failure::NoFirstByte { ms: ttfb })),
-            Some(None) => return Err(Some(Failure::Empty)),
-            Some(Some(Err(e))) => return Err(Some(Failure::StreamBroke(e))),
-            Some(Some(Ok(b))) => first.extend_from_slice(&b),
-        }
-    }
+    let first = call::first_event(&**p, &mut reply.body, deadline, ttfb, usize::MAX).await.map_err(Some)?;
     p.attempt_ended(node.id, &attempt.real, Scope::Pair, &Outcome::Success);
     let old = ctx.node.replace(node.id);
     p.stream_ended(old, &ctx.lease);

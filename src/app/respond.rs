@@ -4,54 +4,28 @@
 //! decoder, encoder, passthrough, id prefix and content type is the dialect table's business
 //! (`dialect`); this file decides only when to translate or repair, and settles the usage.
 
-use super::infer::{AttemptResult, Job};
-use super::{read_all, within};
+use super::job::{AttemptResult, Job};
 use crate::error::GatewayError;
+use crate::origins::call::{self, read_all};
 use crate::dialect::{self, anthropic, ollama, responses, AnswerSpec, ChatResponse, Decoder, StreamEncoder, ToolCall};
 use crate::net::{Body, OriginReply, Reply};
 use crate::origins::failure;
 use crate::origins::failure::Failure;
 use crate::origins::{self, bedrock, Api, Leg};
 use crate::platform::Platform;
-use crate::policy::Target;
 use crate::repair::{self, Piece, Pipeline};
 use crate::routes::Op;
 use crate::routing::plan::Attempt;
-use crate::settings::ThinkTags;
 use crate::state::snapshot::{Snapshot, User};
-use crate::stream::relay::{self, Finished, Timer};
+use crate::stream::relay::{self, Timer};
 use crate::stream::required_args::{self, RequiredArgs};
 use crate::stream::transcode::Transcode;
 use crate::stream::transform::{error_message, Transform};
 use crate::types::{Dialect, Usage};
 use crate::usage::estimate_tokens;
 use crate::util::jsonscan;
-use futures::StreamExt;
 use serde_json::Value;
 use std::rc::Rc;
-
-/// Output repair for this attempt, if any: tool-call repair for models that need it, think
-/// splitting for thinking models, and always when translating (we are re-encoding anyway).
-pub(super) fn repair_for(leg: Leg, t: &Target) -> Option<Pipeline> {
-    // A same-dialect Anthropic leg is never repaired: its bytes are the origin's. A translated
-    // one is re-encoded anyway (Anthropic-compatible endpoints also serve DeepSeek or Kimi).
-    let eligible = match leg.api {
-        Api::OpenAiChat | Api::OllamaChat | Api::OllamaGenerate => true,
-        Api::AnthropicMessages => leg.translate,
-        Api::BedrockConverse => true,
-        _ => false,
-    };
-    if !eligible {
-        return None;
-    }
-    let p = repair::for_model(t.real);
-    let think = match t.snap.settings.think_tags {
-        ThinkTags::Always => true,
-        ThinkTags::Never => false,
-        ThinkTags::Auto => t.capabilities().iter().any(|c| c == "thinking"),
-    };
-    (leg.translate || p.repairs_tools() || think).then_some(p)
-}
 
 fn now_s<P: Platform>(p: &P) -> i64 {
     (p.now_ms() / 1000) as i64
@@ -88,20 +62,13 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
     // Failover is still possible until the first event: read up to it under the TTFB
     // deadline. A stream that closes (or breaks) before one moves to the next candidate.
     let deadline = p.now_ms() + remaining;
-    let mut first: Vec<u8> = Vec::new();
+    // (A huge first line ends the search: the relay judges it, its line limit applies.)
     let event_stream = leg.api == Api::BedrockConverse;
-    while !(if event_stream { bedrock::eventstream::has_message(&first) } else { has_event(&first) }) {
-        let left = deadline.saturating_sub(p.now_ms()).max(1);
-        match within(&**p, left, reply.body.next()).await {
-            None => return AttemptResult::Failed(Failure::NoFirstByte { ms: snap.settings.ttfb_ms }),
-            Some(None) => return AttemptResult::Failed(Failure::Empty),
-            Some(Some(Err(e))) => return AttemptResult::Failed(Failure::StreamBroke(e)),
-            Some(Some(Ok(b))) => first.extend_from_slice(&b),
-        }
-        if first.len() > FIRST_EVENT_MAX {
-            break; // a huge first line: let the relay judge it (its line limit applies)
-        }
-    }
+    let complete: fn(&[u8]) -> bool = if event_stream { bedrock::eventstream::has_message } else { call::has_event };
+    let first = match call::first_frame(&**p, &mut reply.body, deadline, snap.settings.ttfb_ms, FIRST_EVENT_MAX, complete).await {
+        Ok(first) => first,
+        Err(f) => return AttemptResult::Failed(f),
+    };
     // A ConverseStream that opens with an exception (throttling, validation) failed before
     // anything went out: typed like Bedrock's HTTP errors, so failover still applies.
     if let Some(f) = event_stream.then(|| bedrock::first_failure(&first)).flatten() {
@@ -120,36 +87,9 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
     };
     // The node the stream comes from (a recovery moves it, and its stream lease with it).
     let node = Rc::new(std::cell::Cell::new(attempt.node_id));
-    let node_id = node.clone();
-    let lease = job.record.id.clone();
-    p.stream_started(attempt.node_id, &lease);
-    let hook_p = p.clone();
-    let mut record = job.record.clone();
-    record.ttfb_ms = Some(ttfb_ms);
-    // The relay owns the settlement from here: it runs when the stream ends or is dropped.
-    let settle = std::mem::take(&mut job.settle);
-    job.finished = true;
-    let started = job.started_ms;
+    p.stream_started(attempt.node_id, &job.record.id);
     let prompt_estimate = prompt_estimate(job);
-    let prices = snap.clone();
-    let hook = Box::new(move |f: Finished| {
-        hook_p.stream_ended(node_id.get(), &lease);
-        record.duration_ms = hook_p.now_ms() - started;
-        record.status = if f.completed { 200 } else if f.client_gone { 499 } else { 502 };
-        record.error = f.error;
-        if !f.recovered.is_empty() {
-            // The usage record says the answer was continued elsewhere (and why).
-            let note = format!("recovered mid-stream: {}", f.recovered.join("; "));
-            record.error = Some(match record.error.take() {
-                Some(e) => format!("{e} ({note})"),
-                None => note,
-            });
-        }
-        let usage = f.usage.unwrap_or(Usage { prompt_tokens: prompt_estimate, completion_tokens: f.frames, estimated: true, ..Default::default() });
-        record.set_usage(&usage);
-        crate::costs::price_record(&prices, &mut record);
-        hook_p.finish(record, settle);
-    });
+    let hook = job.stream_settlement(p.clone(), node.clone(), ttfb_ms, prompt_estimate);
     let timer: Rc<dyn Timer> = p.clone();
     let request_id = origin_request_id(leg, &reply);
     let mut body = relay::relay(reply.body, reply.native, first, transform, timer, snap.settings.stream_idle_ms, hook).with_keepalive(snap.settings.keepalive_ms);
@@ -172,17 +112,6 @@ pub(super) async fn stream<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, user: &U
 
 /// Bytes read while looking for the first event before the relay takes over anyway.
 const FIRST_EVENT_MAX: usize = 1 << 20;
-
-/// The buffer holds a complete line that carries an event: an SSE `data:` line or, for NDJSON,
-/// any non-blank line (SSE comments, `event:` names and keep-alive blank lines are not events).
-pub(super) fn has_event(buf: &[u8]) -> bool {
-    let Some(end) = buf.iter().rposition(|b| *b == b'\n') else { return false };
-    buf[..end].split(|b| *b == b'\n').any(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let t = line.trim_ascii();
-        !t.is_empty() && !t.starts_with(b":") && !t.starts_with(b"event:") && !t.starts_with(b"id:") && !t.starts_with(b"retry:")
-    })
-}
 
 pub(super) fn prompt_estimate(job: &Job<'_>) -> u64 {
     if let Some(ir) = &job.ir {
@@ -288,7 +217,7 @@ pub(super) async fn json<P: Platform>(p: &Rc<P>, snap: &Rc<Snapshot>, job: &mut 
         (out, usage)
     };
     let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true, ..Default::default() });
-    served(p, job, usage, serde_json::to_vec(&out).unwrap_or_default())
+    job.served(&**p, usage, serde_json::to_vec(&out).unwrap_or_default())
 }
 
 /// Same dialect, nothing to repair: the origin's bytes with the model name swapped in place
@@ -318,7 +247,7 @@ fn passthrough_json<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, leg: Leg, bytes: 
     let usage = dialect::answer_usage(leg.api, field);
     let usage = usage.unwrap_or_else(|| Usage { prompt_tokens: prompt_estimate(job), completion_tokens: estimate_tokens(bytes.len() / 2), estimated: true, ..Default::default() });
     let out = jsonscan::set_top_level_str(&bytes, "model", &job.requested).unwrap_or(bytes);
-    served(p, job, usage, out)
+    job.served(&**p, usage, out)
 }
 
 /// Origins whose error answers reach the client as they are: same-dialect Anthropic legs
@@ -347,22 +276,13 @@ fn origin_request_id(leg: Leg, reply: &OriginReply) -> Option<(String, String)> 
 }
 
 pub(super) fn origin_error<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, attempt: &Attempt, status: u16, kept: Vec<(String, String)>, body: Vec<u8>, text: String) -> AttemptResult {
-    super::infer::finish_failed(p, job, attempt, status, format!("HTTP {status}: {text}"));
+    job.failed_on(&**p, attempt, status, format!("HTTP {status}: {text}"));
     let mut headers = kept;
     if !headers.iter().any(|(k, _)| k == "content-type") {
         headers.push(("content-type".into(), "application/json".into()));
     }
     headers.push(("x-request-id".into(), job.record.id.clone()));
     AttemptResult::Served(Reply { status, headers, body: Body::Full(body) })
-}
-
-fn served<P: Platform>(p: &Rc<P>, job: &mut Job<'_>, usage: Usage, body: Vec<u8>) -> AttemptResult {
-    job.record.status = 200;
-    job.record.set_usage(&usage);
-    job.record.duration_ms = p.now_ms() - job.started_ms;
-    job.record.ttfb_ms = Some(job.record.duration_ms);
-    job.finish(&**p);
-    AttemptResult::Served(Reply::json_bytes(200, body).with_header("x-request-id", job.record.id.clone()))
 }
 
 /// A streamed Responses request that fails before its first byte, when Codex acts on the

@@ -111,6 +111,6 @@ pub(super) fn keep<P: Platform>(p: &P, user_id: Option<i64>, turn: &Turn, respon
     if let Some(rec) = store::record(turn, response, p.now_ms()) {
         p.store_response(user_id, rec);
     } else if turn.store {
-        crate::platform_log("a response was too large to store (see README, Responses state); later references to it will not resolve");
+        crate::log::platform_log("a response was too large to store (see README, Responses state); later references to it will not resolve");
     }
 }

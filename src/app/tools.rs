@@ -8,7 +8,7 @@
 //! - `/codex`: the model list in the shape Codex reads (`ModelsResponse`);
 //! - `/openclaw`: `GET /openclaw/` answers like Ollama.
 
-use super::parse_object;
+use super::input::parse_object;
 use crate::error::GatewayError;
 use crate::net::{Inbound, Reply};
 use crate::routes::{Op, Tool};
@@ -268,7 +268,7 @@ mod tests {
         if let Some(a) = accept {
             headers.push(("accept".to_string(), a.to_string()));
         }
-        Inbound { method: method.into(), path: "/".into(), query: String::new(), headers, body: Vec::new(), client_ip: None }
+        Inbound { method: method.parse().unwrap(), path: "/".into(), query: String::new(), headers, body: Vec::new(), client_ip: None }
     }
 
     fn body_text(r: &Reply) -> String {
@@ -391,7 +391,7 @@ mod tests {
 
     #[test]
     fn root_chat_path_reads_agent_bodies_and_leaves_chat_bodies_alone() {
-        let inbound = |body: Value| Inbound { method: "POST".into(), path: "/v1/chat/completions".into(), query: String::new(), headers: vec![], body: body.to_string().into_bytes(), client_ip: None };
+        let inbound = |body: Value| Inbound { method: crate::net::Method::POST, path: "/v1/chat/completions".into(), query: String::new(), headers: vec![], body: body.to_string().into_bytes(), client_ip: None };
         let none = |_: &str| None;
         let chat = inbound(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "input": "ignored"}));
         assert!(rewrite(None, &Op::ChatCompletions, &chat, &none).unwrap().is_none(), "a chat body is not parsed twice");

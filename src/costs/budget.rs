@@ -14,45 +14,7 @@
 
 use crate::limits::{Period, Rule, RuleState};
 use crate::state::snapshot::{Snapshot, User};
-use serde::{Deserialize, Serialize};
-
-/// Who a budget belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Owner {
-    #[default]
-    User,
-    Team,
-    Key,
-}
-
-impl Owner {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Owner::User => "user",
-            Owner::Team => "team",
-            Owner::Key => "key",
-        }
-    }
-}
-
-/// One row of `budgets` as the snapshot carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Budget {
-    pub id: i64,
-    pub owner: Owner,
-    pub owner_id: i64,
-    pub period: Period,
-    pub limit_micros: u64,
-    /// The soft threshold, percent of the limit: past it answers carry a warning header and
-    /// the cron records a `soft` budget event.
-    #[serde(default = "default_soft")]
-    pub soft_pct: u32,
-}
-
-fn default_soft() -> u32 {
-    80
-}
+pub use super::rows::{Budget, Owner};
 
 fn rule_name(p: Period) -> &'static str {
     match p {

@@ -13,29 +13,13 @@
 
 pub mod alerts;
 pub mod budget;
+pub mod rows;
 #[cfg(test)]
 mod capture_tests;
 
 use crate::state::snapshot::{NodeKind, Snapshot};
 use crate::usage::UsageRecord;
-use serde::{Deserialize, Serialize};
-
-/// One row of `model_prices` as the snapshot carries it. Cache prices left unset are the input
-/// price (what origins without a cache discount charge).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PriceRow {
-    pub model: String,
-    #[serde(default)]
-    pub node_id: Option<i64>,
-    #[serde(default)]
-    pub input: u64,
-    #[serde(default)]
-    pub output: u64,
-    #[serde(default)]
-    pub cache_read: Option<u64>,
-    #[serde(default)]
-    pub cache_write: Option<u64>,
-}
+pub use rows::PriceRow;
 
 /// Resolved prices, millionths of the currency per million tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

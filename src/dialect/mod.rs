@@ -13,7 +13,7 @@
 //! | dialect      | client request decoder                   | origin request encoder        | origin answer decoders                          | client answer encoders | passthrough |
 //! |--------------|------------------------------------------|-------------------------------|-------------------------------------------------|------------------------|-------------|
 //! | OpenAI chat  | `openai::decode_request`                 | `openai::encode_request`      | `openai::decode_response`, `openai::StreamDecoder` (SSE data) | `openai::encode_response`, `openai::StreamEncoder` | `openai::OpenAiSse` |
-//! | Ollama       | `ollama::decode_chat_request`, `ollama::decode_generate_request` | `ollama::encode_chat_request` | `ollama::decode_chat_response`, `ollama::StreamDecoder` (NDJSON line) | `ollama::encode_chat_response`, `ollama::encode_generate_response`, `ollama::ChatStreamEncoder`, `ollama::GenerateStreamEncoder` | `ollama::OllamaNdjson`, `ollama::ProgressNdjson` |
+//! | Ollama       | `ollama::decode_chat_request`, `ollama::decode_generate_request` | `ollama::encode_chat_request` | `ollama::decode_chat_response`, `ollama::StreamDecoder` (NDJSON line) | `ollama::encode_chat_response`, `ollama::encode_generate_response`, `ollama::ChatStreamEncoder`, `ollama::GenerateStreamEncoder` | `ollama::OllamaNdjson` (model-operation progress: `stream::progress`) |
 //! | Anthropic    | `anthropic::decode_request`, `anthropic::count_tokens` | `anthropic::encode_request` | `anthropic::decode_response`, `anthropic::StreamDecoder` (SSE data) | `anthropic::encode_response`, `anthropic::StreamEncoder` | `anthropic::AnthropicSse` (byte-identical) |
 //! | Bedrock (origin only) | – | `bedrock::encode_request` (Converse) | `bedrock::decode_response`, `bedrock::StreamDecoder` (raw event-stream bytes) | – | – |
 //! | Responses    | `responses::decode_request`              | –                             | –                                               | `responses::encode_response`, `responses::StreamEncoder` | – |
@@ -40,6 +40,8 @@
 pub mod anthropic;
 pub mod bedrock;
 pub mod chat_blocks;
+pub mod decoder;
+pub mod encoder;
 pub mod ir;
 pub mod ollama;
 pub mod openai;
@@ -53,35 +55,17 @@ mod test_support;
 mod tests;
 pub(crate) mod wire;
 
+pub use decoder::Decoder;
+pub use encoder::StreamEncoder;
 pub use ir::{ChatRequest, ChatResponse, Chunk, Effort, Family, ImageData, Message, Part, Reasoning, Role, Tool, ToolCall, ToolChoice};
 
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::origins::Api;
 use crate::routes::Op;
-use crate::stream::transform::{Framing, Transform};
+use crate::stream::transform::Transform;
 use crate::types::{Dialect, Usage};
 use serde_json::{json, Map, Value};
-
-/// Turns `Chunk`s into the bytes one client dialect expects on a streamed response.
-///
-/// Call order: `start` once, `chunk` for each chunk, then exactly one of `finish` (the origin
-/// ended properly) or `error` (the stream broke after bytes went out). `chunk` starts the
-/// stream itself if `start` was not called; every call after `finish`/`error` writes nothing.
-pub trait StreamEncoder {
-    /// Bytes to send before the first chunk (e.g. Anthropic message_start + ping, Responses
-    /// response.created + response.in_progress). OpenAI: the role chunk. Ollama: nothing.
-    fn start(&mut self, out: &mut Vec<u8>);
-    fn chunk(&mut self, c: &Chunk, out: &mut Vec<u8>);
-    /// Close open blocks/items and emit the dialect's success terminator.
-    fn finish(&mut self, out: &mut Vec<u8>);
-    /// End with the dialect's in-band error (`<dialect>::stream_error`) and never a success
-    /// terminator.
-    fn error(&mut self, message: &str, out: &mut Vec<u8>);
-    /// A keep-alive the client reads as one, sent while the origin is silent (Anthropic:
-    /// `event: ping`); nothing by default. Only between events, never after the end.
-    fn keepalive(&mut self, _out: &mut Vec<u8>) {}
-}
 
 // ---- client requests -> IR -> origin requests ----------------------------------------------
 
@@ -110,65 +94,6 @@ pub fn encode_request(api: Api, ir: &ChatRequest, real_model: &str) -> Option<Re
 }
 
 // ---- origin answers -> IR -------------------------------------------------------------------
-
-/// The stream decoder for an origin API: what `stream::transcode` turns into `Chunk`s.
-pub enum Decoder {
-    OpenAi(openai::StreamDecoder),
-    Ollama(ollama::StreamDecoder),
-    Anthropic(anthropic::StreamDecoder),
-    /// ConverseStream: raw event-stream bytes, framed by the decoder itself.
-    Bedrock(bedrock::StreamDecoder),
-}
-
-impl Decoder {
-    pub fn for_api(api: Api) -> Decoder {
-        match api {
-            Api::OllamaChat | Api::OllamaGenerate => Decoder::Ollama(ollama::StreamDecoder::new()),
-            Api::AnthropicMessages => Decoder::Anthropic(anthropic::StreamDecoder::new()),
-            Api::BedrockConverse => Decoder::Bedrock(bedrock::StreamDecoder::new()),
-            _ => Decoder::OpenAi(openai::StreamDecoder::new()),
-        }
-    }
-
-    /// One frame (SSE `data:` payload or NDJSON line); `Err` carries the origin's error.
-    pub fn frame(&mut self, payload: &[u8], out: &mut Vec<Chunk>) -> Result<(), String> {
-        match self {
-            Decoder::OpenAi(d) => d.frame(payload, out),
-            Decoder::Ollama(d) => d.frame(payload, out),
-            Decoder::Anthropic(d) => d.frame(payload, out),
-            Decoder::Bedrock(d) => d.frame(payload, out),
-        }
-    }
-
-    /// A frame that is the origin's success terminator and carries nothing else (`[DONE]`).
-    pub fn is_terminator(&self, payload: &[u8]) -> bool {
-        matches!(self, Decoder::OpenAi(_)) && payload == b"[DONE]"
-    }
-
-    /// The answer is complete with the frame that carried its finish (Ollama's last line holds
-    /// both the finish and the counts).
-    pub fn complete_at_finish(&self) -> bool {
-        matches!(self, Decoder::Ollama(_))
-    }
-
-    /// The origin sent its own terminator event (Anthropic's `message_stop`, Bedrock's
-    /// `metadata`; both after the finish and the counts).
-    pub fn done(&self) -> bool {
-        match self {
-            Decoder::Anthropic(d) => d.done(),
-            Decoder::Bedrock(d) => d.done(),
-            _ => false,
-        }
-    }
-
-    pub fn framing(&self) -> Framing {
-        match self {
-            Decoder::Ollama(_) => Framing::Lines,
-            Decoder::Bedrock(_) => Framing::Raw,
-            _ => Framing::SseData,
-        }
-    }
-}
 
 /// The same-dialect stream transform for an origin API (the client speaks it too).
 /// `strip_usage`: the gateway asked an OpenAI origin for the usage chunk the client did not.

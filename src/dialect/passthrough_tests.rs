@@ -1,6 +1,6 @@
 //! Same-dialect transforms: model rewriting, usage, terminators, and byte-identical Anthropic streams.
 use super::anthropic::AnthropicSse;
-use super::ollama::{OllamaNdjson, ProgressNdjson};
+use super::ollama::OllamaNdjson;
 use super::openai::OpenAiSse;
 use crate::stream::transform::{State, Transform};
 use crate::types::Usage;
@@ -199,18 +199,6 @@ fn anthropic_origin_error_event_is_forwarded_and_final() {
     t.frame(b"\n", &mut out);
     assert_eq!(*t.state(), State::Failed("Overloaded".into()));
     assert_eq!(out, ev, "the client gets the whole error event");
-}
-
-#[test]
-fn progress_needs_success() {
-    let mut t = ProgressNdjson::new();
-    let mut out = Vec::new();
-    t.frame(br#"{"status":"pulling manifest"}"#, &mut out);
-    t.frame(br#"{"status":"success"}"#, &mut out);
-    assert!(t.end(&mut out));
-    let mut t2 = ProgressNdjson::new();
-    t2.frame(br#"{"status":"downloading","completed":5,"total":10}"#, &mut out);
-    assert!(!t2.end(&mut out));
 }
 
 #[test]

@@ -3,29 +3,14 @@
 
 use super::pg::with_db;
 use super::platform::WorkerPlatform;
+use super::env::{random_bytes, sealer, secret};
 use super::snapshot;
 use crate::admin::{self, AdminEnv};
-use crate::auth::secrets::Sealer;
 use crate::error::GatewayError;
 use crate::dialect::render_error;
 use crate::net::{Inbound, Reply};
 use crate::types::Dialect;
 use worker::Env;
-
-pub fn secret(env: &Env, name: &str) -> Option<String> {
-    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|s| s.to_string())).ok().filter(|s| !s.is_empty())
-}
-
-/// SECRETS_KEY seals node API keys; without it JWT_SECRET is used under a different label.
-pub fn sealer(env: &Env) -> Sealer {
-    Sealer::new(secret(env, "SECRETS_KEY").or_else(|| secret(env, "JWT_SECRET")).unwrap_or_default().as_bytes())
-}
-
-pub fn random_bytes(n: usize) -> Vec<u8> {
-    let mut b = vec![0u8; n];
-    getrandom::fill(&mut b).expect("crypto.getRandomValues is available in Workers");
-    b
-}
 
 /// Origins allowed to call the admin API from a browser (the dashboard on Pages).
 fn cors_origin(env: &Env, req: &Inbound) -> Option<String> {
@@ -62,7 +47,7 @@ pub async fn handle(env: &Env, platform: &WorkerPlatform, req: Inbound) -> Reply
         return with_cors(Reply::empty(204), origin.as_deref());
     }
     // Unknown paths, wrong methods and the OpenAPI document need no database connection.
-    if let Some(answer) = admin::pre_route(&req.method, &req.path) {
+    if let Some(answer) = admin::pre_route(req.method.as_str(), &req.path) {
         return with_cors(answer.unwrap_or_else(|e| render_error(Dialect::Admin, &e)), origin.as_deref());
     }
     let sealer = sealer(env);

@@ -58,7 +58,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         let reply = if inbound.method == "OPTIONS" { crate::net::Reply::empty(204) } else { me::handle(&platform, &snap, &inbound).await };
         return http::response(me::with_cors(reply), &js_ctx);
     }
-    let reply = crate::app::handle(platform, snap, inbound).await;
+    let reply = crate::app::serve(platform, snap, endpoint, inbound).await;
     http::response(reply, &js_ctx)
 }
 

@@ -85,6 +85,8 @@ pub async fn inbound(req: web_sys::Request, path: &str, query: &str, max: usize,
             }
         }
     }
+    // The runtime only passes valid method tokens; anything else is refused, never read as GET.
+    let method = crate::net::Method::from_bytes(method.as_bytes()).map_err(|_| GatewayError::bad_request("invalid request method"))?;
     Ok(Inbound { method, path: path.to_string(), query: query.to_string(), headers, body, client_ip })
 }
 

@@ -132,9 +132,29 @@ async fn retention(env: &Env, platform: &WorkerPlatform, budget: &Budget, schedu
         if events > 0 {
             worker::console_log!("budgets: {events} threshold crossing(s) recorded in budget_events");
         }
-        super::observe::cron(db, platform, budget, &openings, scheduled_ms).await;
+        alerts_step(db, platform, budget, &openings, scheduled_ms).await;
         Ok(())
     })
     .await
     .map_err(|e| e.to_string())
+}
+
+/// The cron's alert step (see `observe::cron`) on the clean-up's connection: deliveries within
+/// what the budget leaves. Logs instead of failing: the clean-up around it goes on.
+async fn alerts_step(db: &super::pg::Pg<'_>, platform: &super::platform::WorkerPlatform, budget: &crate::maintenance::budget::Budget, openings: &[crate::routing::breaker::OpenEntry], scheduled_ms: u64) {
+    let secret = platform.env().secret("ALERT_WEBHOOK_SECRET").map(|s| s.to_string().into_bytes()).ok().filter(|s| !s.is_empty());
+    // The reserved usage-shard flush runs after this step: deliveries leave it its subrequests.
+    let keep = crate::maintenance::budget::FLUSH_SHARDS_RESERVED * crate::maintenance::budget::FLUSH_SHARD.iter().map(|c| c.1).sum::<u32>();
+    match crate::observe::cron(db, platform, budget, keep, openings, secret.as_deref(), scheduled_ms).await {
+        Ok(r) => {
+            let d = &r.drained;
+            if r.breaker_alerts + r.budget_alerts + d.delivered + d.retrying + d.failed + d.unrouted > 0 || r.digest {
+                worker::console_log!("cron: alerts: {} breaker openings, {} budget crossings, digest queued={}, {} delivered, {} retrying, {} given up, {} without a URL", r.breaker_alerts, r.budget_alerts, r.digest, d.delivered, d.retrying, d.failed, d.unrouted);
+            }
+            if secret.is_none() && d.delivered + d.retrying > 0 {
+                worker::console_warn!("cron: alerts are sent unsigned: set the ALERT_WEBHOOK_SECRET secret");
+            }
+        }
+        Err(e) => worker::console_error!("cron: alerts failed (they stay queued): {e}"),
+    }
 }

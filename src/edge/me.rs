@@ -6,9 +6,9 @@ use super::platform::WorkerPlatform;
 use crate::app::me;
 use crate::dialect::render_error;
 use crate::net::{Inbound, Reply};
-use crate::platform::Platform;
+use crate::platform::Credentials;
 use crate::state::snapshot::Snapshot;
-use crate::stream::relay::Timer;
+use crate::platform::Timer;
 use crate::types::Dialect;
 
 pub async fn handle(platform: &WorkerPlatform, snap: &Snapshot, req: &Inbound) -> Reply {

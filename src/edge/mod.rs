@@ -7,6 +7,7 @@ mod batch;
 mod breakers;
 mod durable;
 mod entry;
+mod env;
 mod http;
 mod maintenance;
 mod me;

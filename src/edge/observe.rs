@@ -1,15 +1,14 @@
 //! The Worker side of `observe`: `GET /metrics`, the per-isolate batches of OTLP spans and
-//! logged payloads (sent with `waitUntil`), Analytics Engine datapoints, and the cron's alert
-//! step. Off (no `otel.endpoint`, no `ANALYTICS` binding, `payload_log.enabled` false), a
+//! logged payloads (sent with `waitUntil`), Analytics Engine datapoints, and what the cron's
+//! alert step needs (the step itself is in `edge/maintenance.rs`). Off (no `otel.endpoint`, no `ANALYTICS` binding, `payload_log.enabled` false), a
 //! finished request costs one `is_on` branch here.
 
 use super::batch::{self, Batch};
 use super::durable::{breakers, streams};
 use super::pg::with_db;
-use super::platform::WorkerPlatform;
 use crate::maintenance::budget::{self, Budget, Kind};
 use crate::observe::config::OtelConfig;
-use crate::observe::payload::PayloadEntry;
+use crate::observe::entry::PayloadEntry;
 use crate::observe::{metrics, otel};
 use crate::settings::Settings;
 use crate::usage::UsageRecord;
@@ -258,24 +257,4 @@ pub async fn take_openings(env: &Env, budget: &Budget) -> Vec<crate::routing::br
         worker::console_warn!("cron: breaker openings unavailable: {e}");
         Vec::new()
     })
-}
-
-/// The cron's alert step (see `observe::cron`) on the clean-up's connection: deliveries within
-/// what the budget leaves. Logs instead of failing: the clean-up around it goes on.
-pub async fn cron(db: &super::pg::Pg<'_>, platform: &WorkerPlatform, budget: &Budget, openings: &[crate::routing::breaker::OpenEntry], scheduled_ms: u64) {
-    let secret = platform.env().secret("ALERT_WEBHOOK_SECRET").map(|s| s.to_string().into_bytes()).ok().filter(|s| !s.is_empty());
-    // The reserved usage-shard flush runs after this step: deliveries leave it its subrequests.
-    let keep = budget::FLUSH_SHARDS_RESERVED * budget::FLUSH_SHARD.iter().map(|c| c.1).sum::<u32>();
-    match crate::observe::cron(db, platform, budget, keep, openings, secret.as_deref(), scheduled_ms).await {
-        Ok(r) => {
-            let d = &r.drained;
-            if r.breaker_alerts + r.budget_alerts + d.delivered + d.retrying + d.failed + d.unrouted > 0 || r.digest {
-                worker::console_log!("cron: alerts: {} breaker openings, {} budget crossings, digest queued={}, {} delivered, {} retrying, {} given up, {} without a URL", r.breaker_alerts, r.budget_alerts, r.digest, d.delivered, d.retrying, d.failed, d.unrouted);
-            }
-            if secret.is_none() && d.delivered + d.retrying > 0 {
-                worker::console_warn!("cron: alerts are sent unsigned: set the ALERT_WEBHOOK_SECRET secret");
-            }
-        }
-        Err(e) => worker::console_error!("cron: alerts failed (they stay queued): {e}"),
-    }
 }

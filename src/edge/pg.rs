@@ -122,10 +122,10 @@ async fn seal_node_headers(client: &Client, env: &Env) -> Result<(), DbError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let sealer = super::admin::sealer(env);
+    let sealer = super::env::sealer(env);
     let seal = |v: &str| {
         let mut nonce = [0u8; 12];
-        nonce.copy_from_slice(&super::admin::random_bytes(12));
+        nonce.copy_from_slice(&super::env::random_bytes(12));
         sealer.seal(v, nonce)
     };
     let count = rows.len();

@@ -1,4 +1,4 @@
-//! The core's `Platform` port on Workers: fetch with abort-on-drop, timers, randomness,
+//! The core's `Platform` roles on Workers (one `impl` per role trait): fetch with abort-on-drop, timers, randomness,
 //! round-robin counters in a Durable Object, isolate-local passive health, `wait_until`, and
 //! the limits store the settings chose (`backend.limits`: the Limiter Durable Object or Redis).
 
@@ -9,11 +9,10 @@ use super::redis::{self, Redis};
 use crate::limits::lease::{LeaseStore, Leases, Ticket};
 use crate::limits::{Decision, Grant, Rule, SyncMsg};
 use crate::net::{ByteStream, OriginReply, Outbound};
-use crate::platform::Platform;
-use crate::platform::Settlement;
+use crate::platform::{Accounting, Client, Credentials, Origins, ResponseState, Routing, Settlement, Streams};
 use crate::routing::plan::NodeState;
 use crate::settings::{LimitsBackend, Settings};
-use crate::stream::relay::Timer;
+use crate::platform::Timer;
 use crate::usage::UsageRecord;
 use futures::future::LocalBoxFuture;
 use futures::StreamExt;
@@ -195,7 +194,7 @@ fn secrets(env: &Env) -> Rc<Secrets> {
                 if jwt_secret.is_empty() {
                     worker::console_error!("JWT_SECRET is not set: every user token will be rejected");
                 }
-                let sealer = super::admin::sealer(env);
+                let sealer = super::env::sealer(env);
                 let clock_offset_ms = env.var("CLOCK_OFFSET_MS").ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(0);
                 Rc::new(Secrets { jwt_secret, sealer, clock_offset_ms })
             })
@@ -317,7 +316,7 @@ impl Timer for WorkerPlatform {
     }
 }
 
-impl Platform for WorkerPlatform {
+impl Origins for WorkerPlatform {
     async fn fetch(&self, out: Outbound) -> Result<OriginReply, String> {
         // Straight through the runtime's fetch: workers-rs's wrapper reads each answer's `cf`
         // and `webSocket` and reads bodies through a stream reader even when whole; on the hot
@@ -328,7 +327,7 @@ impl Platform for WorkerPlatform {
             headers.set(k, v).map_err(|e| format!("bad header {k}: {}", js(e)))?;
         }
         let init = web_sys::RequestInit::new();
-        init.set_method(out.method);
+        init.set_method(out.method.as_str());
         init.set_headers(&headers);
         if let Some(b) = &out.body {
             init.set_body(&js_sys::Uint8Array::from(b.as_slice()));
@@ -361,15 +360,18 @@ impl Platform for WorkerPlatform {
         Ok(OriginReply { status, headers, body, native })
     }
 
+    fn open_secret(&self, sealed: &str) -> Option<String> {
+        let key = self.secrets.sealer.open(sealed);
+        if key.is_none() {
+            worker::console_error!("a node API key could not be opened: was SECRETS_KEY changed?");
+        }
+        key
+    }
+}
+
+impl Routing for WorkerPlatform {
     fn random(&self) -> f64 {
         js_sys::Math::random()
-    }
-
-    fn request_id(&self) -> String {
-        let a = (js_sys::Math::random() * 4294967296.0) as u64;
-        let b = (js_sys::Math::random() * 4294967296.0) as u64;
-        let t = js_sys::Date::now() as u64;
-        format!("req_{t:x}{a:08x}{b:08x}")
     }
 
     async fn counters(&self, keys: &[String]) -> HashMap<String, u64> {
@@ -415,7 +417,9 @@ impl Platform for WorkerPlatform {
     async fn clear_breakers(&self, node_id: i64) {
         super::breakers::clear(&self.env, node_id).await;
     }
+}
 
+impl Client for WorkerPlatform {
     fn client_gone(&self) -> bool {
         self.client_signal.as_ref().is_some_and(signal_aborted)
     }
@@ -431,7 +435,9 @@ impl Platform for WorkerPlatform {
             None => Box::pin(futures::future::pending()),
         }
     }
+}
 
+impl Streams for WorkerPlatform {
     fn stream_started(&self, node_id: i64, lease: &str) {
         NODES.with(|n| n.borrow_mut().entry(node_id).or_default().active_streams += 1);
         let msg = streams::LeaseMsg { id: lease.to_string(), node_id, ttl_ms: STREAM_LEASE_MS };
@@ -455,26 +461,19 @@ impl Platform for WorkerPlatform {
     async fn active_streams(&self) -> Result<HashMap<i64, u32>, String> {
         streams::counts(&self.env).await.map_err(|e| e.to_string())
     }
+}
 
-    fn jwt_secret(&self) -> &[u8] {
-        &self.secrets.jwt_secret
-    }
-
-    fn open_secret(&self, sealed: &str) -> Option<String> {
-        let key = self.secrets.sealer.open(sealed);
-        if key.is_none() {
-            worker::console_error!("a node API key could not be opened: was SECRETS_KEY changed?");
-        }
-        key
+impl Accounting for WorkerPlatform {
+    fn request_id(&self) -> String {
+        let a = (js_sys::Math::random() * 4294967296.0) as u64;
+        let b = (js_sys::Math::random() * 4294967296.0) as u64;
+        let t = js_sys::Date::now() as u64;
+        format!("req_{t:x}{a:08x}{b:08x}")
     }
 
     async fn admit(&self, scope: &str, rules: &[Rule], _now_ms: u64) -> Result<(Decision, Ticket), String> {
         let leases = LEASES.with(|l| l.clone());
         leases.admit(self.limits_store(), scope, rules).await
-    }
-
-    async fn verify_rs256(&self, n: &str, e: &str, message: &[u8], signature: &[u8]) -> Result<bool, String> {
-        super::webcrypto::verify_rs256(n, e, message, signature).await
     }
 
     fn finish(&self, record: UsageRecord, settle: Vec<Settlement>) {
@@ -501,7 +500,7 @@ impl Platform for WorkerPlatform {
         }
     }
 
-    fn log_payload(&self, entry: crate::observe::payload::PayloadEntry) {
+    fn log_payload(&self, entry: crate::observe::entry::PayloadEntry) {
         if let Some(send) = super::observe::log_payload(&self.env, entry) {
             self.background(send);
         }
@@ -510,7 +509,19 @@ impl Platform for WorkerPlatform {
     fn trace_content(&self, request_id: &str, body: &[u8], max: usize) {
         super::observe::keep_content(request_id, body, max);
     }
+}
 
+impl Credentials for WorkerPlatform {
+    fn jwt_secret(&self) -> &[u8] {
+        &self.secrets.jwt_secret
+    }
+
+    async fn verify_rs256(&self, n: &str, e: &str, message: &[u8], signature: &[u8]) -> Result<bool, String> {
+        super::webcrypto::verify_rs256(n, e, message, signature).await
+    }
+}
+
+impl ResponseState for WorkerPlatform {
     async fn load_responses(&self, user_id: i64, lookup: &Lookup) -> Result<Vec<Rc<StoredResponse>>, String> {
         let now = self.now_ms();
         let (mut found, rest) = RECENT_RESPONSES.with(|c| {

@@ -47,7 +47,7 @@ fn kv_key(version: u64) -> String {
 /// Postgres keep them sealed; only memory holds them open, as it does the opened API key).
 fn opened(env: &Env, mut snap: Snapshot) -> Snapshot {
     if snap.nodes.iter().any(|n| n.headers_sealed && !n.headers.is_empty()) {
-        let sealer = super::admin::sealer(env);
+        let sealer = super::env::sealer(env);
         for n in snap.nodes.iter_mut().filter(|n| n.headers_sealed) {
             let before = n.headers.len();
             n.headers = crate::auth::secrets::open_headers(&n.headers, |v| sealer.open(v));

@@ -13,6 +13,7 @@
 //! settled, so concurrent requests cannot all pass a nearly spent budget.
 
 pub mod lease;
+pub mod scopes;
 pub mod redis;
 
 use serde::{Deserialize, Serialize};
@@ -56,22 +57,6 @@ fn month_bounds(now_ms: u64) -> (u64, u64) {
     let next = if day.month() == 12 { NaiveDate::from_ymd_opt(day.year() + 1, 1, 1) } else { NaiveDate::from_ymd_opt(day.year(), day.month() + 1, 1) }.unwrap_or(first);
     let ms = |d: NaiveDate| (d.num_days_from_ce() - 719_163).max(0) as u64 * DAY_MS;
     (ms(first), ms(next))
-}
-
-/// The scopes and rules that apply to a request: the user's daily limits, those of each of
-/// their teams and of the key (`user.scopes`, set at authentication), and the model config's
-/// per-minute limits (global for that config). Empty = no limits, no store call.
-pub fn plan(user: &crate::state::snapshot::User, config: Option<&crate::state::snapshot::ModelConfig>) -> Vec<(String, Vec<Rule>)> {
-    let mut out = Vec::new();
-    if user.request_limit.is_some() || user.token_limit.is_some() {
-        out.push((format!("user:{}", user.id), vec![Rule { name: "day".into(), period: Period::Day, max_requests: user.request_limit, max_tokens: user.token_limit, reserve: 0 }]));
-    }
-    out.extend(user.scopes.iter().cloned());
-    if let Some(c) = config.filter(|c| c.requests_per_minute.is_some() || c.tokens_per_minute.is_some()) {
-        let rule = Rule { name: "minute".into(), period: Period::Minute, max_requests: c.requests_per_minute.map(u64::from), max_tokens: c.tokens_per_minute.map(u64::from), reserve: 0 };
-        out.push((format!("model:{}", c.prefix.to_ascii_lowercase()), vec![rule]));
-    }
-    out
 }
 
 /// What a refusal names: the limit of the scope (`user:`, `team:`, `key:`, `model:`) and rule

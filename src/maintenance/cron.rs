@@ -79,7 +79,7 @@ pub async fn run<D: Db, P: Platform>(db: &D, p: &P, scheduled_ms: u64, budget: &
         match p.active_streams().await {
             Ok(b) => Some(b),
             Err(e) => {
-                crate::platform_log(&format!("cron: stream counts unavailable, skipping warm-up: {e}"));
+                crate::log::platform_log(&format!("cron: stream counts unavailable, skipping warm-up: {e}"));
                 None
             }
         }

@@ -4,18 +4,10 @@
 
 use super::budget::{self, Budget};
 use super::cron;
-use crate::net::{OriginReply, Outbound};
-use crate::platform::Platform;
-use crate::routing::plan::NodeState;
+use crate::platform::fake::{Answer, FakePlatform, Sleep};
 use crate::state::db::{Db, DbError, Param};
-use crate::stream::relay::Timer;
-use crate::usage::UsageRecord;
 use futures::executor::block_on;
-use futures::future::LocalBoxFuture;
-use futures::StreamExt;
 use serde_json::{json, Value};
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 /// Answers each maintenance query by what it selects.
 struct ScriptedDb {
@@ -48,36 +40,9 @@ impl Db for ScriptedDb {
     }
 }
 
-/// Ollama-shaped origins that answer everything; counts every call the jobs make.
-#[derive(Default)]
-struct CountingOrigins {
-    fetches: Cell<u32>,
-    stream_counts: Cell<u32>,
-    paths: RefCell<Vec<String>>,
-}
-
-impl NodeState for CountingOrigins {
-    fn gate(&self, _: i64, _: &str, _: u64) -> crate::routing::breaker::Gate {
-        crate::routing::breaker::Gate::Closed
-    }
-    fn active_streams(&self, _: i64) -> u32 {
-        0
-    }
-}
-
-impl Timer for CountingOrigins {
-    fn sleep(&self, _: u64) -> LocalBoxFuture<'static, ()> {
-        Box::pin(futures::future::pending())
-    }
-    fn now_ms(&self) -> u64 {
-        0
-    }
-}
-
-impl Platform for CountingOrigins {
-    async fn fetch(&self, out: Outbound) -> Result<OriginReply, String> {
-        self.fetches.set(self.fetches.get() + 1);
-        self.paths.borrow_mut().push(out.url.clone());
+/// Ollama-shaped origins that answer everything (the fake counts every call the jobs make).
+fn origins() -> FakePlatform {
+    FakePlatform::new(|out| {
         let body = if out.url.ends_with("/api/tags") {
             json!({"models": [{"name": "a:latest"}, {"name": "b:latest"}, {"name": "c:latest"}]})
         } else if out.url.ends_with("/api/ps") {
@@ -85,42 +50,13 @@ impl Platform for CountingOrigins {
         } else {
             json!({})
         };
-        let bytes = serde_json::to_vec(&body).unwrap();
-        Ok(OriginReply { status: 200, headers: vec![], body: futures::stream::iter([Ok(bytes)]).boxed_local(), native: None })
-    }
-    fn random(&self) -> f64 {
-        0.5
-    }
-    fn request_id(&self) -> String {
-        "req_test".into()
-    }
-    async fn counters(&self, _: &[String]) -> HashMap<String, u64> {
-        HashMap::new()
-    }
-    fn nodes(&self) -> &dyn NodeState {
-        self
-    }
-    fn attempt_begins(&self, _: i64, _: &str, _: bool) -> bool {
-        true
-    }
-    fn attempt_ended(&self, _: i64, _: &str, _: crate::origins::failure::Scope, _: &crate::routing::breaker::Outcome) {}
-    async fn clear_breakers(&self, _: i64) {}
-    fn stream_started(&self, _: i64, _: &str) {}
-    fn stream_ended(&self, _: i64, _: &str) {}
-    async fn active_streams(&self) -> Result<HashMap<i64, u32>, String> {
-        self.stream_counts.set(self.stream_counts.get() + 1);
-        Ok(HashMap::new())
-    }
-    async fn admit(&self, _: &str, _: &[crate::limits::Rule], _: u64) -> Result<(crate::limits::Decision, crate::limits::lease::Ticket), String> {
-        Err("not used".into())
-    }
-    fn jwt_secret(&self) -> &[u8] {
-        b"test-secret"
-    }
-    fn open_secret(&self, _: &str) -> Option<String> {
-        None
-    }
-    fn finish(&self, _: UsageRecord, _: Vec<crate::platform::Settlement>) {}
+        Answer::json(200, &body)
+    })
+    .with_sleep(Sleep::Never)
+}
+
+fn fetches(p: &FakePlatform) -> u32 {
+    p.fetches.borrow().len() as u32
 }
 
 fn nodes(n: i64) -> Value {
@@ -128,7 +64,7 @@ fn nodes(n: i64) -> Value {
 }
 
 /// One invocation as the edge runs it: the jobs' connection charged first, the tail reserved.
-fn invocation(db: &ScriptedDb, p: &CountingOrigins, minute: u64, tail: u32) -> (cron::Report, Budget) {
+fn invocation(db: &ScriptedDb, p: &FakePlatform, minute: u64, tail: u32) -> (cron::Report, Budget) {
     let b = Budget::new(45);
     b.charge(&[budget::DB]);
     let report = block_on(cron::run(db, p, minute * 60_000, &b, tail)).unwrap();
@@ -140,10 +76,10 @@ fn every_call_the_jobs_make_is_counted_and_the_reserve_is_kept() {
     let tail = budget::tail_reserve(true, 4);
     // Many nodes, all never discovered and warm-up on: far more work than one run may do.
     let db = ScriptedDb { nodes: nodes(30), budget: 50, never_discovered: true };
-    let p = CountingOrigins::default();
+    let p = origins();
     let (report, b) = invocation(&db, &p, 7, tail);
     let used = b.used();
-    assert_eq!(used.origin, p.fetches.get(), "origin calls counted: {:?}", p.paths.borrow());
+    assert_eq!(used.origin, fetches(&p), "origin calls counted: {:?}", p.urls());
     assert_eq!(used.durable_objects, p.stream_counts.get(), "the stream-count call is counted");
     assert_eq!(used.hyperdrive, 1);
     assert!(used.total() + tail <= 50, "the jobs left the reserve alone: used {used:?}, tail {tail}");
@@ -162,10 +98,10 @@ fn discovery_and_warm_up_calls_stay_within_what_they_took() {
     // Discovery's worst case (tags + 8 shows) is taken up front; a node with fewer models
     // makes fewer calls, so counted >= made, and warm-up counts each load.
     let db = ScriptedDb { nodes: nodes(2), budget: 200, never_discovered: true };
-    let p = CountingOrigins::default();
+    let p = origins();
     let (report, b) = invocation(&db, &p, 0, budget::tail_reserve(false, 4));
     let used = b.used();
-    assert!(used.origin >= p.fetches.get(), "taken {} < made {}", used.origin, p.fetches.get());
+    assert!(used.origin >= fetches(&p), "taken {} < made {}", used.origin, fetches(&p));
     assert_eq!(p.stream_counts.get(), 1);
     assert_eq!(used.durable_objects, 1);
     assert_eq!(report.health.len(), 2);
@@ -182,10 +118,10 @@ fn a_small_budget_still_reaches_every_node_in_turn() {
     let tail = budget::tail_reserve(false, 4);
     let mut probed = std::collections::HashSet::new();
     for minute in 1..=2 {
-        let p = CountingOrigins::default();
+        let p = origins();
         let (report, b) = invocation(&db, &p, minute, tail);
         assert_eq!(report.health.len(), 6);
-        assert_eq!(b.used().origin, p.fetches.get());
+        assert_eq!(b.used().origin, fetches(&p));
         assert_eq!(p.stream_counts.get(), 0, "no budget left for warm-up's stream counts");
         assert_eq!(b.used().total() + tail, 15);
         probed.extend(report.health.iter().map(|h| h.node_id));

@@ -3,6 +3,7 @@
 //! switch is left alone), and report what changed so the snapshot is republished only then.
 
 use super::{request_json, request_json_max};
+use crate::net::Method;
 use crate::platform::Platform;
 use crate::state::db::{Db, DbError, Param};
 use crate::state::snapshot::{Node, NodeKind};
@@ -186,7 +187,7 @@ pub fn parse_show(v: &Value) -> (Option<i64>, Option<Vec<String>>) {
 pub async fn fetch_catalog<P: Platform>(p: &P, node: &Node, known: &[(String, Option<String>, bool)]) -> Result<Catalog, String> {
     match node.kind {
         NodeKind::Ollama => {
-            let mut catalog = parse_tags(&request_json_max(p, node, "GET", "/api/tags", None, 15_000, MAX_CATALOG_BYTES).await?)?;
+            let mut catalog = parse_tags(&request_json_max(p, node, Method::GET, "/api/tags", None, 15_000, MAX_CATALOG_BYTES).await?)?;
             // Ask /api/show only for models that are new, changed, or still lack details.
             let mut shows = 0;
             for f in catalog.models.iter_mut() {
@@ -196,21 +197,21 @@ pub async fn fetch_catalog<P: Platform>(p: &P, node: &Node, known: &[(String, Op
                 };
                 if needs && shows < MAX_SHOWS {
                     shows += 1;
-                    if let Ok(v) = request_json(p, node, "POST", "/api/show", Some(&json!({"model": f.name})), 10_000).await {
+                    if let Ok(v) = request_json(p, node, Method::POST, "/api/show", Some(&json!({"model": f.name})), 10_000).await {
                         (f.context_length, f.capabilities) = parse_show(&v);
                     }
                 }
             }
             Ok(catalog)
         }
-        NodeKind::Openai | NodeKind::Anthropic => parse_models(&request_json_max(p, node, "GET", "/v1/models", None, 15_000, MAX_CATALOG_BYTES).await?),
+        NodeKind::Openai | NodeKind::Anthropic => parse_models(&request_json_max(p, node, Method::GET, "/v1/models", None, 15_000, MAX_CATALOG_BYTES).await?),
         NodeKind::Bedrock => {
             use crate::origins::bedrock::discovery as br;
-            let models = br::foundation_models(&request_json_max(p, node, "GET", br::FOUNDATION_MODELS_PATH, None, 15_000, MAX_CATALOG_BYTES).await?)?;
+            let models = br::foundation_models(&request_json_max(p, node, Method::GET, br::FOUNDATION_MODELS_PATH, None, 15_000, MAX_CATALOG_BYTES).await?)?;
             let mut listed: Vec<br::Listed> = models.iter().filter(|m| m.callable).cloned().collect();
             let mut next: Option<String> = None;
             for _ in 0..br::MAX_PROFILE_PAGES {
-                let page = request_json_max(p, node, "GET", &br::profiles_path(next.as_deref()), None, 15_000, MAX_CATALOG_BYTES).await?;
+                let page = request_json_max(p, node, Method::GET, &br::profiles_path(next.as_deref()), None, 15_000, MAX_CATALOG_BYTES).await?;
                 let (profiles, token) = br::inference_profiles(&page, &models)?;
                 listed.extend(profiles);
                 next = token;

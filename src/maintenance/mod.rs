@@ -9,8 +9,9 @@ pub mod discovery;
 pub mod health;
 pub mod warmup;
 
+use crate::net::Method;
 use crate::net::Outbound;
-use crate::origins;
+use crate::origins::{self, call};
 use crate::platform::Platform;
 use crate::state::snapshot::{Node, NodeKind};
 use serde_json::Value;
@@ -33,10 +34,10 @@ pub fn parse_nodes(v: Value) -> Vec<Node> {
 
 /// GET a JSON document from a node with its credentials, under a deadline.
 pub async fn get_json<P: Platform>(p: &P, node: &Node, path: &str, timeout_ms: u64) -> Result<Value, String> {
-    request_json(p, node, "GET", path, None, timeout_ms).await
+    request_json(p, node, Method::GET, path, None, timeout_ms).await
 }
 
-pub async fn request_json<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<Value, String> {
+pub async fn request_json<P: Platform>(p: &P, node: &Node, method: Method, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<Value, String> {
     request_json_max(p, node, method, path, body, timeout_ms, MAX_ANSWER_BYTES).await
 }
 
@@ -44,7 +45,7 @@ pub async fn request_json<P: Platform>(p: &P, node: &Node, method: &'static str,
 pub const MAX_ANSWER_BYTES: usize = 32 << 20;
 
 /// `request_json` with the answer bounded at `max` bytes (read no further than that).
-pub async fn request_json_max<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64, max: usize) -> Result<Value, String> {
+pub async fn request_json_max<P: Platform>(p: &P, node: &Node, method: Method, path: &str, body: Option<&Value>, timeout_ms: u64, max: usize) -> Result<Value, String> {
     let (status, bytes) = request_raw_max(p, node, method, path, body, timeout_ms, max).await?;
     if !(200..300).contains(&status) {
         return Err(format!("HTTP {status}: {}", origins::error_text(&bytes)));
@@ -52,63 +53,32 @@ pub async fn request_json_max<P: Platform>(p: &P, node: &Node, method: &'static 
     serde_json::from_slice::<Value>(&bytes).map_err(|_| format!("not JSON: {}", origins::error_text(&bytes)))
 }
 
-/// The node's request for `path` with its URL rules, custom headers and API key.
-pub fn outbound<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>) -> Outbound {
-    let api_key = node.api_key_sealed.as_deref().and_then(|s| p.open_secret(s));
-    let absolute = path.starts_with("http://") || path.starts_with("https://");
-    let url = match (absolute, node.kind) {
-        (true, _) => path.to_string(),
-        // Maintenance talks to Bedrock's control plane (listings), not the runtime.
-        (false, NodeKind::Bedrock) => format!("{}{path}", origins::bedrock::control_base(node)),
-        (false, _) => origins::url(node, path),
-    };
-    let opened;
-    let node = if node.headers_sealed {
-        opened = Node { headers: crate::auth::secrets::open_headers(&node.headers, |s| p.open_secret(s)), headers_sealed: false, ..node.clone() };
-        &opened
-    } else {
-        node
-    };
+/// The node's request for `path` with its URL rules, custom headers and API key (`origins::call`).
+/// Bedrock's listings are on its control plane, signed like its runtime calls.
+pub fn outbound<P: Platform>(p: &P, node: &Node, method: Method, path: &str, body: Option<&Value>) -> Outbound {
     let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
-    if node.kind == NodeKind::Bedrock {
+    let absolute = path.starts_with("http://") || path.starts_with("https://");
+    if node.kind == NodeKind::Bedrock && !absolute {
+        let url = format!("{}{path}", origins::bedrock::control_base(node));
         // Without usable credentials the request goes unsigned, and Bedrock's refusal is the
         // error the admin sees.
         let base = origins::headers(node, None);
         let headers = match origins::bedrock::auth(node, |s| p.open_secret(s)) {
-            Ok(auth) => origins::bedrock::authorize(base, &auth, origins::bedrock::region(node), method, &url, body.as_deref().unwrap_or(b""), p.now_ms()),
+            Ok(auth) => origins::bedrock::authorize(base, &auth, origins::bedrock::region(node), method.as_str(), &url, body.as_deref().unwrap_or(b""), p.now_ms()),
             Err(_) => base,
         };
         return Outbound { method, url, headers, body };
     }
-    Outbound { method, url, headers: origins::headers(node, api_key.as_deref()), body }
+    call::request(p, node, method, path, body)
 }
 
 /// Status and whole body (capped) of a request to a node, under a deadline; any status is Ok.
-pub async fn request_raw<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<(u16, Vec<u8>), String> {
+pub async fn request_raw<P: Platform>(p: &P, node: &Node, method: Method, path: &str, body: Option<&Value>, timeout_ms: u64) -> Result<(u16, Vec<u8>), String> {
     request_raw_max(p, node, method, path, body, timeout_ms, MAX_ANSWER_BYTES).await
 }
 
-async fn request_raw_max<P: Platform>(p: &P, node: &Node, method: &'static str, path: &str, body: Option<&Value>, timeout_ms: u64, max: usize) -> Result<(u16, Vec<u8>), String> {
-    let out = outbound(p, node, method, path, body);
-    let fut = async {
-        let r = p.fetch(out).await?;
-        let status = r.status;
-        let mut body = r.body;
-        let mut bytes = Vec::new();
-        use futures::StreamExt;
-        while let Some(chunk) = body.next().await {
-            bytes.extend_from_slice(&chunk?);
-            if bytes.len() > max {
-                return Err(format!("answer larger than {} KiB", max >> 10));
-            }
-        }
-        Ok((status, bytes))
-    };
-    let fut = std::pin::pin!(fut);
-    match futures::future::select(fut, p.sleep(timeout_ms)).await {
-        futures::future::Either::Left((r, _)) => r,
-        futures::future::Either::Right(_) => Err(format!("no answer within {timeout_ms} ms")),
-    }
+async fn request_raw_max<P: Platform>(p: &P, node: &Node, method: Method, path: &str, body: Option<&Value>, timeout_ms: u64, max: usize) -> Result<(u16, Vec<u8>), String> {
+    call::whole(p, outbound(p, node, method, path, body), timeout_ms, max).await
 }
 
 /// The cheap liveness probe for a node kind.

@@ -9,6 +9,7 @@
 use super::budget::{Budget, Kind};
 use super::discovery::parse_tags;
 use super::{get_json, request_json};
+use crate::net::Method;
 use crate::platform::Platform;
 use crate::settings::Settings;
 use crate::state::db::{Db, DbError, Param};
@@ -85,7 +86,7 @@ pub async fn warm<D: Db, P: Platform>(db: &D, p: &P, node: &Node, s: &Settings, 
             break;
         }
         // An empty prompt loads the model without generating anything.
-        match request_json(p, node, "POST", "/api/generate", Some(&json!({"model": model, "prompt": "", "stream": false, "keep_alive": keep_alive})), 120_000).await {
+        match request_json(p, node, Method::POST, "/api/generate", Some(&json!({"model": model, "prompt": "", "stream": false, "keep_alive": keep_alive})), 120_000).await {
             Ok(_) => {
                 r.changed = true;
                 db.exec("UPDATE node_models SET is_loaded = true WHERE node_id = $1::bigint AND model_name = $2::text", &[Param::Int(Some(node.id)), Param::Text(Some(model.clone()))]).await?;

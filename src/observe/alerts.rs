@@ -17,47 +17,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertKind {
-    NodeDown,
-    NodeUp,
-    BreakerOpen,
-    BudgetSoft,
-    BudgetHard,
-    Digest,
-    /// `POST /admin/alerts/test`: checks a receiver and its signature verification.
-    Test,
-}
-
-impl AlertKind {
-    pub const ALL: &'static [AlertKind] = &[AlertKind::NodeDown, AlertKind::NodeUp, AlertKind::BreakerOpen, AlertKind::BudgetSoft, AlertKind::BudgetHard, AlertKind::Digest, AlertKind::Test];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertKind::NodeDown => "node_down",
-            AlertKind::NodeUp => "node_up",
-            AlertKind::BreakerOpen => "breaker_open",
-            AlertKind::BudgetSoft => "budget_soft",
-            AlertKind::BudgetHard => "budget_hard",
-            AlertKind::Digest => "digest",
-            AlertKind::Test => "test",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AlertKind> {
-        AlertKind::ALL.iter().copied().find(|k| k.as_str() == s)
-    }
-
-    fn icon(self) -> &'static str {
-        match self {
-            AlertKind::NodeDown | AlertKind::BudgetHard => ":red_circle:",
-            AlertKind::BreakerOpen | AlertKind::BudgetSoft => ":warning:",
-            AlertKind::NodeUp => ":large_green_circle:",
-            AlertKind::Digest | AlertKind::Test => ":bar_chart:",
-        }
-    }
-}
+pub use super::kinds::AlertKind;
 
 /// One alert to raise. `event` holds `title` and the details a receiver may read
 /// programmatically (they also become the message's fields).
@@ -138,7 +98,7 @@ pub async fn raise<D: Db>(db: &D, alert: &Alert) -> Result<bool, DbError> {
 /// Raise, logging instead of failing: an alert must never stop the job that noticed it.
 pub async fn raise_logged<D: Db>(db: &D, alert: &Alert) {
     if let Err(e) = raise(db, alert).await {
-        crate::platform_log(&format!("alert {} not queued: {e:?}", alert.dedup_key));
+        crate::log::platform_log(&format!("alert {} not queued: {e:?}", alert.dedup_key));
     }
 }
 
@@ -226,7 +186,7 @@ pub fn request(url: &str, id: i64, kind: AlertKind, body: &[u8], secret: Option<
     if let Some(secret) = secret {
         headers.push(("x-maestro-signature".to_string(), signature(secret, now_s, body)));
     }
-    Outbound { method: "POST", url: url.to_string(), headers, body: Some(body.to_vec()) }
+    Outbound { method: crate::net::Method::POST, url: url.to_string(), headers, body: Some(body.to_vec()) }
 }
 
 /// Claim the due alerts (at most `max`): their next attempt moves 10 minutes on first, so an
@@ -299,7 +259,7 @@ pub async fn drain<D: Db, P: Platform>(db: &D, p: &P, s: &ObserveSettings, secre
                 let give_up = attempts >= s.max_attempts.max(1);
                 let params = [Param::Int(Some(id)), Param::Int(status), Param::Int(Some(backoff_s(attempts) as i64)), Param::Text(Some(clip(&error, 1000))), Param::Int(Some(scheduled_ms as i64)), Param::Bool(Some(give_up))];
                 db.exec(RETRY_SQL, &params).await?;
-                crate::platform_log(&format!("alert {id} ({}) not delivered, attempt {attempts}: {error}{}", kind.as_str(), if give_up { "; giving up" } else { "" }));
+                crate::log::platform_log(&format!("alert {id} ({}) not delivered, attempt {attempts}: {error}{}", kind.as_str(), if give_up { "; giving up" } else { "" }));
                 if give_up {
                     out.failed += 1;
                 } else {

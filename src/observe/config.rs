@@ -4,7 +4,7 @@
 //! `ALERT_WEBHOOK_SECRET` signs webhooks, `OTEL_EXPORTER_OTLP_HEADERS` authenticates the OTLP
 //! export, `METRICS_TOKEN` guards `GET /metrics`.
 
-use super::alerts::AlertKind;
+use super::kinds::AlertKind;
 use serde::Serialize;
 use serde_json::Value;
 

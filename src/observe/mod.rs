@@ -7,10 +7,11 @@
 //! `payload_log.enabled` false, a request pays a branch for each (the metrics cost nothing per
 //! request: they are rolled up by the usage flush, off the request path).
 
-pub mod admin;
 pub mod alerts;
 pub mod config;
 pub mod digest;
+pub mod entry;
+pub mod kinds;
 pub mod metrics;
 pub mod otel;
 pub mod payload;

@@ -9,29 +9,15 @@
 //! native pump: logging costs the logged requests a little CPU, never the others.
 
 use crate::net::{Body, ByteStream, Reply};
-use crate::platform::Platform;
+use crate::platform::Accounting;
 use crate::state::db::{Db, DbError, Param};
 use futures::{Stream, StreamExt};
-use serde::{Deserialize, Serialize};
+
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct PayloadEntry {
-    /// The request id (also the usage record's id and the answer's `x-request-id`).
-    pub id: String,
-    pub created_at_ms: u64,
-    pub user_id: Option<i64>,
-    pub username: String,
-    pub model: String,
-    pub endpoint: String,
-    pub status: u16,
-    pub request: String,
-    pub request_truncated: bool,
-    pub response: String,
-    pub response_truncated: bool,
-}
+pub use super::entry::PayloadEntry;
 
 /// Bytes as storable text: invalid UTF-8 and NUL become U+FFFD, cut to `max` bytes on a
 /// character boundary. Returns (text, truncated).
@@ -43,7 +29,7 @@ pub fn text(bytes: &[u8], max: usize) -> (String, bool) {
 }
 
 /// Log this request's payloads when the rules select it (the caller checked `enabled`).
-pub fn observe<P: Platform>(p: &Rc<P>, rules: &super::config::PayloadRules, user: &crate::state::snapshot::User, record: &crate::usage::UsageRecord, req: &crate::net::Inbound, reply: Reply) -> Reply {
+pub fn observe<P: Accounting + 'static>(p: &Rc<P>, rules: &super::config::PayloadRules, user: &crate::state::snapshot::User, record: &crate::usage::UsageRecord, req: &crate::net::Inbound, reply: Reply) -> Reply {
     if !rules.selects(&user.username, &user.teams, &record.requested_model) {
         return reply;
     }
@@ -64,7 +50,7 @@ pub fn observe<P: Platform>(p: &Rc<P>, rules: &super::config::PayloadRules, user
 
 /// Keep a copy of what `reply` sends, then hand the entry to the platform. Full bodies are
 /// logged at once; streams when they end or the client leaves.
-pub fn capture<P: Platform>(p: &Rc<P>, mut entry: PayloadEntry, reply: Reply, max: usize) -> Reply {
+pub fn capture<P: Accounting + 'static>(p: &Rc<P>, mut entry: PayloadEntry, reply: Reply, max: usize) -> Reply {
     entry.status = reply.status;
     let Reply { status, headers, body } = reply;
     let body = match body {
@@ -85,11 +71,11 @@ pub fn capture<P: Platform>(p: &Rc<P>, mut entry: PayloadEntry, reply: Reply, ma
     Reply { status, headers, body }
 }
 
-fn tee<P: Platform>(p: Rc<P>, entry: PayloadEntry, inner: ByteStream, max: usize) -> ByteStream {
+fn tee<P: Accounting + 'static>(p: Rc<P>, entry: PayloadEntry, inner: ByteStream, max: usize) -> ByteStream {
     Tee { inner, buf: Vec::new(), max, over: false, entry: Some(entry), p }.boxed_local()
 }
 
-struct Tee<P: Platform> {
+struct Tee<P: Accounting + 'static> {
     inner: ByteStream,
     buf: Vec<u8>,
     max: usize,
@@ -98,7 +84,7 @@ struct Tee<P: Platform> {
     p: Rc<P>,
 }
 
-impl<P: Platform> Tee<P> {
+impl<P: Accounting + 'static> Tee<P> {
     fn emit(&mut self) {
         if let Some(mut e) = self.entry.take() {
             let (t, cut) = text(&self.buf, self.max);
@@ -109,7 +95,7 @@ impl<P: Platform> Tee<P> {
     }
 }
 
-impl<P: Platform> Stream for Tee<P> {
+impl<P: Accounting + 'static> Stream for Tee<P> {
     type Item = Result<Vec<u8>, String>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -129,7 +115,7 @@ impl<P: Platform> Stream for Tee<P> {
     }
 }
 
-impl<P: Platform> Drop for Tee<P> {
+impl<P: Accounting + 'static> Drop for Tee<P> {
     /// The client left before the end: what it got so far is logged.
     fn drop(&mut self) {
         self.emit();
@@ -168,66 +154,17 @@ pub const DELETE_SQL: &str = "DELETE FROM payload_log WHERE id = $1::text";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::{OriginReply, Outbound};
-    use crate::routing::plan::NodeState;
-    use crate::stream::relay::Timer;
-    use futures::future::LocalBoxFuture;
     use std::cell::RefCell;
-    use std::collections::HashMap;
 
     /// Keeps what `log_payload` receives.
     #[derive(Default)]
     struct Sink(RefCell<Vec<PayloadEntry>>);
-    impl NodeState for Sink {
-        fn gate(&self, _: i64, _: &str, _: u64) -> crate::routing::breaker::Gate {
-            crate::routing::breaker::Gate::Closed
-        }
-        fn active_streams(&self, _: i64) -> u32 {
-            0
-        }
-    }
-    impl Timer for Sink {
-        fn sleep(&self, _: u64) -> LocalBoxFuture<'static, ()> {
-            Box::pin(futures::future::ready(()))
-        }
-        fn now_ms(&self) -> u64 {
-            0
-        }
-    }
-    impl Platform for Sink {
-        async fn fetch(&self, _: Outbound) -> Result<OriginReply, String> {
-            Err("offline".into())
-        }
-        fn random(&self) -> f64 {
-            0.5
-        }
+    impl Accounting for Sink {
         fn request_id(&self) -> String {
             "req_t".into()
         }
-        async fn counters(&self, _: &[String]) -> HashMap<String, u64> {
-            HashMap::new()
-        }
-        fn nodes(&self) -> &dyn NodeState {
-            self
-        }
-        fn attempt_begins(&self, _: i64, _: &str, _: bool) -> bool {
-            true
-        }
-        fn attempt_ended(&self, _: i64, _: &str, _: crate::origins::failure::Scope, _: &crate::routing::breaker::Outcome) {}
-        async fn clear_breakers(&self, _: i64) {}
-        fn stream_started(&self, _: i64, _: &str) {}
-        fn stream_ended(&self, _: i64, _: &str) {}
-        async fn active_streams(&self) -> Result<HashMap<i64, u32>, String> {
-            Ok(HashMap::new())
-        }
         async fn admit(&self, _: &str, _: &[crate::limits::Rule], _: u64) -> Result<(crate::limits::Decision, crate::limits::lease::Ticket), String> {
             Err("offline".into())
-        }
-        fn jwt_secret(&self) -> &[u8] {
-            b"k"
-        }
-        fn open_secret(&self, _: &str) -> Option<String> {
-            None
         }
         fn finish(&self, _: crate::usage::UsageRecord, _: Vec<crate::platform::Settlement>) {}
         fn log_payload(&self, e: PayloadEntry) {

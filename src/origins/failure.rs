@@ -110,6 +110,12 @@ impl Failure {
         }
     }
 
+    /// Mid-stream recovery stops at this failure: a 4xx (other than 404 and 429, which another
+    /// node may answer differently) is the origin refusing the prefill or the request itself.
+    pub fn ends_recovery(&self) -> bool {
+        matches!(self, Failure::Status { status, .. } if *status < 500 && *status != 429 && *status != 404)
+    }
+
     pub fn is_maintenance(&self) -> bool {
         matches!(self, Failure::Maintenance(_))
     }

@@ -2,6 +2,7 @@
 //! Client credentials are never forwarded; a node's own API key and custom headers are.
 
 pub mod bedrock;
+pub mod call;
 pub mod failure;
 pub mod overflow;
 

@@ -15,7 +15,7 @@
 //!   (it has been streamed as such already); a held partial tag comes out as reasoning too.
 
 use super::fence::Fence;
-use super::{emit_text, Piece, Repair};
+use super::piece::{emit_text, Piece, Repair};
 
 const OPEN: &str = "<think>";
 const CLOSE: &str = "</think>";

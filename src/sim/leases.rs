@@ -4,7 +4,7 @@
 //! limit, that after the leases end the store counts exactly what was admitted, and measures the
 //! store calls per scope per second (the Limiter object's load).
 
-use super::Rng;
+use super::rng::Rng;
 use crate::limits::lease::{LeaseStore, Leases, LEASE_MS};
 use crate::limits::{sync, Grant, Period, Rule, SyncMsg, Window};
 use futures::executor::LocalPool;

@@ -6,33 +6,12 @@
 
 pub mod capacity;
 pub mod leases;
+pub mod rng;
 pub mod traffic;
 
 use std::fmt::Write;
 
-/// xorshift64*: deterministic, fast, good enough for arrival times.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0.max(1);
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545F4914F6CDD1D)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Exponential with mean 1.
-    pub fn exp(&mut self) -> f64 {
-        -(1.0 - self.unit()).ln()
-    }
-}
+pub use rng::Rng;
 
 /// The model's prediction for a kind of object the traffic simulation measures.
 pub fn predicted(kind: &str, l: &capacity::Load) -> f64 {

@@ -4,7 +4,7 @@
 //! Object follows the policies the Worker uses (`state::usage_shards`, `state::fanout`,
 //! `snapshot.refresh_ms`); each object's calls are counted per virtual second.
 
-use super::Rng;
+use super::rng::Rng;
 use crate::state::fanout::{Pusher, PROPAGATION_SLACK_MS, PULL_MS, STREAM_BATCH_MS, STREAM_SHARDS, VERSION_REPLICAS};
 use crate::state::usage_shards::{self as us, FlushResult, BACKLOG_SLOW, FLUSH_MAX, GATHER_MS, SHARDS};
 use std::cmp::Reverse;

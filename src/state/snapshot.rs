@@ -33,10 +33,10 @@ pub struct Snapshot {
     pub teams: Vec<Team>,
     /// Prices per real model and node (`costs`); a row without a node is the model's default.
     #[serde(default)]
-    pub prices: Vec<crate::costs::PriceRow>,
+    pub prices: Vec<crate::costs::rows::PriceRow>,
     /// Budgets in currency per user, team or key (`costs::budget`).
     #[serde(default)]
-    pub budgets: Vec<crate::costs::budget::Budget>,
+    pub budgets: Vec<crate::costs::rows::Budget>,
     /// Raw settings rows (key -> JSON); `settings` is the validated view.
     #[serde(default)]
     pub settings_raw: HashMap<String, serde_json::Value>,
@@ -281,15 +281,7 @@ pub struct Mapping {
     pub capabilities: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Strategy {
-    #[default]
-    Priority,
-    Weighted,
-    RoundRobin,
-    LeastBusy,
-}
+pub use crate::types::Strategy;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Group {
@@ -429,7 +421,7 @@ impl Snapshot {
     }
 
     /// The price row for a real model on a node (`costs::price_for` applies the defaults).
-    pub fn price_row(&self, model: &str, node_id: Option<i64>) -> Option<&crate::costs::PriceRow> {
+    pub fn price_row(&self, model: &str, node_id: Option<i64>) -> Option<&crate::costs::rows::PriceRow> {
         self.idx.price_by_key.get(&(model.to_string(), node_id.unwrap_or(0))).map(|&i| &self.prices[i])
     }
 

@@ -83,11 +83,11 @@ async fn quarantine<D: Db>(db: &D, shard: u32, r: &UsageRecord, i: usize, reason
     let params = [Param::Text(Some(r.id.clone())), Param::Int(Some(shard as i64)), Param::Text(Some(reason.clone())), Param::Text(Some(text))];
     match db.exec(QUARANTINE_SQL, &params).await {
         Ok(_) => {
-            crate::platform_log(&format!("usage record {} quarantined (shard {shard}): {reason}", r.id));
+            crate::log::platform_log(&format!("usage record {} quarantined (shard {shard}): {reason}", r.id));
             out.quarantined.push(i);
         }
         Err(DbError::Invalid(e)) => {
-            crate::platform_log(&format!("usage record {} refused even by the quarantine, held in shard {shard}: {e}", r.id));
+            crate::log::platform_log(&format!("usage record {} refused even by the quarantine, held in shard {shard}: {e}", r.id));
             out.held.push(i);
         }
         Err(e) => out.error = Some(describe(&e)),

@@ -11,18 +11,16 @@
 
 use super::lines::{sse_data, LineFramer, DEFAULT_MAX_LINE};
 use super::transform::{Framing, State, Transform};
-use crate::dialect::Decoder;
-use crate::net::{ByteStream, NativeBody};
+use super::transcode::Transcode;
+use crate::dialect::decoder::Decoder;
+use super::bytes::{ByteStream, NativeBody};
 use crate::repair::Pipeline;
 use crate::types::Usage;
 use futures::future::{select, Either, LocalBoxFuture};
 use futures::StreamExt;
 use std::rc::Rc;
 
-pub trait Timer {
-    fn sleep(&self, ms: u64) -> LocalBoxFuture<'static, ()>;
-    fn now_ms(&self) -> u64;
-}
+pub use crate::platform::timer::Timer;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finished {
@@ -69,12 +67,17 @@ impl RelayCore {
         RelayCore { first: Some(first), framer: LineFramer::new(DEFAULT_MAX_LINE), transform, closed: false, hook: Some(on_finish), broken: false, recovered: Vec::new() }
     }
 
+    /// The transcoding transform, when this stream has one (only it can be continued).
+    fn transcode(&mut self) -> Option<&mut Transcode> {
+        self.transform.as_any_mut()?.downcast_mut::<Transcode>()
+    }
+
     /// (why it broke, the answer's text so far) while the stream waits for a continuation.
     pub fn broken(&mut self) -> Option<(String, String)> {
         if !self.broken {
             return None;
         }
-        let t = self.transform.as_transcode()?;
+        let t = self.transcode()?;
         Some((t.broken()?.to_string(), t.partial_text()?.to_string()))
     }
 
@@ -82,7 +85,7 @@ impl RelayCore {
     pub fn resume(&mut self, r: Resumed, out: &mut Vec<u8>) -> ByteStream {
         self.broken = false;
         self.framer = LineFramer::new(DEFAULT_MAX_LINE);
-        if let Some(t) = self.transform.as_transcode() {
+        if let Some(t) = self.transcode() {
             t.resume(r.decoder, r.repair);
         }
         self.recovered.push(r.note);
@@ -93,7 +96,7 @@ impl RelayCore {
     /// No continuation: the held-back error ends the stream.
     pub fn give_up(&mut self, out: &mut Vec<u8>) {
         self.broken = false;
-        if let Some(t) = self.transform.as_transcode() {
+        if let Some(t) = self.transcode() {
             t.give_up(out);
         }
         self.finish(false, false);
@@ -101,7 +104,7 @@ impl RelayCore {
 
     /// The transform failed but only held its error back (see `Transcode::recoverable`).
     fn held_back(&mut self) -> bool {
-        let held = self.transform.as_transcode().is_some_and(|t| t.broken().is_some() && t.partial_text().is_some());
+        let held = self.transcode().is_some_and(|t| t.broken().is_some() && t.partial_text().is_some());
         if held {
             self.broken = true;
         }

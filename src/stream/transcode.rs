@@ -6,7 +6,9 @@
 use super::required_args::RequiredArgs;
 use super::transform::{Framing, State, Transform};
 use crate::dialect::ir::finish_with_tools;
-use crate::dialect::{Chunk, Decoder, StreamEncoder};
+use crate::dialect::decoder::Decoder;
+use crate::dialect::encoder::StreamEncoder;
+use crate::dialect::ir::Chunk;
 use crate::repair::{Piece, Pipeline};
 use crate::types::{FinishReason, Usage};
 
@@ -296,7 +298,7 @@ impl Transform for Transcode {
     fn frames(&self) -> u64 {
         self.frames + self.recovery.as_ref().map_or(0, |r| r.prior_frames)
     }
-    fn as_transcode(&mut self) -> Option<&mut Transcode> {
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
         Some(self)
     }
     fn framing(&self) -> Framing {

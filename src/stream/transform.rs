@@ -55,8 +55,10 @@ pub trait Transform {
     fn frames(&self) -> u64;
     /// How the relay hands the upstream bytes over.
     fn framing(&self) -> Framing;
-    /// The transcoding transform, which mid-stream recovery continues (see `relay`).
-    fn as_transcode(&mut self) -> Option<&mut super::transcode::Transcode> {
+    /// The transform as `Any`: the relay reaches the transcoding transform, which mid-stream
+    /// recovery continues (`transcode::Transcode`), by downcasting, so this trait (below the
+    /// transcoder, which implements it) never names it.
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
         None
     }
     /// The origin has been silent for a keep-alive interval: the client's keep-alive, if its

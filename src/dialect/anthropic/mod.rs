@@ -9,7 +9,7 @@ mod passthrough;
 pub mod replay;
 mod request;
 mod response;
-mod stream;
+pub(super) mod stream;
 #[cfg(test)]
 mod tests;
 mod tokens;

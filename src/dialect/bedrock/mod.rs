@@ -35,7 +35,7 @@
 
 mod request;
 mod response;
-mod stream;
+pub mod stream;
 #[cfg(test)]
 pub(crate) mod tests;
 

@@ -12,14 +12,14 @@ mod models;
 mod passthrough;
 mod request;
 mod response;
-mod stream;
+pub(super) mod stream;
 #[cfg(test)]
 mod tests;
 
 pub use embed::{embed_request_to_openai, embed_response_from_openai, embed_response_to_openai, embeddings_response_from_openai, openai_embeddings_to_embed_request};
 pub use error::{error_body, stream_error};
 pub use models::{digest, ps_entry, show, show_capabilities, synthetic_details, tag, tags};
-pub use passthrough::{OllamaNdjson, ProgressNdjson};
+pub use passthrough::OllamaNdjson;
 pub use request::{decode_chat_request, decode_generate_request, encode_chat_request};
 pub use response::{decode_chat_response, encode_chat_response, encode_chat_response_timed, encode_generate_response, encode_generate_response_timed, now_rfc3339, usage_of, Timing};
 pub use stream::{ChatStreamEncoder, GenerateStreamEncoder, NdjsonStreamEncoder, StreamDecoder};

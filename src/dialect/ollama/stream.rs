@@ -3,7 +3,7 @@
 
 use super::super::ir::*;
 use super::super::wire::{self, ndjson, write_json};
-use super::super::StreamEncoder;
+use super::super::encoder::StreamEncoder;
 use super::response::*;
 use crate::types::{FinishReason, Usage};
 use serde::Deserialize;

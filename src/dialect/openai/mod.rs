@@ -15,7 +15,7 @@ mod models;
 mod passthrough;
 mod request;
 mod response;
-mod stream;
+pub(super) mod stream;
 #[cfg(test)]
 mod tests;
 

@@ -3,7 +3,7 @@
 
 use super::super::ir::*;
 use super::super::wire::{self, write_json};
-use super::super::StreamEncoder as StreamEncoderTrait;
+use super::super::encoder::StreamEncoder as StreamEncoderTrait;
 use super::response::*;
 use super::tools::{InputStream, ToolMap};
 use crate::types::{FinishReason, Usage};

@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 use super::args::{cdata, json_object, literal, object_text, pairs, plain_text, valid_name};
 use super::tags::{attr, cdata_at, cdata_end, cdata_resume, elements, find_close, scan, Cdata, Elem, Scan};
 use super::{BlockRepair, Grammar, Opener};
-use crate::repair::{Piece, Repair, ToolCall};
+use crate::repair::piece::{Piece, Repair, ToolCall};
 
 const WRAPPERS: &[&str] = &["tool_calls", "function_calls"];
 const SINGULAR: &str = "tool_call";

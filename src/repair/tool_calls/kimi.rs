@@ -12,7 +12,7 @@
 
 use super::args::{json_object, valid_name};
 use super::{BlockRepair, Grammar, Opener};
-use crate::repair::{emit_text, Piece, Repair, ToolCall};
+use crate::repair::piece::{emit_text, Piece, Repair, ToolCall};
 
 const SECTION_BEGIN: &str = "<|tool_calls_section_begin|>";
 const SECTION_END: &str = "<|tool_calls_section_end|>";

@@ -21,7 +21,7 @@ pub mod kimi;
 mod tags;
 
 use super::fence::Fence;
-use super::{emit_text, Piece};
+use super::piece::{emit_text, Piece};
 
 /// Longest block we buffer looking for its end. Large enough for a tool call that writes a big
 /// file, small enough for a Worker's memory.

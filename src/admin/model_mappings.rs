@@ -2,7 +2,7 @@
 //! (`32768`, `"128K"`, `"1M"`) and capabilities.
 
 use super::input::{context_display, context_length, Input};
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
@@ -56,7 +56,7 @@ async fn get<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, display: &str) -> Result<V
     Ok(present(v))
 }
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/model-mappings"),
     ("POST", "/admin/model-mappings"),
     ("POST", "/admin/model-mappings/invalidate-cache"),

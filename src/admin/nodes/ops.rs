@@ -2,16 +2,17 @@
 //! Ollama node (the origin first, then the catalog, so the catalog never claims a model that
 //! the origin refused to delete).
 
-use super::{no_content, not_found, ok, Ctx};
+use super::super::kit::{no_content, not_found, ok, Ctx};
+use super::{pull, rows::ollama_node};
+use crate::net::Method;
 use crate::error::GatewayError;
 use crate::maintenance;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, Param};
-use crate::state::snapshot::{Node, NodeKind};
 use serde_json::{json, Value};
 
-pub const ROUTES: &[super::table::Route] =
+pub const ROUTES: &[super::super::kit::Route] =
     &[("GET", "/admin/nodes/load"), ("POST", "/admin/nodes/{id}/pull"), ("POST", "/admin/nodes/pull-all"), ("DELETE", "/admin/nodes/{id}/models/{model}")];
 
 const DELETE_TIMEOUT_MS: u64 = 30_000;
@@ -19,21 +20,11 @@ const DELETE_TIMEOUT_MS: u64 = 30_000;
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
     Some(match (method, segs) {
         ("GET", ["load"]) => load(ctx).await,
-        ("POST", ["pull-all"]) => super::node_pull::pull_all(ctx).await,
-        ("POST", [id, "pull"]) => super::node_pull::pull_one(ctx, id).await,
+        ("POST", ["pull-all"]) => pull::pull_all(ctx).await,
+        ("POST", [id, "pull"]) => pull::pull_one(ctx, id).await,
         ("DELETE", [id, "models", model]) => delete_model(ctx, id, model).await,
         _ => return None,
     })
-}
-
-/// The node row maintenance reads, which must exist and be an Ollama node.
-pub async fn ollama_node<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Result<Node, GatewayError> {
-    let id: i64 = id.parse().map_err(|_| GatewayError::NotFound(format!("node '{id}' not found (ids are numbers)")))?;
-    let node = super::nodes::rows(ctx.db, Some(id)).await?.into_iter().next().ok_or_else(|| not_found(&format!("node {id}")))?;
-    if node.kind != NodeKind::Ollama {
-        return Err(GatewayError::bad_request(format!("node '{}' is an {} node; pulling and deleting models works on Ollama nodes only", node.name, node.kind.as_str())));
-    }
-    Ok(node)
 }
 
 async fn load<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
@@ -66,7 +57,7 @@ async fn load<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayE
 
 async fn delete_model<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str, model: &str) -> Result<Reply, GatewayError> {
     let node = ollama_node(ctx, id).await?;
-    let (status, body) = maintenance::request_raw(ctx.platform, &node, "DELETE", "/api/delete", Some(&json!({"model": model})), DELETE_TIMEOUT_MS)
+    let (status, body) = maintenance::request_raw(ctx.platform, &node, Method::DELETE, "/api/delete", Some(&json!({"model": model})), DELETE_TIMEOUT_MS)
         .await
         .map_err(|e| GatewayError::UpstreamUnavailable(format!("node '{}': {e}", node.name)))?;
     match status {

@@ -3,24 +3,29 @@
 //! `{"error": ...}` line. A stream that ends without the node's `success` is never passed off as
 //! one.
 
-use super::node_ops::ollama_node;
-use super::Ctx;
+use super::super::kit::Ctx;
+use super::rows::{ollama_node, rows};
+use crate::net::Method;
 use crate::error::GatewayError;
 use crate::maintenance;
 use crate::net::{Body, ByteStream, Reply};
+use crate::origins::call;
 use crate::platform::Platform;
 use crate::state::db::Db;
 use crate::state::snapshot::{Node, NodeKind};
-use crate::stream::lines::LineFramer;
+use crate::platform::Timer;
+use crate::stream::progress::PullProgress;
+use crate::stream::relay;
+use std::rc::Rc;
 use futures::{stream, StreamExt};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// Time for a node to start answering a pull (the transfer itself may take much longer).
 const START_TIMEOUT_MS: u64 = 30_000;
-/// Ollama's progress lines are small; anything bigger is not a progress line.
-const MAX_LINE: usize = 64 * 1024;
+/// An error answer is read this far for its message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
 
-fn model_name(ctx_input: &super::input::Input) -> Result<String, GatewayError> {
+fn model_name(ctx_input: &super::super::input::Input) -> Result<String, GatewayError> {
     ctx_input.only(&["model"])?;
     let model = ctx_input.req_str("model")?;
     if model.len() > 256 || model.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -39,7 +44,7 @@ pub async fn pull_one<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, id: &str) -> Resu
 
 pub async fn pull_all<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
     let model = model_name(&ctx.input()?)?;
-    let nodes: Vec<Node> = super::nodes::rows(ctx.db, None).await?.into_iter().filter(|n| n.active && n.kind == NodeKind::Ollama).collect();
+    let nodes: Vec<Node> = rows(ctx.db, None).await?.into_iter().filter(|n| n.active && n.kind == NodeKind::Ollama).collect();
     if nodes.is_empty() {
         return Err(GatewayError::bad_request("there is no active Ollama node to pull to"));
     }
@@ -72,7 +77,7 @@ fn ndjson(body: ByteStream) -> Reply {
 
 /// Ask the node to pull; Ok once it answered 2xx (its body is the progress stream).
 async fn start<P: Platform>(p: &P, node: &Node, model: &str) -> Result<ByteStream, GatewayError> {
-    let out = maintenance::outbound(p, node, "POST", "/api/pull", Some(&json!({"model": model, "stream": true})));
+    let out = maintenance::outbound(p, node, Method::POST, "/api/pull", Some(&json!({"model": model, "stream": true})));
     let name = node.name.clone();
     let fut = async {
         let r = p.fetch(out).await.map_err(|e| GatewayError::UpstreamUnavailable(format!("node '{name}' is unreachable: {e}")))?;
@@ -84,17 +89,13 @@ async fn start<P: Platform>(p: &P, node: &Node, model: &str) -> Result<ByteStrea
         let mut bytes = Vec::new();
         while let Some(Ok(chunk)) = body.next().await {
             bytes.extend_from_slice(&chunk);
-            if bytes.len() > MAX_LINE {
+            if bytes.len() > MAX_ERROR_BODY {
                 break;
             }
         }
         Err(GatewayError::Upstream { status: 502, message: format!("node '{name}' refused the pull: HTTP {status}: {}", crate::origins::error_text(&bytes)) })
     };
-    let fut = std::pin::pin!(fut);
-    match futures::future::select(fut, p.sleep(START_TIMEOUT_MS)).await {
-        futures::future::Either::Left((r, _)) => r,
-        futures::future::Either::Right(_) => Err(GatewayError::UpstreamTimeout(format!("node '{}' did not start the pull within {START_TIMEOUT_MS} ms", node.name))),
-    }
+    call::within(p, START_TIMEOUT_MS, fut).await.unwrap_or_else(|| Err(GatewayError::UpstreamTimeout(format!("node '{}' did not start the pull within {START_TIMEOUT_MS} ms", node.name))))
 }
 
 fn line(v: &Value) -> Vec<u8> {
@@ -103,84 +104,23 @@ fn line(v: &Value) -> Vec<u8> {
     out
 }
 
-struct Progress {
-    body: ByteStream,
-    framer: LineFramer,
-    node: Option<String>,
-    done: bool,
-}
+/// The pull's own clock: none. A layer can take minutes to verify without a line, so the
+/// admin pulls end only when the node ends them (the dashboard shows the progress it gets).
+struct NoDeadline;
 
-impl Progress {
-    fn error(&mut self, message: &str, out: &mut Vec<u8>) {
-        let mut e = Map::new();
-        e.insert("error".into(), json!(message));
-        if let Some(n) = &self.node {
-            e.insert("node".into(), json!(n));
-        }
-        out.extend(line(&Value::Object(e)));
-        self.done = true;
+impl Timer for NoDeadline {
+    fn sleep(&self, _: u64) -> futures::future::LocalBoxFuture<'static, ()> {
+        Box::pin(futures::future::pending())
     }
-
-    fn on_line(&mut self, raw: &[u8], out: &mut Vec<u8>) {
-        if self.done || raw.iter().all(u8::is_ascii_whitespace) {
-            return;
-        }
-        match serde_json::from_slice::<Value>(raw) {
-            Ok(Value::Object(mut m)) => {
-                if let Some(e) = m.get("error") {
-                    let msg = e.as_str().map(String::from).unwrap_or_else(|| e.to_string());
-                    return self.error(&msg, out);
-                }
-                let success = m.get("status").and_then(Value::as_str) == Some("success");
-                if let Some(n) = &self.node {
-                    m.insert("node".into(), json!(n));
-                }
-                out.extend(line(&Value::Object(m)));
-                self.done = success;
-            }
-            _ => self.error("the node sent a progress line that is not a JSON object", out),
-        }
-    }
-
-    /// The next piece of output, or None when the stream is over.
-    async fn step(&mut self) -> Option<Vec<u8>> {
-        loop {
-            if self.done {
-                return None;
-            }
-            let mut out = Vec::new();
-            match self.body.next().await {
-                Some(Ok(chunk)) => {
-                    let mut lines = Vec::new();
-                    if self.framer.push(&chunk, |l| lines.push(l.to_vec())).is_err() {
-                        self.error("the node sent an oversized progress line", &mut out);
-                        return Some(out);
-                    }
-                    for l in &lines {
-                        self.on_line(l, &mut out);
-                    }
-                }
-                Some(Err(e)) => self.error(&format!("the connection to the node broke during the pull: {e}"), &mut out),
-                None => {
-                    if let Some(rest) = self.framer.take_rest() {
-                        self.on_line(&rest, &mut out);
-                    }
-                    if !self.done {
-                        self.error("the node ended the pull without reporting success", &mut out);
-                    }
-                }
-            }
-            if !out.is_empty() {
-                return Some(out);
-            }
-        }
+    fn now_ms(&self) -> u64 {
+        0
     }
 }
 
-/// Relay a node's `/api/pull` body line by line (tagging each with `node` when given).
+/// Relay a node's `/api/pull` body line by line (`stream::progress`, tagging each line with
+/// `node` when given).
 pub fn progress(body: ByteStream, node: Option<String>) -> ByteStream {
-    let p = Progress { body, framer: LineFramer::new(MAX_LINE), node, done: false };
-    stream::unfold(p, |mut p| async move { p.step().await.map(|out| (Ok(out), p)) }).boxed_local()
+    relay::relay(body, None, Vec::new(), Box::new(PullProgress::new(node)), Rc::new(NoDeadline), u64::MAX, Box::new(|_| {})).into_stream()
 }
 
 #[cfg(test)]

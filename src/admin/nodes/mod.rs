@@ -1,13 +1,19 @@
 //! `/admin/nodes`: origins. The API key and every custom header value are write-only (sealed
 //! at rest; responses say whether a key is set and which headers exist, never a value; see
-//! `node_headers`).
+//! `headers`).
+
+pub mod headers;
+pub mod ops;
+pub mod pull;
+pub mod rows;
 
 use super::input::{as_int, Input};
 use super::node_bedrock;
-use super::node_headers;
-use super::{created, no_content, not_found, ok, Ctx};
+use super::kit::{created, no_content, not_found, ok, Ctx};
+use headers as node_headers;
+pub use rows::rows;
 use crate::error::GatewayError;
-use crate::maintenance::{self, discovery, health};
+use crate::maintenance::{discovery, health};
 use crate::net::Reply;
 use crate::origins::header_safe;
 use crate::platform::Platform;
@@ -79,11 +85,6 @@ fn parse_id(s: &str) -> Result<i64, GatewayError> {
     s.parse().map_err(|_| GatewayError::NotFound(format!("node '{s}' not found (ids are numbers)")))
 }
 
-/// Node rows for maintenance (one node, or all when `id` is None).
-pub async fn rows<D: Db>(db: &D, id: Option<i64>) -> Result<Vec<crate::state::snapshot::Node>, GatewayError> {
-    Ok(maintenance::parse_nodes(db.json(maintenance::NODE_ROWS_SQL, &[Param::Int(id)]).await?))
-}
-
 fn conflict(e: GatewayError) -> GatewayError {
     match e {
         GatewayError::Conflict { message, .. } => {
@@ -94,7 +95,7 @@ fn conflict(e: GatewayError) -> GatewayError {
     }
 }
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/nodes"),
     ("POST", "/admin/nodes"),
     ("PATCH", "/admin/nodes/batch/priority"),
@@ -117,7 +118,7 @@ pub const ROUTES: &[super::table::Route] = &[
 ];
 
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
-    if let Some(answer) = super::node_ops::route(ctx, method, segs).await {
+    if let Some(answer) = ops::route(ctx, method, segs).await {
         return Some(answer);
     }
     Some(match (method, segs) {

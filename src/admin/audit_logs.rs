@@ -2,14 +2,14 @@
 //! actor and time; `total` counts the filtered set (the reference counted everything).
 
 use super::query::{self, Window};
-use super::{ok, Ctx};
+use super::kit::{ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, Param};
 use serde_json::json;
 
-pub const ROUTES: &[super::table::Route] = &[("GET", "/admin/audit-logs")];
+pub const ROUTES: &[super::kit::Route] = &[("GET", "/admin/audit-logs")];
 
 pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: &[&str]) -> Option<Result<Reply, GatewayError>> {
     match (method, segs) {

@@ -2,8 +2,8 @@
 //! and their members (weight, priority, capability tags, fallback flags, preferred nodes).
 
 use super::input::{as_int, Input};
-use super::mappings::check_nodes;
-use super::{created, no_content, not_found, ok, Ctx};
+use super::model_mappings::check_nodes;
+use super::kit::{created, no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
@@ -41,7 +41,7 @@ async fn group_id<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, name: &str) -> Result
     ctx.json("SELECT to_json(id) FROM model_groups WHERE name = $1::text", &[Param::Text(Some(name.into()))]).await?.as_i64().ok_or_else(|| not_found(&format!("group '{name}'")))
 }
 
-pub const ROUTES: &[super::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/model-groups"),
     ("POST", "/admin/model-groups"),
     ("PUT", "/admin/model-groups/reorder"),
@@ -75,9 +75,7 @@ pub async fn route<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, method: &str, segs: 
 }
 
 async fn list<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
-    let v = ctx.json(&format!("SELECT COALESCE(json_agg(x ORDER BY x.priority, x.name), '[]'::json)::text FROM ({GROUP_VIEW}) x"), &[]).await?;
-    let total = v.as_array().map(Vec::len).unwrap_or(0);
-    ok(json!({"groups": v, "total": total}))
+    ctx.list_all(GROUP_VIEW, "x.priority, x.name", "groups").await
 }
 
 async fn create<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>) -> Result<Reply, GatewayError> {
@@ -204,6 +202,18 @@ async fn set_preferred<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, member: i64, ids
     Ok(())
 }
 
+/// A member's weight, priority and flags, in the column order both statements use.
+fn member_flags(input: &Input) -> Result<Vec<Param>, GatewayError> {
+    Ok(vec![
+        Param::Int(input.int_in("weight", 0, 1_000_000)?),
+        Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
+        Param::Bool(input.bool("is_fallback")?),
+        Param::Bool(input.bool("is_fallback_413")?),
+        Param::Bool(input.bool("is_metadata_source")?),
+        Param::Bool(input.bool("is_active")?),
+    ])
+}
+
 async fn insert_member<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: i64, input: &Input) -> Result<i64, GatewayError> {
     let model = match input.str("model_name")?.or(input.str("model_display_name")?) {
         Some(m) if !m.is_empty() => m,
@@ -218,17 +228,7 @@ async fn insert_member<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: i64, inpu
             "INSERT INTO model_group_members (group_id, model_name, capability_tags, weight, priority, is_fallback, is_fallback_413, is_metadata_source, is_active)
              VALUES ($1::bigint, $2::text, COALESCE($3::text[], '{}'), COALESCE($4::bigint, 1), COALESCE($5::bigint, 0), COALESCE($6::boolean, false), COALESCE($7::boolean, false), COALESCE($8::boolean, false), COALESCE($9::boolean, true))
              RETURNING to_json(id)",
-            &[
-                Param::Int(Some(group)),
-                Param::Text(Some(model)),
-                Param::TextArray(tags(input)?),
-                Param::Int(input.int_in("weight", 0, 1_000_000)?),
-                Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
-                Param::Bool(input.bool("is_fallback")?),
-                Param::Bool(input.bool("is_fallback_413")?),
-                Param::Bool(input.bool("is_metadata_source")?),
-                Param::Bool(input.bool("is_active")?),
-            ],
+            &[&[Param::Int(Some(group)), Param::Text(Some(model)), Param::TextArray(tags(input)?)][..], &member_flags(input)?].concat(),
         )
         .await?
         .as_i64()
@@ -273,18 +273,7 @@ async fn update_member<D: Db, P: Platform>(ctx: &Ctx<'_, D, P>, group: &str, id:
                is_fallback_413 = COALESCE($8::boolean, is_fallback_413), is_metadata_source = COALESCE($9::boolean, is_metadata_source),
                is_active = COALESCE($10::boolean, is_active)
              WHERE id = $1::bigint AND group_id = $2::bigint",
-            &[
-                Param::Int(Some(mid)),
-                Param::Int(Some(gid)),
-                Param::Text(rename.clone()),
-                Param::TextArray(tags(&input)?),
-                Param::Int(input.int_in("weight", 0, 1_000_000)?),
-                Param::Int(input.int_in("priority", i32::MIN.into(), i32::MAX.into())?),
-                Param::Bool(input.bool("is_fallback")?),
-                Param::Bool(input.bool("is_fallback_413")?),
-                Param::Bool(input.bool("is_metadata_source")?),
-                Param::Bool(input.bool("is_active")?),
-            ],
+            &[&[Param::Int(Some(mid)), Param::Int(Some(gid)), Param::Text(rename.clone()), Param::TextArray(tags(&input)?)][..], &member_flags(&input)?].concat(),
         )
         .await?;
     if n == 0 {

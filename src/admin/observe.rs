@@ -2,17 +2,17 @@
 //! `POST /admin/alerts/test`) and the payload log (`GET /admin/payload-logs`, one entry with
 //! both bodies, deleting one). Same shape as the resources in `admin/`: `ROUTES` and `route`.
 
-use super::alerts::{self, Alert, AlertKind};
-use super::payload;
-use crate::admin::query;
-use crate::admin::{no_content, not_found, ok, Ctx};
+use crate::observe::alerts::{self, Alert, AlertKind};
+use crate::observe::payload;
+use super::query;
+use super::kit::{no_content, not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, Param};
 use serde_json::{json, Value};
 
-pub const ROUTES: &[crate::admin::table::Route] = &[
+pub const ROUTES: &[super::kit::Route] = &[
     ("GET", "/admin/alerts"),
     ("POST", "/admin/alerts/test"),
     ("GET", "/admin/payload-logs"),

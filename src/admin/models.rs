@@ -1,14 +1,14 @@
 //! `/admin/models`: the discovered catalog by model name across nodes, with the mappings that
 //! expose each one, and a switch that makes a model (un)available on every node at once.
 
-use super::{not_found, ok, Ctx};
+use super::kit::{not_found, ok, Ctx};
 use crate::error::GatewayError;
 use crate::net::Reply;
 use crate::platform::Platform;
 use crate::state::db::{Db, Param};
 use serde_json::{json, Value};
 
-pub const ROUTES: &[super::table::Route] = &[("GET", "/admin/models"), ("PATCH", "/admin/models/{model}/available")];
+pub const ROUTES: &[super::kit::Route] = &[("GET", "/admin/models"), ("PATCH", "/admin/models/{model}/available")];
 
 /// `is_available` at model level: offered by at least one node.
 const VIEW: &str = "
