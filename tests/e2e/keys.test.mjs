@@ -3,7 +3,7 @@
 // use from usage records, the user's own token as the first key (also after the migration).
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { setup, adminClient, getJson, sleep, sha256hex, ADMIN_TOKEN } from "./helpers.mjs";
+import { setup, adminClient, getJson, sleep, sha256hex, ADMIN_TOKEN, waitForRows } from "./helpers.mjs";
 import { startOrigin } from "./fake-origin.mjs";
 import { readFileSync } from "node:fs";
 
@@ -191,8 +191,7 @@ describe("keys", () => {
     assert.equal(k.last_used_at, null);
     const before = Date.now();
     assert.equal((await openai(k.key)).status, 200);
-    await sleep(300);
-    await env.gw.scheduled();
+    await waitForRows(env, `SELECT id FROM usage_records WHERE key_id = ${k.id}`, (r) => r.length >= 1);
     const v = await admin.get(`/users/lastuse/keys/${k.id}`, 200);
     assert.ok(v.last_used_at && new Date(v.last_used_at).getTime() >= before - 1000, JSON.stringify(v));
     assert.equal(env.psql(`SELECT count(*) FROM usage_records WHERE key_id = ${k.id}`).trim(), "1");

@@ -8,7 +8,7 @@
 // before importing this file.
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
-import { setup, adminClient, getJson, sleep, defaultVars, uniqueName, redis, redisVars } from "./helpers.mjs";
+import { setup, adminClient, getJson, sleep, defaultVars, uniqueName, redis, redisVars, waitForRows } from "./helpers.mjs";
 import { startOrigin } from "./fake-origin.mjs";
 import { startGateway } from "../../devtools/gateway.mjs";
 import { startPostgres } from "../../devtools/postgres.mjs";
@@ -172,8 +172,7 @@ test("tokens are captured for every endpoint and stream kind, estimated only whe
   const silent = await fetch(`${env.url}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${t}` }, body: JSON.stringify(chat) });
   await silent.text();
   O.noUsage = false;
-  await sleep(300);
-  await env.gw.scheduled();
+  await waitForRows(env, "SELECT id FROM usage_records WHERE username = 'meter'", (r) => r.length >= calls.length + 3);
   const rows = JSON.parse(env.psql("SELECT json_agg(json_build_object('endpoint', endpoint, 'stream', stream, 'p', prompt_tokens, 'c', completion_tokens, 't', total_tokens, 'est', estimated, 'status', status, 'node', node_name, 'real', real_model) ORDER BY created_at) FROM usage_records WHERE username = 'meter'"));
   assert.equal(rows.length, calls.length + 3);
   for (const [i, [, , endpoint, stream]] of calls.entries()) {

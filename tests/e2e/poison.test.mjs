@@ -5,7 +5,7 @@
 // nothing is quarantined or counted twice, and readiness reports the pipeline as clear.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { setup, adminClient, getJson } from "./helpers.mjs";
+import { setup, adminClient, getJson, waitForRows } from "./helpers.mjs";
 import { startOrigin } from "./fake-origin.mjs";
 
 let env, admin, O, user;
@@ -69,7 +69,7 @@ test("hostile model names in every dialect: each answered, each recorded once, a
     sent++;
     assert.equal(r.status, 200, `${dialect}: ${r.text.slice(0, 300)}`);
   }
-  await env.gw.scheduled();
+  await waitForRows(env, "SELECT id FROM usage_records WHERE username = 'poisoner'", (r) => r.length >= sent);
   assert.equal(count("SELECT count(*) FROM usage_records WHERE username = 'poisoner'"), sent, "one record per request, none lost");
   assert.equal(count("SELECT count(DISTINCT id) FROM usage_records WHERE username = 'poisoner'"), sent);
   assert.equal(count("SELECT count(*) FROM usage_records WHERE username = 'poisoner' AND status = 200"), Object.keys(DIALECTS).length);
@@ -85,8 +85,8 @@ test("hostile model names in every dialect: each answered, each recorded once, a
 
   // More traffic and two more flushes: nothing counted twice.
   for (let i = 0; i < 5; i++) assert.equal((await send("/v1/chat/completions", DIALECTS["/v1/chat/completions"](`"fast"`))).status, 200);
-  await env.gw.scheduled();
-  await env.gw.scheduled();
+  await waitForRows(env, "SELECT id FROM usage_records WHERE username = 'poisoner'", (r) => r.length >= sent + 5);
+  await env.gw.scheduled(); // one more flush: nothing counted twice
   assert.equal(count("SELECT count(*) FROM usage_records WHERE username = 'poisoner'"), sent + 5);
   assert.equal(count("SELECT count(DISTINCT id) FROM usage_records WHERE username = 'poisoner'"), sent + 5);
 
