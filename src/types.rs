@@ -42,6 +42,10 @@ pub struct Usage {
     /// Input tokens written to the origin's prompt cache (Anthropic's cache creation).
     #[serde(default)]
     pub cache_write_tokens: u64,
+    /// Output tokens the origin spent reasoning (part of `completion_tokens`; OpenAI's
+    /// `completion_tokens_details.reasoning_tokens`). Reported back, not priced apart.
+    #[serde(default)]
+    pub reasoning_tokens: u64,
 }
 
 impl Usage {
@@ -57,6 +61,7 @@ impl Usage {
             estimated: self.estimated || o.estimated,
             cached_tokens: self.cached_tokens + o.cached_tokens,
             cache_write_tokens: self.cache_write_tokens + o.cache_write_tokens,
+            reasoning_tokens: self.reasoning_tokens + o.reasoning_tokens,
         }
     }
 

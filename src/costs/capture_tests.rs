@@ -6,7 +6,7 @@ use crate::types::Usage;
 use serde_json::json;
 
 fn cached(prompt: u64, completion: u64, cached: u64, written: u64) -> Usage {
-    Usage { prompt_tokens: prompt, completion_tokens: completion, estimated: false, cached_tokens: cached, cache_write_tokens: written }
+    Usage { prompt_tokens: prompt, completion_tokens: completion, estimated: false, cached_tokens: cached, cache_write_tokens: written, reasoning_tokens: 0 }
 }
 
 #[test]
@@ -45,4 +45,24 @@ fn clients_see_the_cache_in_their_dialect() {
     assert_eq!(anthropic::encode_response(&resp, "m")["usage"], json!({"input_tokens": 300, "cache_read_input_tokens": 1200, "cache_creation_input_tokens": 500, "output_tokens": 9}));
     let plain = ChatResponse { text: "x".into(), usage: Some(cached(10, 2, 0, 0)), ..Default::default() };
     assert!(openai::encode_response(&plain, "m", 1)["usage"].get("prompt_tokens_details").is_none(), "nothing added without a cache");
+}
+
+#[test]
+fn reasoning_tokens_reach_responses_and_chat_clients_whole_and_streamed() {
+    // Codex reads `output_tokens_details.reasoning_tokens` from `response.completed` (issue 18).
+    let u = json!({"prompt_tokens": 50, "completion_tokens": 40, "completion_tokens_details": {"reasoning_tokens": 25}});
+    let want = Usage { reasoning_tokens: 25, ..cached(50, 40, 0, 0) };
+    assert_eq!(openai::usage_from(&u), Some(want));
+    let mut d = openai::StreamDecoder::new();
+    let mut out = Vec::new();
+    d.frame(format!(r#"{{"choices":[],"usage":{u}}}"#).as_bytes(), &mut out).unwrap();
+    assert!(out.contains(&Chunk::Usage(want)), "{out:?}");
+    let resp = ChatResponse { usage: Some(want), ..Default::default() };
+    assert_eq!(responses::encode_response(&resp, "m", 1)["usage"]["output_tokens_details"], json!({"reasoning_tokens": 25}));
+    assert_eq!(openai::encode_response(&resp, "m", 1)["usage"]["completion_tokens_details"], json!({"reasoning_tokens": 25}));
+    // Two attempts of one recovered stream add up.
+    assert_eq!(want.plus(want).reasoning_tokens, 50);
+    // Origins that say nothing add no details.
+    let plain = ChatResponse { usage: Some(cached(5, 5, 0, 0)), ..Default::default() };
+    assert!(responses::encode_response(&plain, "m", 1)["usage"].get("output_tokens_details").is_none());
 }

@@ -147,7 +147,7 @@ fn anthropic_passthrough_is_byte_identical_at_every_split() {
             assert_eq!(String::from_utf8_lossy(&out), want, "ending {ending:?}, split at {i}");
             let f = f.expect("settled");
             assert!(f.completed && f.error.is_none(), "split at {i}: {f:?}");
-            assert_eq!(f.usage, Some(Usage { prompt_tokens: 12, completion_tokens: 5, estimated: false, cached_tokens: 10, cache_write_tokens: 0 }));
+            assert_eq!(f.usage, Some(Usage { prompt_tokens: 12, completion_tokens: 5, estimated: false, cached_tokens: 10, cache_write_tokens: 0, reasoning_tokens: 0 }));
         }
         // One byte at a time.
         let singles: Vec<&[u8]> = bytes.chunks(1).collect();

@@ -177,7 +177,7 @@ impl Transform for AnthropicSse {
     }
     fn usage(&self) -> Option<Usage> {
         let [prompt, cached, written] = self.prompt.unwrap_or_default();
-        (self.prompt.is_some() || self.completion.is_some()).then(|| Usage { prompt_tokens: prompt, completion_tokens: self.completion.unwrap_or(0), estimated: false, cached_tokens: cached, cache_write_tokens: written })
+        (self.prompt.is_some() || self.completion.is_some()).then(|| Usage { prompt_tokens: prompt, completion_tokens: self.completion.unwrap_or(0), estimated: false, cached_tokens: cached, cache_write_tokens: written, reasoning_tokens: 0 })
     }
     fn frames(&self) -> u64 {
         self.frames

@@ -31,7 +31,7 @@ pub(super) fn prompt_tokens(u: &Value) -> Option<[u64; 3]> {
 /// Usage from `prompt_tokens`' three counts and the output tokens.
 pub(super) fn usage_of(p: Option<[u64; 3]>, c: Option<u64>) -> Option<Usage> {
     let [prompt, cached, written] = p.unwrap_or_default();
-    (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: prompt, completion_tokens: c.unwrap_or(0), estimated: false, cached_tokens: cached, cache_write_tokens: written })
+    (p.is_some() || c.is_some()).then(|| Usage { prompt_tokens: prompt, completion_tokens: c.unwrap_or(0), estimated: false, cached_tokens: cached, cache_write_tokens: written, reasoning_tokens: 0 })
 }
 
 /// An Anthropic `usage` object (message, or `message_delta`) as IR usage.

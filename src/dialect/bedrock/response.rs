@@ -22,7 +22,7 @@ pub fn usage_from(u: &Value) -> Option<Usage> {
     if input.is_none() && output.is_none() {
         return None;
     }
-    Some(Usage { prompt_tokens: input.unwrap_or(0) + read.unwrap_or(0) + write.unwrap_or(0), completion_tokens: output.unwrap_or(0), cached_tokens: read.unwrap_or(0), cache_write_tokens: write.unwrap_or(0), estimated: false })
+    Some(Usage { prompt_tokens: input.unwrap_or(0) + read.unwrap_or(0) + write.unwrap_or(0), completion_tokens: output.unwrap_or(0), cached_tokens: read.unwrap_or(0), cache_write_tokens: write.unwrap_or(0), estimated: false, reasoning_tokens: 0 })
 }
 
 /// A Converse answer. `Err` carries what is wrong with it.

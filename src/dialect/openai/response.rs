@@ -28,7 +28,7 @@ pub fn usage_from(u: &Value) -> Option<Usage> {
         return None;
     }
     let prompt = p.unwrap_or(0);
-    Some(Usage { prompt_tokens: prompt, completion_tokens: c.unwrap_or(0), estimated: false, cached_tokens: Usage::openai_cached(u, prompt), cache_write_tokens: 0 })
+    Some(Usage { prompt_tokens: prompt, completion_tokens: c.unwrap_or(0), estimated: false, cached_tokens: Usage::openai_cached(u, prompt), cache_write_tokens: 0, reasoning_tokens: u.pointer("/completion_tokens_details/reasoning_tokens").and_then(Value::as_u64).unwrap_or(0) })
 }
 
 /// A non-streamed `/v1/chat/completions` answer. `Err` carries the origin's error message.
@@ -94,6 +94,9 @@ pub(super) fn usage_json(u: &Usage) -> Value {
     let mut v = json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total()});
     if u.cached_tokens > 0 {
         v["prompt_tokens_details"] = json!({"cached_tokens": u.cached_tokens});
+    }
+    if u.reasoning_tokens > 0 {
+        v["completion_tokens_details"] = json!({"reasoning_tokens": u.reasoning_tokens});
     }
     v
 }

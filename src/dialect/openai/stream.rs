@@ -81,6 +81,14 @@ struct WUsage {
     /// DeepSeek's name for the same.
     #[serde(default)]
     prompt_cache_hit_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens_details: Option<WOutputDetails>,
+}
+
+#[derive(Deserialize)]
+struct WOutputDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -168,7 +176,7 @@ impl StreamDecoder {
             if u.prompt_tokens.is_some() || u.completion_tokens.is_some() {
                 let prompt = u.prompt_tokens.unwrap_or(0);
                 let cached = u.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens).or(u.prompt_cache_hit_tokens).unwrap_or(0).min(prompt);
-                out.push(Chunk::Usage(Usage { prompt_tokens: prompt, completion_tokens: u.completion_tokens.unwrap_or(0), estimated: false, cached_tokens: cached, cache_write_tokens: 0 }));
+                out.push(Chunk::Usage(Usage { prompt_tokens: prompt, completion_tokens: u.completion_tokens.unwrap_or(0), estimated: false, cached_tokens: cached, cache_write_tokens: 0, reasoning_tokens: u.completion_tokens_details.as_ref().and_then(|d| d.reasoning_tokens).unwrap_or(0) }));
             }
         }
         Ok(())

@@ -31,6 +31,9 @@ pub(super) fn usage_json(u: &Usage) -> Value {
     if u.cached_tokens > 0 {
         v["input_tokens_details"] = json!({"cached_tokens": u.cached_tokens});
     }
+    if u.reasoning_tokens > 0 {
+        v["output_tokens_details"] = json!({"reasoning_tokens": u.reasoning_tokens});
+    }
     v
 }
 

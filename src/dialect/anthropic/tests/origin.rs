@@ -160,7 +160,7 @@ fn non_stream_answer_to_ir() {
     assert_eq!(r.reasoning, "hmm");
     assert_eq!(r.tool_calls, vec![ToolCall { id: "toolu_1".into(), name: "get_weather".into(), arguments: "{\"city\":\"Paris\"}".into() }]);
     assert_eq!(r.finish, FinishReason::ToolCalls);
-    assert_eq!(r.usage, Some(Usage { prompt_tokens: 115, completion_tokens: 7, estimated: false, cached_tokens: 100, cache_write_tokens: 5 }));
+    assert_eq!(r.usage, Some(Usage { prompt_tokens: 115, completion_tokens: 7, estimated: false, cached_tokens: 100, cache_write_tokens: 5, reasoning_tokens: 0 }));
     let oa = openai::encode_response(&r, "claude", 1);
     assert_eq!(oa["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"], "{\"city\":\"Paris\"}");
     assert_eq!(oa["choices"][0]["finish_reason"], "tool_calls");
