@@ -173,6 +173,22 @@ describe("Responses (Codex)", () => {
       }
     });
 
+    if (kind === "openai")
+      test("cached and reasoning tokens the origin reports reach response.completed, streamed and not", async () => {
+        reset();
+        const o = ORIGIN()[kind];
+        Object.assign(o.usage, { cached: 4, reasoning: 2 });
+        try {
+          for (const stream of [false, true]) {
+            const { response, end } = await responses(codexBody(kind, stream, "think"));
+            if (stream) assert.equal(end, "response.completed");
+            assert.deepEqual(response.usage, { input_tokens: 7, output_tokens: 3, total_tokens: 10, input_tokens_details: { cached_tokens: 4 }, output_tokens_details: { reasoning_tokens: 2 } }, `stream=${stream}`);
+          }
+        } finally {
+          Object.assign(o.usage, { cached: 0, reasoning: 0 });
+        }
+      });
+
     test(`a length stop on the ${kind} node ends as response.incomplete (max_output_tokens)`, async () => {
       reset();
       ORIGIN()[kind].finish = "length";

@@ -73,6 +73,8 @@ export async function startOrigin({ name = "origin", kind = "ollama", models = [
   const openaiUsage = () => {
     const u = { prompt_tokens: o.usage.prompt, completion_tokens: o.usage.completion, total_tokens: o.usage.prompt + o.usage.completion };
     if (o.usage.cached) u.prompt_tokens_details = { cached_tokens: o.usage.cached };
+    // `origin.usage.reasoning`: the part of the completion spent reasoning (OpenAI's details).
+    if (o.usage.reasoning) u.completion_tokens_details = { reasoning_tokens: o.usage.reasoning };
     return u;
   };
   const anthropicInput = () => {
